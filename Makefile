@@ -1,0 +1,39 @@
+# `make chat` and `make test` work on a fresh machine: they create .venv and install what is missing.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: chat test lint typecheck pytest system-deps diagrams bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+chat: $(STAMP)
+	@$(VENV)/bin/flowhq chat examples.signup:Signup --asgi examples.demo_api:app
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict
+
+pytest: $(STAMP) system-deps
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+diagrams: $(STAMP)
+	$(VENV)/bin/python -m flowhq.diagrams.regenerate
+
+bench: $(STAMP) system-deps
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

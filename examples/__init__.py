@@ -1,0 +1,1 @@
+"""Example flows, importable as ``examples.<module>``; the tests run each end to end."""

@@ -1,0 +1,72 @@
+"""flowhq: chat-bot conversations as statecharts, persisted safely.
+
+Everything a user needs is importable from here; see ``DESIGN.md`` §2.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from statemachine import HistoryState, State
+
+from flowhq.components import Action, ApiCall, Choice, Confirm, ErrorHandler, Message, Prompt
+from flowhq.errors import (
+    ConflictError,
+    FlowDefinitionError,
+    FlowError,
+    InputError,
+    SnapshotError,
+    StateAccessError,
+    StepLimitError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from flowhq.headquarters import Headquarters, Outcome
+from flowhq.messaging import (
+    ConsoleMessenger,
+    InboundMessage,
+    Messenger,
+    OutboundMessage,
+    RecordingMessenger,
+)
+from flowhq.persistence import ConversationKey, MemoryStore, Store
+from flowhq.state import StateManager
+from flowhq.statecharts import Flow, check_flow
+
+try:
+    __version__ = version("flowhq")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Action",
+    "ApiCall",
+    "Choice",
+    "Confirm",
+    "ConflictError",
+    "ConsoleMessenger",
+    "ConversationKey",
+    "ErrorHandler",
+    "Flow",
+    "FlowDefinitionError",
+    "FlowError",
+    "Headquarters",
+    "HistoryState",
+    "InboundMessage",
+    "InputError",
+    "MemoryStore",
+    "Message",
+    "Messenger",
+    "OutboundMessage",
+    "Outcome",
+    "Prompt",
+    "RecordingMessenger",
+    "SnapshotError",
+    "State",
+    "StateAccessError",
+    "StateManager",
+    "StepLimitError",
+    "Store",
+    "StoreUnavailableError",
+    "ValidationError",
+    "__version__",
+    "check_flow",
+]

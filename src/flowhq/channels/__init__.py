@@ -1,0 +1,1 @@
+"""Channel adapters (WhatsApp Cloud API: webhook parsing, signature check, sender)."""

@@ -1,0 +1,187 @@
+"""The ``flowhq`` command: chat with a flow, check it, draw it, inspect conversations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from flowhq import (
+    ConsoleMessenger,
+    Flow,
+    FlowDefinitionError,
+    Headquarters,
+    InboundMessage,
+    MemoryStore,
+    Store,
+    check_flow,
+)
+from flowhq.persistence.store import ConversationKey
+
+__all__ = ["load_object", "main"]
+
+CHAT_CHANNEL = "console"
+
+
+class CliError(Exception):
+    """A usage problem reported as one line on stderr with exit code 2."""
+
+
+def load_object(target: str) -> Any:
+    """Load ``module:attr`` or ``path/to/file.py:attr``.
+
+    Raises:
+        CliError: when the target cannot be found.
+    """
+    location, sep, attr = target.rpartition(":")
+    if not sep or not location or not attr:
+        raise CliError(f"expected MODULE:NAME or FILE.py:NAME, got {target!r}")
+    if location.endswith(".py") or "/" in location:
+        path = Path(location)
+        if not path.is_file():
+            raise CliError(f"no such file: {location}")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise CliError(f"cannot load {location}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    else:
+        sys.path.insert(0, str(Path.cwd()))
+        try:
+            module = importlib.import_module(location)
+        except ModuleNotFoundError as exc:
+            raise CliError(f"cannot import {location!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise CliError(f"{location} has no attribute {attr!r}") from None
+
+
+def _load_flow(target: str) -> type[Flow]:
+    flow = load_object(target)
+    if not (isinstance(flow, type) and issubclass(flow, Flow)):
+        raise CliError(f"{target} is not a Flow subclass")
+    return flow
+
+
+def _api_client(args: argparse.Namespace) -> httpx.AsyncClient | None:
+    if args.api:
+        return httpx.AsyncClient(base_url=args.api)
+    if args.asgi:
+        app = load_object(args.asgi)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo")
+    return None
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return MemoryStore()
+
+
+async def _chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    flow = _load_flow(args.flow)
+    interactive = stdin.isatty()
+
+    def write(text: str) -> None:
+        print(text, file=stdout, flush=True)
+
+    store = _store(args)
+    api = _api_client(args)
+    hq = Headquarters(
+        flows=[flow], store=store, messenger=ConsoleMessenger(write), api=api, channels=None
+    )
+    try:
+        identifier = args.identifier
+        outcome = None
+        if (
+            not args.resume
+            or (await store.load(ConversationKey(CHAT_CHANNEL, identifier))).document is None
+        ):
+            outcome = await hq.start(CHAT_CHANNEL, identifier)
+        session = uuid.uuid4().hex[:8]
+        count = 0
+        while outcome is None or not outcome.finished:
+            if interactive:
+                print("you> ", end="", file=stdout, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            text = line.rstrip("\n")
+            if not interactive:
+                write(f"you> {text}")
+            count += 1
+            outcome = await hq.handle(
+                InboundMessage(CHAT_CHANNEL, identifier, f"{session}-{count}", text)
+            )
+        if outcome is not None and outcome.finished:
+            write("(conversation finished)")
+    finally:
+        if api is not None:
+            await api.aclose()
+        await store.close()
+    return 0
+
+
+def _check(args: argparse.Namespace, stdout: TextIO) -> int:
+    try:
+        flow = _load_flow(args.flow)
+    except FlowDefinitionError as exc:
+        print(f"{args.flow}: {len(exc.problems)} problem(s)", file=stdout)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=stdout)
+        return 1
+    problems = check_flow(flow)
+    if problems:
+        print(f"{args.flow}: {len(problems)} problem(s)", file=stdout)
+        for problem in problems:
+            print(f"  - {problem}", file=stdout)
+        return 1
+    print(f"{args.flow}: ok ({len(flow.states_map)} states)", file=stdout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``flowhq``."""
+    parser = argparse.ArgumentParser(prog="flowhq", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="talk to a flow in the terminal (reads piped stdin)")
+    chat.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
+    chat.add_argument("--api", metavar="URL", help="base URL of the API that ApiCall uses")
+    chat.add_argument("--asgi", metavar="MODULE:APP", help="serve ApiCall from an ASGI app")
+    chat.add_argument("--identifier", default="local", help="the user id (default: local)")
+    chat.add_argument(
+        "--resume", action="store_true", help="continue a stored conversation instead of starting"
+    )
+
+    check = commands.add_parser("check", help="check a flow's structure; exit 1 on problems")
+    check.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "chat":
+            return asyncio.run(_chat(args, sys.stdin, sys.stdout))
+        if args.command == "check":
+            return _check(args, sys.stdout)
+    except CliError as exc:
+        print(f"flowhq: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Components: the behaviour inside component states, and the validators."""
+
+from flowhq.components.action import Action
+from flowhq.components.api_call import ApiCall
+from flowhq.components.base import Component, ComponentBase
+from flowhq.components.choice import Choice
+from flowhq.components.confirm import Confirm
+from flowhq.components.error_handler import ErrorDecision, ErrorHandler
+from flowhq.components.message import Message
+from flowhq.components.prompt import Prompt
+
+__all__ = [
+    "Action",
+    "ApiCall",
+    "Choice",
+    "Component",
+    "ComponentBase",
+    "Confirm",
+    "ErrorDecision",
+    "ErrorHandler",
+    "Message",
+    "Prompt",
+]

@@ -1,0 +1,52 @@
+"""``Action``: run custom code that returns one of its declared results."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar
+
+from flowhq.errors import FlowError
+from flowhq.state.manager import Role, StateManager
+
+from .base import ComponentBase
+
+__all__ = ["Action"]
+
+ActionFunc = Callable[[StateManager], "str | Awaitable[str]"]
+
+
+class Action(ComponentBase):
+    """Run ``func(state_manager)`` (sync or async); its return value is the result.
+
+    The function has the API role: it may call ``make_api_request``, save values and update
+    dashboard/action data.
+
+    Args:
+        func: The code to run.
+        results: Every result ``func`` may return.
+        initial: This is the initial state.
+    """
+
+    kind = "Action"
+    role: ClassVar[Role] = Role.API
+
+    def __init__(
+        self, func: ActionFunc, *, results: Sequence[str] = ("done",), initial: bool = False
+    ) -> None:
+        name = getattr(func, "__name__", type(func).__name__)
+        super().__init__(name, results=results, initial=initial)
+        self.func = func
+
+    def describe(self) -> str:
+        """Kind and the function's name."""
+        return f"{self.kind}: {self.text.text}()"
+
+    async def begin(self, state_manager: StateManager) -> str | None:
+        """Run the function and return its result."""
+        result = self.func(state_manager)
+        if inspect.isawaitable(result):
+            result = await result
+        if result not in self.results:
+            raise FlowError(f"action {self.id!r} returned {result!r}, not one of {self.results}")
+        return str(result)

@@ -1,0 +1,77 @@
+"""The component protocol and the base class of the built-in components."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Protocol, runtime_checkable
+
+from flowhq.messaging.types import InboundMessage
+from flowhq.state.manager import Role, StateManager
+from flowhq.statecharts.component_state import ComponentState
+from flowhq.statecharts.templates import Template, TemplateError
+
+__all__ = ["Component", "ComponentBase"]
+
+
+@runtime_checkable
+class Component(Protocol):
+    """What Headquarters calls on a component state.
+
+    ``begin`` runs when the state is entered: it returns a result to finish at once, or
+    ``None`` to wait for input. ``handle`` receives the user's message while the component
+    waits; it returns a result, or ``None`` to keep waiting (for example after re-asking).
+    """
+
+    role: ClassVar[Role]
+    results: tuple[str, ...]
+
+    async def begin(self, state_manager: StateManager) -> str | None:
+        """Run the component's entry."""
+        ...
+
+    async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
+        """Handle the user's message while waiting."""
+        ...
+
+
+class ComponentBase(ComponentState):
+    """Shared plumbing of the built-in components: templates and the default behaviour."""
+
+    role: ClassVar[Role] = Role.DISPLAY
+    save_as: str | None = None
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        results: Sequence[str],
+        initial: bool = False,
+        final: bool = False,
+    ) -> None:
+        super().__init__(results=results, initial=initial, final=final)
+        self.text = self._template(text)
+
+    def _template(self, text: str) -> Template:
+        try:
+            return Template(text)
+        except TemplateError as exc:
+            self.definition_problems.append(str(exc))
+            return Template(text.replace("{", "{{").replace("}", "}}"))
+
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """Placeholder names used by this component's text."""
+        return self.text.fields
+
+    def describe(self) -> str:
+        """Kind and text as written (never filled with stored values)."""
+        return f"{self.kind}: {self.text.text}"
+
+    async def begin(self, state_manager: StateManager) -> str | None:
+        """Send the text; subclasses decide whether to finish."""
+        state_manager.messaging.send(self.text.render(state_manager.values()))
+        return None
+
+    async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
+        """Components that do not take input ignore messages."""
+        return None

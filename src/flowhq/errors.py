@@ -1,0 +1,133 @@
+"""The exceptions flowhq raises.
+
+Every error shares one root, so ``except FlowError`` catches all of them::
+
+    FlowError
+     ├── FlowDefinitionError      a flow class is malformed (raised at class creation)
+     ├── ValidationError          an answer failed a validator (ValueError)
+     ├── StateAccessError         a component overstepped its boundary (PermissionError)
+     ├── ConflictError            a commit lost the optimistic-locking race too often
+     ├── SnapshotError            a stored document cannot be read (ValueError)
+     ├── StoreUnavailableError    the store stays unreachable
+     ├── InputError               an inbound message is malformed (ValueError)
+     └── StepLimitError           a step ran more transitions than the bound allows
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConflictError",
+    "FlowDefinitionError",
+    "FlowError",
+    "InputError",
+    "SnapshotError",
+    "StateAccessError",
+    "StepLimitError",
+    "StoreUnavailableError",
+    "ValidationError",
+]
+
+
+class FlowError(Exception):
+    """Root of every error flowhq raises."""
+
+
+class FlowDefinitionError(FlowError):
+    """A flow class has structural problems.
+
+    Attributes:
+        flow: The name of the flow class.
+        problems: One readable line per problem found.
+    """
+
+    def __init__(self, flow: str, problems: Sequence[str]) -> None:
+        self.flow = flow
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"flow {flow} has {len(self.problems)} problem(s):\n{lines}")
+
+
+class ValidationError(FlowError, ValueError):
+    """An answer did not pass a validator; the message is shown to the user.
+
+    Attributes:
+        message: What the user should be told.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class StateAccessError(FlowError, PermissionError):
+    """A component tried to read or write state outside its boundary.
+
+    Attributes:
+        component: The state id of the offending component.
+        operation: What it tried to do.
+    """
+
+    def __init__(self, component: str, operation: str) -> None:
+        self.component = component
+        self.operation = operation
+        super().__init__(f"component {component!r} may not {operation}")
+
+
+class ConflictError(FlowError):
+    """A commit kept losing the compare-and-set race and gave up.
+
+    Attributes:
+        key: The conversation key.
+        expected: The revision the last attempt was based on.
+        actual: The revision found in the store.
+        attempts: How many attempts were made.
+    """
+
+    def __init__(self, key: str, expected: int, actual: int, attempts: int) -> None:
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        self.attempts = attempts
+        super().__init__(
+            f"conversation {key}: revision moved from {expected} to {actual}; "
+            f"gave up after {attempts} attempts"
+        )
+
+
+class SnapshotError(FlowError, ValueError):
+    """A stored conversation document is corrupt or foreign.
+
+    Attributes:
+        key: The conversation key whose value could not be read.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"conversation {key}: unreadable stored document ({reason})")
+
+
+class StoreUnavailableError(FlowError):
+    """The store could not be reached within the configured retries and timeout."""
+
+
+class InputError(FlowError, ValueError):
+    """An inbound message is malformed (empty identifier, unknown channel, ...)."""
+
+
+class StepLimitError(FlowError):
+    """One inbound message triggered more transitions than the step bound allows.
+
+    Attributes:
+        flow: The flow that looped.
+        limit: The bound that was reached.
+    """
+
+    def __init__(self, flow: str, limit: int) -> None:
+        self.flow = flow
+        self.limit = limit
+        super().__init__(
+            f"flow {flow} took more than {limit} steps for one message; is it looping?"
+        )

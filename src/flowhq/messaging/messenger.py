@@ -1,0 +1,58 @@
+"""The messenger seam: how replies leave, plus console and recording messengers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from flowhq.messaging.types import OutboundMessage
+from flowhq.persistence.store import ConversationKey
+
+__all__ = ["ConsoleMessenger", "Messenger", "RecordingMessenger"]
+
+
+class Messenger(Protocol):
+    """Delivers replies to a user. Called only after the step that produced them committed.
+
+    Raising means "not delivered": the replies stay in the outbox and are sent again by the
+    next handling of the conversation or by ``Headquarters.redeliver()`` (at-least-once).
+    """
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        """Deliver ``messages``, in order, to the user of ``key``."""
+        ...
+
+
+class RecordingMessenger:
+    """Keeps every delivered message in memory; handy in tests and demos."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[ConversationKey, OutboundMessage]] = []
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        """Record ``messages`` for ``key``."""
+        self.sent.extend((key, message) for message in messages)
+
+    def texts(self, key: ConversationKey | None = None) -> list[str]:
+        """Return the texts sent so far, optionally only those for ``key``."""
+        return [m.text for k, m in self.sent if key is None or k == key]
+
+
+def format_message(message: OutboundMessage) -> str:
+    """Render a message for a terminal: the text, then ``[id] title`` per button."""
+    lines = [message.text]
+    lines.extend(f"  [{button_id}] {title}" for button_id, title in message.buttons)
+    return "\n".join(lines)
+
+
+class ConsoleMessenger:
+    """Prints replies, prefixed like a chat transcript."""
+
+    def __init__(self, write: Callable[[str], object] = print, *, prefix: str = "bot> ") -> None:
+        self._write = write
+        self._prefix = prefix
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        """Print ``messages``."""
+        for message in messages:
+            self._write(self._prefix + format_message(message))

@@ -1,0 +1,15 @@
+"""Stores: where conversation documents live, and their codec."""
+
+from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.memory import MemoryStore
+from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, Store
+
+__all__ = [
+    "Codec",
+    "CommitResult",
+    "ConversationKey",
+    "JsonCodec",
+    "Loaded",
+    "MemoryStore",
+    "Store",
+]

@@ -1,0 +1,106 @@
+"""The store protocol: where conversation documents live.
+
+A store is a map from :class:`ConversationKey` to a document plus two counters: the
+document's *revision* (bumped by every commit, the compare-and-set token) and the highest
+revision whose outbox was confirmed *delivered*. Both stores implement the same contract and
+are tested by one suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from attrs import frozen
+
+from flowhq.errors import InputError
+from flowhq.state.document import ConversationDocument
+
+__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store"]
+
+
+@frozen
+class ConversationKey:
+    """One user on one channel: the unit of persistence and of serialisation."""
+
+    channel: str
+    identifier: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.identifier}"
+
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey:
+        """Parse ``CHANNEL:IDENTIFIER`` as typed on the command line.
+
+        Raises:
+            InputError: when either part is missing.
+        """
+        channel, sep, identifier = text.partition(":")
+        if not sep or not channel or not identifier:
+            raise InputError(f"expected CHANNEL:IDENTIFIER, got {text!r}")
+        return cls(channel, identifier)
+
+
+@frozen
+class Loaded:
+    """What a load returns: the document (``None`` when absent) and its counters."""
+
+    document: ConversationDocument | None
+    revision: int = 0
+    delivered: int = 0
+
+
+@frozen
+class CommitResult:
+    """Outcome of a compare-and-set commit.
+
+    On success ``revision`` is the new revision. On a conflict ``current`` holds what the
+    store has now, so the retry needs no extra load.
+    """
+
+    ok: bool
+    revision: int
+    current: Loaded | None = None
+
+
+class Store(Protocol):
+    """Persistence seam used by ``Headquarters`` and the CLI; nothing else touches storage."""
+
+    async def load(self, key: ConversationKey) -> Loaded:
+        """Return the document at ``key`` with its revision and delivered mark."""
+        ...
+
+    async def commit(
+        self,
+        key: ConversationKey,
+        document: ConversationDocument,
+        *,
+        expected: int,
+        ttl: int | None = None,
+    ) -> CommitResult:
+        """Write ``document`` only if the stored revision is still ``expected``.
+
+        Args:
+            key: The conversation.
+            document: The whole new document (inbox and outbox included).
+            expected: The revision the step was computed from (0: no document yet).
+            ttl: Seconds until the conversation expires, or ``None`` to keep it.
+        """
+        ...
+
+    async def mark_delivered(self, key: ConversationKey, revision: int) -> None:
+        """Record that the outbox entries up to ``revision`` reached the messenger."""
+        ...
+
+    async def delete(self, key: ConversationKey) -> bool:
+        """Delete the conversation; return whether it existed."""
+        ...
+
+    def scan(self) -> AsyncIterator[ConversationKey]:
+        """Iterate over every stored conversation key."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

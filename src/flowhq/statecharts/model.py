@@ -1,0 +1,40 @@
+"""Read-only walks over a flow class's states and transitions, shared by checks and diagrams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from statemachine import State
+
+__all__ = ["all_states", "ancestors", "leaf_of", "transitions"]
+
+
+def all_states(flow_cls: Any) -> Iterator[State]:
+    """Every state of the flow in document order, history pseudo-states included."""
+
+    def walk(states: list[State]) -> Iterator[State]:
+        for state in states:
+            yield state
+            yield from walk(list(state.states))
+            yield from state.history
+
+    yield from walk(list(flow_cls.states))
+
+
+def ancestors(state: State) -> list[State]:
+    """The parents of ``state``, innermost first."""
+    return list(state.ancestors())
+
+
+def transitions(flow_cls: Any) -> Iterator[Any]:
+    """Every declared transition (excluding python-statemachine's implicit initial ones)."""
+    for state in all_states(flow_cls):
+        for transition in state.transitions:
+            if not transition.initial:
+                yield transition
+
+
+def leaf_of(state: State) -> bool:
+    """Whether ``state`` is atomic (no children) and not a history pseudo-state."""
+    return bool(not state.states and not state.is_history)

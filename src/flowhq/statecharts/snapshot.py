@@ -1,0 +1,130 @@
+"""Snapshot and restore of a chart, and the flow's structural fingerprint.
+
+Restoring presets the model with the saved configuration before the chart is constructed, so
+python-statemachine does not enter the initial state and no entry action runs (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+
+from statemachine.model import Model
+from statemachine.orderedset import OrderedSet
+
+from flowhq.statecharts.component_state import ComponentState
+from flowhq.statecharts.flow import Flow
+from flowhq.statecharts.model import all_states, transitions
+
+__all__ = [
+    "UnknownConfigurationError",
+    "fingerprint",
+    "migrate_configuration",
+    "restore",
+    "snapshot",
+    "start",
+]
+
+
+class UnknownConfigurationError(LookupError):
+    """A saved configuration names states the flow class does not have."""
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        self.unknown = list(unknown)
+        super().__init__(f"unknown state ids: {', '.join(self.unknown)}")
+
+
+def fingerprint(flow_cls: type[Flow]) -> str:
+    """A hash of the flow's structure: states, their kinds and nesting, and transitions.
+
+    It changes when the chart changes shape, not when texts are edited.
+    """
+    states = [
+        [s.id, s.parent.id if s.parent else None, getattr(s, "kind", type(s).__name__), s.final]
+        for s in all_states(flow_cls)
+    ]
+    edges = sorted(
+        [t.source.id, [target.id for target in t.targets], sorted(str(e) for e in t.events)]
+        for t in transitions(flow_cls)
+    )
+    blob = json.dumps([flow_cls.name, states, edges], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _with_ancestors(flow_cls: type[Flow], ids: Sequence[str]) -> list[str]:
+    states_map = flow_cls.states_map
+    unknown = [state_id for state_id in ids if state_id not in states_map]
+    if unknown:
+        raise UnknownConfigurationError(unknown)
+    chosen: set[str] = set()
+    for state_id in ids:
+        state = states_map[state_id]
+        chosen.add(state.id)
+        chosen.update(ancestor.id for ancestor in state.ancestors())
+    # Document order keeps the saved form stable.
+    return [state.id for state in all_states(flow_cls) if state.id in chosen]
+
+
+def migrate_configuration(flow_cls: type[Flow], configuration: Sequence[str]) -> list[str]:
+    """Map a saved configuration through ``flow_cls.migrations``; re-derive the ancestors.
+
+    Raises:
+        UnknownConfigurationError: when some id is neither known nor migrated.
+    """
+    states_map = flow_cls.states_map
+    leaves = [
+        flow_cls.migrations.get(state_id, state_id)
+        for state_id in configuration
+        if state_id not in states_map or not states_map[state_id].states
+    ]
+    return _with_ancestors(flow_cls, leaves)
+
+
+def restore(
+    flow_cls: type[Flow],
+    configuration: Sequence[str],
+    history: Mapping[str, Sequence[str]],
+    *,
+    listeners: Sequence[object] = (),
+) -> Flow:
+    """Rebuild a chart at ``configuration`` without running any entry action.
+
+    Raises:
+        UnknownConfigurationError: when the configuration or history names unknown states.
+    """
+    ids = _with_ancestors(flow_cls, configuration)
+    states_map = flow_cls.states_map
+    unknown = [s for values in history.values() for s in values if s not in states_map]
+    unknown += [h for h in history if h not in {s.id for s in all_states(flow_cls)}]
+    if unknown:
+        raise UnknownConfigurationError(unknown)
+    model = Model()  # type: ignore[no-untyped-call]
+    model.state = OrderedSet(ids)
+    chart = flow_cls(model=model, listeners=list(listeners))
+    for history_id, values in history.items():
+        chart.history_values[history_id] = [states_map[value] for value in values]
+    return chart
+
+
+def start(flow_cls: type[Flow], *, listeners: Sequence[object] = ()) -> Flow:
+    """Construct a chart at its initial state; listeners see the initial entries."""
+    return flow_cls(listeners=list(listeners))
+
+
+def snapshot(chart: Flow) -> tuple[list[str], dict[str, list[str]]]:
+    """Return the chart's configuration (ancestors included) and its history values."""
+    active = {state.id for state in chart.configuration}
+    configuration = [state.id for state in all_states(type(chart)) if state.id in active]
+    history = {key: [state.id for state in values] for key, values in chart.history_values.items()}
+    return configuration, history
+
+
+def active_components(chart: Flow) -> list[ComponentState]:
+    """The component states in the chart's configuration, in document order."""
+    active = {state.id for state in chart.configuration}
+    return [
+        state
+        for state in all_states(type(chart))
+        if state.id in active and isinstance(state, ComponentState)
+    ]
