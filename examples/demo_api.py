@@ -40,7 +40,15 @@ class DemoApi:
             if not message.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.requests.append({"method": scope["method"], "path": scope["path"], "headers": headers})
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode()
+        self.requests.append(
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "raw_path": raw_path,
+                "headers": headers,
+            }
+        )
         key = headers.get("idempotency-key")
         if key is not None and key in self.seen:
             status, payload = self.seen[key]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import httpx
+
 from examples.demo_api import DemoApi
 from examples.order_status import OrderStatus
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
-
 from flowhq import Headquarters, InboundMessage, MemoryStore, RecordingMessenger
 
 

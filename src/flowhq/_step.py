@@ -289,15 +289,25 @@ class _Run:
             return decision.result
 
     async def drain(self) -> None:
-        """Run entered components until every active one waits or the flow is final."""
+        """Run entered components until every active one waits or the flow is final.
+
+        Components entered by one event all run before any of their results is fired: in a
+        parallel state, a result that moves several regions must not skip a sibling's entry.
+        """
         while self.work:
-            state_id = self.work.popleft()
-            if state_id not in self._active():
-                continue  # left again before its turn (e.g. a parallel sibling moved on)
-            component = self._component(state_id)
-            result = await self._call(component, None)
-            if result is not None and not component.final:  # a final state has no way out
-                self.fire(result, state_id)
+            batch = list(self.work)
+            self.work.clear()
+            finished: list[tuple[str, str]] = []
+            for state_id in batch:
+                if state_id not in self._active():
+                    continue  # left again before its turn
+                component = self._component(state_id)
+                result = await self._call(component, None)
+                if result is not None and not component.final:  # a final state has no way out
+                    finished.append((state_id, result))
+            for state_id, result in finished:
+                if state_id in self._active():  # an earlier result may have moved it already
+                    self.fire(result, state_id)
 
     def finish(self) -> StepResult:
         """Write the chart's position into the document and describe the step."""

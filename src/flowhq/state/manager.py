@@ -35,8 +35,6 @@ __all__ = ["Messaging", "Role", "StateManager"]
 VALIDATION_HISTORY_LIMIT = 50
 """Validation entries kept per conversation (newest kept)."""
 
-API_TIMEOUT = httpx.Timeout(10.0)
-
 
 class Role(enum.Enum):
     """What a component may change; see the module docstring."""
@@ -246,7 +244,8 @@ class StateManager:
     ) -> httpx.Response:
         """Send a request through the Headquarters' httpx client.
 
-        Adds the bearer token from the auth state, an ``Idempotency-Key`` header and a timeout.
+        Adds the bearer token from the auth state and an ``Idempotency-Key`` header; the
+        client's timeout applies (httpx's default is 5 seconds), so no request hangs a step.
 
         Raises:
             StateAccessError: for components other than API calls and actions.
@@ -260,9 +259,7 @@ class StateManager:
         token = self._document.auth.token
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return await self._api.request(
-            method, url, json=json, params=params, headers=headers, timeout=API_TIMEOUT
-        )
+        return await self._api.request(method, url, json=json, params=params, headers=headers)
 
     def _require(self, roles: set[Role], operation: str) -> None:
         if self._role not in roles:

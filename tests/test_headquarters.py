@@ -1,0 +1,408 @@
+"""The message cycle of DESIGN §4 on MemoryStore: dedup, commit-then-send, conflicts, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import pytest
+
+from examples.signup import Signup
+from flowhq import (
+    ConflictError,
+    ConversationKey,
+    Flow,
+    Headquarters,
+    InboundMessage,
+    InputError,
+    MemoryStore,
+    Message,
+    OutboundMessage,
+    Prompt,
+    RecordingMessenger,
+)
+from flowhq.persistence.store import CommitResult
+from flowhq.state.document import ConversationDocument
+from tests.flows import Age, Fragile, Nested
+
+KEY = ConversationKey("whatsapp", "+15550001")
+
+
+def msg(message_id: str, text: str | None = None, **kwargs: object) -> InboundMessage:
+    return InboundMessage("whatsapp", "+15550001", message_id, text, **kwargs)  # type: ignore[arg-type]
+
+
+def texts(outcome: object) -> list[str]:
+    return [reply.text for reply in outcome.replies]  # type: ignore[attr-defined]
+
+
+async def test_first_message_starts_the_flow_and_is_not_an_answer() -> None:
+    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    outcome = await hq.handle(msg("m1", "Ann"))
+    assert texts(outcome) == ["What's your name?"]
+    assert outcome.configuration == ["ask_name"]
+    assert outcome.revision == 1
+
+
+async def test_duplicate_message_id_changes_nothing() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup], store=store)
+    await hq.handle(msg("m1", "hi"))
+    await hq.handle(msg("m2", "Ann"))
+    before = await store.load(KEY)
+    again = await hq.handle(msg("m2", "Bob"))
+    assert again.duplicate
+    assert again.replies == []
+    after = await store.load(KEY)
+    assert after.revision == before.revision
+    assert after.document == before.document
+
+
+async def test_same_message_id_concurrently_is_processed_once() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup], store=store)
+    await hq.handle(msg("m1", "hi"))
+    outcomes = await asyncio.gather(*(hq.handle(msg("m2", "Ann")) for _ in range(10)))
+    assert sum(not o.duplicate for o in outcomes) == 1
+    loaded = await store.load(KEY)
+    assert loaded.revision == 2
+    assert loaded.document is not None
+    assert loaded.document.current.data["name"] == "Ann"
+
+
+class _CheckingMessenger:
+    """Asserts, when called, that the replies' step is already committed."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.seen: list[tuple[int, str]] = []
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        loaded = await self.store.load(key)
+        assert loaded.document is not None
+        committed = {entry.text for entry in loaded.document.outbox}
+        for message in messages:
+            assert message.text in committed
+            self.seen.append((loaded.revision, message.text))
+
+
+async def test_replies_leave_only_after_the_commit() -> None:
+    store = MemoryStore()
+    messenger = _CheckingMessenger(store)
+    hq = Headquarters(flows=[Signup], store=store, messenger=messenger)
+    await hq.handle(msg("m1", "hi"))
+    await hq.handle(msg("m2", "Ann"))
+    assert messenger.seen == [(1, "What's your name?"), (2, "Thanks Ann! Your email?")]
+    loaded = await store.load(KEY)
+    assert loaded.delivered == 2
+
+
+class _FlakyMessenger(RecordingMessenger):
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("channel down")
+        await super().send(key, messages)
+
+
+async def test_undelivered_replies_are_resent_by_next_message_and_redeliver(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="flowhq")
+    store = MemoryStore()
+    messenger = _FlakyMessenger(failures=1)
+    hq = Headquarters(flows=[Signup], store=store, messenger=messenger)
+    first = await hq.handle(msg("m1", "hi"))
+    assert first.delivered is False
+    assert messenger.sent == []
+    second = await hq.handle(msg("m2", "Ann"))
+    assert second.delivered is True
+    assert messenger.texts() == ["What's your name?", "Thanks Ann! Your email?"]
+
+    messenger.failures = 1
+    await hq.handle(msg("m3", "ann@example.com"))
+    assert await hq.redeliver() == 1
+    assert messenger.texts()[-1] == "Create an account for Ann <ann@example.com>?"
+    assert await hq.redeliver() == 0
+
+
+async def test_without_messenger_nothing_is_kept_in_the_outbox() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup], store=store)
+    await hq.handle(msg("m1", "hi"))
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert loaded.document.outbox == []
+
+
+async def test_two_headquarters_sharing_a_store_conflict_and_retry() -> None:
+    store = MemoryStore()
+    messengers = [RecordingMessenger(), RecordingMessenger()]
+    hqs = [Headquarters(flows=[Age], store=store, messenger=m) for m in messengers]
+    await hqs[0].handle(msg("m0", "hi"))
+
+    class Slow:
+        """Delays loads so the two instances interleave and really conflict."""
+
+        def __init__(self, inner: MemoryStore) -> None:
+            self.inner = inner
+            self.conflicts = 0
+
+        async def load(self, key: ConversationKey):  # type: ignore[no-untyped-def]
+            loaded = await self.inner.load(key)
+            await asyncio.sleep(0)
+            return loaded
+
+        async def commit(self, key, document, *, expected, ttl=None):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0)
+            result: CommitResult = await self.inner.commit(
+                key, document, expected=expected, ttl=ttl
+            )
+            self.conflicts += not result.ok
+            return result
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    slow = Slow(store)
+    for hq in hqs:
+        hq.store = slow  # type: ignore[assignment]
+    answers = [msg(f"a{i}", "abc") for i in range(6)]
+    await asyncio.gather(*(hqs[i % 2].handle(m) for i, m in enumerate(answers)))
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert slow.conflicts > 0
+    assert len([m for m in loaded.document.inbox if m.startswith("a")]) == 6
+    # Two invalid answers exhaust the prompt; later answers restart the flow. Every answer
+    # was counted exactly once across both instances:
+    total = sum(e.operation == "ask_age" for e in loaded.document.validation.history)
+    assert total == loaded.document.validation.attempts.get("ask_age", 0)
+    sent = messengers[0].texts() + messengers[1].texts()
+    assert len(sent) == len(set(enumerate(sent)))
+
+
+async def test_conflict_error_after_bounded_attempts() -> None:
+    class Hostile(MemoryStore):
+        async def commit(self, key, document, *, expected, ttl=None):  # type: ignore[no-untyped-def]
+            other = ConversationDocument(channel=document.channel)  # someone else wins
+            await super().commit(key, other, expected=expected, ttl=ttl)
+            return await super().commit(key, document, expected=-1, ttl=ttl)
+
+    hq = Headquarters(flows=[Signup], store=Hostile(), max_attempts=3)
+    with pytest.raises(ConflictError) as info:
+        await hq.handle(msg("m1", "hi"))
+    assert info.value.key == str(KEY)
+    assert info.value.attempts == 3
+    assert info.value.actual > info.value.expected
+
+
+async def test_per_conversation_locks_do_not_grow() -> None:
+    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    await asyncio.gather(
+        *(hq.handle(InboundMessage("whatsapp", f"+1555{i:04}", "m1", "hi")) for i in range(50))
+    )
+    assert hq._locks == {}
+
+
+async def test_commands_fire_where_enabled() -> None:
+    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    await hq.handle(msg("m1", "hi"))
+    outcome = await hq.handle(msg("m2", "CANCEL"))
+    assert texts(outcome) == ["No problem. Bye!"]
+    assert outcome.finished
+
+
+async def test_guard_reads_saved_data_and_attempts_exhaust() -> None:
+    hq = Headquarters(flows=[Age], store=MemoryStore())
+    await hq.handle(msg("m1", "hi"))
+    assert texts(await hq.handle(msg("m2", "42"))) == ["Welcome, grown-up."]
+    await hq.handle(msg("m3", "again"))
+    assert texts(await hq.handle(msg("m4", "12"))) == ["Ask a parent, please."]
+    await hq.handle(msg("m5", "again"))
+    assert texts(await hq.handle(msg("m6", "-1"))) == [
+        "Please send a number of at least 0.\nHow old are you?"
+    ]
+    assert texts(await hq.handle(msg("m7", "old"))) == ["Let's stop here."]
+
+
+async def test_validation_counts_survive_restore() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Age], store=store)
+    await hq.handle(msg("m1", "hi"))
+    await hq.handle(msg("m2", "x"))
+    hq2 = Headquarters(flows=[Age], store=store)  # a fresh process, same store
+    await hq2.handle(msg("m3", "30"))
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert loaded.document.validation.attempts == {"ask_age": 2}
+    assert [e.success for e in loaded.document.validation.history] == [False, True]
+
+
+async def test_component_error_routes_to_error_transition(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="flowhq")
+    store = MemoryStore()
+    hq = Headquarters(flows=[Fragile], store=store)
+    await hq.handle(msg("m1", "hi"))
+    outcome = await hq.handle(msg("m2", "go"))
+    assert texts(outcome) == ["Recovered."]
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    latest = loaded.document.validation.history[-1]
+    assert latest.operation == "error:guarded"
+    assert latest.error == "RuntimeError: boom"
+
+
+async def test_unhandled_component_error_rolls_back_with_apology(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="flowhq")
+    store = MemoryStore()
+    hq = Headquarters(flows=[Fragile], store=store)
+    await hq.handle(msg("m1", "hi"))
+    await hq.initialize("whatsapp", "+15550001", action={"route": "unguarded"})
+    before = await store.load(KEY)
+    outcome = await hq.handle(msg("m2", "go"))
+    assert texts(outcome) == [hq.error_handler.apology]
+    after = await store.load(KEY)
+    assert after.document is not None
+    assert before.document is not None
+    assert after.document.chart == before.document.chart
+    assert after.document.current == before.document.current
+    assert "m2" in after.document.inbox
+    assert after.document.validation.history[-1].operation == "error:unguarded"
+    # the conversation is not stuck: the same prompt still answers
+    assert (await hq.handle(msg("m3", "go"))).replies[0].text == hq.error_handler.apology
+
+
+class Loop(Flow):
+    ping = Message("ping", initial=True)
+    pong = Message("pong")
+    end = Message("end", final=True)
+    done = ping.to(pong) | pong.to(ping)
+    never = ping.to(end)
+
+
+async def test_step_bound_stops_loops(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="flowhq")
+    store = MemoryStore()
+    hq = Headquarters(flows=[Loop], store=store, max_steps=20)
+    outcome = await hq.handle(msg("m1", "hi"))
+    assert texts(outcome) == [hq.error_handler.apology]
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert "StepLimitError" in (loaded.document.validation.history[-1].error or "")
+
+
+async def test_bad_input_is_refused_before_any_io() -> None:
+    class NoIO(MemoryStore):
+        async def load(self, key):  # type: ignore[no-untyped-def]
+            raise AssertionError("no I/O expected")
+
+    hq = Headquarters(flows=[Signup], store=NoIO(), channels=["whatsapp"])
+    too_long = await hq.handle(msg("m1", "x" * 4097))
+    assert too_long.rejected
+    assert "too long" in texts(too_long)[0]
+    empty = await hq.handle(msg("m2", "   "))
+    assert empty.rejected
+    with pytest.raises(InputError):
+        await hq.handle(InboundMessage("telegram", "1", "m3", "hi"))
+    with pytest.raises(InputError):
+        await hq.handle(InboundMessage("whatsapp", "", "m4", "hi"))
+    with pytest.raises(InputError):
+        await hq.handle(InboundMessage("whatsapp", "+1", "", "hi"))
+
+
+async def test_non_text_to_a_prompt_reasks_without_corruption() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup], store=store)
+    await hq.handle(msg("m1", "hi"))
+    outcome = await hq.handle(msg("m2", None, kind="image"))
+    assert texts(outcome) == ["Please answer with a text message.\nWhat's your name?"]
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert "name" not in loaded.document.current.data
+    assert outcome.configuration == ["ask_name"]
+
+
+class SignupV2(Flow):
+    """Signup after a refactor: ``ask_email`` was renamed ``ask_mail``."""
+
+    name = "signup"
+    migrations = {"ask_email": "ask_mail"}
+
+    ask_name = Prompt("Name?", save_as="name", initial=True)
+    ask_mail = Prompt("Mail, {name}?", save_as="email")
+    done_msg = Message("Done.", final=True)
+    valid = ask_name.to(ask_mail) | ask_mail.to(done_msg)
+
+
+class SignupV3(Flow):
+    """A rewrite that no migration covers."""
+
+    name = "signup"
+    start = Prompt("Hello! Name?", save_as="name", initial=True)
+    bye = Message("Bye.", final=True)
+    valid = start.to(bye)
+
+
+async def test_changed_flow_is_migrated_or_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    old = Headquarters(flows=[Signup], store=store)
+    await old.handle(msg("m1", "hi"))
+    await old.handle(msg("m2", "Ann"))  # now waiting at ask_email
+
+    migrated = Headquarters(flows=[SignupV2], store=store)
+    outcome = await migrated.handle(msg("m3", "ann@example.com"))
+    assert texts(outcome) == ["Done."]
+
+    await old.handle(msg("m4", "hi"))
+    await old.handle(msg("m5", "Bob"))
+    caplog.set_level(logging.WARNING, logger="flowhq")
+    rewritten = Headquarters(flows=[SignupV3], store=store)
+    outcome = await rewritten.handle(msg("m6", "bob@example.com"))
+    assert texts(outcome) == ["Hello! Name?"]
+    assert "restarting the flow" in caplog.text
+
+
+async def test_nested_help_history_and_parallel_display() -> None:
+    hq = Headquarters(flows=[Nested], store=MemoryStore())
+    await hq.handle(msg("m1", "go"))
+    await hq.handle(msg("m2", "A"))
+    outcome = await hq.handle(msg("m3", "help"))
+    assert texts(outcome) == ["Help!", "Sure?"]
+    assert outcome.configuration == ["outer", "inner", "second"]
+    await hq.handle(msg("m4", "yes"))
+    outcome = await hq.handle(msg("m5", "left"))
+    assert texts(outcome) == ["Note A", "Note B", "End."]
+    assert outcome.finished
+
+
+async def test_start_begins_a_flow_without_inbound_message() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup, Age], store=store)
+    outcome = await hq.start("whatsapp", "+15550001", flow="age")
+    assert texts(outcome) == ["How old are you?"]
+    outcome = await hq.handle(msg("m1", "20"))
+    assert texts(outcome) == ["Welcome, grown-up."]
+    with pytest.raises(InputError):
+        await hq.start("whatsapp", "+15550001", flow="nope")
+
+
+async def test_auth_token_is_never_in_reprs_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup], store=store)
+    await hq.initialize("whatsapp", "+15550001", auth_token="sekret-token-123")
+    await hq.handle(msg("m1", "hi"))
+    loaded = await store.load(KEY)
+    document: ConversationDocument | None = loaded.document
+    assert document is not None
+    assert document.auth.token == "sekret-token-123"
+    assert "sekret" not in repr(document)
+    assert "sekret" not in repr(hq)
+    assert "sekret" not in caplog.text
