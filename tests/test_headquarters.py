@@ -406,3 +406,17 @@ async def test_auth_token_is_never_in_reprs_or_logs(caplog: pytest.LogCaptureFix
     assert "sekret" not in repr(document)
     assert "sekret" not in repr(hq)
     assert "sekret" not in caplog.text
+
+
+async def test_unrestorable_non_entry_flow_restarts_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    old = Headquarters(flows=[Signup, Age], store=store)
+    await old.start("whatsapp", "+15550001", flow="signup")
+    await old.handle(msg("m1", "Ann"))  # at ask_email
+    caplog.set_level(logging.WARNING, logger="flowhq")
+    new = Headquarters(flows=[Age, SignupV3], store=store)  # entry is now `age`
+    outcome = await new.handle(msg("m2", "ann@example.com"))
+    assert texts(outcome) == ["Hello! Name?"]
+    assert outcome.flow == "signup"

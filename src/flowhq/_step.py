@@ -105,10 +105,12 @@ class Stepper:
         run = _Run(self, document, revision)
         if begin is not None:
             run.begin(self.flows[begin])
-        elif not run.resume():
-            run.begin(self.flows[self.entry])
-        elif inbound is not None:
-            await run.deliver(inbound)
+        else:
+            restart = run.resume()
+            if restart is not None:
+                run.begin(restart)  # the message that starts a flow is its trigger, not an answer
+            elif inbound is not None:
+                await run.deliver(inbound)
         await run.drain()
         return run.finish()
 
@@ -134,25 +136,29 @@ class _Run:
         self.chart = start(flow_cls, listeners=[self.recorder])
         self._queue_entered()
 
-    def resume(self) -> bool:
-        """Restore the active flow; return False when there is none to restore."""
+    def resume(self) -> type[Flow] | None:
+        """Restore the active flow; return the flow to (re)start when it cannot be restored."""
+        entry = self.stepper.flows[self.stepper.entry]
         name = self.document.current.path
         if name is None:
-            return False
+            return entry
         flow_cls = self.stepper.flows.get(name)
         if flow_cls is None:
             logger.warning(
-                "conversation %s: flow %r is not registered; restarting", self._who(), name
+                "conversation %s: flow %r is not registered; starting %s",
+                self._who(),
+                name,
+                entry.name,
             )
-            return False
+            return entry
         saved = self.document.chart
         try:
             self.chart = restore(
                 flow_cls, saved.configuration, saved.history, listeners=[self.recorder]
             )
         except UnknownConfigurationError as exc:
-            return self._migrate(flow_cls, exc)
-        return True
+            return None if self._migrate(flow_cls, exc) else flow_cls
+        return None
 
     def _migrate(self, flow_cls: type[Flow], exc: UnknownConfigurationError) -> bool:
         saved = self.document.chart

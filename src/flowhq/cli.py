@@ -16,6 +16,7 @@ import httpx
 
 from flowhq import (
     ConsoleMessenger,
+    ConversationKey,
     Flow,
     FlowDefinitionError,
     Headquarters,
@@ -24,7 +25,6 @@ from flowhq import (
     Store,
     check_flow,
 )
-from flowhq.persistence.store import ConversationKey
 
 __all__ = ["load_object", "main"]
 

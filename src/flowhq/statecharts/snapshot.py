@@ -6,6 +6,7 @@ python-statemachine does not enter the initial state and no entry action runs (D
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ class UnknownConfigurationError(LookupError):
         super().__init__(f"unknown state ids: {', '.join(self.unknown)}")
 
 
+@functools.cache  # a class's structure does not change once created
 def fingerprint(flow_cls: type[Flow]) -> str:
     """A hash of the flow's structure: states, their kinds and nesting, and transitions.
 
