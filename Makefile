@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: chat test lint typecheck pytest system-deps diagrams bench clean
+.PHONY: chat test lint typecheck pytest coverage system-deps diagrams bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,9 @@ pytest: $(STAMP) system-deps
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
+
+coverage: $(STAMP) system-deps
+	$(VENV)/bin/pytest --cov=flowhq --cov-branch --cov-report=term-missing
 
 diagrams: $(STAMP)
 	$(VENV)/bin/python -m flowhq.diagrams.regenerate

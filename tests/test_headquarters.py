@@ -420,3 +420,66 @@ async def test_unrestorable_non_entry_flow_restarts_itself(
     outcome = await new.handle(msg("m2", "ann@example.com"))
     assert texts(outcome) == ["Hello! Name?"]
     assert outcome.flow == "signup"
+
+
+class Picky(Flow):
+    """A guard that raises, and a result with no transition when the guard is false."""
+
+    ask = Prompt("Word?", save_as="word", initial=True)
+    end = Message("End.", final=True)
+    valid = ask.to(end, cond="check")
+
+    def check(self, data: dict[str, object]) -> bool:
+        if data["word"] == "boom":
+            raise ValueError("guard exploded")
+        return data["word"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("word", "recorded"),
+    [("boom", "ValueError: guard exploded"), ("nope", "FlowError: no transition for 'valid'")],
+)
+async def test_guard_errors_and_unmatched_results_roll_back(
+    word: str, recorded: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="flowhq")
+    store = MemoryStore()
+    hq = Headquarters(flows=[Picky], store=store)
+    await hq.handle(msg("m1", "hi"))
+    outcome = await hq.handle(msg("m2", word))
+    assert texts(outcome) == [hq.error_handler.apology]
+    assert outcome.configuration == ["ask"]
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert "word" not in loaded.document.current.data
+    assert (loaded.document.validation.history[-1].error or "").startswith(recorded)
+    assert texts(await hq.handle(msg("m3", "ok"))) == ["End."]
+
+
+async def test_unregistered_flow_starts_the_entry_flow(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    await Headquarters(flows=[Signup], store=store).handle(msg("m1", "hi"))
+    caplog.set_level(logging.WARNING, logger="flowhq")
+    outcome = await Headquarters(flows=[Age], store=store).handle(msg("m2", "Ann"))
+    assert texts(outcome) == ["How old are you?"]
+    assert "flow 'signup' is not registered" in caplog.text
+
+
+async def test_button_payload_can_be_a_command() -> None:
+    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    await hq.handle(msg("m1", "hi"))
+    outcome = await hq.handle(msg("m2", None, payload="cancel", kind="interactive"))
+    assert texts(outcome) == ["No problem. Bye!"]
+
+
+async def test_finished_flow_starts_again_on_next_message() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Signup], store=store)
+    await hq.handle(msg("m1", "hi"))
+    await hq.handle(msg("m2", "cancel"))
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    assert loaded.document.current.path is None
+    outcome = await hq.handle(msg("m3", "hello again"))
+    assert texts(outcome) == ["What's your name?"]
+    assert not outcome.finished
