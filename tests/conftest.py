@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,12 +11,9 @@ import pytest
 import uvicorn
 
 from examples.demo_api import DemoApi
+from tests.support import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytest_plugins = ["tests.redis_servers"]
 
 
 class _Server(uvicorn.Server):

@@ -24,7 +24,7 @@ from flowhq import (
     StateManager,
 )
 from flowhq.validators import ValidationError, email, integer, one_of, phone, regex
-from tests.conftest import free_port
+from tests.support import free_port
 
 
 class Conv:

@@ -95,7 +95,9 @@ async def test_replies_leave_only_after_the_commit() -> None:
     await hq.handle(msg("m2", "Ann"))
     assert messenger.seen == [(1, "What's your name?"), (2, "Thanks Ann! Your email?")]
     loaded = await store.load(KEY)
-    assert loaded.delivered == 2
+    assert loaded.delivered == {2}  # revision 1's entry left the outbox, and its mark with it
+    assert loaded.document is not None
+    assert [e.revision for e in loaded.document.outbox] == [2]
 
 
 class _FlakyMessenger(RecordingMessenger):
@@ -158,10 +160,10 @@ async def test_two_headquarters_sharing_a_store_conflict_and_retry() -> None:
             await asyncio.sleep(0)
             return loaded
 
-        async def commit(self, key, document, *, expected, ttl=None):  # type: ignore[no-untyped-def]
+        async def commit(self, key, document, *, expected, ttl=None, forget=()):  # type: ignore[no-untyped-def]
             await asyncio.sleep(0)
             result: CommitResult = await self.inner.commit(
-                key, document, expected=expected, ttl=ttl
+                key, document, expected=expected, ttl=ttl, forget=forget
             )
             self.conflicts += not result.ok
             return result
@@ -188,7 +190,7 @@ async def test_two_headquarters_sharing_a_store_conflict_and_retry() -> None:
 
 async def test_conflict_error_after_bounded_attempts() -> None:
     class Hostile(MemoryStore):
-        async def commit(self, key, document, *, expected, ttl=None):  # type: ignore[no-untyped-def]
+        async def commit(self, key, document, *, expected, ttl=None, forget=()):  # type: ignore[no-untyped-def]
             other = ConversationDocument(channel=document.channel)  # someone else wins
             await super().commit(key, other, expected=expected, ttl=ttl)
             return await super().commit(key, document, expected=-1, ttl=ttl)

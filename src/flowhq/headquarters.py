@@ -11,6 +11,7 @@ import copy
 import logging
 import random
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -98,6 +99,10 @@ class Headquarters:
         max_text: Longest accepted inbound text.
         channels: Accepted channel types (default: any well-formed name).
         max_attempts: Commit attempts before ``ConflictError``.
+        redelivery_after: Seconds after which a committed reply that is still not marked
+            delivered counts as lost (its sender crashed) and is sent again by the next
+            handling of the conversation. Younger ones are left to the process sending them,
+            so two processes never both send a reply in normal operation.
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class Headquarters:
         max_text: int = MAX_TEXT,
         channels: Sequence[str] | None = None,
         max_attempts: int = 10,
+        redelivery_after: float = 30.0,
     ) -> None:
         if not flows:
             raise ValueError("Headquarters needs at least one flow")
@@ -136,6 +142,10 @@ class Headquarters:
             self.flows, entry=entry, api=api, error_handler=self.error_handler, max_steps=max_steps
         )
         self._locks: dict[ConversationKey, _KeyLock] = {}
+        self.redelivery_after = redelivery_after
+        # Revisions whose send failed in this process: nobody else is sending them, so the
+        # next handling retries them at once instead of waiting for `redelivery_after`.
+        self._failed: dict[ConversationKey, set[int]] = {}
 
     def __repr__(self) -> str:
         return f"Headquarters(flows={sorted(self.flows)}, store={self.store!r})"
@@ -220,13 +230,16 @@ class Headquarters:
         outcome = await self._transact(key, step)
         return outcome.revision
 
-    async def redeliver(self) -> int:
-        """Send every committed but undelivered reply, in every conversation.
+    async def redeliver(self, *, older_than: float | None = None) -> int:
+        """Send committed but undelivered replies, in every conversation.
 
-        Call it at start-up after a crash. Returns the number of replies sent.
+        Call it at start-up after a crash (``older_than=0``) or periodically. Replies younger
+        than ``older_than`` seconds (default: ``redelivery_after``) are skipped: another
+        process is probably sending them. Returns the number of replies sent.
         """
         if self.messenger is None:
             return 0
+        age = self.redelivery_after if older_than is None else older_than
         sent = 0
         async for key in self.store.scan():
             async with self._serialized(key):
@@ -235,9 +248,9 @@ class Headquarters:
                 except SnapshotError as exc:
                     logger.error("redeliver: skipping %s: %s", key, exc.reason)
                     continue
-                pending = _pending(loaded)
-                if pending and await self._deliver(key, pending):
-                    sent += len(pending)
+                due = self._due(key, loaded, own=None, age=age)
+                if due and await self._deliver(key, due):
+                    sent += len(due)
         return sent
 
     # -- the cycle ------------------------------------------------------------------------
@@ -284,18 +297,25 @@ class Headquarters:
                 outcome = planned.outcome
                 if planned.document is None:
                     if outcome.duplicate and self.messenger is not None:
-                        pending = _pending(loaded)
-                        if pending:
-                            outcome.delivered = await self._deliver(key, pending)
+                        due = self._due(key, loaded, own=None, age=self.redelivery_after)
+                        if due:
+                            await self._deliver(key, due)
                     return outcome
                 result = await self.store.commit(
-                    key, planned.document, expected=loaded.revision, ttl=self.ttl
+                    key,
+                    planned.document,
+                    expected=loaded.revision,
+                    ttl=self.ttl,
+                    forget=loaded.delivered,  # their entries left the outbox above
                 )
                 if result.ok:
                     outcome.revision = result.revision
                     if self.messenger is not None:
-                        committed = Loaded(planned.document, result.revision, loaded.delivered)
-                        outcome.delivered = await self._deliver(key, _pending(committed))
+                        committed = Loaded(planned.document, result.revision, frozenset())
+                        due = self._due(
+                            key, committed, own=result.revision, age=self.redelivery_after
+                        )
+                        outcome.delivered = await self._deliver(key, due)
                     return outcome
                 assert result.current is not None
                 logger.debug("conflict on %s (attempt %d)", key, attempt)
@@ -309,8 +329,8 @@ class Headquarters:
         if loaded.document is None:
             return ConversationDocument(channel=Channel(key.channel, key.identifier))
         document = copy.deepcopy(loaded.document)
-        # Entries up to the delivered mark reached the messenger; drop them from the outbox.
-        document.outbox = [e for e in document.outbox if e.revision > loaded.delivered]
+        # Delivered entries leave the outbox with this commit.
+        document.outbox = [e for e in document.outbox if e.revision not in loaded.delivered]
         return document
 
     async def _step(
@@ -350,20 +370,49 @@ class Headquarters:
             del document.inbox[:-INBOX_SIZE]
         if self.messenger is not None:
             revision = loaded.revision + 1
-            document.outbox.extend(OutboxEntry(revision, m.text, list(m.buttons)) for m in replies)
+            now = time.time()
+            document.outbox.extend(
+                OutboxEntry(revision, m.text, list(m.buttons), now) for m in replies
+            )
         document.metadata.updated_at = utc_now()
         return _Planned(document, outcome)
 
     # -- delivery -------------------------------------------------------------------------
 
+    def _due(
+        self, key: ConversationKey, loaded: Loaded, *, own: int | None, age: float
+    ) -> list[OutboxEntry]:
+        """Outbox entries this process should send now, in commit order.
+
+        Its own commit's entries; entries whose send failed here before; and entries older
+        than ``age`` seconds, whose sender presumably died before confirming them.
+        """
+        if loaded.document is None:
+            return []
+        failed = self._failed.get(key, set())
+        cutoff = time.time() - age
+        return [
+            e
+            for e in loaded.document.outbox
+            if e.revision not in loaded.delivered
+            and (e.revision == own or e.revision in failed or e.queued_at <= cutoff)
+        ]
+
     async def _deliver(self, key: ConversationKey, entries: Sequence[OutboxEntry]) -> bool:
-        """Send committed outbox entries, then raise the delivered mark. At-least-once."""
+        """Send committed outbox entries, then mark their revisions delivered. At-least-once."""
         if not entries:
             return True
+        revisions = {e.revision for e in entries}
         messages = [OutboundMessage(e.text, e.buttons) for e in entries]
         if not await self._send(key, messages):
+            self._failed.setdefault(key, set()).update(revisions)
             return False
-        await self.store.mark_delivered(key, max(e.revision for e in entries))
+        await self.store.mark_delivered(key, sorted(revisions))
+        failed = self._failed.get(key)
+        if failed is not None:
+            failed -= revisions
+            if not failed:
+                del self._failed[key]
         return True
 
     async def _send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> bool:
@@ -374,9 +423,3 @@ class Headquarters:
             logger.exception("messenger failed for %s; replies stay in the outbox", key)
             return False
         return True
-
-
-def _pending(loaded: Loaded) -> list[OutboxEntry]:
-    if loaded.document is None:
-        return []
-    return [e for e in loaded.document.outbox if e.revision > loaded.delivered]

@@ -7,7 +7,7 @@ Not shared between processes, and not thread-safe: one event loop owns it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from attrs import define
 
@@ -22,7 +22,7 @@ __all__ = ["MemoryStore"]
 class _Entry:
     raw: bytes
     revision: int
-    delivered: int
+    delivered: set[int]
     expires_at: float | None
 
 
@@ -54,10 +54,12 @@ class MemoryStore:
     def _loaded(self, key: ConversationKey, entry: _Entry | None) -> Loaded:
         if entry is None:
             return Loaded(None)
-        return Loaded(self._codec.decode(str(key), entry.raw), entry.revision, entry.delivered)
+        return Loaded(
+            self._codec.decode(str(key), entry.raw), entry.revision, frozenset(entry.delivered)
+        )
 
     async def load(self, key: ConversationKey) -> Loaded:
-        """Return the document at ``key`` with its revision and delivered mark."""
+        """Return the document at ``key`` with its revision and delivered revisions."""
         return self._loaded(key, self._live(key))
 
     async def commit(
@@ -67,6 +69,7 @@ class MemoryStore:
         *,
         expected: int,
         ttl: int | None = None,
+        forget: Collection[int] = (),
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``; see ``Store.commit``."""
         entry = self._live(key)
@@ -74,17 +77,17 @@ class MemoryStore:
         if revision != expected:
             return CommitResult(False, revision, self._loaded(key, entry))
         expires_at = time.monotonic() + ttl if ttl else None
-        delivered = entry.delivered if entry else 0
+        delivered = entry.delivered - set(forget) if entry else set()
         self._entries[key] = _Entry(
             self._codec.encode(document), revision + 1, delivered, expires_at
         )
         return CommitResult(True, revision + 1)
 
-    async def mark_delivered(self, key: ConversationKey, revision: int) -> None:
-        """Raise the delivered mark of ``key`` to ``revision``."""
+    async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
+        """Record ``revisions`` of ``key`` as delivered."""
         entry = self._live(key)
         if entry is not None:
-            entry.delivered = max(entry.delivered, revision)
+            entry.delivered.update(revisions)
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation; return whether it existed."""

@@ -8,7 +8,7 @@ are tested by one suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Protocol
 
 from attrs import frozen
@@ -44,11 +44,15 @@ class ConversationKey:
 
 @frozen
 class Loaded:
-    """What a load returns: the document (``None`` when absent) and its counters."""
+    """What a load returns.
+
+    The document (``None`` when absent), its revision, and the revisions whose outbox
+    entries were confirmed delivered.
+    """
 
     document: ConversationDocument | None
     revision: int = 0
-    delivered: int = 0
+    delivered: frozenset[int] = frozenset()
 
 
 @frozen
@@ -78,6 +82,7 @@ class Store(Protocol):
         *,
         expected: int,
         ttl: int | None = None,
+        forget: Collection[int] = (),
     ) -> CommitResult:
         """Write ``document`` only if the stored revision is still ``expected``.
 
@@ -86,11 +91,12 @@ class Store(Protocol):
             document: The whole new document (inbox and outbox included).
             expected: The revision the step was computed from (0: no document yet).
             ttl: Seconds until the conversation expires, or ``None`` to keep it.
+            forget: Delivered revisions whose entries left the outbox; their marks can go.
         """
         ...
 
-    async def mark_delivered(self, key: ConversationKey, revision: int) -> None:
-        """Record that the outbox entries up to ``revision`` reached the messenger."""
+    async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
+        """Record that the outbox entries of ``revisions`` reached the messenger."""
         ...
 
     async def delete(self, key: ConversationKey) -> bool:

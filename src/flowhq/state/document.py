@@ -98,12 +98,14 @@ class OutboxEntry:
     """A reply committed with the state and not yet confirmed delivered.
 
     ``revision`` is the revision of the commit that produced it: delivery is confirmed per
-    commit, so every entry up to a confirmed revision is delivered.
+    commit. ``queued_at`` (epoch seconds) tells a crashed sender's replies from ones another
+    process is sending right now.
     """
 
     revision: int
     text: str
     buttons: list[tuple[str, str]] = Factory(list)
+    queued_at: float = 0.0
 
 
 @define

@@ -1,0 +1,289 @@
+"""``RedisStore``: conversations in Redis (or Redis Cluster) with a compare-and-set commit.
+
+Layout: one hash per conversation, ``<prefix>:{<channel>:<identifier>}``, with the fields
+``doc`` (the JSON document), ``rev`` (its revision) and one ``dlv:<revision>`` per commit
+whose outbox entries were delivered (dropped once those entries leave the outbox). The
+braces are a hash tag: everything a commit touches is one key, so the same code runs on a
+single Redis and on a cluster.
+
+Round trips per handled message: a load (``HGETALL``) and a commit (``EVALSHA`` of a Lua
+compare-and-set). On a conflict the script returns the current hash, so a retry needs no
+extra load. No connection is held while a step runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import Any, TypeVar
+
+from attrs import frozen
+from redis import asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from flowhq.errors import SnapshotError, StoreUnavailableError
+from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.store import CommitResult, ConversationKey, Loaded
+from flowhq.state.document import ConversationDocument
+
+__all__ = ["KeyBuilder", "RedisStore"]
+
+logger = logging.getLogger("flowhq.persistence")
+
+T = TypeVar("T")
+
+# KEYS[1] the conversation; ARGV: expected revision, document, TTL in ms (0: no expiry),
+# then delivered revisions whose marks can go. Returns {1, new_rev}, {0, HGETALL} on a
+# conflict (so the retry needs no load), or {-1} when a foreign hash is at the key.
+COMMIT = """
+local rev = redis.call('HGET', KEYS[1], 'rev')
+if rev == false and redis.call('EXISTS', KEYS[1]) == 1 then
+  return {-1}
+end
+rev = tonumber(rev or '0')
+if rev ~= tonumber(ARGV[1]) then
+  return {0, redis.call('HGETALL', KEYS[1])}
+end
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', rev + 1)
+for i = 4, #ARGV do
+  redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i])
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else
+  redis.call('PERSIST', KEYS[1])
+end
+return {1, rev + 1}
+"""
+
+# KEYS[1] the conversation; ARGV the delivered revisions. Nothing is created for a
+# conversation that is gone.
+MARK_DELIVERED = """
+if redis.call('HEXISTS', KEYS[1], 'rev') == 0 then return 0 end
+for i = 1, #ARGV do
+  redis.call('HSET', KEYS[1], 'dlv:' .. ARGV[i], 1)
+end
+return 1
+"""
+
+
+@frozen
+class KeyBuilder:
+    """Builds and parses the Redis key of a conversation; the one place keys are spelled."""
+
+    prefix: str = "flowhq"
+
+    def key(self, conversation: ConversationKey) -> str:
+        """``flowhq:{whatsapp:+15550001}``: the braces make the conversation the hash tag."""
+        return f"{self.prefix}:{{{conversation.channel}:{conversation.identifier}}}"
+
+    def pattern(self) -> str:
+        """SCAN pattern matching every conversation key under the prefix."""
+        return f"{self.prefix}:{{*}}"
+
+    def parse(self, key: str) -> ConversationKey | None:
+        """Return the conversation a key belongs to, or ``None`` for other keys."""
+        head = f"{self.prefix}:{{"
+        if not key.startswith(head) or not key.endswith("}"):
+            return None
+        channel, sep, identifier = key[len(head) : -1].partition(":")
+        return ConversationKey(channel, identifier) if sep else None
+
+
+RedisClient = aioredis.Redis | RedisCluster
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _flatten(config: Any) -> list[tuple[object, object]]:
+    """CONFIG GET pairs from a server (``{k: v}``) or a cluster (``{node: {k: v}}``)."""
+    pairs: list[tuple[object, object]] = []
+    for key, value in dict(config).items():
+        if isinstance(value, dict):
+            pairs.extend(value.items())
+        else:
+            pairs.append((key, value))
+    return pairs
+
+
+class RedisStore:
+    """Store of conversation documents in Redis or Redis Cluster.
+
+    Args:
+        client: A ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster``. Use
+            ``decode_responses=False`` (the default); the store decodes what it reads.
+        prefix: Namespace of the keys.
+        codec: How documents are encoded (default: JSON via cattrs).
+    """
+
+    def __init__(
+        self, client: RedisClient, *, prefix: str = "flowhq", codec: Codec | None = None
+    ) -> None:
+        self.client = client
+        self.keys = KeyBuilder(prefix)
+        self._codec = codec or JsonCodec()
+        # register_script calls EVALSHA and falls back to SCRIPT LOAD when the server's
+        # script cache was flushed (restart, SCRIPT FLUSH, failover).
+        self._commit = client.register_script(COMMIT)
+        self._mark = client.register_script(MARK_DELIVERED)
+        self._durability_checked = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        cluster: bool = False,
+        prefix: str = "flowhq",
+        timeout: float = 2.0,
+        retries: int = 3,
+        **options: Any,
+    ) -> RedisStore:
+        """Connect with a pooled client, timeouts and retries with exponential backoff.
+
+        Args:
+            url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+            cluster: Connect to a Redis Cluster through this seed node.
+            prefix: Namespace of the keys.
+            timeout: Socket connect and read timeout in seconds.
+            retries: Retries on connection errors and timeouts before giving up.
+            options: Passed on to the redis-py client.
+        """
+        settings: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            **options,
+        }
+        client: RedisClient
+        if cluster:
+            client = RedisCluster.from_url(url, **settings)
+        else:
+            client = aioredis.from_url(url, health_check_interval=30, **settings)
+        return cls(client, prefix=prefix)
+
+    def __repr__(self) -> str:
+        kind = "cluster" if isinstance(self.client, RedisCluster) else "redis"
+        return f"RedisStore({kind}, prefix={self.keys.prefix!r})"
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
+
+    def _loaded(self, key: ConversationKey, fields: dict[Any, Any]) -> Loaded:
+        """Build a ``Loaded`` from the hash's fields (bytes keys as redis-py returns them)."""
+        if not fields:
+            return Loaded(None)
+        doc, rev = fields.get(b"doc"), fields.get(b"rev")
+        if doc is None or rev is None:
+            raise SnapshotError(str(key), "a foreign hash is stored at this key")
+        try:
+            revision = int(rev)
+            delivered = frozenset(int(f[4:]) for f in fields if f.startswith(b"dlv:"))
+        except ValueError:
+            raise SnapshotError(str(key), "revision or delivery mark is not a number") from None
+        return Loaded(self._codec.decode(str(key), bytes(doc)), revision, delivered)
+
+    async def load(self, key: ConversationKey) -> Loaded:
+        """Return the document at ``key`` with its revision and delivered mark (one HGETALL).
+
+        Raises:
+            SnapshotError: the value is not a flowhq document (e.g. another type of key).
+            StoreUnavailableError: Redis stays unreachable.
+        """
+        redis_key = self.keys.key(key)
+        try:
+            fields = await self._call(lambda: self.client.hgetall(redis_key))
+        except ResponseError as exc:
+            raise SnapshotError(str(key), f"Redis refused to read it: {exc}") from None
+        return self._loaded(key, fields)
+
+    async def commit(
+        self,
+        key: ConversationKey,
+        document: ConversationDocument,
+        *,
+        expected: int,
+        ttl: int | None = None,
+        forget: Collection[int] = (),
+    ) -> CommitResult:
+        """Write ``document`` if the revision is still ``expected``, atomically (one EVALSHA).
+
+        Raises:
+            SnapshotError: the key holds something that is not a flowhq conversation.
+            StoreUnavailableError: Redis stays unreachable.
+        """
+        raw = self._codec.encode(document)
+        ttl_ms = int(ttl * 1000) if ttl else 0
+        redis_key = self.keys.key(key)
+        try:
+            reply = await self._call(
+                lambda: self._commit(keys=[redis_key], args=[expected, raw, ttl_ms, *forget])
+            )
+        except ResponseError as exc:
+            raise SnapshotError(str(key), f"Redis refused the commit: {exc}") from None
+        status = int(reply[0])
+        if status == -1:
+            raise SnapshotError(str(key), "a foreign hash is stored at this key; not overwriting")
+        if status == 1:
+            return CommitResult(True, int(reply[1]))
+        flat = reply[1]
+        current = self._loaded(key, dict(zip(flat[::2], flat[1::2], strict=True)))
+        return CommitResult(False, current.revision, current)
+
+    async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
+        """Record ``revisions`` of ``key`` as delivered (one EVALSHA)."""
+        redis_key = self.keys.key(key)
+        await self._call(lambda: self._mark(keys=[redis_key], args=list(revisions)))
+
+    async def delete(self, key: ConversationKey) -> bool:
+        """Delete the conversation; return whether it existed."""
+        redis_key = self.keys.key(key)
+        return bool(await self._call(lambda: self.client.delete(redis_key)))
+
+    async def scan(self) -> AsyncIterator[ConversationKey]:
+        """Iterate over every stored conversation (every primary of a cluster)."""
+        try:
+            async for raw in self.client.scan_iter(match=self.keys.pattern(), count=500):
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                key = self.keys.parse(name)
+                if key is not None:
+                    yield key
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
+
+    async def check_durability(self) -> bool | None:
+        """Report whether AOF is on; warn once when it is off.
+
+        Returns:
+            ``True``/``False`` for AOF on/off, ``None`` when the server refuses CONFIG
+            (managed services often do).
+        """
+        try:
+            config = await self._call(lambda: self.client.config_get("appendonly"))
+        except ResponseError:
+            return None
+        # A cluster answers for every primary; each must have AOF on.
+        flags = [_text(v) for k, v in _flatten(config) if _text(k) == "appendonly"]
+        enabled = bool(flags) and all(flag == "yes" for flag in flags)
+        if not enabled and not self._durability_checked:
+            logger.warning(
+                "Redis AOF is off: a committed conversation step can be lost if Redis crashes. "
+                "Set `appendonly yes` (and `appendfsync always` or `everysec`)."
+            )
+        self._durability_checked = True
+        return enabled
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.client.aclose()

@@ -1,0 +1,150 @@
+"""One contract for every store: MemoryStore, RedisStore, and RedisStore on a cluster.
+
+Every test goes through the real codec (the stores encode what they keep).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from flowhq import ConversationKey, MemoryStore, SnapshotError, Store
+from flowhq.persistence.redis import RedisStore
+from flowhq.state.document import Auth, Channel, ConversationDocument, OutboxEntry
+
+KEY = ConversationKey("whatsapp", "+15550001")
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    if request.param == "redis":
+        redis_store = RedisStore.from_url(request.getfixturevalue("redis_url"))
+    else:
+        redis_store = RedisStore.from_url(request.getfixturevalue("cluster_url"), cluster=True)
+    yield redis_store
+    await redis_store.close()
+
+
+def document(identifier: str = "+15550001", **fields: object) -> ConversationDocument:
+    doc = ConversationDocument(channel=Channel("whatsapp", identifier), auth=Auth("tok"))
+    for name, value in fields.items():
+        setattr(doc, name, value)
+    return doc
+
+
+async def test_absent_conversation(store: Store) -> None:
+    loaded = await store.load(KEY)
+    assert loaded.document is None
+    assert (loaded.revision, loaded.delivered) == (0, frozenset())
+
+
+async def test_commit_and_load_round_trip(store: Store) -> None:
+    doc = document(
+        dashboard={"plan": "gold", "n": [1, 2]},
+        inbox=["m1"],
+        outbox=[OutboxEntry(1, "hi", [("yes", "Yes")])],
+    )
+    result = await store.commit(KEY, doc, expected=0)
+    assert (result.ok, result.revision) == (True, 1)
+    loaded = await store.load(KEY)
+    assert loaded.document == doc
+    assert loaded.revision == 1
+    second = await store.commit(KEY, doc, expected=1)
+    assert second.revision == 2
+
+
+async def test_conflict_returns_the_current_document(store: Store) -> None:
+    first = document(inbox=["a"])
+    await store.commit(KEY, first, expected=0)
+    stale = await store.commit(KEY, document(inbox=["b"]), expected=0)
+    assert not stale.ok
+    assert stale.revision == 1
+    assert stale.current is not None
+    assert stale.current.document == first
+    assert stale.current.revision == 1
+    creating = await store.commit(ConversationKey("whatsapp", "+2"), document(), expected=5)
+    assert not creating.ok
+    assert creating.current is not None
+    assert creating.current.document is None
+
+
+async def test_concurrent_commits_exactly_one_wins(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0)
+    results = await asyncio.gather(
+        *(store.commit(KEY, document(inbox=[str(i)]), expected=1) for i in range(20))
+    )
+    assert sum(r.ok for r in results) == 1
+    assert (await store.load(KEY)).revision == 2
+
+
+async def test_delivery_marks_are_kept_until_forgotten(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0)
+    await store.mark_delivered(KEY, [1])
+    await store.commit(KEY, document(), expected=1)
+    await store.mark_delivered(KEY, [2, 2])
+    loaded = await store.load(KEY)
+    assert (loaded.revision, loaded.delivered) == (2, {1, 2})
+    await store.commit(KEY, document(), expected=2, forget=[1])
+    assert (await store.load(KEY)).delivered == {2}
+    stale = await store.commit(KEY, document(), expected=1, forget=[2])
+    assert stale.current is not None
+    assert stale.current.delivered == {2}  # a refused commit forgets nothing
+    await store.mark_delivered(ConversationKey("whatsapp", "+nobody"), [3])
+    assert (await store.load(ConversationKey("whatsapp", "+nobody"))).document is None
+
+
+async def test_ttl_expires_and_commit_without_ttl_persists(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0, ttl=1)
+    other = ConversationKey("whatsapp", "+2")
+    await store.commit(other, document("+2"), expected=0, ttl=1)
+    await store.commit(other, document("+2"), expected=1)  # no TTL: kept
+    await asyncio.sleep(1.3)
+    assert (await store.load(KEY)).document is None
+    assert (await store.load(other)).document is not None
+
+
+async def test_delete_and_scan(store: Store) -> None:
+    keys = {ConversationKey("whatsapp", f"+1{i}") for i in range(30)}
+    keys.add(ConversationKey("console", "with:colon{brace}"))
+    for key in keys:
+        await store.commit(key, document(key.identifier), expected=0)
+    assert {key async for key in store.scan()} == keys
+    assert await store.delete(ConversationKey("whatsapp", "+10"))
+    assert not await store.delete(ConversationKey("whatsapp", "+10"))
+    assert len({key async for key in store.scan()}) == 30
+
+
+@pytest.fixture(params=["redis", "cluster"])
+async def redis_like(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
+    if request.param == "redis":
+        store = RedisStore.from_url(request.getfixturevalue("redis_url"))
+    else:
+        store = RedisStore.from_url(request.getfixturevalue("cluster_url"), cluster=True)
+    yield store
+    await store.close()
+
+
+async def test_corrupt_value_is_an_error_for_that_conversation_only(redis_like: RedisStore) -> None:
+    """Only Redis can hold values flowhq did not write (MemoryStore: see test_templates_codec)."""
+    store = redis_like
+    good = ConversationKey("whatsapp", "+good")
+    await store.commit(good, document("+good"), expected=0)
+    bad_json, wrong_type, foreign = (ConversationKey("whatsapp", f"+{n}") for n in "xyz")
+    await store.client.hset(store.keys.key(bad_json), mapping={"doc": b"{oops", "rev": 3})
+    await store.client.set(store.keys.key(wrong_type), b"just a string")
+    await store.client.hset(store.keys.key(foreign), mapping={"owner": "someone else"})
+    for key in (bad_json, wrong_type, foreign):
+        with pytest.raises(SnapshotError) as info:
+            await store.load(key)
+        assert info.value.key == str(key)
+        with pytest.raises(SnapshotError):
+            await store.commit(key, document(), expected=0)
+    # nothing was overwritten, and other conversations go on
+    assert await store.client.hget(store.keys.key(foreign), "owner") == b"someone else"
+    assert await store.client.get(store.keys.key(wrong_type)) == b"just a string"
+    assert (await store.load(good)).document is not None
