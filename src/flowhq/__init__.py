@@ -27,7 +27,7 @@ from flowhq.messaging import (
     OutboundMessage,
     RecordingMessenger,
 )
-from flowhq.persistence import ConversationKey, MemoryStore, Store
+from flowhq.persistence import ConversationKey, MemoryStore, RedisStore, Store
 from flowhq.state import StateManager
 from flowhq.statecharts import Flow, check_flow
 
@@ -59,6 +59,7 @@ __all__ = [
     "Outcome",
     "Prompt",
     "RecordingMessenger",
+    "RedisStore",
     "SnapshotError",
     "State",
     "StateAccessError",

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import importlib.util
+import json
 import sys
 import uuid
 from collections.abc import Sequence
@@ -19,12 +20,16 @@ from flowhq import (
     ConversationKey,
     Flow,
     FlowDefinitionError,
+    FlowError,
     Headquarters,
     InboundMessage,
     MemoryStore,
+    RedisStore,
     Store,
     check_flow,
 )
+from flowhq.persistence import JsonCodec
+from flowhq.state import ConversationDocument
 
 __all__ = ["load_object", "main"]
 
@@ -83,6 +88,8 @@ def _api_client(args: argparse.Namespace) -> httpx.AsyncClient | None:
 
 
 def _store(args: argparse.Namespace) -> Store:
+    if args.redis:
+        return RedisStore.from_url(args.redis, cluster=args.cluster)
     return MemoryStore()
 
 
@@ -95,17 +102,18 @@ async def _chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
     store = _store(args)
     api = _api_client(args)
-    hq = Headquarters(
-        flows=[flow], store=store, messenger=ConsoleMessenger(write), api=api, channels=None
-    )
+    hq = Headquarters(flows=[flow], store=store, messenger=ConsoleMessenger(write), api=api)
+    key = ConversationKey(CHAT_CHANNEL, args.identifier)
     try:
-        identifier = args.identifier
+        if isinstance(store, RedisStore):
+            await store.check_durability()
+        stored = (await store.load(key)).document
         outcome = None
-        if (
-            not args.resume
-            or (await store.load(ConversationKey(CHAT_CHANNEL, identifier))).document is None
-        ):
-            outcome = await hq.start(CHAT_CHANNEL, identifier)
+        if stored is not None and stored.current.path == flow.name:
+            waiting = stored.current.component or "-"
+            write(f"(continuing the stored conversation, waiting at {waiting})")
+        else:
+            outcome = await hq.start(CHAT_CHANNEL, args.identifier)
         session = uuid.uuid4().hex[:8]
         count = 0
         while outcome is None or not outcome.finished:
@@ -119,7 +127,7 @@ async def _chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
                 write(f"you> {text}")
             count += 1
             outcome = await hq.handle(
-                InboundMessage(CHAT_CHANNEL, identifier, f"{session}-{count}", text)
+                InboundMessage(CHAT_CHANNEL, args.identifier, f"{session}-{count}", text)
             )
         if outcome is not None and outcome.finished:
             write("(conversation finished)")
@@ -128,6 +136,47 @@ async def _chat(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             await api.aclose()
         await store.close()
     return 0
+
+
+def _redacted(document: ConversationDocument) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(JsonCodec().encode(document))
+    if data.get("auth", {}).get("token") is not None:
+        data["auth"]["token"] = "***"  # noqa: S105 - the redaction marker, not a secret
+    return data
+
+
+async def _state(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    key = ConversationKey.parse(args.conversation)
+    store = RedisStore.from_url(args.redis, cluster=args.cluster)
+    try:
+        loaded = await store.load(key)
+        if loaded.document is None:
+            print(f"no conversation {key}", file=stdout)
+            return 1
+        if args.action == "show":
+            shown = {
+                "key": store.keys.key(key),
+                "revision": loaded.revision,
+                "delivered": sorted(loaded.delivered),
+                "document": _redacted(loaded.document),
+            }
+            print(json.dumps(shown, indent=2, ensure_ascii=False), file=stdout)
+            return 0
+        if not args.yes:
+            print(
+                f"Delete conversation {key} (revision {loaded.revision})? [y/N] ",
+                end="",
+                file=stdout,
+                flush=True,
+            )
+            if stdin.readline().strip().lower() not in ("y", "yes"):
+                print("kept", file=stdout)
+                return 1
+        await store.delete(key)
+        print(f"deleted {key}", file=stdout)
+        return 0
+    finally:
+        await store.close()
 
 
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -159,8 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--asgi", metavar="MODULE:APP", help="serve ApiCall from an ASGI app")
     chat.add_argument("--identifier", default="local", help="the user id (default: local)")
     chat.add_argument(
-        "--resume", action="store_true", help="continue a stored conversation instead of starting"
+        "--redis", metavar="URL", help="keep the conversation in Redis (continued on restart)"
     )
+    chat.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+
+    state = commands.add_parser("state", help="inspect or delete a stored conversation")
+    state.add_argument("action", choices=["show", "reset"])
+    state.add_argument("conversation", metavar="CHANNEL:IDENTIFIER")
+    state.add_argument("--redis", metavar="URL", required=True, help="the Redis holding it")
+    state.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+    state.add_argument("--yes", action="store_true", help="reset without asking")
 
     check = commands.add_parser("check", help="check a flow's structure; exit 1 on problems")
     check.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
@@ -175,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_chat(args, sys.stdin, sys.stdout))
         if args.command == "check":
             return _check(args, sys.stdout)
-    except CliError as exc:
+        if args.command == "state":
+            return asyncio.run(_state(args, sys.stdin, sys.stdout))
+    except (CliError, FlowError) as exc:
         print(f"flowhq: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

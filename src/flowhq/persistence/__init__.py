@@ -2,6 +2,7 @@
 
 from flowhq.persistence.codec import Codec, JsonCodec
 from flowhq.persistence.memory import MemoryStore
+from flowhq.persistence.redis import KeyBuilder, RedisStore
 from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, Store
 
 __all__ = [
@@ -9,7 +10,9 @@ __all__ = [
     "CommitResult",
     "ConversationKey",
     "JsonCodec",
+    "KeyBuilder",
     "Loaded",
     "MemoryStore",
+    "RedisStore",
     "Store",
 ]

@@ -13,16 +13,18 @@ extra load. No connection is held while a step runs.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
+from typing import Any, cast
 
 from attrs import frozen
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -34,8 +36,6 @@ from flowhq.state.document import ConversationDocument
 __all__ = ["KeyBuilder", "RedisStore"]
 
 logger = logging.getLogger("flowhq.persistence")
-
-T = TypeVar("T")
 
 # KEYS[1] the conversation; ARGV: expected revision, document, TTL in ms (0: no expiry),
 # then delivered revisions whose marks can go. Returns {1, new_rev}, {0, HGETALL} on a
@@ -70,6 +70,11 @@ for i = 1, #ARGV do
 end
 return 1
 """
+
+
+_SCRIPTS = {"commit": COMMIT, "mark_delivered": MARK_DELIVERED}
+# Redis names scripts by their SHA-1; it identifies code here, it protects nothing.
+_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in _SCRIPTS.values()}  # noqa: S324
 
 
 @frozen
@@ -129,10 +134,8 @@ class RedisStore:
         self.client = client
         self.keys = KeyBuilder(prefix)
         self._codec = codec or JsonCodec()
-        # register_script calls EVALSHA and falls back to SCRIPT LOAD when the server's
-        # script cache was flushed (restart, SCRIPT FLUSH, failover).
-        self._commit = client.register_script(COMMIT)
-        self._mark = client.register_script(MARK_DELIVERED)
+        self._scripts_loaded = False
+        self._loading = asyncio.Lock()
         self._durability_checked = False
 
     @classmethod
@@ -160,23 +163,52 @@ class RedisStore:
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
             "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
-            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
             **options,
         }
         client: RedisClient
         if cluster:
+            # The cluster client retries connection errors and timeouts itself, refreshing
+            # its slot map between tries; `retry_on_error` is for single servers.
             client = RedisCluster.from_url(url, **settings)
         else:
-            client = aioredis.from_url(url, health_check_interval=30, **settings)
+            settings.setdefault("retry_on_error", [RedisConnectionError, RedisTimeoutError])
+            client = aioredis.from_url(url, health_check_interval=30, **settings)  # type: ignore[no-untyped-call]
         return cls(client, prefix=prefix)
 
     def __repr__(self) -> str:
         kind = "cluster" if isinstance(self.client, RedisCluster) else "redis"
         return f"RedisStore({kind}, prefix={self.keys.prefix!r})"
 
-    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _load_scripts(self) -> None:
+        # One task loads the scripts while the others wait, instead of every task hitting
+        # NOSCRIPT and sending SCRIPT LOAD at once after a restart or failover.
+        async with self._loading:
+            if not self._scripts_loaded:
+                for source in _SCRIPTS.values():
+                    await cast(Awaitable[str], self.client.script_load(source))
+                self._scripts_loaded = True
+
+    async def _eval(self, script: str, key: str, args: Sequence[Any]) -> Any:
+        """Run ``script`` by its SHA, loading the scripts when the server lacks them.
+
+        The server loses them on restart, SCRIPT FLUSH or failover.
+        """
+        if not self._scripts_loaded:
+            await self._load_scripts()
         try:
-            return await operation()
+            return await cast(Awaitable[Any], self.client.evalsha(_SHAS[script], 1, key, *args))
+        except NoScriptError:
+            self._scripts_loaded = False
+            await self._load_scripts()
+            return await cast(Awaitable[Any], self.client.evalsha(_SHAS[script], 1, key, *args))
+
+    async def _call(self, pending: Awaitable[Any] | Any) -> Any:
+        """Await a redis-py command, turning lasting connection failures into ours.
+
+        redis-py types its commands as "sync or async"; here they are always awaitable.
+        """
+        try:
+            return await pending
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
 
@@ -203,7 +235,7 @@ class RedisStore:
         """
         redis_key = self.keys.key(key)
         try:
-            fields = await self._call(lambda: self.client.hgetall(redis_key))
+            fields = await self._call(self.client.hgetall(redis_key))
         except ResponseError as exc:
             raise SnapshotError(str(key), f"Redis refused to read it: {exc}") from None
         return self._loaded(key, fields)
@@ -228,7 +260,7 @@ class RedisStore:
         redis_key = self.keys.key(key)
         try:
             reply = await self._call(
-                lambda: self._commit(keys=[redis_key], args=[expected, raw, ttl_ms, *forget])
+                self._eval(COMMIT, redis_key, [expected, raw, ttl_ms, *forget])
             )
         except ResponseError as exc:
             raise SnapshotError(str(key), f"Redis refused the commit: {exc}") from None
@@ -244,12 +276,12 @@ class RedisStore:
     async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
         """Record ``revisions`` of ``key`` as delivered (one EVALSHA)."""
         redis_key = self.keys.key(key)
-        await self._call(lambda: self._mark(keys=[redis_key], args=list(revisions)))
+        await self._call(self._eval(MARK_DELIVERED, redis_key, list(revisions)))
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation; return whether it existed."""
         redis_key = self.keys.key(key)
-        return bool(await self._call(lambda: self.client.delete(redis_key)))
+        return bool(await self._call(self.client.delete(redis_key)))
 
     async def scan(self) -> AsyncIterator[ConversationKey]:
         """Iterate over every stored conversation (every primary of a cluster)."""
@@ -270,7 +302,7 @@ class RedisStore:
             (managed services often do).
         """
         try:
-            config = await self._call(lambda: self.client.config_get("appendonly"))
+            config = await self._call(self.client.config_get("appendonly"))
         except ResponseError:
             return None
         # A cluster answers for every primary; each must have AOF on.

@@ -1,0 +1,111 @@
+"""``flowhq chat --redis`` keeps the conversation; ``flowhq state show|reset`` inspect it."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowhq import ConversationKey, Headquarters, InboundMessage, RedisStore
+from flowhq.cli import main
+from tests.test_redis_concurrency import Counter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chat(redis_url: str, stdin: str) -> list[str]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowhq.cli",
+            "chat",
+            "examples.signup:Signup",
+            "--asgi",
+            "examples.demo_api:app",
+            "--redis",
+            redis_url,
+            "--identifier",
+            "ann",
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_chat_with_redis_continues_across_restarts(redis_url: str) -> None:
+    assert chat(redis_url, "Ann\n") == [
+        "bot> What's your name?",
+        "you> Ann",
+        "bot> Thanks Ann! Your email?",
+    ]
+    assert chat(redis_url, "ann@example.com\nyes\n") == [
+        "(continuing the stored conversation, waiting at ask_email)",
+        "you> ann@example.com",
+        "bot> Create an account for Ann <ann@example.com>?",
+        "  [yes] yes",
+        "  [no] no",
+        "you> yes",
+        "bot> Welcome aboard, Ann!",
+        "(conversation finished)",
+    ]
+    assert chat(redis_url, "")[0] == "bot> What's your name?"  # finished: a new one starts
+
+
+async def stored_conversation(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    hq = Headquarters(flows=[Counter], store=store)
+    await hq.initialize("whatsapp", "+15550001", auth_token="sekret-token", dashboard={"a": 1})
+    await hq.handle(InboundMessage("whatsapp", "+15550001", "m1", "hi"))
+    await store.close()
+
+
+async def test_state_show_redacts_the_token(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await stored_conversation(redis_url)
+    code = await _run(["state", "show", "whatsapp:+15550001", "--redis", redis_url])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "sekret" not in out
+    shown = json.loads(out)
+    assert shown["key"] == "flowhq:{whatsapp:+15550001}"
+    assert shown["revision"] == 2
+    assert shown["document"]["auth"]["token"] == "***"
+    assert shown["document"]["dashboard"] == {"a": 1}
+    assert await _run(["state", "show", "whatsapp:+nobody", "--redis", redis_url]) == 1
+
+
+async def test_state_reset_asks_first(
+    redis_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await stored_conversation(redis_url)
+    args = ["state", "reset", "whatsapp:+15550001", "--redis", redis_url]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
+    assert await _run(args) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    assert await _run(args) == 0
+    assert "deleted whatsapp:+15550001" in capsys.readouterr().out
+    await stored_conversation(redis_url)
+    assert await _run([*args, "--yes"]) == 0
+    store = RedisStore.from_url(redis_url)
+    assert (await store.load(ConversationKey("whatsapp", "+15550001"))).document is None
+    await store.close()
+    assert await _run(["state", "show", "not-a-key", "--redis", redis_url]) == 2
+
+
+async def _run(args: list[str]) -> int:
+    """`main` runs its own event loop; call it from a worker thread of this test's loop."""
+    import asyncio
+
+    return await asyncio.to_thread(main, args)
