@@ -19,7 +19,15 @@ def blocks(path: Path) -> list[str]:
     return BLOCK.findall(path.read_text())
 
 
+@pytest.fixture
+def doc_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, cluster_url: str) -> None:
+    """Docs examples reach the test servers through the environment, as users' code would."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("REDIS_CLUSTER_URL", cluster_url)
+
+
 @pytest.mark.parametrize("path", [p for p in DOCS if blocks(p)], ids=lambda p: p.name)
+@pytest.mark.usefixtures("doc_env")
 async def test_doc_examples_run(path: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
     for number, source in enumerate(blocks(path), start=1):
