@@ -146,3 +146,27 @@ async def test_next_message_resends_a_dead_senders_replies(
     assert loaded.document is not None
     assert loaded.delivered == {1, 2}
     await store.close()
+
+
+async def test_hung_redis_times_out(fresh_redis: RedisServer) -> None:
+    """A server that stops answering (SIGSTOP) is reported within timeout x attempts."""
+    import os
+    import signal
+
+    store = RedisStore.from_url(fresh_redis.url, timeout=0.3, retries=1)
+    hq = Headquarters(flows=[Counter], store=store)
+    await hq.handle(InboundMessage("whatsapp", "+15550001", "start", "hi"))
+    assert fresh_redis.process is not None
+    os.kill(fresh_redis.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError):
+            await hq.handle(message(1))
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(fresh_redis.process.pid, signal.SIGCONT)
+    assert elapsed < 3
+    print(f"\nhung Redis: StoreUnavailableError after {elapsed:.2f}s (timeout=0.3, retries=1)")
+    outcome = await hq.handle(message(2))
+    assert outcome.revision == 2
+    await store.close()
