@@ -140,3 +140,26 @@ def test_command_for_unknown_event() -> None:
 def test_flow_name_defaults_to_snake_case() -> None:
     assert SupportMenu.name == "support_menu"
     assert Signup.name == "signup"
+
+
+def test_unguarded_eventless_transition_handles_every_result() -> None:
+    class Passing(Flow):
+        ask = Prompt("?", max_attempts=2, initial=True)
+        end = Message("end", final=True)
+        ask.to(end)  # eventless, unguarded: leaves whatever the result
+
+    assert check_flow(Passing) == []
+
+    def build() -> None:
+        class Guarded(Flow):
+            ask = Prompt("?", initial=True)
+            end = Message("end", final=True)
+            ask.to(end, unless="never")
+
+            def never(self) -> bool:
+                return False
+
+    assert problems_of(build) == [
+        "state 'ask': result 'valid' of its Prompt is not handled "
+        "(add a transition from it or an enclosing state)"
+    ]

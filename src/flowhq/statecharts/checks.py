@@ -34,11 +34,7 @@ def handles(state: State, result: str) -> bool:
                 continue
             if result in _events(transition):
                 return True
-            if (
-                transition.is_eventless
-                and not list(transition.cond)
-                and not list(transition.unless)
-            ):
+            if transition.is_eventless and not list(transition.cond):  # `cond` holds `unless` too
                 return True
     return False
 
