@@ -9,7 +9,7 @@ import importlib.util
 import json
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +27,7 @@ from flowhq import (
     RedisStore,
     Store,
     check_flow,
+    diagrams,
 )
 from flowhq.persistence import JsonCodec
 from flowhq.state import ConversationDocument
@@ -179,6 +180,41 @@ async def _state(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int
         await store.close()
 
 
+async def _active(args: argparse.Namespace) -> ConversationDocument | None:
+    if args.conversation is None:
+        return None
+    if not args.redis:
+        raise CliError("--conversation needs --redis URL")
+    key = ConversationKey.parse(args.conversation)
+    store = RedisStore.from_url(args.redis, cluster=args.cluster)
+    try:
+        document = (await store.load(key)).document
+    finally:
+        await store.close()
+    if document is None:
+        raise CliError(f"no conversation {key}")
+    return document
+
+
+def _diagram(args: argparse.Namespace, stdout: TextIO) -> int:
+    flow = _load_flow(args.flow)
+    active = asyncio.run(_active(args))
+    if args.format in ("svg", "png"):
+        if not args.output:
+            raise CliError(f"-f {args.format} writes a file: give -o FILE")
+        path = diagrams.render(flow, args.output, format=args.format, active=active)
+        print(f"wrote {path}", file=stdout)
+        return 0
+    render = diagrams.to_mermaid if args.format == "mermaid" else diagrams.to_dot
+    text = render(flow, active=active)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}", file=stdout)
+    else:
+        print(text, end="", file=stdout)
+    return 0
+
+
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:
     try:
         flow = _load_flow(args.flow)
@@ -212,6 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
 
+    diagram = commands.add_parser("diagram", help="draw a flow (Mermaid, DOT, SVG, PNG)")
+    diagram.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
+    diagram.add_argument(
+        "-f", "--format", choices=["mermaid", "dot", "svg", "png"], default="mermaid"
+    )
+    diagram.add_argument("-o", "--output", metavar="FILE", help="write here (svg/png need it)")
+    diagram.add_argument(
+        "--conversation", metavar="CHANNEL:IDENTIFIER", help="highlight where it stands"
+    )
+    diagram.add_argument("--redis", metavar="URL", help="the Redis holding the conversation")
+    diagram.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+
     state = commands.add_parser("state", help="inspect or delete a stored conversation")
     state.add_argument("action", choices=["show", "reset"])
     state.add_argument("conversation", metavar="CHANNEL:IDENTIFIER")
@@ -227,19 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    commands: dict[str, Callable[[], int]] = {
+        "chat": lambda: asyncio.run(_chat(args, sys.stdin, sys.stdout)),
+        "check": lambda: _check(args, sys.stdout),
+        "diagram": lambda: _diagram(args, sys.stdout),
+        "state": lambda: asyncio.run(_state(args, sys.stdin, sys.stdout)),
+    }
     try:
-        if args.command == "chat":
-            return asyncio.run(_chat(args, sys.stdin, sys.stdout))
-        if args.command == "check":
-            return _check(args, sys.stdout)
-        if args.command == "state":
-            return asyncio.run(_state(args, sys.stdin, sys.stdout))
+        return commands[args.command]()
     except (CliError, FlowError) as exc:
         print(f"flowhq: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 2  # pragma: no cover - argparse rejects unknown commands
 
 
 if __name__ == "__main__":  # pragma: no cover
