@@ -19,7 +19,7 @@ from flowhq.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from flowhq.headquarters import Headquarters, Outcome
+from flowhq.headquarters import Headquarters, Outcome, StepObserver, StepRecord
 from flowhq.messaging import (
     ConsoleMessenger,
     InboundMessage,
@@ -65,6 +65,8 @@ __all__ = [
     "StateAccessError",
     "StateManager",
     "StepLimitError",
+    "StepObserver",
+    "StepRecord",
     "Store",
     "StoreUnavailableError",
     "ValidationError",

@@ -11,10 +11,10 @@ import logging
 from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from attrs import define
+from attrs import define, frozen
 from statemachine.exceptions import TransitionNotAllowed
 
 from flowhq.components.base import ComponentBase
@@ -36,7 +36,7 @@ from flowhq.statecharts.snapshot import (
     start,
 )
 
-__all__ = ["RollbackError", "StepResult", "Stepper"]
+__all__ = ["RollbackError", "StepObserver", "StepRecord", "StepResult", "Stepper"]
 
 logger = logging.getLogger("flowhq.headquarters")
 
@@ -50,24 +50,85 @@ class RollbackError(FlowError):
         super().__init__(f"step rolled back in {component!r}: {error!r}")
 
 
+Taken = tuple[str, str | None, str]
+"""A transition taken: (source state id, target state id, event)."""
+
+
+@frozen
+class StepRecord:
+    """What one committed step did, for observers (coverage, path replay).
+
+    Attributes:
+        flow: The flow the step ran.
+        fired: ``(origin state or None for a command, event)`` in the order dispatched.
+        transitions: The declared transitions taken.
+        configuration: The configuration after the step.
+        finished: Whether the flow reached a final state.
+    """
+
+    flow: str
+    fired: tuple[tuple[str | None, str], ...]
+    transitions: tuple[Taken, ...]
+    configuration: tuple[str, ...]
+    finished: bool
+
+
+class StepObserver(Protocol):
+    """Instrumentation seam (used by ``flowhq.testing``); production code passes none.
+
+    ``forced_result`` may answer a result for a component that finishes by itself (ApiCall,
+    Action, Message) instead of running it; ``committed`` sees every committed step.
+    """
+
+    def forced_result(self, flow: str, state: str) -> str | None:
+        """Return the result ``state`` should finish with, or ``None`` to run it."""
+        ...
+
+    def committed(self, record: StepRecord) -> None:
+        """Called after a step was committed."""
+        ...
+
+
 class _Recorder:
-    """Listener that notes every state entered, so their components run after the send."""
+    """Listener noting states entered (their components run after the send) and transitions."""
 
     def __init__(self) -> None:
         self.entered: list[str] = []
+        self.taken: list[Taken] = []
 
     def on_enter_state(self, state: Any) -> None:
         self.entered.append(state.id)
 
+    def on_transition(self, event: Any, transition: Any) -> None:
+        if transition.initial or not transition.events:
+            return  # a compound's default entry, not a declared transition
+        target = transition.target.id if transition.target is not None else None
+        taken = (transition.source.id, target, str(event))
+        if taken not in self.taken:  # entering a parallel state reports once per region
+            self.taken.append(taken)
+
 
 @define
 class StepResult:
-    """What a step produced: the new document (mutated in place) and the replies."""
+    """What a step produced: the new document (mutated in place), the replies, a record."""
 
     replies: list[OutboundMessage]
-    flow: str | None
-    configuration: list[str]
-    finished: bool
+    record: StepRecord
+
+    @property
+    def flow(self) -> str:
+        """The flow the step ran."""
+        return self.record.flow
+
+    @property
+    def configuration(self) -> list[str]:
+        """The configuration after the step."""
+        return list(self.record.configuration)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the flow reached a final state."""
+        return self.record.finished
 
 
 class Stepper:
@@ -81,7 +142,9 @@ class Stepper:
         api: httpx.AsyncClient | None,
         error_handler: ErrorHandler,
         max_steps: int,
+        observer: StepObserver | None = None,
     ) -> None:
+        self.observer = observer
         self.flows = flows
         self.entry = entry
         self.api = api
@@ -126,6 +189,7 @@ class _Run:
         self.recorder = _Recorder()
         self.work: deque[str] = deque()
         self.steps = 0
+        self.fired: list[tuple[str | None, str]] = []
         self.chart: Flow | None = None
 
     # -- chart -----------------------------------------------------------------------------
@@ -239,6 +303,7 @@ class _Run:
                 origin or "-", StepLimitError(type(self.chart).name, self.stepper.max_steps)
             )
         self.document.current.component_result = event
+        self.fired.append((origin, event))
         try:
             self.chart.send(event, **self._guard_kwargs(event))
         except TransitionNotAllowed:
@@ -279,6 +344,14 @@ class _Run:
 
     async def _call(self, component: ComponentBase, inbound: InboundMessage | None) -> str | None:
         manager = self._manager(component)
+        observer = self.stepper.observer
+        if inbound is None and observer is not None and self.chart is not None:
+            forced = observer.forced_result(type(self.chart).name, component.id)
+            if forced is not None:
+                if forced not in component.results:
+                    error = FlowError(f"forced result {forced!r} is not one of {component.results}")
+                    raise RollbackError(component.id, error)
+                return forced
         try:
             if inbound is None:
                 return await component.begin(manager)
@@ -331,4 +404,11 @@ class _Run:
             current.path = flow_cls.name
             current.component = waiting[0].id if waiting else None
             current.awaiting_input = bool(waiting)
-        return StepResult(self.messaging.messages, flow_cls.name, configuration, finished)
+        record = StepRecord(
+            flow=flow_cls.name,
+            fired=tuple(self.fired),
+            transitions=tuple(self.recorder.taken),
+            configuration=tuple(configuration),
+            finished=finished,
+        )
+        return StepResult(self.messaging.messages, record)

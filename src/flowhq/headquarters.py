@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from attrs import define, field
 
-from flowhq._step import RollbackError, Stepper, StepResult
+from flowhq._step import RollbackError, StepObserver, Stepper, StepRecord, StepResult
 from flowhq.components.error_handler import ErrorHandler
 from flowhq.errors import ConflictError, InputError, SnapshotError
 from flowhq.messaging.messenger import Messenger
@@ -28,7 +28,7 @@ from flowhq.persistence.store import ConversationKey, Loaded, Store
 from flowhq.state.document import Channel, ConversationDocument, OutboxEntry, utc_now
 from flowhq.statecharts.flow import Flow
 
-__all__ = ["Headquarters", "Outcome"]
+__all__ = ["Headquarters", "Outcome", "StepObserver", "StepRecord"]
 
 logger = logging.getLogger("flowhq.headquarters")
 
@@ -73,6 +73,7 @@ class Outcome:
 class _Planned:
     document: ConversationDocument | None
     outcome: Outcome
+    record: StepRecord | None = None
 
 
 class _KeyLock:
@@ -103,6 +104,8 @@ class Headquarters:
             delivered counts as lost (its sender crashed) and is sent again by the next
             handling of the conversation. Younger ones are left to the process sending them,
             so two processes never both send a reply in normal operation.
+        observer: Instrumentation hook (``flowhq.testing`` uses it to force results and to
+            record the transitions tests exercise); leave it out in production.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Headquarters:
         channels: Sequence[str] | None = None,
         max_attempts: int = 10,
         redelivery_after: float = 30.0,
+        observer: StepObserver | None = None,
     ) -> None:
         if not flows:
             raise ValueError("Headquarters needs at least one flow")
@@ -138,8 +142,14 @@ class Headquarters:
         self.channels = frozenset(channels) if channels is not None else None
         self.max_attempts = max_attempts
         self.error_handler = error_handler or ErrorHandler()
+        self.observer = observer
         self._stepper = Stepper(
-            self.flows, entry=entry, api=api, error_handler=self.error_handler, max_steps=max_steps
+            self.flows,
+            entry=entry,
+            api=api,
+            error_handler=self.error_handler,
+            max_steps=max_steps,
+            observer=observer,
         )
         self._locks: dict[ConversationKey, _KeyLock] = {}
         self.redelivery_after = redelivery_after
@@ -310,6 +320,8 @@ class Headquarters:
                 )
                 if result.ok:
                     outcome.revision = result.revision
+                    if self.observer is not None and planned.record is not None:
+                        self.observer.committed(planned.record)
                     if self.messenger is not None:
                         committed = Loaded(planned.document, result.revision, frozenset())
                         due = self._due(
@@ -347,6 +359,7 @@ class Headquarters:
                 document, revision=loaded.revision, inbound=inbound, begin=begin
             )
             replies = step.replies
+            record: StepRecord | None = step.record
             outcome = Outcome(
                 replies=list(replies),
                 flow=step.flow,
@@ -355,6 +368,7 @@ class Headquarters:
             )
         except RollbackError as rollback:
             # Keep the conversation where it was; remember the message and the error.
+            record = None
             document = self._working_copy(key, loaded)
             decision = self.error_handler.handle(
                 rollback.error, component=rollback.component, document=document, handles_error=False
@@ -375,7 +389,7 @@ class Headquarters:
                 OutboxEntry(revision, m.text, list(m.buttons), now) for m in replies
             )
         document.metadata.updated_at = utc_now()
-        return _Planned(document, outcome)
+        return _Planned(document, outcome, record)
 
     # -- delivery -------------------------------------------------------------------------
 
