@@ -26,7 +26,7 @@ class OrderStatus(Flow):
     ask_order = Prompt(
         "What's your order number?",
         save_as="order_id",
-        validator=regex(r"[A-Za-z]\d{3}", "Order numbers look like A100."),
+        validator=regex(r"[A-Za-z]\d{3}", "Order numbers look like A100.", example="A100"),
         initial=True,
     )
     lookup = ApiCall(

@@ -24,7 +24,9 @@ class SupportMenu(Flow):
         ask_invoice = Prompt(
             "What's the invoice number?",
             save_as="invoice",
-            validator=regex(r"INV-\d{4}", "Invoice numbers look like INV-1234."),
+            validator=regex(
+                r"INV-\d{4}", "Invoice numbers look like INV-1234.", example="INV-1234"
+            ),
         )
         ask_device = Choice(
             "Which device?", options={"phone": "Phone", "laptop": "Laptop"}, save_as="device"

@@ -100,8 +100,8 @@ class _Recorder:
         self.entered.append(state.id)
 
     def on_transition(self, event: Any, transition: Any) -> None:
-        if transition.initial or not transition.events:
-            return  # a compound's default entry, not a declared transition
+        if transition.initial or not transition.events or str(event) == "__initial__":
+            return  # the chart's or a compound's default entry, not a declared transition
         target = transition.target.id if transition.target is not None else None
         taken = (transition.source.id, target, str(event))
         if taken not in self.taken:  # entering a parallel state reports once per region

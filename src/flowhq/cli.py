@@ -28,6 +28,7 @@ from flowhq import (
     Store,
     check_flow,
     diagrams,
+    testing,
 )
 from flowhq.persistence import JsonCodec
 from flowhq.state import ConversationDocument
@@ -230,6 +231,21 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
             print(f"  - {problem}", file=stdout)
         return 1
     print(f"{args.flow}: ok ({len(flow.states_map)} states)", file=stdout)
+    if args.paths:
+        generated = testing.plan(flow, max_depth=args.max_depth)
+        declared = testing.declared_transitions(flow)
+        covered = len(generated.covered & declared)
+        print(
+            f"{len(generated.paths)} paths cover {covered}/{len(declared)} transitions",
+            file=stdout,
+        )
+        for number, path in enumerate(generated.paths, start=1):
+            end = "final" if path.finished else "depth bound"
+            print(f"path {number} ({len(path.moves)} messages, ends at {end}):", file=stdout)
+            for line in path.describe():
+                print(f"  {line}", file=stdout)
+        for source, target, event in sorted(generated.unreached, key=str):
+            print(f"unreached: {source} --{event}--> {target}", file=stdout)
     return 0
 
 
@@ -269,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check a flow's structure; exit 1 on problems")
     check.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
+    check.add_argument(
+        "--paths", action="store_true", help="print test paths covering every transition"
+    )
+    check.add_argument("--max-depth", type=int, default=12, help="longest path (messages)")
     return parser
 
 

@@ -142,7 +142,6 @@ class Headquarters:
         self.channels = frozenset(channels) if channels is not None else None
         self.max_attempts = max_attempts
         self.error_handler = error_handler or ErrorHandler()
-        self.observer = observer
         self._stepper = Stepper(
             self.flows,
             entry=entry,
@@ -159,6 +158,15 @@ class Headquarters:
 
     def __repr__(self) -> str:
         return f"Headquarters(flows={sorted(self.flows)}, store={self.store!r})"
+
+    @property
+    def observer(self) -> StepObserver | None:
+        """The instrumentation hook (see ``observer`` in the class docs)."""
+        return self._stepper.observer
+
+    @observer.setter
+    def observer(self, observer: StepObserver | None) -> None:
+        self._stepper.observer = observer
 
     # -- public API -----------------------------------------------------------------------
 

@@ -16,6 +16,11 @@ _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _PHONE_NOISE = re.compile(r"[\s().-]")
 
 
+def _samples(validator: Callable[[str], object], *samples: str) -> None:
+    """Attach inputs worth trying (valid and invalid) for ``flowhq.testing.paths``."""
+    validator.samples = samples  # type: ignore[attr-defined]
+
+
 def email(text: str) -> str:
     """An email address; the domain is lower-cased.
 
@@ -27,6 +32,9 @@ def email(text: str) -> str:
         raise ValidationError("That doesn't look like an email address.")
     local, _, domain = value.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+_samples(email, "ann@example.com", "not-an-email")
 
 
 def phone(text: str) -> str:
@@ -43,6 +51,9 @@ def phone(text: str) -> str:
     return value
 
 
+_samples(phone, "+15550001234", "12345")
+
+
 def integer(min: int | None = None, max: int | None = None) -> Callable[[str], int]:
     """Build a validator for a whole number within optional bounds."""
 
@@ -57,11 +68,26 @@ def integer(min: int | None = None, max: int | None = None) -> Callable[[str], i
             raise ValidationError(f"Please send a number of at most {max}.")
         return value
 
+    # Bounds, the values just outside them, and common thresholds (adulthood, zero).
+    candidates = {0, 1, 17, 18, 21, 65}
+    for bound in (min, max):
+        if bound is not None:
+            candidates |= {bound - 1, bound, bound + 1}
+    _samples(validate, *(str(n) for n in sorted(candidates)), "not a number")
     return validate
 
 
-def regex(pattern: str, message: str) -> Callable[[str], str]:
-    """Build a validator accepting text that fully matches ``pattern``; else ``message``."""
+def regex(pattern: str, message: str, *, example: str | None = None) -> Callable[[str], str]:
+    """Build a validator accepting text that fully matches ``pattern``; else ``message``.
+
+    Args:
+        pattern: The regular expression the whole answer must match.
+        message: What the user is told otherwise.
+        example: A matching answer, used by ``flowhq.testing.paths`` to drive the prompt.
+
+    Raises:
+        ValueError: when ``example`` does not match ``pattern``.
+    """
     compiled = re.compile(pattern)
 
     def validate(text: str) -> str:
@@ -70,6 +96,9 @@ def regex(pattern: str, message: str) -> Callable[[str], str]:
             raise ValidationError(message)
         return value
 
+    if example is not None and not compiled.fullmatch(example):
+        raise ValueError(f"example {example!r} does not match {pattern!r}")
+    _samples(validate, *([example] if example else []), "\u2639 not this")
     return validate
 
 
@@ -83,4 +112,5 @@ def one_of(*values: str) -> Callable[[str], str]:
             raise ValidationError(f"Please answer one of: {', '.join(values)}.")
         return found
 
+    _samples(validate, *values, "none of these")
     return validate

@@ -1,0 +1,26 @@
+"""Testing flows: a conversation harness, generated paths, and transition coverage.
+
+``Conversation`` talks to a flow like a user; ``paths``/``plan`` generate conversations that
+together take every transition; ``replay`` drives one and says where it diverged; the pytest
+plugin (``pytest --flowhq-coverage``) reports the transitions no test exercised.
+"""
+
+from flowhq.testing.conversation import Conversation
+from flowhq.testing.coverage import TransitionCoverage, declared_transitions
+from flowhq.testing.paths import Move, Path, PathPlan, Step, aplan, paths, plan
+from flowhq.testing.replay import ReplayReport, replay
+
+__all__ = [
+    "Conversation",
+    "Move",
+    "Path",
+    "PathPlan",
+    "ReplayReport",
+    "Step",
+    "TransitionCoverage",
+    "aplan",
+    "declared_transitions",
+    "paths",
+    "plan",
+    "replay",
+]

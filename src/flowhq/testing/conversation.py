@@ -1,0 +1,195 @@
+"""``Conversation``: talk to a flow in a test the way a user would."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict, deque
+from types import TracebackType
+
+import httpx
+
+from flowhq.headquarters import Headquarters, Outcome, StepRecord
+from flowhq.messaging import InboundMessage, OutboundMessage
+from flowhq.persistence import ConversationKey, MemoryStore, Store
+from flowhq.state import Messaging, Role, StateManager
+from flowhq.statecharts import Flow
+from flowhq.testing.coverage import TransitionCoverage, active_coverage
+
+__all__ = ["Conversation"]
+
+
+class _Observer:
+    """Forces queued results and forwards committed steps to coverage and the harness."""
+
+    def __init__(self, coverage: TransitionCoverage | None) -> None:
+        self.forced: defaultdict[str, deque[str]] = defaultdict(deque)
+        self.coverage = coverage
+        self.records: list[StepRecord] = []
+
+    def forced_result(self, flow: str, state: str) -> str | None:
+        queue = self.forced.get(state)
+        return queue.popleft() if queue else None
+
+    def committed(self, record: StepRecord) -> None:
+        self.records.append(record)
+        if self.coverage is not None:
+            self.coverage.record(record)
+
+
+class Conversation:
+    """One user talking to a flow, for tests.
+
+    Runs on ``MemoryStore`` unless given a store (a ``RedisStore`` in integration tests).
+    API calls go to the real ``httpx.AsyncClient`` you pass; nothing is faked, except the
+    results you force with :meth:`force_result`.
+
+    Args:
+        target: A flow class, or a ``Headquarters`` you built.
+        store: The store for a flow class (default: a new ``MemoryStore``).
+        api: The httpx client ``ApiCall`` uses, for a flow class.
+        channel: Channel type of the test user.
+        identifier: Identifier of the test user.
+        coverage: Where committed transitions are recorded (default: the recorder of
+            ``pytest --flowhq-coverage`` when it is on).
+
+    Example::
+
+        async with Conversation(Signup, api=client) as c:
+            await c.say("hi")
+            assert c.last_reply.text == "What's your name?"
+    """
+
+    def __init__(
+        self,
+        target: type[Flow] | Headquarters,
+        *,
+        store: Store | None = None,
+        api: httpx.AsyncClient | None = None,
+        channel: str = "test",
+        identifier: str = "+15550000000",
+        coverage: TransitionCoverage | None = None,
+    ) -> None:
+        coverage = coverage if coverage is not None else active_coverage.get()
+        self._observer = _Observer(coverage)
+        if isinstance(target, Headquarters):
+            self.hq = target
+            self.hq.observer = self._observer
+        else:
+            self.hq = Headquarters(flows=[target], store=store or MemoryStore(), api=api)
+            self.hq.observer = self._observer
+        if coverage is not None:
+            for flow_cls in self.hq.flows.values():
+                coverage.register(flow_cls)
+        self.key = ConversationKey(channel, identifier)
+        self.replies: list[OutboundMessage] = []
+        """Every reply so far, in order."""
+        self.outcome: Outcome | None = None
+        """The outcome of the latest step."""
+        self._ids = (f"test-{n}" for n in itertools.count(1))
+        self._view: StateManager | None = None
+
+    async def __aenter__(self) -> Conversation:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Detach from the Headquarters (it stops forcing results and recording)."""
+        if self.hq.observer is self._observer:
+            self.hq.observer = None
+
+    # -- talking ---------------------------------------------------------------------------
+
+    async def start(self, flow: str | None = None) -> list[str]:
+        """Begin the flow without a user message (as ``Headquarters.start``)."""
+        return await self._record(await self.hq.start(self.key.channel, self.key.identifier, flow))
+
+    async def say(self, text: str) -> list[str]:
+        """Send a text message; return the texts of this step's replies."""
+        return await self.send(
+            InboundMessage(self.key.channel, self.key.identifier, next(self._ids), text)
+        )
+
+    async def press(self, button_id: str) -> list[str]:
+        """Press a reply button or list row (an interactive message carrying its id)."""
+        return await self.send(
+            InboundMessage(
+                self.key.channel,
+                self.key.identifier,
+                next(self._ids),
+                payload=button_id,
+                kind="interactive",
+            )
+        )
+
+    async def send(self, inbound: InboundMessage) -> list[str]:
+        """Send any inbound message (an image, a duplicate id, ...)."""
+        return await self._record(await self.hq.handle(inbound))
+
+    def force_result(self, state: str, result: str) -> None:
+        """Make the next entry of ``state`` (an ApiCall or Action) finish with ``result``.
+
+        The component does not run: no HTTP request is made for it. Other components run
+        as usual. Calls queue up: force twice to force two entries.
+        """
+        self._observer.forced[state].append(result)
+
+    def clear_forced(self) -> None:
+        """Drop results forced but not used yet."""
+        self._observer.forced.clear()
+
+    async def _record(self, outcome: Outcome) -> list[str]:
+        self.outcome = outcome
+        self.replies.extend(outcome.replies)
+        document = (await self.hq.store.load(self.key)).document
+        self._view = None
+        if document is not None:
+            self._view = StateManager(
+                document,
+                component=document.current.component or "",
+                role=Role.DISPLAY,
+                messaging=Messaging(),
+            )
+        return [reply.text for reply in outcome.replies]
+
+    # -- looking ---------------------------------------------------------------------------
+
+    @property
+    def last_reply(self) -> OutboundMessage | None:
+        """The latest reply, if any."""
+        return self.replies[-1] if self.replies else None
+
+    @property
+    def configuration(self) -> list[str]:
+        """The chart's active states after the latest step."""
+        return list(self.outcome.configuration) if self.outcome else []
+
+    @property
+    def finished(self) -> bool:
+        """Whether the flow reached a final state in the latest step."""
+        return bool(self.outcome and self.outcome.finished)
+
+    @property
+    def state(self) -> StateManager:
+        """A read-only view of the stored document with the seed's accessors.
+
+        ``get_component()`` is the component waiting for input; writes raise
+        ``StateAccessError``.
+
+        Raises:
+            LookupError: before the first step.
+        """
+        if self._view is None:
+            raise LookupError("nothing stored yet: say something first")
+        return self._view
+
+    @property
+    def records(self) -> list[StepRecord]:
+        """What each committed step fired and which transitions it took."""
+        return list(self._observer.records)
