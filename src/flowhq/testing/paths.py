@@ -177,13 +177,17 @@ class _Explorer:
         self.codec = JsonCodec()
         self.nodes: list[_Node] = []
         self.index: dict[str, int] = {}
+        self.root_moves: dict[int, Move] = {}
 
     async def _run(
         self, raw: bytes | None, text: str | None, chosen: dict[str, str], depth: int
     ) -> tuple[Move, bytes, _Forcing] | None:
         store = MemoryStore(codec=self.codec)
+        waiting = None
         if raw is not None:
-            await store.commit(KEY, self.codec.decode(str(KEY), raw), expected=0)
+            before = self.codec.decode(str(KEY), raw)
+            waiting = before.current.component
+            await store.commit(KEY, before, expected=0)
         forcing = _Forcing(self.flow_cls, chosen)
         hq = Headquarters(flows=[self.flow_cls], store=store, observer=forcing)
         if text is None:
@@ -195,19 +199,16 @@ class _Explorer:
             return None  # rolled back: not a move a user can make
         record = forcing.records[-1]
         forced = dict(forcing.used)
+        # The user's message produced the waiting component's result, or a command's event.
         steps = tuple(
             Step(
                 origin,
                 event,
-                input=text
-                if origin is not None and origin not in forced and event != "done"
-                else None,
+                input=text if origin is None or origin == waiting else None,
                 forced=origin in forced,
             )
             for origin, event in record.fired
         )
-        if any(step.state is None for step in steps):  # a command: the user typed it
-            steps = tuple(Step(None, s.result, text) if s.state is None else s for s in steps)
         document = (await store.load(KEY)).document
         assert document is not None
         move = Move(
@@ -258,10 +259,7 @@ class _Explorer:
         roots = []
         for move, raw in await self._variants(None, None, 0):
             roots.append(self._add(raw, 1, move, None))
-            self.nodes[roots[-1]].parent = None
-            self.nodes[roots[-1]].edges = []
-            self._root_moves = getattr(self, "_root_moves", {})
-            self._root_moves[roots[-1]] = move
+            self.root_moves[roots[-1]] = move
         queue = deque(roots)
         while queue and len(self.nodes) < self.max_nodes:
             index = queue.popleft()
@@ -298,7 +296,7 @@ class _Explorer:
             parent, move = node.parent
             moves.append(move)
             node = self.nodes[parent]
-        moves.append(self._root_moves[self.index_of(node)])
+        moves.append(self.root_moves[self.index_of(node)])
         return list(reversed(moves))
 
     def index_of(self, node: _Node) -> int:
