@@ -22,12 +22,16 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    if request.param == "redis":
-        redis_store = RedisStore.from_url(request.getfixturevalue("redis_url"))
-    else:
-        redis_store = RedisStore.from_url(request.getfixturevalue("cluster_url"), cluster=True)
+    redis_store = connect(request, request.param)
     yield redis_store
     await redis_store.close()
+
+
+def connect(request: pytest.FixtureRequest, kind: str) -> RedisStore:
+    """A RedisStore on the session's server ("redis") or cluster ("cluster"), emptied."""
+    if kind == "redis":
+        return RedisStore.from_url(request.getfixturevalue("redis_url"))
+    return RedisStore.from_url(request.getfixturevalue("cluster_url"), cluster=True)
 
 
 def document(identifier: str = "+15550001", **fields: object) -> ConversationDocument:
@@ -121,10 +125,7 @@ async def test_delete_and_scan(store: Store) -> None:
 
 @pytest.fixture(params=["redis", "cluster"])
 async def redis_like(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
-    if request.param == "redis":
-        store = RedisStore.from_url(request.getfixturevalue("redis_url"))
-    else:
-        store = RedisStore.from_url(request.getfixturevalue("cluster_url"), cluster=True)
+    store = connect(request, request.param)
     yield store
     await store.close()
 
