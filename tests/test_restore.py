@@ -7,7 +7,14 @@ import pytest
 from examples.order_status import OrderStatus
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
-from flowhq import ConversationKey, Flow, Headquarters, MemoryStore, RecordingMessenger
+from flowhq import (
+    ConversationKey,
+    Flow,
+    Headquarters,
+    InboundMessage,
+    MemoryStore,
+    RecordingMessenger,
+)
 from flowhq.persistence.codec import JsonCodec
 from flowhq.state.document import Channel, ChartState, ConversationDocument, Current
 from flowhq.statecharts.component_state import ComponentState
@@ -64,8 +71,14 @@ async def test_nothing_is_sent_until_input_arrives(flow: type[Flow]) -> None:
         )
         await store.commit(key, document, expected=0)
         hq = Headquarters(flows=[flow], store=store, messenger=messenger)
-        assert await hq.redeliver() == 0
+        assert await hq.redeliver(older_than=0) == 0
         assert messenger.sent == []
+        # An image answers no text component: the only reply is the waiting one re-asking,
+        # so restoring ran no entry of this or any other state.
+        outcome = await hq.handle(InboundMessage("whatsapp", "+1", "img", kind="image"))
+        assert len(outcome.replies) == 1, (state_id, [r.text for r in outcome.replies])
+        assert outcome.replies[0].text.startswith("Please"), (state_id, outcome.replies[0].text)
+        assert state_id in outcome.configuration
 
 
 def test_history_is_saved_and_restored() -> None:
