@@ -29,8 +29,11 @@ pytest: $(STAMP) system-deps
 
 test: lint typecheck pytest
 
+# coverage.py starts before pytest, so it also sees flowhq being imported by the flowhq
+# pytest plugin (an entry point loaded before pytest-cov could start measuring).
 coverage: $(STAMP) system-deps
-	$(VENV)/bin/pytest --cov=flowhq --cov-branch --cov-report=term-missing
+	$(VENV)/bin/coverage run -m pytest -q
+	$(VENV)/bin/coverage report --show-missing
 
 diagrams: $(STAMP)
 	$(VENV)/bin/python -m flowhq.diagrams.regenerate

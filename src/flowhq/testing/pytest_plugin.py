@@ -7,18 +7,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from flowhq.headquarters import Headquarters
-from flowhq.statecharts import Flow
-from flowhq.testing.conversation import Conversation
-from flowhq.testing.coverage import TransitionCoverage, active_coverage
+if TYPE_CHECKING:
+    from flowhq.headquarters import Headquarters
+    from flowhq.statecharts import Flow
+    from flowhq.testing.conversation import Conversation
+
+# The hooks import what they need when they run, so loading the plugin stays cheap.
 
 __all__ = ["conversation"]
 
-COVERAGE = pytest.StashKey[TransitionCoverage]()
+COVERAGE = pytest.StashKey["TransitionCoverage"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Start recording when ``--flowhq-coverage`` is on."""
     if config.getoption("flowhq_coverage", default=False):
+        from flowhq.testing.coverage import TransitionCoverage, active_coverage  # noqa: PLC0415
+
         coverage = TransitionCoverage()
         config.stash[COVERAGE] = coverage
         active_coverage.set(coverage)
@@ -56,6 +60,8 @@ def conversation(request: pytest.FixtureRequest) -> Iterator[Callable[..., Conve
     ``c = conversation(Signup, api=client)``; ``await c.say("hi")`` in an async test. The
     factory itself is synchronous, so it needs no particular async plugin.
     """
+    from flowhq.testing.conversation import Conversation  # noqa: PLC0415
+
     made: list[Conversation] = []
     coverage = request.config.stash.get(COVERAGE, None)
 
