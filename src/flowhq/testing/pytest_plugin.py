@@ -15,12 +15,13 @@ if TYPE_CHECKING:
     from flowhq.headquarters import Headquarters
     from flowhq.statecharts import Flow
     from flowhq.testing.conversation import Conversation
+    from flowhq.testing.coverage import TransitionCoverage
 
 # The hooks import what they need when they run, so loading the plugin stays cheap.
 
 __all__ = ["conversation"]
 
-COVERAGE = pytest.StashKey["TransitionCoverage"]()
+COVERAGE: pytest.StashKey[TransitionCoverage] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
