@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import xml.dom.minidom
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from statemachine import State as PlainState
+from statemachine import StateChart
 
 import flowhq.diagrams
 import flowhq.statecharts.flow
@@ -25,12 +30,12 @@ from flowhq import (
     Message,
     Prompt,
     RedisStore,
+    State,
 )
 from flowhq.cli import main
 from flowhq.diagrams import GraphvizError, extract, render, to_dot, to_mermaid
 from flowhq.diagrams.regenerate import stale
-from flowhq.statecharts.model import transitions
-from tests.flows import Age, Nested
+from tests.flows import Age, Menu, Nested
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -48,17 +53,81 @@ def test_golden(flow: type[Flow], suffix: str, render_text: object) -> None:
     assert text == golden.read_text(), "regenerate with FLOWHQ_UPDATE_GOLDEN=1 if intended"
 
 
-@pytest.mark.parametrize("flow", [*EXAMPLES, Age, Nested], ids=lambda f: f.name)
+def _declared(flow: type[Flow]) -> Counter[tuple[str, str, frozenset[str]]]:
+    """Every declared transition, read from the class with python-statemachine's own API."""
+
+    def walk(states: list[State]) -> Iterator[State]:
+        for state in states:
+            yield state
+            yield from walk(list(state.states))
+            yield from state.history
+
+    return Counter(
+        (t.source.id, t.target.id, _events(str(e) for e in t.events))
+        for state in walk(list(flow.states))
+        for t in state.transitions
+        if not t.initial
+    )
+
+
+def _events(names: Iterable[str]) -> frozenset[str]:
+    # `done_state_x` and `done.state.x` are one event under two spellings.
+    return frozenset(name.replace(".", "_") for name in names)
+
+
+def _label_events(label: str) -> frozenset[str]:
+    head = label.split(" [", maxsplit=1)[0].split(" (typed", maxsplit=1)[0]
+    return _events(name for name in head.split(" / ") if name)
+
+
+_DOT_EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)"(?: \[(.*)\])?;$')
+_DOT_ATTRIBUTE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def _dot_edges(dot: str) -> Counter[tuple[str, str, frozenset[str]]]:
+    edges: Counter[tuple[str, str, frozenset[str]]] = Counter()
+    for line in dot.splitlines():
+        match = _DOT_EDGE.match(line)
+        if match is None:
+            continue
+        source, target, attributes = match.group(1), match.group(2), match.group(3) or ""
+        found = dict(_DOT_ATTRIBUTE.findall(attributes))
+        if source == "__start" or target.startswith("__unhandled_"):
+            continue  # the initial arrow; unhandled results are counted elsewhere
+        if source.startswith("__start_"):
+            if "ltail" not in found:
+                continue  # a cluster's arrow to its initial child
+            source = found["ltail"].removeprefix("cluster_")
+        if "lhead" in found:
+            target = found["lhead"].removeprefix("cluster_")
+        edges[(source, target, _label_events(found.get("label", "")))] += 1
+    return edges
+
+
+def _mermaid_edges(mermaid: str, state_ids: set[str]) -> Counter[tuple[str, str, frozenset[str]]]:
+    def state(name: str) -> str:  # Mermaid-reserved ids such as `end` carry a suffix
+        return name if name in state_ids else name.removesuffix("_state")
+
+    edges: Counter[tuple[str, str, frozenset[str]]] = Counter()
+    for line in mermaid.splitlines():
+        arrow, _, label = line.strip().partition(" : ")
+        if " --> " not in arrow:
+            continue
+        source, target = arrow.split(" --> ")
+        if "[*]" in (source, target) or target.startswith("unhandled_"):
+            continue
+        edges[(state(source), state(target), _label_events(label))] += 1
+    return edges
+
+
+@pytest.mark.parametrize("flow", [*EXAMPLES, Age, Nested, Menu], ids=lambda f: f.name)
 def test_every_transition_is_exactly_one_edge(flow: type[Flow]) -> None:
-    expected = Counter((t.source.id, t.target.id if t.target else None) for t in transitions(flow))
-    drawn = Counter((e.source, e.target) for e in extract(flow).edges if e.kind == "transition")
-    assert drawn == expected
-    dot = to_dot(flow)
-    mermaid = to_mermaid(flow)
-    for edge in extract(flow).edges:
-        if edge.label:
-            assert dot.count(f'label="{edge.label}"') >= 1
-    assert mermaid.count(" --> ") >= sum(expected.values())
+    expected = _declared(flow)
+    model = Counter((e.source, e.target, _events(e.events)) for e in extract(flow).edges)
+    assert model == expected
+    assert _dot_edges(to_dot(flow)) == expected
+    state_ids = {node.id for node in extract(flow).walk()}
+    assert _mermaid_edges(to_mermaid(flow), state_ids) == expected
 
 
 def test_labels_show_kinds_texts_guards_and_commands() -> None:
@@ -77,8 +146,12 @@ def test_output_is_byte_identical_across_processes() -> None:
     code = (
         "import sys; sys.path.insert(0, '.');"
         "from flowhq.diagrams import to_dot, to_mermaid;"
+        "from examples.order_status import OrderStatus;"
+        "from examples.signup import Signup;"
+        "from examples.support_menu import SupportMenu;"
         "from tests.flows import Nested;"
-        "print(to_dot(Nested) + to_mermaid(Nested))"
+        "flows = [Signup, SupportMenu, OrderStatus, Nested];"
+        "print(''.join(to_dot(f) + to_mermaid(f, active=['outer', 'second']) for f in flows))"
     )
     runs = {
         subprocess.run(
@@ -107,6 +180,40 @@ def test_unhandled_result_is_drawn_as_a_warning(monkeypatch: pytest.MonkeyPatch)
     assert [(e.source, e.events) for e in edges] == [("ask", ("exhausted",))]
     assert "ask --> unhandled_" in to_mermaid(Sloppy)
     assert 'label="exhausted — unhandled!", color="#c62828"' in to_dot(Sloppy)
+
+
+def test_any_statechart_can_be_drawn() -> None:
+    class Door(StateChart):  # a plain python-statemachine chart, not a Flow
+        closed = PlainState(initial=True)
+        opened = PlainState()
+        gone = PlainState(final=True)
+
+        push = closed.to(opened, cond="unlocked") | closed.to(gone, unless="unlocked")
+        pull = opened.to(closed)
+
+        def unlocked(self) -> bool:
+            return True
+
+    diagram = extract(Door)
+    assert diagram.name == "Door"
+    assert [n.kind for n in diagram.nodes] == ["state", "state", "final"]
+    assert [e.label for e in diagram.edges] == ["push [unlocked]", "push [not unlocked]", "pull"]
+    assert 'label="push [not unlocked]"' in to_dot(Door)
+
+
+def test_stale_diagrams_are_reported(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "diagrams", tmp_path / "diagrams")
+    assert stale(tmp_path) == []
+    md = tmp_path / "diagrams" / "signup.md"
+    md.write_text(md.read_text().replace("ask_email", "ask_mail"))
+    svg = tmp_path / "diagrams" / "support_menu.svg"  # the stamp is intact, a state is not
+    svg.write_text(svg.read_text().replace("<title>describe</title>", "<title>x</title>"))
+    (tmp_path / "diagrams" / "order_status.svg").unlink()
+    assert stale(tmp_path) == [
+        md,
+        svg,
+        tmp_path / "diagrams" / "order_status.svg",
+    ]
 
 
 def test_svg_with_the_real_dot_binary(tmp_path: Path) -> None:

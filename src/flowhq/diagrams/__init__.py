@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from statemachine import StateChart
 
 from flowhq.diagrams.dot import render_dot
+from flowhq.diagrams.extract import Active, extract
 from flowhq.diagrams.mermaid import render_mermaid
-from flowhq.diagrams.model import Diagram, Edge, Node, extract
+from flowhq.diagrams.model import Diagram, Edge, Node
 from flowhq.errors import FlowError
-from flowhq.state import ConversationDocument
-from flowhq.statecharts import Flow
 
 __all__ = [
     "Diagram",
@@ -30,8 +31,6 @@ __all__ = [
     "to_mermaid",
 ]
 
-Active = Iterable[str] | ConversationDocument | None
-
 INSTALL_HINT = (
     "Graphviz's `dot` program is needed for SVG/PNG: install it (Debian/Ubuntu: "
     "`apt-get install graphviz`, macOS: `brew install graphviz`), or use to_mermaid/to_dot."
@@ -42,23 +41,41 @@ class GraphvizError(FlowError):
     """Graphviz's ``dot`` is missing or failed."""
 
 
-def to_mermaid(flow_cls: type[Flow], *, active: Active = None) -> str:
-    """Mermaid ``stateDiagram-v2`` text of ``flow_cls``.
+def to_mermaid(flow_cls: type[StateChart[Any]], *, active: Active = None) -> str:
+    """Mermaid ``stateDiagram-v2`` text of ``flow_cls`` (renders on GitHub).
 
     Args:
-        flow_cls: The flow to draw.
+        flow_cls: The flow to draw (or any python-statemachine ``StateChart`` class).
         active: State ids to highlight, or a stored ``ConversationDocument``.
+
+    Returns:
+        The text, byte-identical for the same flow in every run and process.
     """
     return render_mermaid(extract(flow_cls, active=active))
 
 
-def to_dot(flow_cls: type[Flow], *, active: Active = None) -> str:
-    """Graphviz DOT text of ``flow_cls`` (see :func:`to_mermaid` for ``active``)."""
+def to_dot(flow_cls: type[StateChart[Any]], *, active: Active = None) -> str:
+    """Graphviz DOT text of ``flow_cls``.
+
+    Args:
+        flow_cls: The flow to draw (or any python-statemachine ``StateChart`` class).
+        active: State ids to highlight, or a stored ``ConversationDocument``.
+
+    Returns:
+        The text, byte-identical for the same flow in every run and process.
+    """
     return render_dot(extract(flow_cls, active=active))
 
 
 def dot_to(dot_text: str, format: str) -> bytes:
     """Run ``dot -T<format>`` on ``dot_text``.
+
+    Args:
+        dot_text: DOT source, e.g. from :func:`to_dot`.
+        format: A Graphviz output format (``svg``, ``png``).
+
+    Returns:
+        What ``dot`` wrote.
 
     Raises:
         GraphvizError: when ``dot`` is not installed or fails.
@@ -75,13 +92,22 @@ def dot_to(dot_text: str, format: str) -> bytes:
 
 
 def render(
-    flow_cls: type[Flow],
+    flow_cls: type[StateChart[Any]],
     path: str | Path,
     *,
     format: str = "svg",
     active: Active = None,
 ) -> Path:
     """Write an SVG or PNG of ``flow_cls`` to ``path``; needs Graphviz's ``dot``.
+
+    Args:
+        flow_cls: The flow to draw (or any python-statemachine ``StateChart`` class).
+        path: The file to write.
+        format: ``"svg"`` or ``"png"``.
+        active: State ids to highlight, or a stored ``ConversationDocument``.
+
+    Returns:
+        ``path`` as a ``Path``.
 
     Raises:
         GraphvizError: when ``dot`` is missing (the message says how to install it).

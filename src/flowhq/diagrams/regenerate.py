@@ -3,7 +3,8 @@
 Each flow gets ``diagrams/<name>.md`` (a Mermaid block GitHub renders) and
 ``diagrams/<name>.svg``. SVG bytes depend on the Graphviz version, so the SVG ends with a
 comment holding the hash of the DOT text it was made from. ``--check`` compares the Mermaid
-files byte for byte and the SVGs by that hash, independent of the machine's Graphviz.
+files byte for byte, and the SVGs by that hash plus the presence of every state, which does
+not depend on the machine's Graphviz version.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from flowhq.diagrams import dot_to, to_dot, to_mermaid
+from flowhq.diagrams import dot_to, extract, to_dot, to_mermaid
 from flowhq.statecharts import Flow
 
 __all__ = ["EXAMPLES", "expected_files", "main", "stale"]
@@ -72,10 +73,21 @@ def stale(root: Path) -> list[Path]:
         if not md.exists() or md.read_text() != markdown(flow, target):
             out.append(md)
         image = root / "diagrams" / f"{flow.name}.svg"
-        last = image.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1] if image.exists() else b""
-        if last.decode() != f"{MARK} {_dot_hash(flow)} -->":
+        text = image.read_text() if image.exists() else ""
+        last = text.rstrip("\n").rsplit("\n", 1)[-1]
+        if last != f"{MARK} {_dot_hash(flow)} -->" or not _draws_every_state(flow, text):
             out.append(image)
     return out
+
+
+def _draws_every_state(flow: type[Flow], svg_text: str) -> bool:
+    # The stamp says which DOT text the SVG claims to come from; this says it really drew
+    # the states (Graphviz titles each node with its id and each cluster with its name).
+    titles = (
+        f"<title>cluster_{node.id}</title>" if node.is_cluster else f"<title>{node.id}</title>"
+        for node in extract(flow).walk()
+    )
+    return all(title in svg_text for title in titles)
 
 
 def main(argv: list[str] | None = None) -> int:
