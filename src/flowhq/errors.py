@@ -10,7 +10,9 @@ Every error shares one root, so ``except FlowError`` catches all of them::
      ├── SnapshotError            a stored document cannot be read (ValueError)
      ├── StoreUnavailableError    the store stays unreachable
      ├── InputError               an inbound message is malformed (ValueError)
-     └── StepLimitError           a step ran more transitions than the bound allows
+     ├── StepLimitError           a step ran more transitions than the bound allows
+     ├── ChannelError             a channel's webhook payload is malformed (ValueError)
+     └── DeliveryError            a messenger could not deliver replies
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ChannelError",
     "ConflictError",
+    "DeliveryError",
     "FlowDefinitionError",
     "FlowError",
     "InputError",
@@ -131,3 +135,31 @@ class StepLimitError(FlowError):
         super().__init__(
             f"flow {flow} took more than {limit} steps for one message; is it looping?"
         )
+
+
+class ChannelError(FlowError, ValueError):
+    """A channel's webhook payload is malformed; the message says what is wrong."""
+
+
+class DeliveryError(FlowError):
+    """A messenger could not deliver (all of) a batch of replies.
+
+    Attributes:
+        sent: How many messages of the batch were delivered before the failure, in order.
+        permanent: ``True`` when retrying cannot help (the user is unreachable, the message
+            is refused): the replies are dropped from the outbox and the failure recorded.
+            ``False`` for throttling, timeouts and server errors: they stay and are retried.
+        code: The channel's error code, if any (e.g. WhatsApp's 131047).
+        reason: A short, secret-free description.
+    """
+
+    def __init__(
+        self, reason: str, *, sent: int = 0, permanent: bool = False, code: int | None = None
+    ) -> None:
+        self.reason = reason
+        self.sent = sent
+        self.permanent = permanent
+        self.code = code
+        kind = "permanent" if permanent else "temporary"
+        shown = f" (code {code})" if code is not None else ""
+        super().__init__(f"{kind} delivery failure{shown}: {reason}")

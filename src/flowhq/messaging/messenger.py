@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from flowhq.messaging.types import OutboundMessage
-from flowhq.persistence.store import ConversationKey
+from flowhq.state.key import ConversationKey
 
 __all__ = ["ConsoleMessenger", "Messenger", "RecordingMessenger"]
 
@@ -14,8 +14,12 @@ __all__ = ["ConsoleMessenger", "Messenger", "RecordingMessenger"]
 class Messenger(Protocol):
     """Delivers replies to a user. Called only after the step that produced them committed.
 
-    Raising means "not delivered": the replies stay in the outbox and are sent again by the
-    next handling of the conversation or by ``Headquarters.redeliver()`` (at-least-once).
+    Raising means "not (all) delivered". A :class:`~flowhq.errors.DeliveryError` says how
+    many messages went out before the failure and whether retrying can help; any other
+    exception counts as a temporary failure of the whole batch. Replies not delivered stay
+    in the outbox and are sent again by the next handling of the conversation or by
+    ``Headquarters.redeliver()`` (at-least-once); permanently refused ones are dropped and
+    recorded in the conversation.
     """
 
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
@@ -39,10 +43,8 @@ class RecordingMessenger:
 
 
 def format_message(message: OutboundMessage) -> str:
-    """Render a message for a terminal: the text, then ``[id] title`` per button."""
-    lines = [message.text]
-    lines.extend(f"  [{button_id}] {title}" for button_id, title in message.buttons)
-    return "\n".join(lines)
+    """Render a message for a terminal: the text, then the numbered options."""
+    return message.plain_text()
 
 
 class ConsoleMessenger:
