@@ -22,10 +22,14 @@ ORDERS = {
 
 
 class DemoApi:
-    """Users (``POST /users``) and orders (``GET /orders/{id}``), kept in memory."""
+    """Users, orders and pizza orders, kept in memory.
+
+    ``POST /users``, ``GET /orders/{id}`` and ``POST /pizza-orders``.
+    """
 
     def __init__(self) -> None:
         self.users: list[dict[str, Any]] = []
+        self.pizzas: list[dict[str, Any]] = []
         self.seen: dict[str, tuple[int, Any]] = {}
         self.requests: list[dict[str, Any]] = []
 
@@ -66,7 +70,7 @@ class DemoApi:
         )
         await send({"type": "http.response.body", "body": data})
 
-    def route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+    def route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:  # noqa: PLR0911
         """Answer one request: ``(status, JSON payload)``."""
         if method == "POST" and path == "/users":
             try:
@@ -78,6 +82,16 @@ class DemoApi:
             user = {"id": len(self.users) + 1, **user}
             self.users.append(user)
             return 201, user
+        if method == "POST" and path == "/pizza-orders":
+            try:
+                order = json.loads(body)
+            except ValueError:
+                return 400, {"error": "invalid JSON"}
+            if not isinstance(order, dict) or not order.get("pizza"):
+                return 422, {"error": "pizza is required"}
+            order = {"id": f"P{len(self.pizzas) + 1:03d}", "minutes": 30, **order}
+            self.pizzas.append(order)
+            return 201, order
         if method == "GET" and path.startswith("/orders/"):
             order = ORDERS.get(path.removeprefix("/orders/").upper())
             return (200, order) if order else (404, {"error": "no such order"})

@@ -21,16 +21,20 @@ def classify(response: httpx.Response, state_manager: StateManager) -> str | Non
 class OrderStatus(Flow):
     """Ask for an order number and report where the order is."""
 
+    name = "order_status"
     commands = {"cancel": "cancel"}
 
-    ask_order = Prompt(
+    order_id = Prompt(
         "What's your order number?",
-        save_as="order_id",
         validator=regex(r"[A-Za-z]\d{3}", "Order numbers look like A100.", example="A100"),
         initial=True,
     )
     lookup = ApiCall(
-        "GET", "/orders/{order_id}", handler=classify, results=("success", "not_found", "error")
+        "GET",
+        "/orders/{order_id}",
+        handler=classify,
+        results=("success", "not_found", "error"),
+        saves=("status", "eta"),  # what `classify` saves, so {status} and {eta} are known
     )
     report = Message("Order {order_id} is {status}; it arrives {eta}.")
     another = Confirm("Anything else?")
@@ -38,11 +42,11 @@ class OrderStatus(Flow):
     unavailable = Message("Our order system is not answering. Please try later.", final=True)
     bye = Message("Bye!", final=True)
 
-    valid = ask_order.to(lookup)
+    valid = order_id.to(lookup)
     success = lookup.to(report)
     not_found = lookup.to(unknown)
     error = lookup.to(unavailable)
     done = report.to(another) | unknown.to(another)
-    yes = another.to(ask_order)
+    yes = another.to(order_id)
     no = another.to(bye)
-    cancel = ask_order.to(bye) | another.to(bye)
+    cancel = order_id.to(bye) | another.to(bye)

@@ -1,27 +1,25 @@
-"""Sign a new user up: the flow of DESIGN.md §2."""
+"""Sign a new user up: the flow of DESIGN.md §2, written the natural way."""
 
-from flowhq import ApiCall, Confirm, Flow, Message, Prompt
-from flowhq.validators import email
+from flowhq import ApiCall, Confirm, Flow, Message, Prompt, validators
 
 
 class Signup(Flow):
     """Sign a new user up."""
 
+    name = "signup"  # the id stored in conversations: renaming the class keeps them
     commands = {"cancel": "cancel"}
 
-    ask_name = Prompt("What's your name?", save_as="name", initial=True)
-    ask_email = Prompt(
-        "Thanks {name}! Your email?", save_as="email", validator=email, max_attempts=3
-    )
-    confirm = Confirm("Create an account for {name} <{email}>?")
-    create = ApiCall("POST", "/users", json={"name": "{name}", "email": "{email}"})
-    welcome = Message("Welcome aboard, {name}!", final=True)
+    first_name = Prompt("What's your name?", initial=True)
+    email = Prompt("Thanks {first_name}! Your email?", validator=validators.email, max_attempts=3)
+    confirm = Confirm("Create an account for {first_name} <{email}>?")
+    create = ApiCall("POST", "/users", json={"name": "{first_name}", "email": "{email}"})
+    welcome = Message("Welcome aboard, {first_name}!", final=True)
     goodbye = Message("No problem. Bye!", final=True)
 
-    valid = ask_name.to(ask_email) | ask_email.to(confirm)
-    exhausted = ask_email.to(goodbye)
+    valid = first_name.to(email) | email.to(confirm)
+    exhausted = email.to(goodbye)
     yes = confirm.to(create)
-    no = confirm.to(ask_name)
+    no = confirm.to(first_name)
     success = create.to(welcome)
     error = create.to(goodbye)
-    cancel = ask_name.to(goodbye) | ask_email.to(goodbye) | confirm.to(goodbye)
+    cancel = first_name.to(goodbye) | email.to(goodbye) | confirm.to(goodbye)

@@ -64,7 +64,7 @@ class Nested(Flow):
             second = Confirm("Sure?")
             valid = first.to(second)
 
-        hist = HistoryState(type="deep")
+        hist = HistoryState()
         hist.to(inner)
         pick = Choice("Pick one", options={"left": "Left", "right": "Right"})
         yes = inner.second.to(pick)
@@ -97,7 +97,7 @@ class Menu(Flow):
     """Choice with an API call behind one option."""
 
     menu = Choice("Menu", options={"status": "Order status", "quit": "Quit"}, initial=True)
-    fetch = ApiCall("GET", "/orders/{order}")
+    fetch = ApiCall("GET", "/orders/{dashboard.order}")
     shown = Message("Found.", final=True)
     failed = Message("Failed.", final=True)
     bye = Message("Bye.", final=True)

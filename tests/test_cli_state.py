@@ -50,7 +50,7 @@ def test_chat_with_redis_continues_across_restarts(redis_url: str) -> None:
         "bot> Thanks Ann! Your email?",
     ]
     assert chat(redis_url, "ann@example.com\nyes\n") == [
-        "(continuing the stored conversation, waiting at ask_email)",
+        "(continuing the stored conversation, waiting at email)",
         "you> ann@example.com",
         "bot> Create an account for Ann <ann@example.com>?",
         "1. yes",

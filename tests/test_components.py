@@ -66,7 +66,7 @@ class Prompts(Flow):
         save_as="email",
         validator=email,
         max_attempts=3,
-        error_text="Hmm, {email} is not it.",
+        error_text="Hmm, that is not it.",
         initial=True,
     )
     ok = Message("Got {email}.", final=True)
@@ -78,8 +78,8 @@ class Prompts(Flow):
 async def test_prompt_reasks_and_exhausts() -> None:
     conv = Conv(Headquarters(flows=[Prompts], store=MemoryStore()))
     await conv.send("start")
-    assert await conv.send("x") == ["Hmm,  is not it.\nEmail?"]
-    assert await conv.send("y") == ["Hmm,  is not it.\nEmail?"]
+    assert await conv.send("x") == ["Hmm, that is not it.\nEmail?"]
+    assert await conv.send("y") == ["Hmm, that is not it.\nEmail?"]
     assert await conv.send("z") == ["Giving up."]
 
 
@@ -92,7 +92,7 @@ async def test_prompt_attempts_restart_on_a_new_visit() -> None:
 
 
 class Gate(Flow):
-    ask = Confirm("Pay {amount}?", yes="Pay now", no="Not now", initial=True)
+    ask = Confirm("Pay {dashboard.amount}?", yes="Pay now", no="Not now", initial=True)
     paid = Message("Paid.", final=True)
     kept = Message("Kept.", final=True)
     yes = ask.to(paid)
@@ -113,16 +113,20 @@ class Gate(Flow):
 async def test_confirm_accepts_buttons_and_words(
     answer: str | None, kwargs: dict[str, object], reply: str
 ) -> None:
-    conv = Conv(Headquarters(flows=[Gate], store=MemoryStore()))
+    hq = Headquarters(flows=[Gate], store=MemoryStore())
+    await hq.initialize("whatsapp", "+1", dashboard={"amount": "5 €"})
+    conv = Conv(hq)
     await conv.send("start")
     assert conv.outcome.replies[0].buttons == (("yes", "Pay now"), ("no", "Not now"))
     assert await conv.send(answer, **kwargs) == [reply]
 
 
 async def test_confirm_reasks_on_other_answers() -> None:
-    conv = Conv(Headquarters(flows=[Gate], store=MemoryStore()))
+    hq = Headquarters(flows=[Gate], store=MemoryStore())
+    await hq.initialize("whatsapp", "+1", dashboard={"amount": "5 €"})
+    conv = Conv(hq)
     await conv.send("start")
-    assert await conv.send("maybe") == ["Please answer Pay now or Not now.\nPay ?"]
+    assert await conv.send("maybe") == ["Please answer Pay now or Not now.\nPay 5 €?"]
     assert conv.outcome.configuration == ["ask"]
 
 
@@ -139,8 +143,9 @@ class Pick(Flow):
 @pytest.mark.parametrize("answer", ["blue", "BLUE", "sky Blue", "2", " 2 "])
 async def test_choice_accepts_id_title_or_number(answer: str) -> None:
     conv = Conv(Headquarters(flows=[Pick], store=MemoryStore()))
-    assert await conv.send("start") == ["Colour?\n1. Dark red\n2. Sky blue"]
-    assert await conv.send(answer) == ["Blue it is (blue)."]
+    assert await conv.send("start") == ["Colour?"]
+    assert conv.outcome.replies[0].plain_text() == "Colour?\n1. Dark red\n2. Sky blue"
+    assert await conv.send(answer) == ["Blue it is (Sky blue)."]  # the title users saw
 
 
 async def test_choice_reasks_on_unknown_option() -> None:
@@ -161,7 +166,7 @@ class Calls(Flow):
     fetch = ApiCall(
         "GET", "/orders/{order}", handler=remember, results=("success", "missing", "error")
     )
-    found = Message("Found: {last_status}.", final=True)
+    found = Message("Found: {dashboard.last_status}.", final=True)
     missing_msg = Message("Missing.", final=True)
     failed = Message("Failed.", final=True)
     valid = ask.to(fetch)
@@ -258,7 +263,7 @@ def shout(state_manager: StateManager) -> str:
 
 class Acts(Flow):
     ask = Prompt("N?", save_as="n", validator=integer(), initial=True)
-    double = Action(slow_double, results=("big", "small"))
+    double = Action(slow_double, results=("big", "small"), saves=("doubled",))
     loud = Action(shout)
     big_msg = Message("Big {doubled}.", final=True)
     small_msg = Message("Small {doubled}.", final=True)

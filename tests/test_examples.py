@@ -49,13 +49,17 @@ async def test_support_menu_help_returns_where_you_were() -> None:
     hq = Headquarters(flows=[SupportMenu], store=MemoryStore())
     chat = Chat(hq)
     await chat.say("hello")
-    assert await chat.say("2") == ["Which device?\n1. Phone\n2. Laptop"]
+    assert await chat.say("2") == ["Which device?"]
     replies = await chat.say("help")
     assert replies[0].startswith("Answer the question")
-    assert replies[1] == "Which device?\n1. Phone\n2. Laptop"
-    assert chat.last.configuration == ["support", "ask_device"]
-    assert await chat.say("Laptop") == ["What happens on your laptop?"]
-    assert await chat.say("it is slow") == ["Thanks! A technician will look at your laptop."]
+    assert replies[1] == "Which device?"
+    assert chat.last.configuration == ["support", "device"]
+    assert await chat.say("Laptop") == ["What happens on your Laptop?"]
+    assert await chat.say("help") == [
+        "Answer the question, or type 'cancel' to stop. Back to it:",
+        "What happens on your Laptop?",  # deep history: the exact question, not the menu
+    ]
+    assert await chat.say("it is slow") == ["Thanks! A technician will look at your Laptop."]
     assert chat.last.finished
 
 

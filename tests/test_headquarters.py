@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+import httpx
 import pytest
 
 from examples.signup import Signup
@@ -27,6 +28,7 @@ from flowhq.state.document import ConversationDocument
 from tests.flows import Age, Fragile, Nested
 
 KEY = ConversationKey("whatsapp", "+15550001")
+API = httpx.AsyncClient(base_url="http://api.invalid")  # Signup's ApiCall is never reached
 
 
 def msg(message_id: str, text: str | None = None, **kwargs: object) -> InboundMessage:
@@ -38,16 +40,16 @@ def texts(outcome: object) -> list[str]:
 
 
 async def test_first_message_starts_the_flow_and_is_not_an_answer() -> None:
-    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    hq = Headquarters(flows=[Signup], api=API, store=MemoryStore())
     outcome = await hq.handle(msg("m1", "Ann"))
     assert texts(outcome) == ["What's your name?"]
-    assert outcome.configuration == ["ask_name"]
+    assert outcome.configuration == ["first_name"]
     assert outcome.revision == 1
 
 
 async def test_duplicate_message_id_changes_nothing() -> None:
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], api=API, store=store)
     await hq.handle(msg("m1", "hi"))
     await hq.handle(msg("m2", "Ann"))
     before = await store.load(KEY)
@@ -61,14 +63,14 @@ async def test_duplicate_message_id_changes_nothing() -> None:
 
 async def test_same_message_id_concurrently_is_processed_once() -> None:
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], api=API, store=store)
     await hq.handle(msg("m1", "hi"))
     outcomes = await asyncio.gather(*(hq.handle(msg("m2", "Ann")) for _ in range(10)))
     assert sum(not o.duplicate for o in outcomes) == 1
     loaded = await store.load(KEY)
     assert loaded.revision == 2
     assert loaded.document is not None
-    assert loaded.document.current.data["name"] == "Ann"
+    assert loaded.document.current.values["first_name"] == "Ann"
 
 
 class _CheckingMessenger:
@@ -90,7 +92,7 @@ class _CheckingMessenger:
 async def test_replies_leave_only_after_the_commit() -> None:
     store = MemoryStore()
     messenger = _CheckingMessenger(store)
-    hq = Headquarters(flows=[Signup], store=store, messenger=messenger)
+    hq = Headquarters(flows=[Signup], api=API, store=store, messenger=messenger)
     await hq.handle(msg("m1", "hi"))
     await hq.handle(msg("m2", "Ann"))
     assert messenger.seen == [(1, "What's your name?"), (2, "Thanks Ann! Your email?")]
@@ -118,7 +120,7 @@ async def test_undelivered_replies_are_resent_by_next_message_and_redeliver(
     caplog.set_level(logging.CRITICAL, logger="flowhq")
     store = MemoryStore()
     messenger = _FlakyMessenger(failures=1)
-    hq = Headquarters(flows=[Signup], store=store, messenger=messenger)
+    hq = Headquarters(flows=[Signup], api=API, store=store, messenger=messenger)
     first = await hq.handle(msg("m1", "hi"))
     assert first.delivered is False
     assert messenger.sent == []
@@ -135,7 +137,7 @@ async def test_undelivered_replies_are_resent_by_next_message_and_redeliver(
 
 async def test_without_messenger_nothing_is_kept_in_the_outbox() -> None:
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], api=API, store=store)
     await hq.handle(msg("m1", "hi"))
     loaded = await store.load(KEY)
     assert loaded.document is not None
@@ -195,7 +197,7 @@ async def test_conflict_error_after_bounded_attempts() -> None:
             await super().commit(key, other, expected=expected, ttl=ttl)
             return await super().commit(key, document, expected=-1, ttl=ttl)
 
-    hq = Headquarters(flows=[Signup], store=Hostile(), max_attempts=3)
+    hq = Headquarters(flows=[Signup], api=API, store=Hostile(), max_attempts=3)
     with pytest.raises(ConflictError) as info:
         await hq.handle(msg("m1", "hi"))
     assert info.value.key == str(KEY)
@@ -204,7 +206,7 @@ async def test_conflict_error_after_bounded_attempts() -> None:
 
 
 async def test_per_conversation_locks_do_not_grow() -> None:
-    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    hq = Headquarters(flows=[Signup], api=API, store=MemoryStore())
     await asyncio.gather(
         *(hq.handle(InboundMessage("whatsapp", f"+1555{i:04}", "m1", "hi")) for i in range(50))
     )
@@ -212,7 +214,7 @@ async def test_per_conversation_locks_do_not_grow() -> None:
 
 
 async def test_commands_fire_where_enabled() -> None:
-    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    hq = Headquarters(flows=[Signup], api=API, store=MemoryStore())
     await hq.handle(msg("m1", "hi"))
     outcome = await hq.handle(msg("m2", "CANCEL"))
     assert texts(outcome) == ["No problem. Bye!"]
@@ -282,11 +284,15 @@ async def test_unhandled_component_error_rolls_back_with_apology(
 
 
 class Loop(Flow):
+    """A loop a guard could leave (so the checks allow it), but whose guard never does."""
+
     ping = Message("ping", initial=True)
     pong = Message("pong")
     end = Message("end", final=True)
-    done = ping.to(pong) | pong.to(ping)
-    never = ping.to(end)
+    done = ping.to(pong) | pong.to(end, cond="enough") | pong.to(ping)
+
+    def enough(self) -> bool:
+        return False
 
 
 async def test_step_bound_stops_loops(caplog: pytest.LogCaptureFixture) -> None:
@@ -305,7 +311,7 @@ async def test_bad_input_is_refused_before_any_io() -> None:
         async def load(self, key):  # type: ignore[no-untyped-def]
             raise AssertionError("no I/O expected")
 
-    hq = Headquarters(flows=[Signup], store=NoIO(), channels=["whatsapp"])
+    hq = Headquarters(flows=[Signup], api=API, store=NoIO(), channels=["whatsapp"])
     too_long = await hq.handle(msg("m1", "x" * 4097))
     assert too_long.rejected
     assert "too long" in texts(too_long)[0]
@@ -321,40 +327,40 @@ async def test_bad_input_is_refused_before_any_io() -> None:
 
 async def test_non_text_to_a_prompt_reasks_without_corruption() -> None:
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], api=API, store=store)
     await hq.handle(msg("m1", "hi"))
     outcome = await hq.handle(msg("m2", None, kind="image"))
     assert texts(outcome) == ["Please answer with a text message.\nWhat's your name?"]
     loaded = await store.load(KEY)
     assert loaded.document is not None
-    assert "name" not in loaded.document.current.data
-    assert outcome.configuration == ["ask_name"]
+    assert "first_name" not in loaded.document.current.values
+    assert outcome.configuration == ["first_name"]
 
 
 class SignupV2(Flow):
     """Signup after a refactor: ``ask_email`` was renamed ``ask_mail``."""
 
     name = "signup"
-    migrations = {"ask_email": "ask_mail"}
+    migrations = {"email": "ask_mail"}
 
-    ask_name = Prompt("Name?", save_as="name", initial=True)
-    ask_mail = Prompt("Mail, {name}?", save_as="email")
+    first_name = Prompt("Name?", initial=True)
+    ask_mail = Prompt("Mail, {first_name}?", save_as="email")
     done_msg = Message("Done.", final=True)
-    valid = ask_name.to(ask_mail) | ask_mail.to(done_msg)
+    valid = first_name.to(ask_mail) | ask_mail.to(done_msg)
 
 
 class SignupV3(Flow):
     """A rewrite that no migration covers."""
 
     name = "signup"
-    start = Prompt("Hello! Name?", save_as="name", initial=True)
+    start = Prompt("Hello! Name?", initial=True)
     bye = Message("Bye.", final=True)
     valid = start.to(bye)
 
 
 async def test_changed_flow_is_migrated_or_restarted(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryStore()
-    old = Headquarters(flows=[Signup], store=store)
+    old = Headquarters(flows=[Signup], api=API, store=store)
     await old.handle(msg("m1", "hi"))
     await old.handle(msg("m2", "Ann"))  # now waiting at ask_email
 
@@ -367,8 +373,8 @@ async def test_changed_flow_is_migrated_or_restarted(caplog: pytest.LogCaptureFi
     caplog.set_level(logging.WARNING, logger="flowhq")
     rewritten = Headquarters(flows=[SignupV3], store=store)
     outcome = await rewritten.handle(msg("m6", "bob@example.com"))
-    assert texts(outcome) == ["Hello! Name?"]
-    assert "restarting the flow" in caplog.text
+    assert texts(outcome) == [SignupV3.restart_text, "Hello! Name?"]  # told, then restarted
+    assert "no migration maps it; restarting flow signup" in caplog.text
 
 
 async def test_nested_help_history_and_parallel_display() -> None:
@@ -386,7 +392,7 @@ async def test_nested_help_history_and_parallel_display() -> None:
 
 async def test_start_begins_a_flow_without_inbound_message() -> None:
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup, Age], store=store)
+    hq = Headquarters(flows=[Signup, Age], api=API, store=store)
     outcome = await hq.start("whatsapp", "+15550001", flow="age")
     assert texts(outcome) == ["How old are you?"]
     outcome = await hq.handle(msg("m1", "20"))
@@ -398,7 +404,7 @@ async def test_start_begins_a_flow_without_inbound_message() -> None:
 async def test_auth_token_is_never_in_reprs_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], api=API, store=store)
     await hq.initialize("whatsapp", "+15550001", auth_token="sekret-token-123")
     await hq.handle(msg("m1", "hi"))
     loaded = await store.load(KEY)
@@ -414,13 +420,13 @@ async def test_unrestorable_non_entry_flow_restarts_itself(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = MemoryStore()
-    old = Headquarters(flows=[Signup, Age], store=store)
+    old = Headquarters(flows=[Signup, Age], api=API, store=store)
     await old.start("whatsapp", "+15550001", flow="signup")
     await old.handle(msg("m1", "Ann"))  # at ask_email
     caplog.set_level(logging.WARNING, logger="flowhq")
     new = Headquarters(flows=[Age, SignupV3], store=store)  # entry is now `age`
     outcome = await new.handle(msg("m2", "ann@example.com"))
-    assert texts(outcome) == ["Hello! Name?"]
+    assert texts(outcome) == [SignupV3.restart_text, "Hello! Name?"]
     assert outcome.flow == "signup"
 
 
@@ -460,15 +466,15 @@ async def test_guard_errors_and_unmatched_results_roll_back(
 
 async def test_unregistered_flow_starts_the_entry_flow(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryStore()
-    await Headquarters(flows=[Signup], store=store).handle(msg("m1", "hi"))
+    await Headquarters(flows=[Signup], api=API, store=store).handle(msg("m1", "hi"))
     caplog.set_level(logging.WARNING, logger="flowhq")
     outcome = await Headquarters(flows=[Age], store=store).handle(msg("m2", "Ann"))
-    assert texts(outcome) == ["How old are you?"]
+    assert texts(outcome) == [Age.restart_text, "How old are you?"]
     assert "flow 'signup' is not registered" in caplog.text
 
 
 async def test_button_payload_can_be_a_command() -> None:
-    hq = Headquarters(flows=[Signup], store=MemoryStore())
+    hq = Headquarters(flows=[Signup], api=API, store=MemoryStore())
     await hq.handle(msg("m1", "hi"))
     outcome = await hq.handle(msg("m2", None, payload="cancel", kind="interactive"))
     assert texts(outcome) == ["No problem. Bye!"]
@@ -476,7 +482,7 @@ async def test_button_payload_can_be_a_command() -> None:
 
 async def test_finished_flow_starts_again_on_next_message() -> None:
     store = MemoryStore()
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], api=API, store=store)
     await hq.handle(msg("m1", "hi"))
     await hq.handle(msg("m2", "cancel"))
     loaded = await store.load(KEY)

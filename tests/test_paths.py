@@ -39,14 +39,12 @@ def _aliases(flow: type[Flow]) -> set[tuple[str, str | None, str]]:
 async def test_inputs_steps_and_forced_results() -> None:
     plan = await aplan(Signup)
     steps = {(s.state, s.result): s for path in plan.paths for s in path.steps}
-    assert steps[("ask_email", "valid")].input == "ann@example.com"
+    assert steps[("email", "valid")].input == "ann@example.com"
     assert steps[("confirm", "no")].input == "no"
     assert steps[("create", "error")].forced
     assert steps[("create", "error")].input is None
     assert steps[(None, "cancel")].input == "cancel"
-    exhausted = next(
-        p for p in plan.paths if ("ask_email", "goodbye", "exhausted") in p.transitions
-    )
+    exhausted = next(p for p in plan.paths if ("email", "goodbye", "exhausted") in p.transitions)
     assert [m.input for m in exhausted.moves][-3:] == ["not-an-email"] * 3
 
 
@@ -86,9 +84,9 @@ async def test_replay_reports_divergence() -> None:
 
     class Changed(Flow):
         name = "signup"
-        ask_name = Prompt("Name?", save_as="name", initial=True)
+        first_name = Prompt("Name?", initial=True)
         bye = Message("Bye.", final=True)
-        valid = ask_name.to(bye)
+        valid = first_name.to(bye)
 
     report = await replay(Changed, path)
     assert not report.followed

@@ -30,7 +30,7 @@ def increment(state_manager: StateManager) -> str:
 
 class Counter(Flow):
     ask = Prompt("Say something", save_as="said", initial=True)
-    count = Action(increment)
+    count = Action(increment, saves=("count",))
     valid = ask.to(count)
     done = count.to(ask)
 
@@ -63,7 +63,7 @@ async def test_fifty_concurrent_messages_across_two_instances(
     document = loaded.document
     assert document is not None
     assert loaded.revision == 51
-    assert document.current.data["count"] == 50  # every message processed exactly once
+    assert document.current.values["count"] == 50  # every message processed exactly once
     assert document.validation.attempts == {"ask": 50}
     assert sorted(o.revision for o in outcomes) == list(range(2, 52))  # a serial order
     assert not any(o.duplicate for o in outcomes)
@@ -84,5 +84,5 @@ async def test_same_message_id_ten_times_concurrently(
     assert sum(not o.duplicate for o in outcomes) == 1
     loaded = await two_stores[1].load(KEY)
     assert loaded.document is not None
-    assert loaded.document.current.data["count"] == 1
+    assert loaded.document.current.values["count"] == 1
     assert loaded.revision == 2

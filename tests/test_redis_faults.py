@@ -62,14 +62,14 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_message(
     assert len(acknowledged) > 40, "processing should resume by itself after the restart"
     loaded = await store.load(KEY)
     assert loaded.document is not None
-    assert loaded.document.current.data["count"] >= len(acknowledged)
+    assert loaded.document.current.values["count"] >= len(acknowledged)
     # Retry the ones that raised: each is processed once (one that committed before the
     # connection broke comes back as a duplicate). Only they are retried, so a final count
     # of 200 means no acknowledged message was lost in the crash.
     outcomes = [await hq.handle(message(n)) for n in failed]
     loaded = await store.load(KEY)
     assert loaded.document is not None
-    assert loaded.document.current.data["count"] == 200
+    assert loaded.document.current.values["count"] == 200
     assert loaded.document.validation.attempts == {"ask": 200}
     print(
         f"\nkill -9 after 40: {len(failed)} messages raised, "
@@ -94,7 +94,7 @@ async def test_redis_down_then_back(fresh_redis: RedisServer) -> None:
     assert outcome.revision == 2
     loaded = await store.load(KEY)
     assert loaded.document is not None
-    assert loaded.document.current.data["count"] == 1
+    assert loaded.document.current.values["count"] == 1
     await store.close()
 
 
@@ -167,5 +167,8 @@ async def test_hung_redis_times_out(fresh_redis: RedisServer) -> None:
     assert elapsed < 3
     print(f"\nhung Redis: StoreUnavailableError after {elapsed:.2f}s (timeout=0.3, retries=1)")
     outcome = await hq.handle(message(2))
-    assert outcome.revision == 2
+    # The hung commit may have been written before the stop and run after it resumed: the
+    # client cannot know (that is what it was told with StoreUnavailableError).
+    assert outcome.revision in (2, 3)
+    assert not outcome.duplicate
     await store.close()

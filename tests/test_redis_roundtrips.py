@@ -1,9 +1,11 @@
-"""An uncontended message costs exactly two round trips: load, then commit."""
+"""An uncontended message costs two round trips (load, commit), or one when this process
+handled the conversation's previous message (its cached copy saves the load)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
@@ -28,15 +30,23 @@ def commandstats(url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
+API = httpx.AsyncClient(base_url="http://api.invalid")  # never called in these tests
+
+
+def counting_store(url: str) -> RedisStore:
+    pool = aioredis.ConnectionPool.from_url(url, connection_class=CountingConnection)
+    return RedisStore(aioredis.Redis.from_pool(pool))
+
+
 async def test_two_round_trips_per_uncontended_message(redis_url: str) -> None:
-    pool = aioredis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
-    store = RedisStore(aioredis.Redis.from_pool(pool))
-    hq = Headquarters(flows=[Signup], store=store)
-    await hq.handle(InboundMessage("whatsapp", "+1", "m1", "hi"))  # loads the script once
+    store = counting_store(redis_url)
+    first = Headquarters(flows=[Signup], store=store, api=API)
+    await first.handle(InboundMessage("whatsapp", "+1", "m1", "hi"))  # loads the script once
+    other = Headquarters(flows=[Signup], store=store, api=API)  # another process: no cache
     with redis.Redis.from_url(redis_url) as admin:
         admin.config_resetstat()
     CountingConnection.sends = 0
-    await hq.handle(InboundMessage("whatsapp", "+1", "m2", "Ann"))
+    await other.handle(InboundMessage("whatsapp", "+1", "m2", "Ann"))
     assert CountingConnection.sends == 2
     stats = commandstats(redis_url)
     assert stats["hgetall"] == 1
@@ -46,20 +56,50 @@ async def test_two_round_trips_per_uncontended_message(redis_url: str) -> None:
     await store.close()
 
 
+async def test_one_round_trip_when_this_process_handled_the_last_message(
+    redis_url: str,
+) -> None:
+    store = counting_store(redis_url)
+    hq = Headquarters(flows=[Signup], store=store, api=API)
+    await hq.handle(InboundMessage("whatsapp", "+1", "m1", "hi"))
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.config_resetstat()
+    CountingConnection.sends = 0
+    await hq.handle(InboundMessage("whatsapp", "+1", "m2", "Ann"))
+    assert CountingConnection.sends == 1
+    stats = commandstats(redis_url)
+    assert stats["evalsha"] == 1
+    assert "hgetall" not in stats
+    await store.close()
+
+
+async def test_a_stale_cached_copy_costs_only_the_conflict_answer(redis_url: str) -> None:
+    store = counting_store(redis_url)
+    mine = Headquarters(flows=[Signup], store=store, api=API)
+    theirs = Headquarters(flows=[Signup], store=store, api=API)
+    await mine.handle(InboundMessage("whatsapp", "+1", "m1", "hi"))
+    await theirs.handle(InboundMessage("whatsapp", "+1", "m2", "Ann"))  # mine is stale now
+    CountingConnection.sends = 0
+    outcome = await mine.handle(InboundMessage("whatsapp", "+1", "m3", "ann@example.com"))
+    assert CountingConnection.sends == 2  # the refused commit answers with the document
+    assert outcome.revision == 3
+    assert [r.text for r in outcome.replies] == ["Create an account for Ann <ann@example.com>?"]
+    await store.close()
+
+
 async def test_messenger_adds_one_round_trip_after_the_send(redis_url: str) -> None:
-    pool = aioredis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
-    store = RedisStore(aioredis.Redis.from_pool(pool))
-    hq = Headquarters(flows=[Signup], store=store, messenger=RecordingMessenger())
+    store = counting_store(redis_url)
+    hq = Headquarters(flows=[Signup], store=store, messenger=RecordingMessenger(), api=API)
     await hq.handle(InboundMessage("whatsapp", "+1", "m1", "hi"))
     CountingConnection.sends = 0
     await hq.handle(InboundMessage("whatsapp", "+1", "m2", "Ann"))
-    assert CountingConnection.sends == 3  # load, commit, then mark delivered
+    assert CountingConnection.sends == 2  # commit, then mark delivered (the load is cached)
     await store.close()
 
 
 async def test_script_cache_flush_is_survived(redis_url: str) -> None:
     store = RedisStore.from_url(redis_url)
-    hq = Headquarters(flows=[Signup], store=store)
+    hq = Headquarters(flows=[Signup], store=store, api=API)
     await hq.handle(InboundMessage("whatsapp", "+1", "m1", "hi"))
     with redis.Redis.from_url(redis_url) as admin:
         admin.script_flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from examples.order_status import OrderStatus
@@ -17,10 +18,13 @@ from flowhq import (
 )
 from flowhq.persistence.codec import JsonCodec
 from flowhq.state.document import Channel, ChartState, ConversationDocument, Current
+from flowhq.statecharts.checks import saved_names
 from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.model import all_states, leaf_of
 from flowhq.statecharts.snapshot import fingerprint, restore, snapshot
 from tests.flows import Age, Nested
+
+API = httpx.AsyncClient(base_url="http://api.invalid")  # restoring never calls it
 
 FLOWS = [Signup, SupportMenu, OrderStatus, Age, Nested]
 
@@ -62,15 +66,21 @@ async def test_nothing_is_sent_until_input_arrives(flow: type[Flow]) -> None:
         store = MemoryStore(codec=codec)
         messenger = RecordingMessenger()
         key = ConversationKey("whatsapp", "+1")
+        configuration = [a.id for a in reversed(list(state.ancestors()))] + [state_id]
         document = ConversationDocument(
             channel=Channel("whatsapp", "+1"),
-            current=Current(path=flow.name, component=state_id, awaiting_input=True),
+            current=Current(
+                path=flow.name,
+                component=state_id,
+                awaiting_input=True,
+                values=dict.fromkeys(saved_names(list(all_states(flow))), "x"),
+            ),
             chart=ChartState(
-                flow=flow.name, fingerprint=fingerprint(flow), configuration=[state_id]
+                flow=flow.name, fingerprint=fingerprint(flow), configuration=configuration
             ),
         )
         await store.commit(key, document, expected=0)
-        hq = Headquarters(flows=[flow], store=store, messenger=messenger)
+        hq = Headquarters(flows=[flow], store=store, messenger=messenger, api=API)
         assert await hq.redeliver(older_than=0) == 0
         assert messenger.sent == []
         # An image answers no text component: the only reply is the waiting one re-asking,

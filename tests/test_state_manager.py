@@ -20,12 +20,13 @@ from flowhq.state.document import Channel, ConversationDocument
 from flowhq.state.manager import VALIDATION_HISTORY_LIMIT, Messaging, Role
 
 
-def manager(role: Role, *, component: str = "c", save_as: str | None = None) -> StateManager:
+def manager(role: Role, *, component: str = "c", saves: tuple[str, ...] = ()) -> StateManager:
     document = ConversationDocument(channel=Channel("whatsapp", "+1"))
     document.dashboard = {"plan": {"tier": "gold"}}
-    document.current.data = {"c": {"x": [1]}, "other": {"y": 2}, "name": "Ann"}
+    document.current.data = {"c": {"x": [1]}, "other": {"y": 2}}
+    document.current.values = {"name": "Ann"}
     return StateManager(
-        document, component=component, role=role, messaging=Messaging(), save_as=save_as
+        document, component=component, role=role, messaging=Messaging(), saves=frozenset(saves)
     )
 
 
@@ -56,10 +57,11 @@ def test_protected_accessors_and_copies() -> None:
         (Role.INPUT, lambda sm: sm.update_dashboard({"a": 1})),
         (Role.INPUT, lambda sm: sm.update_action({"a": 1})),
         (Role.CONFIRM, lambda sm: sm.update_action({"a": 1})),
+        (Role.API, lambda sm: sm.save_value("undeclared", 1)),
     ],
 )
 def test_boundaries(role: Role, operation: object) -> None:
-    sm = manager(role, save_as="name")
+    sm = manager(role, saves=("name",))
     with pytest.raises(StateAccessError) as info:
         operation(sm)  # type: ignore[operator]
     assert info.value.component == "c"
@@ -71,7 +73,7 @@ async def test_make_api_request_needs_the_api_role() -> None:
 
 
 def test_allowed_updates() -> None:
-    sm = manager(Role.INPUT, save_as="name")
+    sm = manager(Role.INPUT, saves=("name",))
     sm.save_value("name", "Bob")
     sm.update_component_data({"a": 1})
     assert sm.get_value("name") == "Bob"
@@ -81,6 +83,36 @@ def test_allowed_updates() -> None:
     api.update_action({"c": 3})
     assert api.get_dashboard_data()["b"] == 2
     assert api.get_action_data() == {"c": 3}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        __import__("datetime").datetime(2026, 1, 1),
+        {1: "int key"},
+        {"a": {"deep": {1, 2}}},
+        float("nan"),
+        "lone \ud800 surrogate",
+        b"bytes",
+    ],
+)
+def test_values_json_cannot_hold_are_refused_when_saved(value: object) -> None:
+    sm = manager(Role.API, saves=("when",))
+    with pytest.raises(TypeError, match="state 'c'"):
+        sm.save_value("when", value)
+    with pytest.raises(TypeError):
+        sm.update_dashboard({"x": value})
+    assert sm.get_value("when") is None
+
+
+def test_choice_labels_are_kept_apart_from_values() -> None:
+    sm = manager(Role.INPUT, saves=("pizza",))
+    sm.save_value("pizza", "four-cheese", label="Four cheese")
+    assert sm.get_value("pizza") == "four-cheese"
+    assert sm.get_label("pizza") == "Four cheese"
+    assert sm.values()["pizza"] == "Four cheese"  # what message templates show
+    assert sm.payload_values()["pizza"] == "four-cheese"  # what API payloads send
+    assert sm.values()["dashboard.plan"] == {"tier": "gold"}
 
 
 def test_validation_tracking_is_bounded_newest_kept() -> None:
@@ -116,7 +148,7 @@ async def test_overstepping_component_gets_state_access_error() -> None:
         return "done"
 
     class Sneaky(Flow):
-        ask = Prompt("Name?", save_as="name", initial=True)
+        ask = Prompt("Name?", initial=True)
         act = Action(sneaky, results=("done", "error"))
         ok = Message("ok", final=True)
         refused = Message("refused", final=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowhq import SnapshotError
+from flowhq import MissingValueError, SnapshotError
 from flowhq.persistence.codec import JsonCodec
 from flowhq.state.document import (
     Auth,
@@ -18,14 +18,34 @@ from flowhq.statecharts.templates import Template, TemplateError, fill_json
 
 
 def test_template_fills_plain_names() -> None:
-    template = Template("Hi {name}, {name}! {missing}")
-    assert template.fields == ("name", "name", "missing")
-    assert template.render({"name": "Ann"}) == "Hi Ann, Ann! "
+    template = Template("Hi {name}, {name}! {dashboard.plan}")
+    assert template.fields == ("name", "name", "dashboard.plan")
+    assert template.render({"name": "Ann", "dashboard.plan": "gold"}) == "Hi Ann, Ann! gold"
     assert Template("{{literal}}").render({}) == "{literal}"
 
 
+@pytest.mark.parametrize("values", [{}, {"name": None}])
+def test_a_missing_value_is_an_error_never_a_hole(values: dict[str, object]) -> None:
+    with pytest.raises(MissingValueError) as info:
+        Template("Thanks {name}!").render(values)
+    assert info.value.name == "name"
+
+
 @pytest.mark.parametrize(
-    "text", ["{a.b}", "{a[0]}", "{a!r}", "{a:>{b}}", "{0}", "{}", "{a", "{__import__}x{a.b}"]
+    "text",
+    [
+        "{a.b}",
+        "{a[0]}",
+        "{a!r}",
+        "{a:>{b}}",
+        "{0}",
+        "{}",
+        "{a",
+        "{__import__}x{a.b}",
+        "{dashboard.a.b}",
+        "{dashboard.__class__.x}",
+        "{secrets.token}",
+    ],
 )
 def test_template_refuses_everything_else(text: str) -> None:
     with pytest.raises(TemplateError):

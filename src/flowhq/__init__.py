@@ -5,14 +5,18 @@ Everything a user needs is importable from here; see ``DESIGN.md`` §2.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from statemachine import HistoryState, State
+from statemachine import State
 
+from flowhq import validators
 from flowhq.components import Action, ApiCall, Choice, Confirm, ErrorHandler, Message, Prompt
 from flowhq.errors import (
+    ChannelError,
     ConflictError,
+    DeliveryError,
     FlowDefinitionError,
     FlowError,
     InputError,
+    MissingValueError,
     SnapshotError,
     StateAccessError,
     StepLimitError,
@@ -29,7 +33,7 @@ from flowhq.messaging import (
 )
 from flowhq.persistence import ConversationKey, MemoryStore, RedisStore, Store
 from flowhq.state import StateManager
-from flowhq.statecharts import Flow, check_flow
+from flowhq.statecharts import Flow, HistoryState, check_flow
 
 try:
     __version__ = version("flowhq")
@@ -39,11 +43,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Action",
     "ApiCall",
+    "ChannelError",
     "Choice",
     "Confirm",
     "ConflictError",
     "ConsoleMessenger",
     "ConversationKey",
+    "DeliveryError",
     "ErrorHandler",
     "Flow",
     "FlowDefinitionError",
@@ -55,6 +61,7 @@ __all__ = [
     "MemoryStore",
     "Message",
     "Messenger",
+    "MissingValueError",
     "OutboundMessage",
     "Outcome",
     "Prompt",
@@ -72,4 +79,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "check_flow",
+    "validators",
 ]

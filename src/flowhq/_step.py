@@ -2,51 +2,54 @@
 
 This is the flow-control half of ``Headquarters`` (DESIGN §4, steps 4-6). It works on a
 private copy of the document and never touches the store or the messenger: the caller
-commits the result and sends the replies.
+commits the result and sends the replies. The chart is the compiled form of the flow
+(:mod:`flowhq.statecharts.engine`), restored from the saved configuration without running
+any entry.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
-import httpx
 from attrs import define, frozen
-from statemachine.exceptions import TransitionNotAllowed
 
 from flowhq.components.base import ComponentBase
 from flowhq.components.error_handler import ErrorHandler
 from flowhq.errors import FlowError, StepLimitError
-from flowhq.messaging.types import InboundMessage, OutboundMessage
+from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
 from flowhq.state.document import ChartState, ConversationDocument, Current
-from flowhq.state.manager import Messaging, StateManager
+from flowhq.state.manager import ApiSettings, Messaging, StateManager
+from flowhq.state.upgrade import split_legacy_values
 from flowhq.statecharts.checks import handles
+from flowhq.statecharts.engine import Chart, CompiledFlow, Node, NoTransitionError, compiled
 from flowhq.statecharts.flow import Flow
-from flowhq.statecharts.model import all_states
-from flowhq.statecharts.snapshot import (
-    UnknownConfigurationError,
-    active_components,
-    fingerprint,
-    migrate_configuration,
-    restore,
-    snapshot,
-    start,
-)
+from flowhq.statecharts.snapshot import fingerprint
 
-__all__ = ["RollbackError", "StepObserver", "StepRecord", "StepResult", "Stepper"]
+__all__ = [
+    "ForcedResult",
+    "RollbackError",
+    "StepObserver",
+    "StepRecord",
+    "StepResult",
+    "Stepper",
+]
 
 logger = logging.getLogger("flowhq.headquarters")
 
 
 class RollbackError(FlowError):
-    """The step cannot complete; the caller discards it and sends an apology."""
+    """The step cannot complete; the caller discards it and sends an apology.
 
-    def __init__(self, component: str, error: Exception) -> None:
+    ``handled`` is true when the ErrorHandler already logged and recorded the error.
+    """
+
+    def __init__(self, component: str, error: Exception, *, handled: bool = False) -> None:
         self.component = component
         self.error = error
+        self.handled = handled
         super().__init__(f"step rolled back in {component!r}: {error!r}")
 
 
@@ -56,7 +59,7 @@ Taken = tuple[str, str | None, str]
 
 @frozen
 class StepRecord:
-    """What one committed step did, for observers (coverage, path replay).
+    """What one committed step did, for observers (coverage, path replay, the dev console).
 
     Attributes:
         flow: The flow the step ran.
@@ -73,6 +76,18 @@ class StepRecord:
     finished: bool
 
 
+@frozen
+class ForcedResult:
+    """A result forced on a component instead of running it, with the values it saves.
+
+    An ApiCall's handler or an Action saves values later states show; forcing the result
+    skips them, so the test says what they would have been.
+    """
+
+    result: str
+    values: Mapping[str, Any] = {}
+
+
 class StepObserver(Protocol):
     """Instrumentation seam (used by ``flowhq.testing``); production code passes none.
 
@@ -80,7 +95,7 @@ class StepObserver(Protocol):
     Action, Message) instead of running it; ``committed`` sees every committed step.
     """
 
-    def forced_result(self, flow: str, state: str) -> str | None:
+    def forced_result(self, flow: str, state: str) -> str | ForcedResult | None:
         """Return the result ``state`` should finish with, or ``None`` to run it."""
         ...
 
@@ -89,28 +104,9 @@ class StepObserver(Protocol):
         ...
 
 
-class _Recorder:
-    """Listener noting states entered (their components run after the send) and transitions."""
-
-    def __init__(self) -> None:
-        self.entered: list[str] = []
-        self.taken: list[Taken] = []
-
-    def on_enter_state(self, state: Any) -> None:
-        self.entered.append(state.id)
-
-    def on_transition(self, event: Any, transition: Any) -> None:
-        if transition.initial or not transition.events or str(event) == "__initial__":
-            return  # the chart's or a compound's default entry, not a declared transition
-        target = transition.target.id if transition.target is not None else None
-        taken = (transition.source.id, target, str(event))
-        if taken not in self.taken:  # entering a parallel state reports once per region
-            self.taken.append(taken)
-
-
 @define
 class StepResult:
-    """What a step produced: the new document (mutated in place), the replies, a record."""
+    """What a step produced: the replies and a record (the document is changed in place)."""
 
     replies: list[OutboundMessage]
     record: StepRecord
@@ -139,7 +135,7 @@ class Stepper:
         flows: Mapping[str, type[Flow]],
         *,
         entry: str,
-        api: httpx.AsyncClient | None,
+        api: ApiSettings,
         error_handler: ErrorHandler,
         max_steps: int,
         observer: StepObserver | None = None,
@@ -169,13 +165,21 @@ class Stepper:
         if begin is not None:
             run.begin(self.flows[begin])
         else:
-            restart = run.resume()
-            if restart is not None:
-                run.begin(restart)  # the message that starts a flow is its trigger, not an answer
-            elif inbound is not None:
+            deliver = run.resume()
+            if deliver and inbound is not None:
                 await run.deliver(inbound)
         await run.drain()
         return run.finish()
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text
 
 
 class _Run:
@@ -186,143 +190,203 @@ class _Run:
         self.document = document
         self.revision = revision
         self.messaging = Messaging()
-        self.recorder = _Recorder()
-        self.work: deque[str] = deque()
+        self.work: list[tuple[ComponentBase, bool]] = []
         self.steps = 0
         self.fired: list[tuple[str | None, str]] = []
-        self.chart: Flow | None = None
+        self.taken: list[Taken] = []
+        self.chart: Chart | None = None
+        self.flow: CompiledFlow | None = None
+        self._flow_cls: type[Flow] | None = None
+
+    @property
+    def flow_cls(self) -> type[Flow]:
+        """The flow this step runs."""
+        assert self._flow_cls is not None
+        return self._flow_cls
 
     # -- chart -----------------------------------------------------------------------------
 
     def begin(self, flow_cls: type[Flow]) -> None:
-        self.document.current = Current(path=flow_cls.name)
+        """Start ``flow_cls`` at its initial state (its entries run in ``drain``)."""
+        current = self.document.current
+        self.document.current = Current(values=current.values, labels=current.labels)
+        self.document.current.path = flow_cls.name
         self.document.chart = ChartState(flow=flow_cls.name, fingerprint=fingerprint(flow_cls))
-        self.chart = start(flow_cls, listeners=[self.recorder])
+        self.flow, self._flow_cls = compiled(flow_cls), flow_cls
+        self.chart = self.flow.chart()
+        self._run_chart(lambda chart: chart.start(self._guard_kwargs(None)), "-")
         self._queue_entered()
 
-    def resume(self) -> type[Flow] | None:
-        """Restore the active flow; return the flow to (re)start when it cannot be restored."""
+    def resume(self) -> bool:
+        """Restore the active flow; return whether the inbound message should be delivered.
+
+        The message is not delivered when the conversation (re)starts a flow (it is the
+        trigger, not an answer) or resumes a state that was waiting for nothing.
+        """
+        document = self.document
+        if document.metadata.upgraded_from is not None:
+            split_legacy_values(document, self.stepper.flows.get(document.current.path or ""))
+        name = document.current.path
         entry = self.stepper.flows[self.stepper.entry]
-        name = self.document.current.path
         if name is None:
-            return entry
+            self.begin(entry)
+            return False
         flow_cls = self.stepper.flows.get(name)
         if flow_cls is None:
-            logger.warning(
-                "conversation %s: flow %r is not registered; starting %s",
-                self._who(),
-                name,
-                entry.name,
-            )
-            return entry
-        saved = self.document.chart
-        try:
-            self.chart = restore(
-                flow_cls, saved.configuration, saved.history, listeners=[self.recorder]
-            )
-        except UnknownConfigurationError as exc:
-            return None if self._migrate(flow_cls, exc) else flow_cls
-        return None
-
-    def _migrate(self, flow_cls: type[Flow], exc: UnknownConfigurationError) -> bool:
-        saved = self.document.chart
-        try:
-            configuration = migrate_configuration(flow_cls, saved.configuration)
-        except UnknownConfigurationError:
-            logger.warning(
-                "conversation %s: flow %s no longer has states %s and no migration maps them; "
-                "restarting the flow",
-                self._who(),
-                flow_cls.name,
-                exc.unknown,
-            )
+            self._restart(entry, f"flow {name!r} is not registered any more")
             return False
-        history_ids = {state.id for state in all_states(flow_cls) if state.is_history}
-        history = {
-            key: values
-            for key, values in saved.history.items()
-            if key in history_ids and all(value in flow_cls.states_map for value in values)
-        }
-        logger.info(
-            "conversation %s: migrated %s -> %s", self._who(), saved.configuration, configuration
+        chart = self._restore(flow_cls)
+        if chart is None:
+            return False
+        self.flow, self.chart, self._flow_cls = compiled(flow_cls), chart, flow_cls
+        if self._waiting() or self._finished():
+            return True
+        # A deploy turned the waiting state into one that waits for nothing (a Prompt into
+        # a Message), or a crash left it there: run it, so the conversation moves on.
+        logger.warning(
+            "conversation %s: flow %s rests at %s, which waits for no input; running it",
+            self._who(),
+            name,
+            chart.configuration_ids(),
         )
-        self.chart = restore(flow_cls, configuration, history, listeners=[self.recorder])
-        self.document.chart.fingerprint = fingerprint(flow_cls)
-        return True
+        for node in chart.configuration:
+            if node.is_atomic and isinstance(node.state, ComponentBase):
+                self.work.append((node.state, False))
+        return False
+
+    def _restore(self, flow_cls: type[Flow]) -> Chart | None:
+        """The saved chart, checked against the flow when its shape changed; else restart."""
+        saved = self.document.chart
+        flow = compiled(flow_cls)
+        current = fingerprint(flow_cls)
+        if saved.fingerprint == current and saved.flow == flow_cls.name:
+            try:
+                return flow.chart(saved.configuration, saved.history)
+            except KeyError:
+                pass  # the fingerprint was right but the data is not: repair below
+        chart = _legal_chart(flow, saved.configuration, saved.history)
+        if chart is None:
+            migrated = _migrated(flow, saved, flow_cls.migrations)
+            chart = _legal_chart(flow, migrated, saved.history)
+            if chart is None:
+                self._restart(
+                    flow_cls,
+                    f"its saved position {saved.configuration} does not exist in flow "
+                    f"{flow_cls.name} any more and no migration maps it",
+                )
+                return None
+            logger.warning(
+                "conversation %s: migrated %s -> %s (flow %s changed)",
+                self._who(),
+                saved.configuration,
+                chart.configuration_ids(),
+                flow_cls.name,
+            )
+        saved.fingerprint = current
+        return chart
+
+    def _restart(self, flow_cls: type[Flow], why: str) -> None:
+        logger.warning("conversation %s: %s; restarting flow %s", self._who(), why, flow_cls.name)
+        self.messaging.send(flow_cls.restart_text)
+        self.begin(flow_cls)
 
     def _who(self) -> str:
         channel = self.document.channel
         return f"{channel.type}:{channel.identifier}"
 
-    def _active(self) -> set[str]:
+    def _waiting(self) -> list[ComponentBase]:
+        """Active components waiting for input, in document order."""
         assert self.chart is not None
-        return {state.id for state in self.chart.configuration}
+        nodes = sorted(self.chart.configuration, key=lambda node: node.order)
+        return [
+            node.state
+            for node in nodes
+            if isinstance(node.state, ComponentBase) and node.state.accepts_input
+        ]
+
+    def _finished(self) -> bool:
+        assert self.chart is not None
+        return any(node.final and node.parent is None for node in self.chart.configuration)
+
+    def _active(self, state_id: str) -> bool:
+        assert self.chart is not None
+        return self.chart.is_active(state_id)
 
     def _queue_entered(self) -> None:
         assert self.chart is not None
-        states = type(self.chart).states_map
-        for state_id in self.recorder.entered:
-            if isinstance(states.get(state_id), ComponentBase):
-                self.work.append(state_id)
-        self.recorder.entered.clear()
+        queued = {id(component) for component, _ in self.work}
+        for node, resumed in self.chart.entered:
+            state = node.state
+            if isinstance(state, ComponentBase) and id(state) not in queued:
+                queued.add(id(state))
+                self.work.append((state, resumed))
+        self.chart.entered.clear()
+        for trans, event in self.chart.taken:
+            target = trans.target.id if trans.target is not None else None
+            taken = (trans.source.id, target, event)
+            if taken not in self.taken:  # a parallel state's regions report it once each
+                self.taken.append(taken)
+        self.chart.taken.clear()
 
-    def _component(self, state_id: str) -> ComponentBase:
-        assert self.chart is not None
-        state = type(self.chart).states_map[state_id]
-        assert isinstance(state, ComponentBase)
-        return state
-
-    def _manager(self, component: ComponentBase) -> StateManager:
+    def _manager(self, component: ComponentBase, *, resumed: bool = False) -> StateManager:
         return StateManager(
             self.document,
             component=component.id,
             role=component.role,
             messaging=self.messaging,
-            save_as=component.save_as,
+            saves=component.saves,
             api=self.stepper.api,
             revision=self.revision,
+            resumed=resumed,
         )
 
     def _guard_kwargs(self, result: str | None) -> dict[str, Any]:
         document = self.document
+        current = document.current
         return {
             "component_result": result,
-            "data": MappingProxyType(dict(document.current.data)),
-            "dashboard": MappingProxyType(dict(document.dashboard)),
-            "action": MappingProxyType(dict(document.action)),
+            "data": MappingProxyType(current.values),
+            "labels": MappingProxyType(current.labels),
+            "dashboard": MappingProxyType(document.dashboard),
+            "action": MappingProxyType(document.action),
         }
 
     # -- events ----------------------------------------------------------------------------
 
+    def _run_chart(self, action: Any, origin: str) -> None:
+        assert self.chart is not None
+        assert self.flow is not None
+        try:
+            action(self.chart)
+        except NoTransitionError as exc:
+            error = FlowError(f"no transition for {exc.event!r} from {sorted(exc.configuration)}")
+            raise RollbackError(origin, error) from None
+        except Exception as exc:  # a user's guard raised
+            raise RollbackError(origin, exc) from exc
+
     def fire(self, event: str, origin: str | None) -> None:
         """Dispatch ``event`` to the chart and queue the components it entered."""
-        assert self.chart is not None
+        assert self.flow is not None
         self.steps += 1
         if self.steps > self.stepper.max_steps:
-            raise RollbackError(
-                origin or "-", StepLimitError(type(self.chart).name, self.stepper.max_steps)
-            )
+            error = StepLimitError(self.flow_cls.name, self.stepper.max_steps)
+            raise RollbackError(origin or "-", error)
         self.document.current.component_result = event
         self.fired.append((origin, event))
-        try:
-            self.chart.send(event, **self._guard_kwargs(event))
-        except TransitionNotAllowed:
-            error = FlowError(f"no transition for {event!r} from {sorted(self._active())}")
-            raise RollbackError(origin or "-", error) from None
-        except Exception as exc:  # a user's guard or callback raised
-            raise RollbackError(origin or "-", exc) from exc
+        kwargs = self._guard_kwargs(event)
+        self._run_chart(lambda chart: chart.send(event, kwargs), origin or "-")
         self._queue_entered()
 
     def _command(self, inbound: InboundMessage) -> str | None:
         assert self.chart is not None
+        assert self.flow is not None
         answer = inbound.answer
         if not answer:
             return None
-        event = type(self.chart).commands.get(answer.strip().casefold())
+        event = self.flow_cls.commands.get(answer.strip().casefold())
         if event is None:
             return None
-        enabled = {str(e.id) for e in self.chart.enabled_events(**self._guard_kwargs(None))}
-        return event if event in enabled else None
+        return event if event in self.chart.enabled_events(self._guard_kwargs(None)) else None
 
     async def deliver(self, inbound: InboundMessage) -> None:
         """Fire a command, or hand the message to the waiting component."""
@@ -330,42 +394,75 @@ class _Run:
         if command is not None:
             self.fire(command, None)
             return
-        waiting = (
-            [c for c in active_components(self.chart) if c.accepts_input] if self.chart else []
-        )
+        waiting = self._waiting()
         if not waiting:
-            logger.debug("conversation %s: no component waits for input", self._who())
+            logger.warning("conversation %s: no component waits for input", self._who())
             return
         component = waiting[0]
-        assert isinstance(component, ComponentBase)
+        if inbound.tag is not None and inbound.tag != self.document.current.tags.get(component.id):
+            # A button of an earlier question: say so and ask the current one again.
+            assert self.flow is not None
+            self.messaging.send(self.flow_cls.stale_button_text)
+            await self._reprompt(component)
+            return
+        if inbound.payload is not None and inbound.payload.startswith(MORE_PREFIX):
+            offset = inbound.payload[len(MORE_PREFIX) :]
+            await self._reprompt(component, int(offset) if offset.isdecimal() else 0)
+            return
         result = await self._call(component, inbound)
         if result is not None:
             self.fire(result, component.id)
 
-    async def _call(self, component: ComponentBase, inbound: InboundMessage | None) -> str | None:
-        manager = self._manager(component)
+    async def _reprompt(self, component: ComponentBase, offset: int = 0) -> None:
+        manager = self._manager(component, resumed=True)
+        try:
+            component.reprompt(manager, offset=offset)
+        except Exception as exc:  # the ErrorHandler is the one place that decides
+            self.stepper.error_handler.handle(
+                exc, component=component.id, document=self.document, handles_error=False
+            )
+            raise RollbackError(component.id, exc, handled=True) from exc
+
+    async def _call(
+        self, component: ComponentBase, inbound: InboundMessage | None, *, resumed: bool = False
+    ) -> str | None:
         observer = self.stepper.observer
-        if inbound is None and observer is not None and self.chart is not None:
-            forced = observer.forced_result(type(self.chart).name, component.id)
+        manager = self._manager(component, resumed=resumed)
+        if inbound is None and observer is not None and self.flow is not None:
+            forced = observer.forced_result(self.flow_cls.name, component.id)
             if forced is not None:
-                if forced not in component.results:
-                    error = FlowError(f"forced result {forced!r} is not one of {component.results}")
+                if isinstance(forced, str):
+                    forced = ForcedResult(forced)
+                if forced.result not in component.results:
+                    error = FlowError(
+                        f"forced result {forced.result!r} is not one of {component.results}"
+                    )
                     raise RollbackError(component.id, error)
-                return forced
+                try:
+                    for name, value in forced.values.items():
+                        manager.save_value(name, value)
+                except Exception as exc:  # an undeclared name or a value JSON cannot hold
+                    raise RollbackError(component.id, exc) from exc
+                return forced.result
         try:
             if inbound is None:
                 return await component.begin(manager)
             return await component.handle(manager, inbound)
         except Exception as exc:  # the ErrorHandler is the one place that decides
+            can_route = handles(component, "error") and "error" in component.results
             decision = self.stepper.error_handler.handle(
-                exc,
-                component=component.id,
-                document=self.document,
-                handles_error=handles(component, "error"),
+                exc, component=component.id, document=self.document, handles_error=can_route
             )
             if decision.result is None:
-                raise RollbackError(component.id, exc) from exc
+                raise RollbackError(component.id, exc, handled=True) from exc
             return decision.result
+
+    def _enter(self, component: ComponentBase, resumed: bool) -> None:
+        """Bookkeeping of a component's entry: a fresh visit of a question gets a new tag."""
+        if component.accepts_input:
+            tags = self.document.current.tags
+            if not resumed or component.id not in tags:
+                tags[component.id] = _base36(self.revision + 1)
 
     async def drain(self) -> None:
         """Run entered components until every active one waits or the flow is final.
@@ -374,41 +471,109 @@ class _Run:
         parallel state, a result that moves several regions must not skip a sibling's entry.
         """
         while self.work:
-            batch = list(self.work)
-            self.work.clear()
+            batch = self.work
+            self.work = []
             finished: list[tuple[str, str]] = []
-            for state_id in batch:
-                if state_id not in self._active():
+            for component, resumed in batch:
+                if not self._active(component.id):
                     continue  # left again before its turn
-                component = self._component(state_id)
-                result = await self._call(component, None)
+                self._enter(component, resumed)
+                result = await self._call(component, None, resumed=resumed)
                 if result is not None and not component.final:  # a final state has no way out
-                    finished.append((state_id, result))
+                    finished.append((component.id, result))
             for state_id, result in finished:
-                if state_id in self._active():  # an earlier result may have moved it already
+                if self._active(state_id):  # an earlier result may have moved it already
                     self.fire(result, state_id)
 
     def finish(self) -> StepResult:
         """Write the chart's position into the document and describe the step."""
         assert self.chart is not None
-        flow_cls = type(self.chart)
-        configuration, history = snapshot(self.chart)
+        assert self.flow is not None
+        flow_cls = self.flow_cls
+        configuration = self.chart.configuration_ids()
         chart = self.document.chart
-        chart.flow, chart.configuration, chart.history = flow_cls.name, configuration, history
-        finished = any(s.final and s.parent is None for s in self.chart.configuration)
+        chart.flow, chart.configuration = flow_cls.name, configuration
+        chart.history = self.chart.history_ids()
+        finished = self._finished()
         current = self.document.current
-        waiting = [c for c in active_components(self.chart) if c.accepts_input]
         if finished:
-            self.document.current = Current(component_result=current.component_result)
+            self.document.current = Current(
+                component_result=current.component_result,
+                values=current.values,
+                labels=current.labels,
+            )
         else:
+            waiting = self._waiting()
             current.path = flow_cls.name
             current.component = waiting[0].id if waiting else None
             current.awaiting_input = bool(waiting)
         record = StepRecord(
             flow=flow_cls.name,
             fired=tuple(self.fired),
-            transitions=tuple(self.recorder.taken),
+            transitions=tuple(self.taken),
             configuration=tuple(configuration),
             finished=finished,
         )
         return StepResult(self.messaging.messages, record)
+
+
+def _migrated(flow: CompiledFlow, saved: ChartState, migrations: Mapping[str, str]) -> list[str]:
+    """The saved configuration mapped through ``migrations``, ancestors re-derived.
+
+    Ids that map to no state of the flow are dropped (a removed section around a step that
+    still exists), compound targets enter their initial states, and ancestors are added;
+    whether the result is a position the flow can be in is for ``_legal_chart`` to say.
+    """
+    chosen: dict[str, None] = {}
+    for state_id in saved.configuration:
+        node = flow.nodes.get(migrations.get(state_id, state_id))
+        if node is None or node.is_history:
+            continue
+        for leaf in _default_leaves(node) if node.children else [node]:
+            for ancestor in reversed(leaf.ancestors):
+                chosen[ancestor.id] = None
+            chosen[leaf.id] = None
+    return [node_id for node_id in flow.nodes if node_id in chosen]
+
+
+def _default_leaves(node: Node) -> list[Node]:
+    if node.parallel:
+        return [leaf for child in node.children for leaf in _default_leaves(child)]
+    if node.initial is None or not node.initial.targets:
+        return [node]
+    return [leaf for target in node.initial.targets for leaf in _default_leaves(target)]
+
+
+def _legal_chart(  # noqa: PLR0911 - one early answer per way a position can be wrong
+    flow: CompiledFlow, configuration: list[str], history: Mapping[str, list[str]]
+) -> Chart | None:
+    """A chart at ``configuration`` if it is one the flow could be in, else ``None``.
+
+    Legal: known ids; one top-level state; every active state's parent active; a compound
+    with exactly one active child; a parallel state with all its regions. History values
+    that name unknown states are dropped (a first visit then takes the default).
+    """
+    nodes = flow.nodes
+    if not configuration or any(state_id not in nodes for state_id in configuration):
+        return None
+    active = [nodes[state_id] for state_id in configuration]
+    members = {id(node) for node in active}
+    if sum(1 for node in active if node.parent is None) != 1:
+        return None
+    for node in active:
+        if node.is_history:
+            return None
+        if node.parent is not None and id(node.parent) not in members:
+            return None
+        children = [child for child in node.children if id(child) in members]
+        if node.parallel and len(children) != len(node.children):
+            return None
+        if node.is_compound and len(children) != 1:
+            return None
+    kept = {
+        key: values
+        for key, values in history.items()
+        if key in nodes and nodes[key].is_history and all(value in nodes for value in values)
+    }
+    ordered = [node_id for node_id in nodes if id(nodes[node_id]) in members]
+    return flow.chart(ordered, kept)

@@ -11,6 +11,7 @@ Every error shares one root, so ``except FlowError`` catches all of them::
      ├── StoreUnavailableError    the store stays unreachable
      ├── InputError               an inbound message is malformed (ValueError)
      ├── StepLimitError           a step ran more transitions than the bound allows
+     ├── MissingValueError        a template names a value the conversation does not have
      ├── ChannelError             a channel's webhook payload is malformed (ValueError)
      └── DeliveryError            a messenger could not deliver replies
 """
@@ -26,6 +27,7 @@ __all__ = [
     "FlowDefinitionError",
     "FlowError",
     "InputError",
+    "MissingValueError",
     "SnapshotError",
     "StateAccessError",
     "StepLimitError",
@@ -163,3 +165,15 @@ class DeliveryError(FlowError):
         kind = "permanent" if permanent else "temporary"
         shown = f" (code {code})" if code is not None else ""
         super().__init__(f"{kind} delivery failure{shown}: {reason}")
+
+
+class MissingValueError(FlowError, LookupError):
+    """A template names a value the conversation does not have (yet).
+
+    Attributes:
+        name: The placeholder, e.g. ``email`` or ``dashboard.first_name``.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"template value {{{name}}} is missing")

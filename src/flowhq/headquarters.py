@@ -1,32 +1,38 @@
 """``Headquarters``: the runner. Load, step, commit, then send (DESIGN §4).
 
 Flow control lives here and in :mod:`flowhq._step`; storage only through the ``Store``;
-replies only through the ``Messenger``, after the commit.
+replies only through the ``Messenger``, after the commit (:mod:`flowhq._delivery`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import orjson
 from attrs import define, field
 
+from flowhq._delivery import Delivery, pending
 from flowhq._step import RollbackError, StepObserver, Stepper, StepRecord, StepResult
+from flowhq.components.api_call import ApiCall
 from flowhq.components.error_handler import ErrorHandler
-from flowhq.errors import ConflictError, InputError, SnapshotError
+from flowhq.errors import ConflictError, FlowDefinitionError, InputError, SnapshotError
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.store import ConversationKey, Loaded, Store
 from flowhq.state.document import Channel, ConversationDocument, OutboxEntry, utc_now
+from flowhq.state.manager import ApiSettings, record
+from flowhq.state.secrets import normalize_token
 from flowhq.statecharts.flow import Flow
+from flowhq.statecharts.model import all_states
 
 __all__ = ["Headquarters", "Outcome", "StepObserver", "StepRecord"]
 
@@ -35,8 +41,14 @@ logger = logging.getLogger("flowhq.headquarters")
 MAX_TEXT = 4096
 """Default limit on inbound text length (WhatsApp's own limit for a text message)."""
 
+MAX_ID = 256
+"""Longest accepted message id, identifier or payload."""
+
 INBOX_SIZE = 64
 """How many processed message ids a conversation remembers for deduplication."""
+
+CACHE_SIZE = 10_000
+"""Conversations whose last committed document a process keeps (saves the load)."""
 
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
 
@@ -57,6 +69,8 @@ class Outcome:
         revision: The document's revision after the step.
         delivered: Whether the messenger accepted the replies (``None`` without messenger).
         rejected: The input was refused before any I/O (empty, too long).
+        record: What the step fired and which transitions it took (``None`` when nothing
+            ran: a duplicate, a rejection, a rolled-back step).
     """
 
     replies: list[OutboundMessage] = field(factory=list)
@@ -67,6 +81,7 @@ class Outcome:
     revision: int = 0
     delivered: bool | None = None
     rejected: bool = False
+    record: StepRecord | None = None
 
 
 @define
@@ -84,6 +99,18 @@ class _KeyLock:
         self.users = 0
 
 
+def _check_text(value: object, what: str, *, limit: int | None = MAX_ID) -> None:
+    """Refuse a non-string, an over-long string or one JSON cannot store (lone surrogates)."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, not {type(value).__name__}")
+    if limit is not None and len(value) > limit:
+        raise InputError(f"{what} is longer than {limit} characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InputError(f"{what} contains a lone surrogate (not valid Unicode text)") from None
+
+
 class Headquarters:
     """Runs flows for inbound messages and commits every step to the store.
 
@@ -93,7 +120,8 @@ class Headquarters:
         messenger: Delivers replies after each commit. Without one, replies are only returned
             in the ``Outcome`` and nothing is kept in the outbox.
         entry: Name of the flow a new conversation starts.
-        api: The httpx client used by ``ApiCall`` and ``make_api_request``.
+        api: The httpx client used by ``ApiCall`` and ``make_api_request``. Required when a
+            flow has an ``ApiCall``.
         ttl: Seconds a conversation is kept after its last message (``None``: forever).
         error_handler: Decides on errors raised inside components.
         max_steps: Bound on transitions per message, to stop loops.
@@ -104,8 +132,23 @@ class Headquarters:
             delivered counts as lost (its sender crashed) and is sent again by the next
             handling of the conversation. Younger ones are left to the process sending them,
             so two processes never both send a reply in normal operation.
+        duplicate_grace: Seconds a retried message (a duplicate whose replies are still
+            pending) leaves their original sender before sending them itself.
+        api_timeout: Seconds per API request attempt (default: the ``api`` client's own;
+            ``ApiCall(timeout=...)`` overrides).
+        api_retries: Extra attempts after a timeout, a connection error or a 5xx answer.
+        api_backoff: Seconds before the first API retry (doubled each time, with jitter).
+        cache: Keep each conversation's last committed document in this process, so its
+            next message needs no load: one round trip per message when this process
+            handled the previous one. A stale copy only costs the commit's conflict
+            answer, which carries the current document.
         observer: Instrumentation hook (``flowhq.testing`` uses it to force results and to
             record the transitions tests exercise); leave it out in production.
+
+    Raises:
+        ValueError: no flows, two flows with one name, an unknown entry flow.
+        FlowDefinitionError: a flow calls APIs but no ``api`` client was given, or the
+            messenger reports texts or options its channel cannot show.
     """
 
     def __init__(
@@ -121,8 +164,13 @@ class Headquarters:
         max_steps: int = 100,
         max_text: int = MAX_TEXT,
         channels: Sequence[str] | None = None,
-        max_attempts: int = 10,
+        max_attempts: int = 20,
         redelivery_after: float = 30.0,
+        duplicate_grace: float = 2.0,
+        api_timeout: float | None = None,
+        api_retries: int = 2,
+        api_backoff: float = 0.2,
+        cache: bool = True,
         observer: StepObserver | None = None,
     ) -> None:
         if not flows:
@@ -135,26 +183,40 @@ class Headquarters:
         entry = entry or flows[0].name
         if entry not in self.flows:
             raise ValueError(f"entry flow {entry!r} is not among {sorted(self.flows)}")
+        _check_api(flows, api)
+        check = getattr(messenger, "check_flows", None)
+        if check is not None:
+            problems = check(list(flows))
+            if problems:
+                raise FlowDefinitionError(type(messenger).__name__, problems)
         self.store = store
         self.messenger = messenger
         self.ttl = ttl
         self.max_text = max_text
         self.channels = frozenset(channels) if channels is not None else None
         self.max_attempts = max_attempts
+        self.redelivery_after = redelivery_after
         self.error_handler = error_handler or ErrorHandler()
         self._stepper = Stepper(
             self.flows,
             entry=entry,
-            api=api,
+            api=ApiSettings(api, api_timeout, api_retries, api_backoff),
             error_handler=self.error_handler,
             max_steps=max_steps,
             observer=observer,
         )
+        self._delivery = (
+            Delivery(
+                messenger,
+                store,
+                redelivery_after=redelivery_after,
+                duplicate_grace=duplicate_grace,
+            )
+            if messenger is not None
+            else None
+        )
         self._locks: dict[ConversationKey, _KeyLock] = {}
-        self.redelivery_after = redelivery_after
-        # Revisions whose send failed in this process: nobody else is sending them, so the
-        # next handling retries them at once instead of waiting for `redelivery_after`.
-        self._failed: dict[ConversationKey, set[int]] = {}
+        self._cache: OrderedDict[ConversationKey, Loaded] | None = OrderedDict() if cache else None
 
     def __repr__(self) -> str:
         return f"Headquarters(flows={sorted(self.flows)}, store={self.store!r})"
@@ -168,6 +230,11 @@ class Headquarters:
     def observer(self, observer: StepObserver | None) -> None:
         self._stepper.observer = observer
 
+    @property
+    def entry(self) -> str:
+        """The name of the flow a new conversation starts."""
+        return self._stepper.entry
+
     # -- public API -----------------------------------------------------------------------
 
     async def handle(self, inbound: InboundMessage) -> Outcome:
@@ -180,12 +247,18 @@ class Headquarters:
             StoreUnavailableError: the store is down.
         """
         key = self._key(inbound.channel, inbound.identifier)
-        if not isinstance(inbound.message_id, str) or not inbound.message_id:
-            raise InputError("message_id must be a non-empty string")
+        self._check_inbound(inbound)
         refusal = self._refusal(inbound)
         if refusal is not None:
             reply = OutboundMessage(refusal)
-            delivered = await self._send(key, [reply]) if self.messenger else None
+            delivered = None
+            if self.messenger is not None:
+                try:
+                    await self.messenger.send(key, [reply])
+                    delivered = True
+                except Exception:  # nothing was committed; the refusal is best effort
+                    logger.warning("could not send a refusal to %s", key, exc_info=True)
+                    delivered = False
             return Outcome(replies=[reply], rejected=True, delivered=delivered)
 
         async def step(loaded: Loaded) -> _Planned:
@@ -202,7 +275,10 @@ class Headquarters:
                 )
             return await self._step(key, loaded, inbound=inbound)
 
-        return await self._transact(key, step)
+        outcome = await self._transact(key, step)
+        if outcome.duplicate and self._delivery is not None:
+            outcome.delivered = await self._retried(key, inbound.message_id)
+        return outcome
 
     async def start(self, channel: str, identifier: str, flow: str | None = None) -> Outcome:
         """Begin ``flow`` (default: the entry flow) without an inbound message.
@@ -230,19 +306,39 @@ class Headquarters:
     ) -> int:
         """Set a conversation's protected state (API-sourced data, auth token).
 
+        The token is stripped of surrounding whitespace; one with control characters is
+        refused (it could not be sent in a header, and the error would show it).
+
         Returns:
             The document's new revision.
+
+        Raises:
+            InputError: a token that cannot be used, or data JSON cannot hold.
         """
         key = self._key(channel, identifier)
+        token = None
+        if auth_token is not None:
+            try:
+                token = normalize_token(auth_token)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        updates = {"dashboard": dashboard, "action": action}
+        copies: dict[str, dict[str, Any]] = {}
+        for name, data in updates.items():
+            if data is not None:
+                try:
+                    copies[name] = orjson.loads(orjson.dumps(dict(data)))
+                except (TypeError, orjson.JSONEncodeError) as exc:
+                    raise InputError(f"{name} data cannot be stored as JSON: {exc}") from None
 
         async def step(loaded: Loaded) -> _Planned:
             document = self._working_copy(key, loaded)
-            if dashboard is not None:
-                document.dashboard = copy.deepcopy(dict(dashboard))
-            if action is not None:
-                document.action = copy.deepcopy(dict(action))
-            if auth_token is not None:
-                document.auth.token = auth_token
+            if "dashboard" in copies:
+                document.dashboard = copies["dashboard"]
+            if "action" in copies:
+                document.action = copies["action"]
+            if token is not None:
+                document.auth.token = token
             return _Planned(document, Outcome())
 
         outcome = await self._transact(key, step)
@@ -251,36 +347,64 @@ class Headquarters:
     async def redeliver(self, *, older_than: float | None = None) -> int:
         """Send committed but undelivered replies, in every conversation.
 
-        Call it at start-up after a crash (``older_than=0``) or periodically. Replies younger
-        than ``older_than`` seconds (default: ``redelivery_after``) are skipped: another
-        process is probably sending them. Returns the number of replies sent.
+        Call it at start-up after a crash (``older_than=0``) or periodically (the WhatsApp
+        webhook app does). Replies younger than ``older_than`` seconds (default:
+        ``redelivery_after``) are skipped: another process is probably sending them. A
+        conversation that cannot be read is logged and skipped. Returns the number of
+        replies sent.
         """
-        if self.messenger is None:
+        if self._delivery is None:
             return 0
-        age = self.redelivery_after if older_than is None else older_than
         sent = 0
         async for key in self.store.scan():
-            async with self._serialized(key):
-                try:
+            try:
+                async with self._serialized(key):
                     loaded = await self.store.load(key)
-                except SnapshotError as exc:
-                    logger.error("redeliver: skipping %s: %s", key, exc.reason)
-                    continue
-                due = self._due(key, loaded, own=None, age=age)
-                if due and await self._deliver(key, due):
-                    sent += len(due)
+                    due = self._delivery.due(key, loaded, own=None, age=older_than)
+                    if due and await self._delivery.deliver(key, due):
+                        sent += len(due)
+                    self._evict(key)
+            except SnapshotError as exc:
+                logger.error("redeliver: skipping %s: %s", key, exc.reason)
+            except Exception:
+                logger.exception("redeliver: skipping %s after an error", key)
         return sent
+
+    async def last_inbound(self, channel: str, identifier: str) -> str | None:
+        """When the user last wrote (ISO-8601 UTC), or ``None``.
+
+        WhatsApp lets a business answer freely for 24 hours after that (the customer
+        service window); later, only approved templates.
+        """
+        loaded = await self.store.load(self._key(channel, identifier))
+        return loaded.document.metadata.last_inbound_at if loaded.document else None
 
     # -- the cycle ------------------------------------------------------------------------
 
     def _key(self, channel: str, identifier: str) -> ConversationKey:
         if not isinstance(channel, str) or not _CHANNEL.match(channel):
-            raise InputError(f"malformed channel {channel!r}")
+            shown = channel if isinstance(channel, str) else type(channel).__name__
+            raise InputError(f"malformed channel {shown!r}")
         if self.channels is not None and channel not in self.channels:
             raise InputError(f"unknown channel {channel!r}; accepted: {sorted(self.channels)}")
-        if not isinstance(identifier, str) or not identifier.strip() or len(identifier) > 256:
-            raise InputError("identifier must be a non-empty string of at most 256 characters")
+        _check_text(identifier, "identifier")
+        if not identifier.strip():
+            raise InputError("identifier must be a non-empty string")
         return ConversationKey(channel, identifier)
+
+    def _check_inbound(self, inbound: InboundMessage) -> None:
+        _check_text(inbound.message_id, "message_id")
+        if not inbound.message_id:
+            raise InputError("message_id must be a non-empty string")
+        _check_text(inbound.kind, "kind", limit=32)
+        if inbound.payload is not None:
+            _check_text(inbound.payload, "payload")
+        if inbound.tag is not None:
+            _check_text(inbound.tag, "tag", limit=32)
+        if inbound.text is not None:
+            _check_text(inbound.text, "text", limit=None)
+        if inbound.title is not None:
+            _check_text(inbound.title, "title", limit=None)
 
     def _refusal(self, inbound: InboundMessage) -> str | None:
         blank = inbound.text is None or not inbound.text.strip()
@@ -305,53 +429,133 @@ class Headquarters:
             if entry.users == 0:
                 del self._locks[key]
 
+    async def _load(self, key: ConversationKey) -> Loaded:
+        cache = self._cache
+        if cache is not None:
+            cached = cache.pop(key, None)
+            if cached is not None:
+                return cached
+        return await self.store.load(key)
+
+    def _evict(self, key: ConversationKey) -> None:
+        if self._cache is not None:
+            self._cache.pop(key, None)
+
+    def _remember(self, key: ConversationKey, loaded: Loaded) -> None:
+        cache = self._cache
+        if cache is None:
+            return
+        cache[key] = loaded
+        if len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
     async def _transact(
         self, key: ConversationKey, step: Callable[[Loaded], Awaitable[_Planned]]
     ) -> Outcome:
         async with self._serialized(key):
-            loaded = await self.store.load(key)
+            loaded = await self._load(key)
+            expected = loaded.revision
             for attempt in range(1, self.max_attempts + 1):
                 planned = await step(loaded)
                 outcome = planned.outcome
                 if planned.document is None:
-                    if outcome.duplicate and self.messenger is not None:
-                        due = self._due(key, loaded, own=None, age=self.redelivery_after)
-                        if due:
-                            await self._deliver(key, due)
+                    self._remember(key, loaded)
                     return outcome
+                document = planned.document
                 result = await self.store.commit(
                     key,
-                    planned.document,
+                    document,
                     expected=loaded.revision,
                     ttl=self.ttl,
-                    forget=loaded.delivered,  # their entries left the outbox above
+                    forget=sorted(loaded.marks()),  # their entries left the outbox above
                 )
                 if result.ok:
                     outcome.revision = result.revision
+                    outcome.record = planned.record
                     if self.observer is not None and planned.record is not None:
                         self.observer.committed(planned.record)
-                    if self.messenger is not None:
-                        committed = Loaded(planned.document, result.revision, frozenset())
-                        due = self._due(
-                            key, committed, own=result.revision, age=self.redelivery_after
-                        )
-                        outcome.delivered = await self._deliver(key, due)
+                    committed = Loaded(document, result.revision, raw=result.raw)
+                    outcome.delivered = await self._send_committed(key, committed)
                     return outcome
                 assert result.current is not None
                 logger.debug("conflict on %s (attempt %d)", key, attempt)
                 expected = loaded.revision
-                loaded = result.current
-                if attempt < self.max_attempts:
-                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311
+                if attempt == 1:
+                    loaded = result.current  # the conflict answer is the current document
+                    continue
+                # Contended: back off, then recompute from a snapshot taken after the wait.
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311
+                loaded = await self.store.load(key)
             raise ConflictError(str(key), expected, loaded.revision, self.max_attempts)
 
+    async def _send_committed(self, key: ConversationKey, committed: Loaded) -> bool | None:
+        """Deliver this commit's replies (and any left over); cache what the store now has."""
+        if self._delivery is None:
+            self._remember(key, committed)
+            return None
+        due = self._delivery.due(key, committed, own=committed.revision)
+        delivered = await self._delivery.deliver(key, due)
+        if delivered:
+            marks = frozenset(p.revision for p in due)
+            self._remember(
+                key, Loaded(committed.document, committed.revision, marks, raw=committed.raw)
+            )
+        else:
+            self._evict(key)  # the marks are partial: the next message reads the store
+        return delivered
+
+    async def _retried(self, key: ConversationKey, message_id: str) -> bool:
+        """A message seen before: send its replies if they are still pending.
+
+        Its original handling committed but may have crashed before sending. A sender that
+        is alive needs a moment: wait ``duplicate_grace`` from the commit, then send what is
+        still pending.
+        """
+        assert self._delivery is not None
+        delivery = self._delivery
+        for _ in range(2):
+            async with self._serialized(key):
+                loaded = await self.store.load(key)
+                mine = delivery.of_message(loaded, message_id)
+                if not mine:
+                    return True
+                wait = max(p.entry.queued_at for p in mine) + delivery.duplicate_grace
+                wait -= time.time()
+                if wait <= 0:
+                    self._evict(key)
+                    last = max(p.revision for p in mine)
+                    due = [p for p in pending(loaded) if p.revision <= last]  # older first
+                    return await delivery.deliver(key, due)
+            await asyncio.sleep(min(wait, delivery.duplicate_grace))
+        return False
+
     def _working_copy(self, key: ConversationKey, loaded: Loaded) -> ConversationDocument:
+        """The document a step changes: the loaded one itself (it was decoded for us).
+
+        A step that rolls back gets a fresh copy through :meth:`_pristine`.
+        """
         if loaded.document is None:
             return ConversationDocument(channel=Channel(key.channel, key.identifier))
-        document = copy.deepcopy(loaded.document)
-        # Delivered entries leave the outbox with this commit.
-        document.outbox = [e for e in document.outbox if e.revision not in loaded.delivered]
+        document = loaded.document
+        if loaded.marks():
+            done = loaded.delivered | frozenset(loaded.failures)
+            document.outbox = [e for e in document.outbox if e.revision not in done]
+            for revision, reason in sorted(loaded.failures.items()):
+                record(document, "delivery", "-", False, f"revision {revision}: {reason}")
         return document
+
+    def _pristine(self, key: ConversationKey, loaded: Loaded) -> ConversationDocument:
+        """An untouched working copy, decoded again from the stored bytes."""
+        if loaded.document is None or loaded.raw is None:
+            return self._working_copy(key, Loaded(None))
+        copy = Loaded(
+            self.store.codec.decode(str(key), loaded.raw),
+            loaded.revision,
+            loaded.delivered,
+            loaded.progress,
+            loaded.failures,
+        )
+        return self._working_copy(key, copy)
 
     async def _step(
         self,
@@ -367,7 +571,7 @@ class Headquarters:
                 document, revision=loaded.revision, inbound=inbound, begin=begin
             )
             replies = step.replies
-            record: StepRecord | None = step.record
+            record_: StepRecord | None = step.record
             outcome = Outcome(
                 replies=list(replies),
                 flow=step.flow,
@@ -376,72 +580,67 @@ class Headquarters:
             )
         except RollbackError as rollback:
             # Keep the conversation where it was; remember the message and the error.
-            record = None
-            document = self._working_copy(key, loaded)
-            decision = self.error_handler.handle(
-                rollback.error, component=rollback.component, document=document, handles_error=False
-            )
-            replies = [OutboundMessage(decision.apology or self.error_handler.apology)]
+            record_ = None
+            document = self._pristine(key, loaded)
+            handler = self.error_handler
+            if rollback.handled:
+                handler.record(rollback.error, component=rollback.component, document=document)
+                decision = handler.decide(False)
+            else:
+                decision = handler.handle(
+                    rollback.error,
+                    component=rollback.component,
+                    document=document,
+                    handles_error=False,
+                )
+            replies = [OutboundMessage(decision.apology or handler.apology)]
             outcome = Outcome(
                 replies=list(replies),
                 flow=document.current.path,
                 configuration=list(document.chart.configuration),
             )
+        now = utc_now()
         if inbound is not None:
             document.inbox.append(inbound.message_id)
-            del document.inbox[:-INBOX_SIZE]
+            if len(document.inbox) > INBOX_SIZE:
+                del document.inbox[:-INBOX_SIZE]
+            document.metadata.last_inbound_at = now
         if self.messenger is not None:
             revision = loaded.revision + 1
-            now = time.time()
+            queued = time.time()
+            message_id = inbound.message_id if inbound is not None else None
             document.outbox.extend(
-                OutboxEntry(revision, m.text, list(m.buttons), now) for m in replies
+                OutboxEntry(
+                    revision,
+                    m.text,
+                    list(m.buttons),
+                    queued,
+                    m.tag,
+                    list(m.descriptions),
+                    m.menu_label,
+                    m.offset,
+                    message_id,
+                )
+                for m in replies
             )
-        document.metadata.updated_at = utc_now()
-        return _Planned(document, outcome, record)
+        document.metadata.updated_at = now
+        return _Planned(document, outcome, record_)
 
-    # -- delivery -------------------------------------------------------------------------
 
-    def _due(
-        self, key: ConversationKey, loaded: Loaded, *, own: int | None, age: float
-    ) -> list[OutboxEntry]:
-        """Outbox entries this process should send now, in commit order.
-
-        Its own commit's entries; entries whose send failed here before; and entries older
-        than ``age`` seconds, whose sender presumably died before confirming them.
-        """
-        if loaded.document is None:
-            return []
-        failed = self._failed.get(key, set())
-        cutoff = time.time() - age
-        return [
-            e
-            for e in loaded.document.outbox
-            if e.revision not in loaded.delivered
-            and (e.revision == own or e.revision in failed or e.queued_at <= cutoff)
-        ]
-
-    async def _deliver(self, key: ConversationKey, entries: Sequence[OutboxEntry]) -> bool:
-        """Send committed outbox entries, then mark their revisions delivered. At-least-once."""
-        if not entries:
-            return True
-        revisions = {e.revision for e in entries}
-        messages = [OutboundMessage(e.text, e.buttons) for e in entries]
-        if not await self._send(key, messages):
-            self._failed.setdefault(key, set()).update(revisions)
-            return False
-        await self.store.mark_delivered(key, sorted(revisions))
-        failed = self._failed.get(key)
-        if failed is not None:
-            failed -= revisions
-            if not failed:
-                del self._failed[key]
-        return True
-
-    async def _send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> bool:
-        assert self.messenger is not None
-        try:
-            await self.messenger.send(key, messages)
-        except Exception:  # the replies stay in the outbox and are sent again later
-            logger.exception("messenger failed for %s; replies stay in the outbox", key)
-            return False
-        return True
+def _check_api(flows: Sequence[type[Flow]], api: httpx.AsyncClient | None) -> None:
+    if api is not None:
+        return
+    calls = [
+        f"{flow_cls.__name__}.{state.id}"
+        for flow_cls in flows
+        for state in all_states(flow_cls)
+        if isinstance(state, ApiCall)
+    ]
+    if calls:
+        raise FlowDefinitionError(
+            "Headquarters",
+            [
+                f"ApiCall states {', '.join(calls)} need an API client: pass "
+                "Headquarters(api=httpx.AsyncClient(base_url=...))"
+            ],
+        )

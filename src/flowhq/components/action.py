@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import ClassVar
 
 from flowhq.errors import FlowError
@@ -19,12 +19,14 @@ ActionFunc = Callable[[StateManager], "str | Awaitable[str]"]
 class Action(ComponentBase):
     """Run ``func(state_manager)`` (sync or async); its return value is the result.
 
-    The function has the API role: it may call ``make_api_request``, save values and update
-    dashboard/action data.
+    The function has the API role: it may call ``make_api_request``, save the values it
+    declares in ``saves`` and update dashboard/action data.
 
     Args:
         func: The code to run.
         results: Every result ``func`` may return.
+        saves: Names ``func`` saves with ``state_manager.save_value`` (templates and guards
+            may use them; the flow's checks know them).
         initial: This is the initial state.
     """
 
@@ -32,11 +34,30 @@ class Action(ComponentBase):
     role: ClassVar[Role] = Role.API
 
     def __init__(
-        self, func: ActionFunc, *, results: Sequence[str] = ("done",), initial: bool = False
+        self,
+        func: ActionFunc,
+        *,
+        results: Sequence[str] = ("done",),
+        saves: Iterable[str] = (),
+        initial: bool = False,
     ) -> None:
         name = getattr(func, "__name__", type(func).__name__)
         super().__init__(name, results=results, initial=initial)
         self.func = func
+        self.declared = frozenset(saves)
+        bad = sorted(n for n in self.declared if not n.isidentifier())
+        if bad:
+            self.definition_problems.append(f"saved names must be plain names, got {bad}")
+
+    @property
+    def saves(self) -> frozenset[str]:
+        """The names ``func`` declares it saves."""
+        return self.declared
+
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """An action shows no text."""
+        return ()
 
     def describe(self) -> str:
         """Kind and the function's name."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -12,7 +12,7 @@ import httpx
 
 from flowhq.errors import FlowError
 from flowhq.state.manager import Role, StateManager
-from flowhq.statecharts.templates import Template, TemplateError, check_json, fill_json
+from flowhq.statecharts.templates import Template, TemplateError, fill_json, json_fields
 
 from .base import ComponentBase
 
@@ -27,18 +27,25 @@ ResponseHandler = Callable[[httpx.Response, StateManager], "str | Awaitable[str 
 class ApiCall(ComponentBase):
     """Perform an HTTP request; finish ``success`` or ``error``.
 
-    Timeouts, connection errors and 4xx/5xx answers are ``error``, recorded in the validation
-    history with their reason. The JSON body is kept in the component's data. A ``handler``
-    may map the response to another declared result and update dashboard/action data.
+    Timeouts, connection errors and 5xx answers are retried a bounded number of times with
+    the same ``Idempotency-Key`` (``Headquarters(api_retries=...)``); 4xx answers are not.
+    What still fails is ``error`` — or ``timeout`` for a final timeout, when the call
+    declares that result — recorded in the validation history with its reason. The JSON
+    body is kept in the component's data. A ``handler`` may map the response to another
+    declared result and save values or update dashboard/action data.
 
     Args:
         method: HTTP method.
         url: URL or path relative to the client's ``base_url``; ``{name}`` placeholders are
-            filled and URL-encoded.
+            filled with saved values (option ids, not titles) and URL-encoded.
         json: JSON body; strings in it may be ``{name}`` templates.
         handler: ``(response, state_manager) -> result | None`` (sync or async).
-        results: Every result the call can finish with (default ``success``, ``error``).
+        results: Every result the call can finish with (default ``success``, ``error``;
+            add ``timeout`` to branch on it).
         save_as: Save the JSON response under this name.
+        saves: Names the handler saves with ``state_manager.save_value``.
+        timeout: Seconds per attempt (default: ``Headquarters(api_timeout=...)``).
+        initial: This is the initial state.
     """
 
     kind = "ApiCall"
@@ -53,6 +60,8 @@ class ApiCall(ComponentBase):
         handler: ResponseHandler | None = None,
         results: Sequence[str] = ("success", "error"),
         save_as: str | None = None,
+        saves: Iterable[str] = (),
+        timeout: float | None = None,
         initial: bool = False,
     ) -> None:
         super().__init__(url, results=results, initial=initial)
@@ -60,39 +69,61 @@ class ApiCall(ComponentBase):
         self.json = json
         self.handler = handler
         self.save_as = save_as
+        self.declared = frozenset(saves)
+        self.timeout = timeout
         if "error" not in self.results:
             self.definition_problems.append("an ApiCall's results must include 'error'")
+        if timeout is not None and timeout <= 0:
+            self.definition_problems.append(f"timeout must be positive, got {timeout}")
+        bad = sorted(n for n in [*self.declared, save_as or "x"] if not n.isidentifier())
+        if bad:
+            self.definition_problems.append(f"saved names must be plain names, got {bad}")
         try:
-            check_json(json)
+            self.payload_fields = tuple(json_fields(json))
         except TemplateError as exc:
+            self.payload_fields = ()
             self.definition_problems.append(str(exc))
+
+    @property
+    def saves(self) -> frozenset[str]:
+        """``save_as`` and the names the handler declares."""
+        return self.declared | ({self.save_as} if self.save_as else set())
+
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """Placeholders of the URL and of the JSON body."""
+        return (*self.text.fields, *self.payload_fields)
 
     def describe(self) -> str:
         """Kind, method and URL as written."""
         return f"{self.kind}: {self.method} {self.text.text}"
 
     def _url(self, state_manager: StateManager) -> str:
-        values = state_manager.values()
+        values = state_manager.payload_values()
         encoded = {name: quote(str(values.get(name, "")), safe="") for name in self.text.fields}
+        for name in self.text.fields:  # a hole in a URL must fail like a hole in a message
+            Template("{" + name + "}").render(values)
         return Template(self.text.text).render(encoded)
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Perform the request and return its result."""
-        body = fill_json(self.json, state_manager.values()) if self.json is not None else None
+        values = state_manager.payload_values()
+        body = fill_json(self.json, values) if self.json is not None else None
         try:
             response = await state_manager.make_api_request(
-                self.method, self._url(state_manager), json=body
+                self.method, self._url(state_manager), json=body, timeout=self.timeout
             )
         except httpx.TimeoutException as exc:
-            return self._failed(state_manager, f"timeout: {type(exc).__name__}")
+            late = "timeout" if "timeout" in self.results else "error"
+            return self._failed(state_manager, f"timeout: {type(exc).__name__}", late)
         except httpx.TransportError as exc:
             return self._failed(state_manager, f"connection error: {type(exc).__name__}")
         payload = _json_or_none(response)
         state_manager.update_component_data({"status": response.status_code, "response": payload})
-        if self.save_as and not response.is_error:
+        if self.save_as and not response.is_error and payload is not None:
             state_manager.save_value(self.save_as, payload)
         if self.handler is not None:
-            result = self.handler(response, state_manager)
+            result: Any = self.handler(response, state_manager)
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:
@@ -107,10 +138,10 @@ class ApiCall(ComponentBase):
         state_manager.record_validation(self.id, success=True)
         return "success"
 
-    def _failed(self, state_manager: StateManager, reason: str) -> str:
+    def _failed(self, state_manager: StateManager, reason: str, result: str = "error") -> str:
         logger.info("api call %s failed: %s", self.id, reason)
         state_manager.record_validation(self.id, success=False, error=reason)
-        return "error"
+        return result
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -20,6 +20,8 @@ class Component(Protocol):
     ``begin`` runs when the state is entered: it returns a result to finish at once, or
     ``None`` to wait for input. ``handle`` receives the user's message while the component
     waits; it returns a result, or ``None`` to keep waiting (for example after re-asking).
+    ``reprompt`` sends the waiting question again (after a tap on an old button, a detour
+    through help, or a request for more options).
     """
 
     role: ClassVar[Role]
@@ -31,6 +33,10 @@ class Component(Protocol):
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Handle the user's message while waiting."""
+        ...
+
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
+        """Send the waiting question again."""
         ...
 
 
@@ -75,3 +81,6 @@ class ComponentBase(ComponentState):
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Components that do not take input ignore messages."""
         return None
+
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
+        """Components that ask nothing have nothing to repeat."""

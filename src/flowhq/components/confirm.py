@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import Role, StateManager
 
 from .base import ComponentBase
 
-__all__ = ["Confirm"]
+__all__ = ["NO_WORDS", "YES_WORDS", "Confirm", "normalize_answer"]
 
-YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "sure", "ok", "okay", "confirm", "si", "sí"})
-NO_WORDS = frozenset({"no", "n", "nope", "nah"})
+YES_WORDS = frozenset(
+    {
+        "yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "k", "confirm", "correct",
+        "right", "of course", "yes please", "sure thing", "absolutely", "definitely",
+        "go ahead", "sounds good", "👍", "✅", "✔", "☑", "👌",
+    }
+)  # fmt: skip
+NO_WORDS = frozenset(
+    {
+        "no", "n", "nope", "nah", "no thanks", "no thank you", "not now", "cancel it",
+        "wrong", "👎", "❌", "✖", "🚫",
+    }
+)  # fmt: skip
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_answer(text: str) -> str:
+    """Fold case, drop skin tones, variation selectors and trailing punctuation."""
+    folded = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKC", text).casefold()
+        # Skin-tone modifiers and emoji variation selectors do not change the answer.
+        if not ("\U0001f3fb" <= ch <= "\U0001f3ff" or ch in "\ufe0e\ufe0f")
+    )
+    return _SPACES.sub(" ", folded).strip(" .!?,;:¡¿")
 
 
 class Confirm(ComponentBase):
     """Ask a yes/no question; finish ``yes`` or ``no``. Writes nothing but the gate's result.
+
+    The user may press a button, type its number, or answer in words or emoji: the flow's
+    ``yes_words``/``no_words`` (English and 👍/👎 by default), set per flow for other
+    languages, or per component.
 
     Args:
         text: The question, with optional ``{name}`` placeholders.
@@ -38,15 +68,29 @@ class Confirm(ComponentBase):
         *,
         yes: str = "yes",
         no: str = "no",
-        yes_words: Iterable[str] = YES_WORDS,
-        no_words: Iterable[str] = NO_WORDS,
+        yes_words: Iterable[str] | None = None,
+        no_words: Iterable[str] | None = None,
         initial: bool = False,
     ) -> None:
         super().__init__(text, results=("yes", "no"), initial=initial)
         self.yes_title = yes
         self.no_title = no
-        self.yes_words = frozenset(w.casefold() for w in [*yes_words, yes])
-        self.no_words = frozenset(w.casefold() for w in [*no_words, no])
+        self._own_words = (yes_words, no_words)
+        self._words(yes_words or YES_WORDS, no_words or NO_WORDS)
+
+    def _words(self, yes_words: Iterable[str], no_words: Iterable[str]) -> None:
+        self.yes_words = frozenset(normalize_answer(w) for w in [*yes_words, self.yes_title])
+        self.no_words = frozenset(normalize_answer(w) for w in [*no_words, self.no_title])
+        both = sorted(self.yes_words & self.no_words)
+        if both:
+            self.definition_problems.append(f"words taken as both yes and no: {both}")
+
+    def bind(self, flow_cls: Any) -> None:
+        """Take the flow's ``yes_words``/``no_words`` unless the component set its own."""
+        own_yes, own_no = self._own_words
+        flow_yes = getattr(flow_cls, "yes_words", None)
+        flow_no = getattr(flow_cls, "no_words", None)
+        self._words(own_yes or flow_yes or YES_WORDS, own_no or flow_no or NO_WORDS)
 
     @property
     def buttons(self) -> tuple[tuple[str, str], ...]:
@@ -59,22 +103,35 @@ class Confirm(ComponentBase):
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Send the question with the two buttons and wait."""
+        self.reprompt(state_manager)
+        return None
+
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
+        """Send the question and its buttons again."""
         text = self.text.render(state_manager.values())
-        state_manager.messaging.send(text, buttons=self.buttons)
+        state_manager.messaging.send(text, buttons=self.buttons, tag=state_manager.question_tag)
+
+    def match(self, inbound: InboundMessage) -> str | None:
+        """``"yes"``, ``"no"`` or ``None`` for a button, a number, a word or an emoji."""
+        if inbound.payload in ("yes", "no"):
+            return inbound.payload
+        word = normalize_answer(inbound.text or "")
+        if word in self.yes_words or word == "1":
+            return "yes"
+        if word in self.no_words or word == "2":
+            return "no"
         return None
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
-        """Map the button or word to ``yes``/``no``; anything else re-asks."""
-        if inbound.payload in ("yes", "no"):
-            answer: str | None = inbound.payload
-        else:
-            word = (inbound.text or "").strip().casefold()
-            answer = "yes" if word in self.yes_words else "no" if word in self.no_words else None
+        """Map the answer to ``yes``/``no``; anything else re-asks."""
+        answer = self.match(inbound)
         if answer is None:
             state_manager.record_validation(self.id, success=False, error="not a yes/no answer")
             text = self.text.render(state_manager.values())
             state_manager.messaging.send(
-                f"Please answer {self.yes_title} or {self.no_title}.\n{text}", buttons=self.buttons
+                f"Please answer {self.yes_title} or {self.no_title}.\n{text}",
+                buttons=self.buttons,
+                tag=state_manager.question_tag,
             )
             return None
         state_manager.record_validation(self.id, success=True)

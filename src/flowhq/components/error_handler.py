@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from attrs import frozen
 
 from flowhq.state.document import ConversationDocument
 from flowhq.state.manager import record_error
+from flowhq.state.secrets import redact
 
 __all__ = ["DEFAULT_APOLOGY", "ErrorDecision", "ErrorHandler"]
 
@@ -29,7 +31,8 @@ class ErrorHandler:
 
     When the failing state handles the ``error`` result, that result is dispatched; otherwise
     the step is rolled back and the user gets ``apology``. Replace it with
-    ``Headquarters(error_handler=...)`` to change the wording or the recorded text.
+    ``Headquarters(error_handler=...)`` to change the wording or the recorded text. Each
+    error is logged once, with the state, and never with the conversation's auth token.
 
     Args:
         apology: The short message the user sees when a step is rolled back.
@@ -52,14 +55,26 @@ class ErrorHandler:
         handles_error: bool,
     ) -> ErrorDecision:
         """Log and record ``error`` raised in ``component``; return the decision."""
+        token = document.auth.token
+        details = redact("".join(traceback.format_exception(error)), token).rstrip()
         logger.error(
-            "error in component %s of %s:%s",
+            "error in state %s of %s:%s (%s): %s\n%s",
             component,
             document.channel.type,
             document.channel.identifier,
-            exc_info=error,
+            document.current.path,
+            redact(self.describe(error), token),
+            details,
         )
+        self.record(error, component=component, document=document)
+        return self.decide(handles_error)
+
+    def record(self, error: Exception, *, component: str, document: ConversationDocument) -> None:
+        """Record ``error`` in the conversation's validation history (no logging)."""
         record_error(document, component, self.describe(error))
+
+    def decide(self, handles_error: bool) -> ErrorDecision:
+        """Route to ``error`` when the state handles it, else roll back and apologise."""
         if handles_error:
             return ErrorDecision("error", None)
         return ErrorDecision(None, self.apology)

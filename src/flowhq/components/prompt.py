@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from flowhq.errors import ValidationError
@@ -11,25 +11,42 @@ from flowhq.state.manager import Role, StateManager
 
 from .base import ComponentBase
 
-__all__ = ["Prompt", "Validator"]
+__all__ = ["ACCEPTED_KINDS", "Prompt", "Validator"]
 
 Validator = Callable[[str], Any]
 """A callable ``str -> value`` that raises ``ValidationError(message)`` on bad input."""
 
-TEXT_ONLY = "Please answer with a text message."
+ACCEPTED_KINDS = ("text", "location", "image", "video", "audio", "document", "sticker")
+"""What a Prompt can ask for with ``accept=``."""
+
+_ASK_FOR = {
+    "text": "a text message",
+    "location": "a location (📎 → Location)",
+    "image": "a photo",
+    "video": "a video",
+    "audio": "a voice message or audio file",
+    "document": "a document",
+    "sticker": "a sticker",
+}
 
 
 class Prompt(ComponentBase):
-    """Ask ``text``, validate each answer, save the cleaned value.
+    """Ask ``text``, validate each answer, save the cleaned value under the state's name.
 
     Results: ``valid``, and ``exhausted`` when ``max_attempts`` is given.
 
+    ``quantity = Prompt("How many?", validator=integer(min=1))`` saves the answer as
+    ``quantity`` (``{quantity}`` in later texts, ``data["quantity"]`` in guards).
+
     Args:
         text: The question, with optional ``{name}`` placeholders.
-        save_as: Name under which the cleaned value is saved (for templates and guards).
+        save_as: Save under this name instead of the state's own.
         validator: ``str -> value``, raising ``ValidationError``; default: keep the text.
         max_attempts: After this many invalid answers the result is ``exhausted``.
         error_text: Shown on an invalid answer instead of the validator's message.
+        accept: The kinds of message that answer it (default text only). A location is
+            saved as ``{"latitude", "longitude", "name", "address"}``; media as
+            ``{"id", "mime_type", "caption"}``; the validator applies to text.
         initial: This is the initial state.
     """
 
@@ -45,6 +62,7 @@ class Prompt(ComponentBase):
         validator: Validator | None = None,
         max_attempts: int | None = None,
         error_text: str | None = None,
+        accept: Iterable[str] = ("text",),
         initial: bool = False,
     ) -> None:
         results = ("valid", "exhausted") if max_attempts is not None else ("valid",)
@@ -53,35 +71,85 @@ class Prompt(ComponentBase):
             self.definition_problems.append(f"max_attempts must be at least 1, got {max_attempts}")
         if save_as is not None and not save_as.isidentifier():
             self.definition_problems.append(f"save_as={save_as!r} is not a plain name")
+        self.accept = tuple(accept)
+        unknown = [kind for kind in self.accept if kind not in ACCEPTED_KINDS]
+        if unknown or not self.accept:
+            self.definition_problems.append(
+                f"accept={self.accept!r}: choose among {', '.join(ACCEPTED_KINDS)}"
+            )
         self.save_as = save_as
         self.validator = validator
         self.max_attempts = max_attempts
         self.error_text = self._template(error_text) if error_text is not None else None
 
+    @property
+    def saved_name(self) -> str:
+        """The name the answer is saved under: ``save_as``, else the state's id."""
+        return self.save_as or self.id
+
+    @property
+    def saves(self) -> frozenset[str]:
+        """The one name this prompt saves."""
+        return frozenset({self.saved_name})
+
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """Placeholders of the question and of the error text."""
+        extra = self.error_text.fields if self.error_text else ()
+        return (*self.text.fields, *extra)
+
     def describe(self) -> str:
-        """Kind, question and the saved field."""
-        saved = f" → {self.save_as}" if self.save_as else ""
-        return f"{self.kind}: {self.text.text}{saved}"
+        """Kind, question and the saved name."""
+        return f"{self.kind}: {self.text.text} → {self.saved_name}"
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Ask the question; a fresh visit starts a fresh count of invalid answers."""
-        state_manager.clear_component_data()
-        return await super().begin(state_manager)
+        if not state_manager.resumed:
+            state_manager.clear_component_data()
+        self.reprompt(state_manager)
+        return None
+
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
+        """Send the question again."""
+        state_manager.messaging.send(self.text.render(state_manager.values()))
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Validate the answer: save and finish ``valid``, or re-ask / finish ``exhausted``."""
-        text = inbound.text.strip() if inbound.kind == "text" and inbound.text else None
-        if text is None:
-            state_manager.messaging.send(f"{TEXT_ONLY}\n{self.text.render(state_manager.values())}")
+        value = self._answer(inbound)
+        if value is None:
+            # A sticker or a photo sent by mistake is not an attempt at the answer.
+            wanted = " or ".join(_ASK_FOR[kind] for kind in self.accept)
+            question = self.text.render(state_manager.values())
+            state_manager.messaging.send(f"Please answer with {wanted}.\n{question}")
             return None
-        try:
-            value = self.validator(text) if self.validator else text
-        except ValidationError as exc:
-            return self._invalid(state_manager, exc.message)
+        if isinstance(value, str):
+            try:
+                value = self.validator(value) if self.validator else value
+            except ValidationError as exc:
+                return self._invalid(state_manager, exc.message)
         state_manager.record_validation(self.id, success=True)
-        if self.save_as:
-            state_manager.save_value(self.save_as, value)
+        state_manager.save_value(self.saved_name, value)
         return "valid"
+
+    def _answer(self, inbound: InboundMessage) -> Any:
+        """The raw answer if the message is of an accepted kind, else ``None``."""
+        if inbound.kind not in self.accept:
+            return None
+        if inbound.kind == "text":
+            text = (inbound.text or "").strip()
+            return text or None
+        if inbound.location is not None:
+            where = inbound.location
+            return {
+                "latitude": where.latitude,
+                "longitude": where.longitude,
+                "name": where.name,
+                "address": where.address,
+            }
+        if inbound.media is not None:
+            media = inbound.media
+            return {"id": media.id, "mime_type": media.mime_type, "caption": media.caption}
+        return None
 
     def _invalid(self, state_manager: StateManager, message: str) -> str | None:
         state_manager.record_validation(self.id, success=False, error=message)

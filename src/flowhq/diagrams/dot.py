@@ -1,8 +1,10 @@
 """Graphviz DOT text of a :class:`~flowhq.diagrams.model.Diagram`.
 
 Byte-stable (no object ids, document order), so a diff of a committed diagram shows a real
-change. Compound states and parallel regions are clusters; an edge from or to a compound
-state attaches to the cluster through its initial-state dot.
+change. Compound states and parallel regions are clusters. An edge into a compound state
+attaches to the cluster through its initial-state dot; an edge out of one (a command such
+as ``help`` or ``cancel`` that every state inside accepts) leaves from the cluster's border,
+through an invisible anchor, so it does not look like it starts at the initial dot.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def _quote(value: str) -> str:
 
 def _anchor(node: Node) -> str:
     return f"__start_{node.id}"
+
+
+def _exit(node: Node) -> str:
+    return f"__exit_{node.id}"
 
 
 def _wrap(text: str, width: int = 36) -> str:
@@ -47,6 +53,7 @@ def _node_lines(node: Node, diagram: Diagram, depth: int) -> list[str]:
             f"{pad}subgraph {_quote('cluster_' + node.id)} {{",
             f"{pad}  graph [label={_quote(title)}, {fill}];",
             f"{pad}  {_quote(_anchor(node))} [shape=point, width=0.12];",
+            f"{pad}  {_quote(_exit(node))} [shape=point, style=invis, width=0, height=0];",
         ]
         initial = next((c for c in node.children if c.initial), None)
         if initial is not None and node.kind != "parallel":
@@ -79,6 +86,10 @@ def _target(node: Node) -> str:
     return _quote(_anchor(node) if node.is_cluster else node.id)
 
 
+def _source(node: Node) -> str:
+    return _quote(_exit(node) if node.is_cluster else node.id)
+
+
 def _edge_line(edge: Edge, nodes: dict[str, Node], index: int) -> list[str]:
     source = nodes[edge.source]
     attributes = [f"label={_quote(edge.label)}"] if edge.label else []
@@ -89,14 +100,14 @@ def _edge_line(edge: Edge, nodes: dict[str, Node], index: int) -> list[str]:
         attributes += [f'color="{WARNING}"', f'fontcolor="{WARNING}"', "style=bold"]
         return [
             f'  {_quote(sink)} [shape=point, color="{WARNING}", width=0.1];',
-            f"  {_target(source)} -> {_quote(sink)} [{', '.join(attributes)}];",
+            f"  {_source(source)} -> {_quote(sink)} [{', '.join(attributes)}];",
         ]
     target = nodes[edge.target]
     if target.is_cluster:
         attributes.append(f"lhead={_quote('cluster_' + target.id)}")
     if edge.kind == "transition" and not edge.events:
         attributes.append("style=dashed")
-    return [f"  {_target(source)} -> {_target(target)} [{', '.join(attributes)}];"]
+    return [f"  {_source(source)} -> {_target(target)} [{', '.join(attributes)}];"]
 
 
 def render_dot(diagram: Diagram) -> str:

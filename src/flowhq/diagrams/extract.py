@@ -91,9 +91,9 @@ def _edges(chart_cls: type[StateChart[Any]]) -> list[Edge]:
     for state in all_states(chart_cls):
         if isinstance(state, ComponentState) and not state.final:
             edges.extend(
-                Edge(source=state.id, target=None, events=(result,), kind="unhandled")
-                for result in state.results
-                if not handles(state, result)
+                Edge(source=state.id, target=None, events=(outcome[0],), kind="unhandled")
+                for outcome in state.outcomes
+                if not any(handles(state, result) for result in outcome)
             )
     return edges
 

@@ -24,6 +24,7 @@ EXAMPLES = (
     "examples.signup:Signup",
     "examples.support_menu:SupportMenu",
     "examples.order_status:OrderStatus",
+    "examples.pizza:PizzaOrder",
 )
 MARK = "<!-- flowhq dot sha256:"
 

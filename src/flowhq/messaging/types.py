@@ -8,12 +8,13 @@ updates into :class:`InboundMessage` and renders :class:`OutboundMessage` in its
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
 
 __all__ = [
+    "MORE_PREFIX",
     "InboundMessage",
     "Location",
     "Media",
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 _TAG = re.compile(r"^[0-9a-z]{1,12}$")
+MORE_PREFIX = "flowhq.more:"
+"""Payload of the row a channel adds to page a long list: ``flowhq.more:<next offset>``."""
+
 TAG_SEPARATOR = "~"
 """Separates an option id from the question tag in a button id sent to a channel."""
 
@@ -31,6 +35,10 @@ def _buttons(
     value: Sequence[tuple[str, str]] | Sequence[Sequence[str]],
 ) -> tuple[tuple[str, str], ...]:
     return tuple((str(button_id), str(title)) for button_id, title in value)
+
+
+def _descriptions(value: Iterable[str | None]) -> tuple[str | None, ...]:
+    return tuple(value)
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -134,13 +142,16 @@ class OutboundMessage:
         descriptions: Optional one-line descriptions of the options, aligned with
             ``buttons`` (shown under list rows where the channel has them).
         menu_label: The label of the button that opens a list of options.
+        offset: The first option to show, for channels that page long lists (the user
+            asked for more options).
     """
 
     text: str
     buttons: tuple[tuple[str, str], ...] = field(default=(), converter=_buttons)
     tag: str | None = field(default=None, kw_only=True)
-    descriptions: tuple[str | None, ...] = field(default=(), converter=tuple, kw_only=True)
+    descriptions: tuple[str | None, ...] = field(default=(), converter=_descriptions, kw_only=True)
     menu_label: str | None = field(default=None, kw_only=True)
+    offset: int = field(default=0, kw_only=True)
 
     def plain_text(self) -> str:
         """The text with numbered options, for channels that cannot show buttons."""
@@ -162,6 +173,8 @@ class OutboundMessage:
             data["descriptions"] = list(self.descriptions)
         if self.menu_label is not None:
             data["menu_label"] = self.menu_label
+        if self.offset:
+            data["offset"] = self.offset
         return data
 
 

@@ -1,14 +1,26 @@
-"""JSON codec of the conversation document, built on one cattrs converter.
+"""JSON codec of the conversation document: orjson for the bytes, one strict cattrs converter.
+
+Decoding is strict (DESIGN §9): a field of the wrong type is a ``SnapshotError``, never
+coerced. cattrs would otherwise turn ``null`` into the string ``"None"``, a string into a
+list of its characters and ``{}`` into ``[]``, and the coerced document would then be
+committed over the original. Documents written by schema 1 are upgraded on the way in.
 
 The converter is built per codec (no module-level singleton): stores own theirs.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from cattrs import Converter
+import orjson
+from cattrs import Converter, transform_error
+from cattrs.cols import (
+    is_mapping,
+    is_sequence,
+    list_structure_factory,
+    mapping_structure_factory,
+)
 from cattrs.errors import BaseValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
@@ -30,9 +42,59 @@ class Codec(Protocol):
         ...
 
 
-def make_converter() -> Converter:
-    """Build the converter for the document; ``metadata`` is stored as ``_metadata``."""
-    converter = Converter(forbid_extra_keys=True)
+def _exact(kind: type) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _number(value: Any, _: Any) -> float:
+    if type(value) not in (int, float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _checked(kind: type, factory: Callable[..., Any]) -> Callable[[Any, Converter], Any]:
+    """Wrap a cattrs collection factory so only ``kind`` (list or dict) is accepted."""
+
+    def make(type_: Any, converter: Converter) -> Callable[[Any, Any], Any]:
+        inner = factory(type_, converter)
+
+        def structure(value: Any, target: Any) -> Any:
+            if type(value) is not kind:
+                raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+            return inner(value, target)
+
+        return structure
+
+    return make
+
+
+def _pair(value: Any, _: Any) -> tuple[str, str]:
+    if type(value) is not list or len(value) != 2 or not all(type(v) is str for v in value):
+        raise TypeError("expected a [id, title] pair of strings")
+    return value[0], value[1]
+
+
+def make_converter(*, detailed: bool = False) -> Converter:
+    """Build the strict converter of the document; ``metadata`` is stored as ``_metadata``.
+
+    Args:
+        detailed: Collect the path of every error (slower; used to explain a failure).
+    """
+    converter = Converter(forbid_extra_keys=True, detailed_validation=detailed)
+    for kind in (str, int, bool):
+        converter.register_structure_hook(kind, _exact(kind))
+    converter.register_structure_hook(float, _number)
+    converter.register_structure_hook_func(lambda t: t == tuple[str, str], _pair)
+    converter.register_structure_hook_factory(
+        lambda t: is_sequence(t) and t != tuple[str, str],
+        _checked(list, list_structure_factory),
+    )
+    converter.register_structure_hook_factory(is_mapping, _checked(dict, mapping_structure_factory))
     metadata = override(rename="_metadata")
     converter.register_unstructure_hook(
         ConversationDocument,
@@ -47,29 +109,58 @@ def make_converter() -> Converter:
     return converter
 
 
+def _upgrade_from_1(data: dict[str, Any]) -> None:
+    """Schema 1 kept saved values and component data in one ``current.data`` map.
+
+    Which keys are state ids is known only to the flow, so everything goes to ``values``
+    for now and ``flowhq.state.upgrade`` moves component data back when the flow runs.
+    """
+    current = data.get("current")
+    if isinstance(current, dict) and "values" not in current:
+        current["values"] = current.get("data", {})
+        current["data"] = {}
+    data["_metadata"]["schema"] = SCHEMA_VERSION
+    data["_metadata"]["upgraded_from"] = 1
+
+
 class JsonCodec:
-    """Compact JSON through a cattrs converter."""
+    """Compact JSON (orjson) through a strict cattrs converter."""
 
     def __init__(self) -> None:
         self._converter = make_converter()
+        self._explainer = make_converter(detailed=True)
 
     def encode(self, document: ConversationDocument) -> bytes:
-        """Serialise ``document`` to compact UTF-8 JSON."""
-        data = self._converter.unstructure(document)
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        """Serialise ``document`` to compact UTF-8 JSON.
+
+        Raises:
+            TypeError: a value JSON cannot hold (components are checked before this).
+        """
+        return orjson.dumps(self._converter.unstructure(document))
 
     def decode(self, key: str, raw: bytes) -> ConversationDocument:
         """Parse ``raw``; anything that is not a flowhq document raises ``SnapshotError``."""
         try:
-            data: Any = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:  # also bad UTF-8 and nesting over 1,024 levels
             raise SnapshotError(key, f"not JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("_metadata"), dict):
             raise SnapshotError(key, "not a flowhq conversation document")
         schema = data["_metadata"].get("schema")
-        if schema != SCHEMA_VERSION:
+        if schema == 1:
+            _upgrade_from_1(data)
+        elif schema != SCHEMA_VERSION:
             raise SnapshotError(key, f"unsupported schema {schema!r}")
         try:
             return self._converter.structure(data, ConversationDocument)
-        except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
-            raise SnapshotError(key, f"malformed document: {exc}") from None
+        except (BaseValidationError, TypeError, ValueError, KeyError, AttributeError):
+            raise SnapshotError(key, f"malformed document: {self._explain(data)}") from None
+
+    def _explain(self, data: dict[str, Any]) -> str:
+        try:
+            self._explainer.structure(data, ConversationDocument)
+        except BaseValidationError as exc:
+            return "; ".join(transform_error(exc, path="document")[:5])
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "fields of the wrong type"

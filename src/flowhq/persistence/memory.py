@@ -7,12 +7,12 @@ Not shared between processes, and not thread-safe: one event loop owns it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 
-from attrs import define
+from attrs import define, field
 
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded
+from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["MemoryStore"]
@@ -24,6 +24,8 @@ class _Entry:
     revision: int
     delivered: set[int]
     expires_at: float | None
+    progress: dict[int, int] = field(factory=dict)
+    failures: dict[int, str] = field(factory=dict)
 
 
 class MemoryStore:
@@ -34,13 +36,15 @@ class MemoryStore:
     """
 
     def __init__(self, *, codec: Codec | None = None) -> None:
-        self._codec = codec or JsonCodec()
+        self.codec: Codec = codec or JsonCodec()
         self._entries: dict[ConversationKey, _Entry] = {}
+        self._next_sweep = 0.0
 
     def __repr__(self) -> str:
         return f"MemoryStore(conversations={len(self._entries)})"
 
     def _live(self, key: ConversationKey) -> _Entry | None:
+        self._sweep()
         entry = self._entries.get(key)
         if (
             entry is not None
@@ -51,11 +55,32 @@ class MemoryStore:
             return None
         return entry
 
+    def _sweep(self) -> None:
+        """Drop expired conversations, at most once a second (memory stays bounded by TTL)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + 1.0
+        expired = [
+            key
+            for key, entry in self._entries.items()
+            if entry.expires_at is not None and entry.expires_at <= now
+        ]
+        for key in expired:
+            del self._entries[key]
+
     def _loaded(self, key: ConversationKey, entry: _Entry | None) -> Loaded:
         if entry is None:
             return Loaded(None)
+        document = self.codec.decode(str(key), entry.raw)
+        check_owner(key, document)
         return Loaded(
-            self._codec.decode(str(key), entry.raw), entry.revision, frozenset(entry.delivered)
+            document,
+            entry.revision,
+            frozenset(entry.delivered),
+            dict(entry.progress),
+            dict(entry.failures),
+            entry.raw,
         )
 
     async def load(self, key: ConversationKey) -> Loaded:
@@ -76,18 +101,33 @@ class MemoryStore:
         revision = entry.revision if entry else 0
         if revision != expected:
             return CommitResult(False, revision, self._loaded(key, entry))
+        raw = self.codec.encode(document)
         expires_at = time.monotonic() + ttl if ttl else None
-        delivered = entry.delivered - set(forget) if entry else set()
-        self._entries[key] = _Entry(
-            self._codec.encode(document), revision + 1, delivered, expires_at
-        )
-        return CommitResult(True, revision + 1)
+        gone = set(forget)
+        if entry is None:
+            self._entries[key] = _Entry(raw, revision + 1, set(), expires_at)
+        else:
+            entry.raw, entry.revision, entry.expires_at = raw, revision + 1, expires_at
+            entry.delivered -= gone
+            for marks in (entry.progress, entry.failures):
+                for old in gone & set(marks):
+                    del marks[old]
+        return CommitResult(True, revision + 1, raw=raw)
 
-    async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
-        """Record ``revisions`` of ``key`` as delivered."""
+    async def mark_delivered(
+        self,
+        key: ConversationKey,
+        revisions: Collection[int],
+        *,
+        progress: Mapping[int, int] | None = None,
+        failures: Mapping[int, str] | None = None,
+    ) -> None:
+        """Record delivery marks of ``key`` (see ``Store.mark_delivered``)."""
         entry = self._live(key)
         if entry is not None:
             entry.delivered.update(revisions)
+            entry.progress.update(progress or {})
+            entry.failures.update(failures or {})
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation; return whether it existed."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Mapping, Sequence
 from typing import Any, cast
 
 from attrs import frozen
@@ -30,43 +30,46 @@ from redis.retry import Retry
 
 from flowhq.errors import SnapshotError, StoreUnavailableError
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded
+from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["KeyBuilder", "RedisStore"]
 
 logger = logging.getLogger("flowhq.persistence")
 
-# KEYS[1] the conversation; ARGV: expected revision, document, TTL in ms (0: no expiry),
-# then delivered revisions whose marks can go. Returns {1, new_rev}, {0, HGETALL} on a
-# conflict (so the retry needs no load), or {-1} when a foreign hash is at the key.
+# KEYS[1] the conversation; ARGV: expected revision (decimal string), document, TTL in ms
+# (0: no expiry), then revisions whose delivery marks can go. Returns {1, new_rev},
+# {0, HGETALL} on a conflict (so the retry needs no load), or {-1} when a foreign hash is at
+# the key. Revisions are compared as strings and bumped with HINCRBY: Lua numbers are
+# doubles, which lose exactness past 2^53.
 COMMIT = """
 local rev = redis.call('HGET', KEYS[1], 'rev')
 if rev == false and redis.call('EXISTS', KEYS[1]) == 1 then
   return {-1}
 end
-rev = tonumber(rev or '0')
-if rev ~= tonumber(ARGV[1]) then
+if (rev or '0') ~= ARGV[1] then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', rev + 1)
+redis.call('HSET', KEYS[1], 'doc', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
 for i = 4, #ARGV do
-  redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i])
+  redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i], 'dlp:' .. ARGV[i], 'dlf:' .. ARGV[i])
 end
-if tonumber(ARGV[3]) > 0 then
+if ARGV[3] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 else
   redis.call('PERSIST', KEYS[1])
 end
-return {1, rev + 1}
+return {1, redis.call('HGET', KEYS[1], 'rev')}
 """
 
-# KEYS[1] the conversation; ARGV the delivered revisions. Nothing is created for a
-# conversation that is gone.
+# KEYS[1] the conversation; ARGV: field, value pairs of delivery marks (dlv:<rev> all
+# delivered, dlp:<rev> how many went out, dlf:<rev> dropped after a permanent failure).
+# Nothing is created for a conversation that is gone.
 MARK_DELIVERED = """
 if redis.call('HEXISTS', KEYS[1], 'rev') == 0 then return 0 end
-for i = 1, #ARGV do
-  redis.call('HSET', KEYS[1], 'dlv:' .. ARGV[i], 1)
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 return 1
 """
@@ -133,7 +136,7 @@ class RedisStore:
     ) -> None:
         self.client = client
         self.keys = KeyBuilder(prefix)
-        self._codec = codec or JsonCodec()
+        self.codec: Codec = codec or JsonCodec()
         self._scripts_loaded = False
         self._loading = asyncio.Lock()
         self._durability_checked = False
@@ -219,12 +222,25 @@ class RedisStore:
         doc, rev = fields.get(b"doc"), fields.get(b"rev")
         if doc is None or rev is None:
             raise SnapshotError(str(key), "a foreign hash is stored at this key")
+        delivered: set[int] = set()
+        progress: dict[int, int] = {}
+        failures: dict[int, str] = {}
         try:
             revision = int(rev)
-            delivered = frozenset(int(f[4:]) for f in fields if f.startswith(b"dlv:"))
+            for name, value in fields.items():
+                kind, revision_text = name[:4], name[4:]
+                if kind == b"dlv:":
+                    delivered.add(int(revision_text))
+                elif kind == b"dlp:":
+                    progress[int(revision_text)] = int(value)
+                elif kind == b"dlf:":
+                    failures[int(revision_text)] = bytes(value).decode(errors="replace")
         except ValueError:
             raise SnapshotError(str(key), "revision or delivery mark is not a number") from None
-        return Loaded(self._codec.decode(str(key), bytes(doc)), revision, delivered)
+        raw = bytes(doc)
+        document = self.codec.decode(str(key), raw)
+        check_owner(key, document)
+        return Loaded(document, revision, frozenset(delivered), progress, failures, raw)
 
     async def load(self, key: ConversationKey) -> Loaded:
         """Return the document at ``key`` with its revision and delivered mark (one HGETALL).
@@ -255,12 +271,12 @@ class RedisStore:
             SnapshotError: the key holds something that is not a flowhq conversation.
             StoreUnavailableError: Redis stays unreachable.
         """
-        raw = self._codec.encode(document)
+        raw = self.codec.encode(document)
         ttl_ms = int(ttl * 1000) if ttl else 0
         redis_key = self.keys.key(key)
         try:
             reply = await self._call(
-                self._eval(COMMIT, redis_key, [expected, raw, ttl_ms, *forget])
+                self._eval(COMMIT, redis_key, [str(expected), raw, str(ttl_ms), *forget])
             )
         except ResponseError as exc:
             raise SnapshotError(str(key), f"Redis refused the commit: {exc}") from None
@@ -268,15 +284,29 @@ class RedisStore:
         if status == -1:
             raise SnapshotError(str(key), "a foreign hash is stored at this key; not overwriting")
         if status == 1:
-            return CommitResult(True, int(reply[1]))
+            return CommitResult(True, int(reply[1]), raw=raw)
         flat = reply[1]
         current = self._loaded(key, dict(zip(flat[::2], flat[1::2], strict=True)))
         return CommitResult(False, current.revision, current)
 
-    async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
-        """Record ``revisions`` of ``key`` as delivered (one EVALSHA)."""
-        redis_key = self.keys.key(key)
-        await self._call(self._eval(MARK_DELIVERED, redis_key, list(revisions)))
+    async def mark_delivered(
+        self,
+        key: ConversationKey,
+        revisions: Collection[int],
+        *,
+        progress: Mapping[int, int] | None = None,
+        failures: Mapping[int, str] | None = None,
+    ) -> None:
+        """Record delivery marks of ``key`` (one EVALSHA; see ``Store.mark_delivered``)."""
+        args: list[str | int] = []
+        for revision in revisions:
+            args += [f"dlv:{revision}", 1]
+        for revision, count in (progress or {}).items():
+            args += [f"dlp:{revision}", count]
+        for revision, reason in (failures or {}).items():
+            args += [f"dlf:{revision}", reason]
+        if args:
+            await self._call(self._eval(MARK_DELIVERED, self.keys.key(key), args))
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation; return whether it existed."""

@@ -1,35 +1,47 @@
 """The store protocol: where conversation documents live.
 
-A store is a map from :class:`ConversationKey` to a document plus two counters: the
-document's *revision* (bumped by every commit, the compare-and-set token) and the highest
-revision whose outbox was confirmed *delivered*. Both stores implement the same contract and
-are tested by one suite.
+A store is a map from :class:`ConversationKey` to a document, its *revision* (bumped by
+every commit, the compare-and-set token) and delivery marks: which commits' replies went out
+(all of them, some of them, or were dropped after a permanent failure). Both stores
+implement the same contract and are tested by one suite.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Protocol
 
-from attrs import frozen
+from attrs import field, frozen
 
+from flowhq.errors import SnapshotError
+from flowhq.persistence.codec import Codec
 from flowhq.state.document import ConversationDocument
 from flowhq.state.key import ConversationKey
 
-__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store"]
+__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_owner"]
 
 
 @frozen
 class Loaded:
     """What a load returns.
 
-    The document (``None`` when absent), its revision, and the revisions whose outbox
-    entries were confirmed delivered.
+    The document (``None`` when absent), its revision, the revisions whose outbox entries
+    were all delivered (or dropped after a permanent failure), how many entries of a
+    revision went out before a failure (``progress``), and the permanent failures recorded
+    by the delivery (revision -> reason), which the next step writes into the document.
     """
 
     document: ConversationDocument | None
     revision: int = 0
     delivered: frozenset[int] = frozenset()
+    progress: Mapping[int, int] = field(factory=dict)
+    failures: Mapping[int, str] = field(factory=dict)
+    raw: bytes | None = field(default=None, repr=False)
+    """The document as stored (to rebuild an untouched copy after a step rolls back)."""
+
+    def marks(self) -> frozenset[int]:
+        """Every revision with a delivery mark of any kind (they go with the next commit)."""
+        return self.delivered | frozenset(self.progress) | frozenset(self.failures)
 
 
 @frozen
@@ -43,10 +55,15 @@ class CommitResult:
     ok: bool
     revision: int
     current: Loaded | None = None
+    raw: bytes | None = field(default=None, repr=False)
+    """On success, the document as now stored."""
 
 
 class Store(Protocol):
     """Persistence seam used by ``Headquarters`` and the CLI; nothing else touches storage."""
+
+    codec: Codec
+    """How documents are encoded (Headquarters decodes stored bytes again after a rollback)."""
 
     async def load(self, key: ConversationKey) -> Loaded:
         """Return the document at ``key`` with its revision and delivered mark."""
@@ -68,12 +85,26 @@ class Store(Protocol):
             document: The whole new document (inbox and outbox included).
             expected: The revision the step was computed from (0: no document yet).
             ttl: Seconds until the conversation expires, or ``None`` to keep it.
-            forget: Delivered revisions whose entries left the outbox; their marks can go.
+            forget: Revisions whose entries left the outbox; their delivery marks can go.
         """
         ...
 
-    async def mark_delivered(self, key: ConversationKey, revisions: Collection[int]) -> None:
-        """Record that the outbox entries of ``revisions`` reached the messenger."""
+    async def mark_delivered(
+        self,
+        key: ConversationKey,
+        revisions: Collection[int],
+        *,
+        progress: Mapping[int, int] | None = None,
+        failures: Mapping[int, str] | None = None,
+    ) -> None:
+        """Record delivery of outbox entries.
+
+        Args:
+            key: The conversation.
+            revisions: Revisions whose entries all reached the messenger (or were dropped).
+            progress: Revision -> how many of its entries went out, for partial sends.
+            failures: Revision -> reason, for entries dropped after a permanent failure.
+        """
         ...
 
     async def delete(self, key: ConversationKey) -> bool:
@@ -87,3 +118,14 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+def check_owner(key: ConversationKey, document: ConversationDocument) -> None:
+    """Refuse a document stored under ``key`` that belongs to another conversation.
+
+    Raises:
+        SnapshotError: the document names another channel or user.
+    """
+    channel = document.channel
+    if channel.type != key.channel or channel.identifier != key.identifier:
+        raise SnapshotError(str(key), "the document belongs to another conversation; not using it")

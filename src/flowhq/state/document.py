@@ -25,8 +25,13 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of the document layout; bumped when a stored field changes meaning."""
+SCHEMA_VERSION = 2
+"""Version of the document layout; bumped when a stored field changes meaning.
+
+2: saved values (``current.values``) and their display texts (``current.labels``) live apart
+from component data (``current.data``); outbox entries carry the options' tag, descriptions
+and menu label; ``_metadata.last_inbound_at`` dates the customer-service window.
+"""
 
 
 def utc_now() -> str:
@@ -55,13 +60,24 @@ class Auth:
 
 @define
 class Current:
-    """Where the conversation is: the active flow, the waiting component and their data."""
+    """Where the conversation is: the active flow, the waiting component, data and values.
+
+    ``data`` holds each component's own bookkeeping by state id (attempt counters, an API
+    response); ``values`` holds the values states saved, by name (a Prompt's answer, a
+    Choice's option id); ``labels`` holds how a value is shown to the user when that differs
+    from the value itself (a Choice's option title). Names and state ids never collide.
+    ``tags`` holds, per input state, the tag of its current visit: buttons carry it, so a
+    tap on an older question's button is told apart.
+    """
 
     path: str | None = None
     component: str | None = None
     awaiting_input: bool = False
     component_result: str | None = None
-    data: dict[str, Any] = Factory(dict)
+    data: dict[str, dict[str, Any]] = Factory(dict)
+    values: dict[str, Any] = Factory(dict)
+    labels: dict[str, str] = Factory(dict)
+    tags: dict[str, str] = Factory(dict)
 
 
 @define
@@ -99,22 +115,35 @@ class OutboxEntry:
 
     ``revision`` is the revision of the commit that produced it: delivery is confirmed per
     commit. ``queued_at`` (epoch seconds) tells a crashed sender's replies from ones another
-    process is sending right now.
+    process is sending right now. ``message_id`` is the inbound message it answers, so a
+    retried webhook can send its replies. The other fields are the outbound message's.
     """
 
     revision: int
     text: str
     buttons: list[tuple[str, str]] = Factory(list)
     queued_at: float = 0.0
+    tag: str | None = None
+    descriptions: list[str | None] = Factory(list)
+    menu_label: str | None = None
+    offset: int = 0
+    message_id: str | None = None
 
 
 @define
 class Metadata:
-    """Bookkeeping: schema version and timestamps (ISO-8601 UTC)."""
+    """Bookkeeping: schema version and timestamps (ISO-8601 UTC).
+
+    ``last_inbound_at`` is when the user last wrote (the customer-service window opens
+    then). ``upgraded_from`` is set while a document decoded from an older schema still
+    waits for the upgrade steps that need its flow (see ``flowhq.state.upgrade``).
+    """
 
     schema: int = SCHEMA_VERSION
     initialized_at: str = Factory(utc_now)
     updated_at: str = Factory(utc_now)
+    last_inbound_at: str | None = None
+    upgraded_from: int | None = None
 
 
 @define

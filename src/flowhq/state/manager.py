@@ -8,8 +8,8 @@ role                  may change
 ====================  ==========================================================
 ``display``           nothing (it may send messages)
 ``confirm``           nothing but validation tracking (it gates yes/no)
-``input``             its own component data, its ``save_as`` value, validation
-``api``               its own data, saved values, dashboard and action data
+``input``             its own component data, the value it saves, validation
+``api``               its own data, the values it declares, dashboard and action data
 ====================  ==========================================================
 
 Every getter returns a copy: mutating it changes nothing stored.
@@ -17,20 +17,24 @@ Every getter returns a copy: mutating it changes nothing stored.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import enum
 import hashlib
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+import random
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
+from attrs import frozen
 
 from flowhq.errors import FlowError, StateAccessError
 from flowhq.messaging.types import OutboundMessage
 from flowhq.state.document import ConversationDocument, ValidationEntry, utc_now
+from flowhq.state.json_values import check_json_value
+from flowhq.state.secrets import redact
 
-__all__ = ["Messaging", "Role", "StateManager"]
+__all__ = ["ApiSettings", "Messaging", "Role", "StateManager", "TemplateValues"]
 
 VALIDATION_HISTORY_LIMIT = 50
 """Validation entries kept per conversation (newest kept)."""
@@ -45,15 +49,92 @@ class Role(enum.Enum):
     API = "api"
 
 
+@frozen
+class ApiSettings:
+    """How ``make_api_request`` talks to APIs.
+
+    Attributes:
+        client: The httpx client (``Headquarters(api=...)``), or ``None``.
+        timeout: Seconds per attempt (``None``: the client's own, 5 s in httpx by default).
+        retries: Extra attempts after a timeout, a connection error or a 5xx answer.
+        backoff: Seconds before the first retry; doubled each time, with jitter.
+    """
+
+    client: httpx.AsyncClient | None = None
+    timeout: float | None = None
+    retries: int = 2
+    backoff: float = 0.2
+
+
+# Failures worth another attempt: the server may have done the work and answered late, or
+# never got the request. A protocol error on our side (a bad header) would fail again.
+_RETRIED = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
 class Messaging:
     """Collects the replies of one step; they reach the user only after the commit."""
 
     def __init__(self) -> None:
         self.messages: list[OutboundMessage] = []
 
-    def send(self, text: str, *, buttons: Sequence[tuple[str, str]] = ()) -> None:
-        """Queue a reply with optional reply buttons ``(id, title)``."""
-        self.messages.append(OutboundMessage(text, tuple(buttons)))
+    def send(
+        self,
+        text: str,
+        *,
+        buttons: Sequence[tuple[str, str]] = (),
+        tag: str | None = None,
+        descriptions: Sequence[str | None] = (),
+        menu_label: str | None = None,
+        offset: int = 0,
+    ) -> None:
+        """Queue a reply, with optional options ``(id, title)`` (see ``OutboundMessage``)."""
+        self.messages.append(
+            OutboundMessage(
+                text,
+                tuple(buttons),
+                tag=tag,
+                descriptions=descriptions,
+                menu_label=menu_label,
+                offset=offset,
+            )
+        )
+
+
+class TemplateValues(Mapping[str, Any]):
+    """What templates see: saved values by name, ``dashboard.x`` and ``action.x``.
+
+    With ``labels`` (message texts), a value is shown by its label where it has one (a
+    Choice's option title); without (API payloads), the value itself (the option id).
+    Reads go straight to the document: templates only format values, never change them.
+    """
+
+    def __init__(self, document: ConversationDocument, *, labels: bool) -> None:
+        self._document = document
+        self._labels = labels
+
+    def __getitem__(self, name: str) -> Any:
+        namespace, dot, key = name.partition(".")
+        if dot:
+            source = self._document.dashboard if namespace == "dashboard" else None
+            if namespace == "action":
+                source = self._document.action
+            if source is None:
+                raise KeyError(name)
+            return source[key]
+        current = self._document.current
+        if self._labels and name in current.labels:
+            return current.labels[name]
+        return current.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        current = self._document.current
+        yield from current.values
+        yield from (f"dashboard.{key}" for key in self._document.dashboard)
+        yield from (f"action.{key}" for key in self._document.action)
+
+    def __len__(self) -> int:
+        document = self._document
+        return len(document.current.values) + len(document.dashboard) + len(document.action)
 
 
 class StateManager:
@@ -69,18 +150,33 @@ class StateManager:
         component: str,
         role: Role,
         messaging: Messaging,
-        save_as: str | None = None,
-        api: httpx.AsyncClient | None = None,
+        saves: frozenset[str] = frozenset(),
+        api: ApiSettings | None = None,
         revision: int = 0,
+        resumed: bool = False,
     ) -> None:
         self._document = document
         self._component = component
         self._role = role
-        self._save_as = save_as
-        self._api = api
+        self._saves = saves
+        self._api = api or ApiSettings()
         self._revision = revision
         self.messaging = messaging
         """Where the component's replies go (``state_manager.messaging.send(text)``)."""
+        self.resumed = resumed
+        """Whether this entry returns to the state through history (after a detour such as
+        ``help``) rather than arriving by a normal transition: a fresh visit starts fresh
+        counts, a return keeps them."""
+
+    @property
+    def question_tag(self) -> str | None:
+        """The tag of this visit of the component's question (for its buttons)."""
+        return self._document.current.tags.get(self._component)
+
+    @property
+    def revision(self) -> int:
+        """The revision of the document this step started from."""
+        return self._revision
 
     def __repr__(self) -> str:
         channel = self._document.channel
@@ -111,6 +207,10 @@ class StateManager:
         """Whether an auth token is set (the token itself is never handed out)."""
         return self._document.auth.token is not None
 
+    def last_inbound_at(self) -> str | None:
+        """When the user last wrote (ISO-8601 UTC); WhatsApp's 24-hour window opens then."""
+        return self._document.metadata.last_inbound_at
+
     # -- flow and component state ----------------------------------------------------------
 
     def get_path(self) -> str | None:
@@ -127,21 +227,23 @@ class StateManager:
 
     def get_component_data(self, component: str | None = None) -> dict[str, Any]:
         """A copy of a component's data (default: this component's)."""
-        data = self._document.current.data.get(component or self._component, {})
-        return copy.deepcopy(data) if isinstance(data, dict) else {}
+        return copy.deepcopy(self._document.current.data.get(component or self._component, {}))
 
     def get_value(self, name: str, default: Any = None) -> Any:
-        """A copy of a value saved with ``save_as`` (or by an API handler)."""
-        return copy.deepcopy(self._document.current.data.get(name, default))
+        """A copy of a saved value: a Prompt's answer, a Choice's option id, ..."""
+        return copy.deepcopy(self._document.current.values.get(name, default))
+
+    def get_label(self, name: str, default: str | None = None) -> str | None:
+        """How a saved value is shown to the user (a Choice's option title), if it has one."""
+        return self._document.current.labels.get(name, default)
 
     def values(self) -> Mapping[str, Any]:
-        """A read-only view of what templates can use: dashboard, action, then saved values."""
-        merged = {
-            **self._document.dashboard,
-            **self._document.action,
-            **self._document.current.data,
-        }
-        return MappingProxyType(copy.deepcopy(merged))
+        """What message templates see: labels where values have one, else the values."""
+        return TemplateValues(self._document, labels=True)
+
+    def payload_values(self) -> Mapping[str, Any]:
+        """What API payload templates see: the values themselves (option ids, not titles)."""
+        return TemplateValues(self._document, labels=False)
 
     # -- validation tracking ---------------------------------------------------------------
 
@@ -165,7 +267,7 @@ class StateManager:
             StateAccessError: for display components.
         """
         self._require({Role.INPUT, Role.CONFIRM, Role.API}, "record validation")
-        _record(self._document, operation, self._component, success, error)
+        record(self._document, operation, self._component, success, error)
 
     # -- validated updates -----------------------------------------------------------------
 
@@ -176,59 +278,77 @@ class StateManager:
 
         Raises:
             StateAccessError: for display/confirm components, or for another component's data.
+            TypeError: a value JSON cannot hold.
         """
         if component is not None and component != self._component:
             raise StateAccessError(self._component, f"write data of component {component!r}")
         self._require({Role.INPUT, Role.API}, "write component data")
-        data = self._document.current.data.setdefault(self._component, {})
-        data.update(copy.deepcopy(dict(updates)))
+        updates = self._checked(dict(updates), "component data")
+        self._document.current.data.setdefault(self._component, {}).update(updates)
 
     def clear_component_data(self) -> None:
         """Forget this component's own data (done when an input component is re-entered)."""
         self._require({Role.INPUT, Role.API}, "write component data")
         self._document.current.data.pop(self._component, None)
 
-    def save_value(self, name: str, value: Any) -> None:
-        """Save a value for templates and guards.
+    def save_value(self, name: str, value: Any, *, label: str | None = None) -> None:
+        """Save a value for templates and guards, optionally with the text users see for it.
 
-        Input components may save only under their own ``save_as`` name; API components
-        (handlers) may save any name that is not a component's data.
+        Input components save only under their own name (the state id, or ``save_as``);
+        ``ApiCall`` handlers and ``Action`` functions only under the names they declare
+        with ``saves=``, so the flow's checks know every name a template may use.
 
         Raises:
             StateAccessError: when the component may not save ``name``.
+            TypeError: ``value`` is something JSON cannot hold (a datetime, a set, ...).
         """
-        if self._role is Role.INPUT and name != self._save_as:
-            raise StateAccessError(
-                self._component, f"save {name!r} (its save_as is {self._save_as!r})"
-            )
         self._require({Role.INPUT, Role.API}, f"save {name!r}")
-        self._document.current.data[name] = copy.deepcopy(value)
+        if name not in self._saves:
+            declared = ", ".join(sorted(self._saves)) or "nothing"
+            raise StateAccessError(
+                self._component,
+                f"save {name!r}: it declares {declared} (add the name to its saves=)",
+            )
+        value = self._checked(value, f"value {name!r}")
+        current = self._document.current
+        current.values[name] = value
+        if label is None:
+            current.labels.pop(name, None)
+        else:
+            current.labels[name] = label
 
     def update_dashboard(self, updates: Mapping[str, Any]) -> None:
         """Merge API-sourced ``updates`` into the dashboard data (API components only).
 
         Raises:
             StateAccessError: for every other component.
+            TypeError: a value JSON cannot hold.
         """
         self._require({Role.API}, "update dashboard data")
-        self._document.dashboard.update(copy.deepcopy(dict(updates)))
+        self._document.dashboard.update(self._checked(dict(updates), "dashboard data"))
 
     def update_action(self, updates: Mapping[str, Any]) -> None:
         """Merge API-sourced ``updates`` into the action data (API components only).
 
         Raises:
             StateAccessError: for every other component.
+            TypeError: a value JSON cannot hold.
         """
         self._require({Role.API}, "update action data")
-        self._document.action.update(copy.deepcopy(dict(updates)))
+        self._document.action.update(self._checked(dict(updates), "action data"))
+
+    def _checked(self, value: Any, what: str) -> Any:
+        """A private copy of ``value``, refused now if the commit could not store it."""
+        check_json_value(value, f"state {self._component!r}: {what}")
+        return copy.deepcopy(value)
 
     # -- API requests ----------------------------------------------------------------------
 
     def idempotency_key(self) -> str:
         """Key for API requests of this step: same conversation, revision and state, same key.
 
-        A step retried after a commit conflict repeats its requests with the same key, so a
-        server that deduplicates on it performs them once.
+        A step retried after a commit conflict or a timeout repeats its requests with the
+        same key, so a server that deduplicates on it performs them once.
         """
         channel = self._document.channel
         seed = f"{channel.type}:{channel.identifier}:{self._revision}:{self._component}"
@@ -241,29 +361,70 @@ class StateManager:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the HTTP timeout of each attempt
     ) -> httpx.Response:
         """Send a request through the Headquarters' httpx client.
 
-        Adds the bearer token from the auth state and an ``Idempotency-Key`` header; the
-        client's timeout applies (httpx's default is 5 seconds), so no request hangs a step.
+        Adds the bearer token from the auth state and an ``Idempotency-Key`` header. A
+        timeout, a connection error or a 5xx answer is retried a bounded number of times
+        with backoff and the same key; a 4xx answer is returned at once.
+
+        Args:
+            method: HTTP method.
+            url: URL, or a path relative to the client's ``base_url``.
+            json: JSON body.
+            params: Query parameters.
+            timeout: Seconds per attempt (default: ``Headquarters(api_timeout=...)``).
+
+        Returns:
+            The response (a 5xx one when every attempt got one).
 
         Raises:
             StateAccessError: for components other than API calls and actions.
             FlowError: when Headquarters has no API client.
-            httpx.HTTPError: transport errors, for the caller (or ErrorHandler) to handle.
+            httpx.TimeoutException: the last attempt timed out.
+            httpx.TransportError: the last attempt could not connect (or another transport
+                failure); the message never contains the auth token.
         """
         self._require({Role.API}, "make API requests")
-        if self._api is None:
+        settings = self._api
+        if settings.client is None:
             raise FlowError("no API client: pass Headquarters(api=httpx.AsyncClient(...))")
         headers = {"Idempotency-Key": self.idempotency_key()}
         token = self._document.auth.token
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return await self._api.request(method, url, json=json, params=params, headers=headers)
+        per_attempt: Any = settings.timeout if timeout is None else timeout
+        if per_attempt is None:
+            per_attempt = httpx.USE_CLIENT_DEFAULT
+        for attempt in range(settings.retries + 1):
+            last = attempt == settings.retries
+            try:
+                response = await settings.client.request(
+                    method, url, json=json, params=params, headers=headers, timeout=per_attempt
+                )
+            except _RETRIED as exc:
+                if last:
+                    raise _sanitized(exc, token) from None
+            except httpx.HTTPError as exc:
+                raise _sanitized(exc, token) from None
+            else:
+                if response.status_code < 500 or last:
+                    return response
+            await asyncio.sleep(settings.backoff * 2**attempt * random.uniform(0.5, 1.0))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _require(self, roles: set[Role], operation: str) -> None:
         if self._role not in roles:
             raise StateAccessError(self._component, operation)
+
+
+def _sanitized(exc: httpx.HTTPError, token: str | None) -> httpx.HTTPError:
+    """The same kind of error with the token removed from its message (and no chain)."""
+    message = redact(str(exc), token)
+    if isinstance(exc, httpx.RequestError):
+        return type(exc)(message)
+    return httpx.HTTPError(message)
 
 
 def _entry_dict(entry: ValidationEntry) -> dict[str, Any]:
@@ -276,15 +437,18 @@ def _entry_dict(entry: ValidationEntry) -> dict[str, Any]:
     }
 
 
-def _record(
+def record(
     document: ConversationDocument, operation: str, component: str, success: bool, error: str | None
 ) -> None:
+    """Count an attempt at ``operation`` and append it to the bounded validation history."""
     validation = document.validation
     validation.attempts[operation] = validation.attempts.get(operation, 0) + 1
+    error = redact(error, document.auth.token) if error is not None else None
     validation.history.append(ValidationEntry(operation, component, utc_now(), success, error))
-    del validation.history[:-VALIDATION_HISTORY_LIMIT]
+    if len(validation.history) > VALIDATION_HISTORY_LIMIT:
+        del validation.history[:-VALIDATION_HISTORY_LIMIT]
 
 
 def record_error(document: ConversationDocument, component: str, error: str) -> None:
     """Record an error raised inside ``component`` (used by the ErrorHandler)."""
-    _record(document, f"error:{component}", component, False, error)
+    record(document, f"error:{component}", component, False, error)

@@ -6,6 +6,7 @@ They run when a ``Flow`` subclass is created (problems raise ``FlowDefinitionErr
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from typing import Any
 
@@ -14,7 +15,7 @@ from statemachine import State
 from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.model import all_states, leaf_of, transitions
 
-__all__ = ["find_problems", "handles"]
+__all__ = ["find_problems", "handles", "saved_names"]
 
 
 def _events(transition: Any) -> list[str]:
@@ -53,10 +54,11 @@ def _unhandled_results(states: list[State]) -> list[str]:
     for state in states:
         if not isinstance(state, ComponentState) or state.final:
             continue
-        for result in state.results:
-            if not handles(state, result):
+        for outcome in state.outcomes:
+            if not any(handles(state, result) for result in outcome):
+                either = " or ".join(repr(result) for result in outcome)
                 problems.append(
-                    f"state {state.id!r}: result {result!r} of its {state.kind} is not handled "
+                    f"state {state.id!r}: result {either} of its {state.kind} is not handled "
                     "(add a transition from it or an enclosing state)"
                 )
     return problems
@@ -156,20 +158,10 @@ def _parallel_inputs(states: list[State]) -> list[str]:
 
 def _components(states: list[State], flow_cls: Any) -> list[str]:
     problems: list[str] = []
-    state_ids = {state.id for state in states}
-    saved: dict[str, str] = {}
     for state in states:
         if not isinstance(state, ComponentState):
             continue
         problems.extend(f"state {state.id!r}: {problem}" for problem in state.definition_problems)
-        save_as = getattr(state, "save_as", None)
-        if save_as:
-            if save_as in state_ids:
-                problems.append(
-                    f"state {state.id!r}: save_as={save_as!r} collides with a state id; "
-                    "saved values and component data share one namespace"
-                )
-            saved[save_as] = state.id
     events = {str(event) for transition in transitions(flow_cls) for event in _events(transition)}
     for keyword, event in getattr(flow_cls, "commands", {}).items():
         if event not in events:
@@ -177,6 +169,155 @@ def _components(states: list[State], flow_cls: Any) -> list[str]:
                 f"command {keyword!r} fires event {event!r}, which no transition handles"
             )
     return problems
+
+
+def saved_names(states: list[State]) -> dict[str, list[str]]:
+    """Every value name some state saves, with the states that save it."""
+    names: dict[str, list[str]] = {}
+    for state in states:
+        if isinstance(state, ComponentState):
+            for name in sorted(state.saves):
+                names.setdefault(name, []).append(state.id)
+    return names
+
+
+def _template_names(states: list[State]) -> list[str]:
+    """Every plain ``{name}`` must be saved by some state; outside data is namespaced."""
+    provided = saved_names(states)
+    problems = []
+    for state in states:
+        if not isinstance(state, ComponentState):
+            continue
+        for name in dict.fromkeys(state.template_fields):
+            if "." in name or name in provided:
+                continue
+            close = difflib.get_close_matches(name, list(provided), n=1)
+            hint = f"; did you mean {{{close[0]}}}?" if close else ""
+            problems.append(
+                f"state {state.id!r}: template value {{{name}}} is saved by no state{hint} "
+                "(values from outside the flow are {dashboard.name} or {action.name}; "
+                "an Action or ApiCall handler declares what it saves with saves=)"
+            )
+    return problems
+
+
+def _entered_leaves(target: State) -> list[State] | None:
+    """Atomic states entered by a transition to ``target``; ``None`` when history decides."""
+    if target.is_history:
+        return None
+    leaves: list[State] = []
+    for state in _entered_with(target):
+        if leaf_of(state):
+            leaves.append(state)
+    return leaves
+
+
+def _next_states(state: State, result: str) -> list[State] | None:
+    """Where ``result`` can take ``state``, or ``None`` when this check cannot follow it.
+
+    The targets of the matching transitions, up to the first unguarded one.
+    """
+    found: list[State] = []
+    for owner in _scope(state):
+        for transition in owner.transitions:
+            if transition.initial or result not in _events(transition):
+                continue
+            for target in transition.targets:
+                leaves = _entered_leaves(target)
+                if leaves is None:
+                    return None
+                found.extend(leaves)
+            if not list(transition.cond):
+                return found
+    return None  # every candidate is guarded: a guard may refuse them all
+
+
+def _endless_loops(states: list[State]) -> list[str]:
+    """Cycles of states that finish at once (Message, ApiCall, Action) with no way out.
+
+    Every message to such a conversation would run into the step limit. A cycle that a
+    guard, another result, or a state waiting for input can leave is fine.
+    """
+    runs_through = {
+        state.id: state
+        for state in states
+        if isinstance(state, ComponentState)
+        and not state.accepts_input
+        and not state.final
+        and leaf_of(state)
+    }
+    edges: dict[str, set[str]] = {}
+    leaves: set[str] = set()  # states from which the chain can stop
+    for state_id, state in runs_through.items():
+        targets: set[str] = set()
+        for outcome in state.outcomes:
+            handled = [r for r in outcome if handles(state, r)]
+            nxt = _next_states(state, handled[0]) if handled else None
+            if nxt is None:
+                leaves.add(state_id)
+                continue
+            for target in nxt:
+                if target.id in runs_through:
+                    targets.add(target.id)
+                else:
+                    leaves.add(state_id)
+        edges[state_id] = targets
+    problems = []
+    for component in _strongly_connected(edges):
+        looped = len(component) > 1 or any(s in edges[s] for s in component)
+        leaves_it = any(s in leaves or edges[s] - component for s in component)
+        if looped and not leaves_it:
+            names = ", ".join(repr(s) for s in sorted(component))
+            problems.append(
+                f"states {names} form a loop that never waits for input: every result leads "
+                "back into it, so each message would hit the step limit (add a way out, such "
+                "as a guarded transition or a state that asks the user)"
+            )
+    return problems
+
+
+def _strongly_connected(edges: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's algorithm, iterative (flows may be large; recursion limits are not)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+    counter = 0
+    for root, successors in edges.items():
+        if root in index:
+            continue
+        work = [(root, iter(sorted(successors)))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component: set[str] = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                found.append(component)
+    return found
 
 
 def find_problems(flow_cls: Any) -> list[str]:
@@ -189,4 +330,6 @@ def find_problems(flow_cls: Any) -> list[str]:
     problems += _dead_ends(states)
     problems += _history_without_default(states)
     problems += _parallel_inputs(states)
+    problems += _template_names(states)
+    problems += _endless_loops(states)
     return problems

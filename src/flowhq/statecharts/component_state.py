@@ -1,16 +1,16 @@
 """The chart-side declaration of a component state.
 
 A component state is a python-statemachine ``State`` that also declares what component it
-wraps: its kind, the results it can finish with, whether it waits for user input, and the
-templates it shows. Behaviour (sending, validating, calling APIs) lives in
-:mod:`flowhq.components`; this module stays pure so the checker and the diagrams can read a
-flow without running anything.
+wraps: its kind, the results it can finish with, whether it waits for user input, the
+templates it shows and the values it saves. Behaviour (sending, validating, calling APIs)
+lives in :mod:`flowhq.components`; this module stays pure so the checker and the diagrams
+can read a flow without running anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from statemachine import State
 
@@ -50,6 +50,23 @@ class ComponentState(State):
         return self.kind
 
     @property
+    def outcomes(self) -> tuple[tuple[str, ...], ...]:
+        """Each way the component can finish, as the results that may carry it, in order.
+
+        Usually one result per outcome. A ``Choice`` finishes an option with the option's
+        own result when a transition handles it, else with ``chosen``: either handles it.
+        """
+        return tuple((result,) for result in self.results)
+
+    @property
     def template_fields(self) -> tuple[str, ...]:
-        """Placeholder names used by this component's texts."""
+        """Placeholder names used by this component's message texts."""
         return ()
+
+    @property
+    def saves(self) -> frozenset[str]:
+        """The value names this component saves (for templates and guards)."""
+        return frozenset()
+
+    def bind(self, flow_cls: Any) -> None:
+        """Called once the flow class is built (components read flow-wide settings here)."""

@@ -2,22 +2,126 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from statemachine import HistoryState as _HistoryState
 from statemachine import StateChart
+from statemachine.callbacks import CallbackGroup
 from statemachine.exceptions import InvalidDefinition
 from statemachine.factory import StateMachineMetaclass
+from statemachine.model import Model
+from statemachine.orderedset import OrderedSet
 
 from flowhq.errors import FlowDefinitionError
 from flowhq.statecharts.checks import find_problems
+from flowhq.statecharts.model import all_states, transitions
 
-__all__ = ["Flow", "check_flow", "snake_case"]
+__all__ = [
+    "Flow",
+    "HistoryState",
+    "check_flow",
+    "checks_deferred",
+    "idle_instance",
+    "snake_case",
+]
+
+_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("flowhq_checks", default=False)
 
 
 def snake_case(name: str) -> str:
     """``SupportMenu`` -> ``support_menu``."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z][a-z])", r"_\1\2", name).lower()
+
+
+class HistoryState(_HistoryState):
+    """Return to the exact step the user left, at any depth (deep history by default).
+
+    ``resume = HistoryState()`` inside a compound state, with a default for the first
+    visit (``resume.to(first_step)``). After a detour (``help``), a transition to it brings
+    the user back to the very question they were answering, inside nested sections too,
+    with its attempt counter as it was. ``HistoryState(deep=False)`` is shallow history:
+    it remembers only the compound's direct child, which restarts at its initial state.
+
+    Args:
+        name: Human-readable name.
+        deep: Remember the exact nested step (default) or only the direct child.
+    """
+
+    def __init__(self, name: str = "", *, deep: bool = True) -> None:
+        super().__init__(name=name, type="deep" if deep else "shallow")
+
+
+@contextmanager
+def checks_deferred() -> Iterator[list[tuple[str, list[str]]]]:
+    """Create flow classes without raising on their problems (for drawing broken flows).
+
+    Yields the ``(class name, problems)`` of the classes created meanwhile; each class also
+    keeps its problems in ``__flowhq_problems__``. Used by ``flowhq diagram``, which draws
+    unhandled results as red dangling edges instead of refusing the flow.
+    """
+    token = _DEFERRED.set(True)
+    found: list[tuple[str, list[str]]] = []
+    _FOUND.append(found)
+    try:
+        yield found
+    finally:
+        _FOUND.remove(found)
+        _DEFERRED.reset(token)
+
+
+_FOUND: list[list[tuple[str, list[str]]]] = []
+
+# Callback groups a flow may not fill: side effects belong in components (Action, ApiCall),
+# where they go through the StateManager, the ErrorHandler and the outbox. Guards (COND)
+# are the only callbacks a flow declares.
+_ACTION_GROUPS = {
+    CallbackGroup.ENTER: "entry action",
+    CallbackGroup.EXIT: "exit action",
+    CallbackGroup.BEFORE: "before-transition action",
+    CallbackGroup.ON: "transition action",
+    CallbackGroup.AFTER: "after-transition action",
+    CallbackGroup.VALIDATOR: "transition validator",
+    CallbackGroup.INVOKE: "invoked service",
+}
+
+
+def idle_instance(cls: Any) -> Any:
+    """An instance of ``cls`` set at its initial state without entering it (no callbacks run).
+
+    Its callback registry evaluates guards; it is never sent an event.
+    """
+    model = Model()  # type: ignore[no-untyped-call]
+    model.state = OrderedSet([cls.initial_state.id])
+    return cls(model=model)
+
+
+def _runtime_problems(cls: Any) -> list[str]:
+    """What the compiled runtime cannot run: actions, async guards."""
+    try:
+        machine = idle_instance(cls)
+    except Exception as exc:
+        return [f"the chart cannot be built: {exc}"]
+    registry = machine._callbacks
+    problems: list[str] = []
+    owners: list[Any] = [*all_states(cls), *transitions(cls)]
+    for owner in owners:
+        for spec in owner._specs:
+            label = _ACTION_GROUPS.get(spec.group)
+            key = spec.group.build_key(owner._specs)
+            if label is None or key not in registry or not list(registry[key]):
+                continue
+            names = ", ".join(sorted({str(c) for c in registry[key]}))
+            problems.append(
+                f"{owner!s} has a {label} ({names}); flows only declare guards: put side "
+                "effects in an Action or ApiCall state"
+            )
+    if registry.has_async_callbacks:
+        problems.append("guards must be synchronous: do I/O in an ApiCall or Action state")
+    return sorted(set(problems))
 
 
 class FlowMeta(StateMachineMetaclass):
@@ -37,30 +141,62 @@ class FlowMeta(StateMachineMetaclass):
             raise FlowDefinitionError(classname, [str(exc)]) from None
         # python-statemachine sets ``name`` to the class name; flowhq's is the stored flow id.
         cls.name = declared if isinstance(declared, str) else snake_case(classname)
+        cls.name_declared = isinstance(declared, str) or any(
+            getattr(base, "name_declared", False) for base in bases
+        )
         if cls._abstract:
             return
+        for state in all_states(cls):
+            bind = getattr(state, "bind", None)
+            if bind is not None:
+                bind(cls)
         problems = find_problems(cls)
+        if not problems:
+            problems = _runtime_problems(cls)
+        cls.__flowhq_problems__ = problems
         if problems:
-            raise FlowDefinitionError(classname, problems)
+            if _DEFERRED.get():
+                for found in _FOUND:
+                    found.append((classname, problems))
+            else:
+                raise FlowDefinitionError(classname, problems)
 
 
 class Flow(StateChart[Any], metaclass=FlowMeta):
     """A conversation flow: subclass it and declare component states and transitions.
 
+    Flows keep no data of their own: everything a conversation knows lives in its stored
+    document, reached through the StateManager. Methods of a flow are guards (synchronous,
+    reading their keyword arguments); instance attributes are not kept between messages.
+
     Class attributes:
-        name: Stable id of the flow, stored in conversations (default: snake_case class name).
+        name: Stable id of the flow, stored in conversations (default: snake_case class name;
+            set it explicitly so renaming the class keeps conversations where they are).
         commands: Keyword -> event; typing the keyword fires the event wherever it is enabled.
-        migrations: Old state id -> new state id, applied to stored conversations whose saved
-            configuration names states this class no longer has.
+        migrations: Old state id -> new state id, applied to stored conversations whose
+            saved position no longer exists after a deploy (a renamed or moved state).
+        yes_words / no_words: What ``Confirm`` states take as yes and no (default English
+            words and 👍/👎); set them for another language.
+        restart_text: Sent when a stored conversation cannot continue after a deploy and
+            the flow starts over.
+        stale_button_text: Sent when the user taps a button of an earlier question.
     """
 
     name: str
+    name_declared: ClassVar[bool] = False
     commands: ClassVar[dict[str, str]] = {}
     migrations: ClassVar[dict[str, str]] = {}
+    yes_words: ClassVar[Iterable[str] | None] = None
+    no_words: ClassVar[Iterable[str] | None] = None
+    restart_text: ClassVar[str] = (
+        "Sorry, this conversation was updated while we were talking. Let's start again."
+    )
+    stale_button_text: ClassVar[str] = "That button belongs to an earlier question."
+    __flowhq_problems__: ClassVar[list[str]] = []
 
     # Unhandled results are bugs the checker rejects; at run time they must fail loudly.
     allow_event_without_transition = False
-    # Errors in guards and callbacks go to flowhq's ErrorHandler, not to an internal event.
+    # Errors in guards go to flowhq's ErrorHandler, not to an internal event.
     catch_errors_as_events = False
     # A self-transition re-enters its component: ``retry = call.to.itself()`` calls again.
     enable_self_transition_entries = True
@@ -70,6 +206,6 @@ def check_flow(flow_cls: type[Flow]) -> list[str]:
     """Return the structural problems of ``flow_cls`` (empty when it is sound).
 
     The same checks run when the class is created, so a class that exists normally has none;
-    this is for reports and for flows built with checks bypassed.
+    this is for reports and for flows built under :func:`checks_deferred`.
     """
-    return find_problems(flow_cls)
+    return find_problems(flow_cls) or _runtime_problems(flow_cls)

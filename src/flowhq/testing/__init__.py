@@ -5,7 +5,7 @@ together take every transition; ``replay`` drives one and says where it diverged
 plugin (``pytest --flowhq-coverage``) reports the transitions no test exercised.
 """
 
-from flowhq.testing.conversation import Conversation
+from flowhq.testing.conversation import Conversation, no_api
 from flowhq.testing.coverage import TransitionCoverage, declared_transitions
 from flowhq.testing.paths import Move, Path, PathPlan, Step, aplan, paths, plan
 from flowhq.testing.replay import ReplayReport, replay
@@ -20,6 +20,7 @@ __all__ = [
     "TransitionCoverage",
     "aplan",
     "declared_transitions",
+    "no_api",
     "paths",
     "plan",
     "replay",

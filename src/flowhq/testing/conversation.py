@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import httpx
 
+from flowhq._step import ForcedResult
 from flowhq.headquarters import Headquarters, Outcome, StepRecord
 from flowhq.messaging import InboundMessage, OutboundMessage
 from flowhq.persistence import ConversationKey, MemoryStore, Store
@@ -22,11 +25,11 @@ class _Observer:
     """Forces queued results and forwards committed steps to coverage and the harness."""
 
     def __init__(self, coverage: TransitionCoverage | None) -> None:
-        self.forced: defaultdict[str, deque[str]] = defaultdict(deque)
+        self.forced: defaultdict[str, deque[ForcedResult]] = defaultdict(deque)
         self.coverage = coverage
         self.records: list[StepRecord] = []
 
-    def forced_result(self, flow: str, state: str) -> str | None:
+    def forced_result(self, flow: str, state: str) -> ForcedResult | None:
         queue = self.forced.get(state)
         return queue.popleft() if queue else None
 
@@ -34,6 +37,26 @@ class _Observer:
         self.records.append(record)
         if self.coverage is not None:
             self.coverage.record(record)
+
+
+class _NoApi(httpx.AsyncBaseTransport):
+    """Stands in for the API of a flow tested without one.
+
+    Any request fails, saying how to test it: force the ApiCall's result, or pass ``api=``.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(
+            f"no API in this test for {request.method} {request.url.path}: pass "
+            "Conversation(..., api=httpx.AsyncClient(...)) or force the result with "
+            "conversation.force_result(state, result)",
+            request=request,
+        )
+
+
+def no_api() -> httpx.AsyncClient:
+    """An API client that answers nothing (every request is a connection error)."""
+    return httpx.AsyncClient(transport=_NoApi(), base_url="http://no-api.invalid")
 
 
 class Conversation:
@@ -46,7 +69,8 @@ class Conversation:
     Args:
         target: A flow class, or a ``Headquarters`` you built.
         store: The store for a flow class (default: a new ``MemoryStore``).
-        api: The httpx client ``ApiCall`` uses, for a flow class.
+        api: The httpx client ``ApiCall`` uses, for a flow class (default: none; requests
+            fail as a connection error unless you force the ApiCall's result).
         channel: Channel type of the test user.
         identifier: Identifier of the test user.
         coverage: Where committed transitions are recorded (default: the recorder of
@@ -75,7 +99,9 @@ class Conversation:
             self.hq = target
             self.hq.observer = self._observer
         else:
-            self.hq = Headquarters(flows=[target], store=store or MemoryStore(), api=api)
+            self.hq = Headquarters(
+                flows=[target], store=store or MemoryStore(), api=api or no_api()
+            )
             self.hq.observer = self._observer
         if coverage is not None:
             for flow_cls in self.hq.flows.values():
@@ -132,13 +158,16 @@ class Conversation:
         """Send any inbound message (an image, a duplicate id, ...)."""
         return await self._record(await self.hq.handle(inbound))
 
-    def force_result(self, state: str, result: str) -> None:
+    def force_result(
+        self, state: str, result: str, *, values: Mapping[str, Any] | None = None
+    ) -> None:
         """Make the next entry of ``state`` (an ApiCall or Action) finish with ``result``.
 
-        The component does not run: no HTTP request is made for it. Other components run
-        as usual. Calls queue up: force twice to force two entries.
+        The component does not run: no HTTP request is made for it. ``values`` are what it
+        would have saved (names it declares in ``saves=``), for the states after it. Other
+        components run as usual. Calls queue up: force twice to force two entries.
         """
-        self._observer.forced[state].append(result)
+        self._observer.forced[state].append(ForcedResult(result, dict(values or {})))
 
     def clear_forced(self) -> None:
         """Drop results forced but not used yet."""

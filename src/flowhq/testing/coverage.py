@@ -29,8 +29,14 @@ def declared_transitions(flow_cls: type[Flow]) -> set[Transition]:
     declared = set()
     for transition in transitions(flow_cls):
         target = transition.target.id if transition.target is not None else None
+        spellings: set[str] = set()
         for event in transition.events:
-            declared.add((transition.source.id, target, str(event)))
+            # `done_state_x` is declared under two names, `done_state_x` and `done.state.x`:
+            # one transition, counted once.
+            canonical = str(event).replace(".", "_")
+            if canonical not in spellings:
+                spellings.add(canonical)
+                declared.add((transition.source.id, target, str(event)))
     return declared
 
 

@@ -17,12 +17,14 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from flowhq._step import ForcedResult
 from flowhq.components import Action, ApiCall, Choice, ComponentBase, Confirm, Message, Prompt
 from flowhq.headquarters import Headquarters, StepRecord
 from flowhq.messaging import InboundMessage
 from flowhq.persistence import ConversationKey, JsonCodec, MemoryStore
 from flowhq.state import ConversationDocument
 from flowhq.statecharts import Flow
+from flowhq.testing.conversation import no_api
 from flowhq.testing.coverage import Transition, declared_transitions
 
 __all__ = ["Move", "Path", "PathPlan", "Step", "paths", "plan"]
@@ -57,6 +59,8 @@ class Move:
     transitions: tuple[Transition, ...]
     configuration: tuple[str, ...]
     finished: bool
+    saved: tuple[tuple[str, str, str], ...] = ()
+    """``(state, name, value)``: placeholder values forced states save (see ``saves=``)."""
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,10 @@ class _Forcing:
         self.chosen = chosen
         self.defaulted: list[str] = []
         self.used: list[tuple[str, str]] = []
+        self.saved: list[tuple[str, str, str]] = []
         self.records: list[StepRecord] = []
 
-    def forced_result(self, flow: str, state: str) -> str | None:
+    def forced_result(self, flow: str, state: str) -> ForcedResult | None:
         component = self.flow_cls.states_map.get(state)
         if not isinstance(component, ApiCall | Action) and not (
             isinstance(component, ComponentBase)
@@ -141,7 +146,10 @@ class _Forcing:
             result = component.results[0]
             self.defaulted.append(state)
         self.used.append((state, result))
-        return result
+        # What the skipped handler or action would have saved, so later texts can show it.
+        values = {name: f"<{name}>" for name in sorted(component.saves)}
+        self.saved.extend((state, name, value) for name, value in values.items())
+        return ForcedResult(result, values)
 
     def committed(self, record: StepRecord) -> None:
         self.records.append(record)
@@ -189,7 +197,7 @@ class _Explorer:
             waiting = before.current.component
             await store.commit(KEY, before, expected=0)
         forcing = _Forcing(self.flow_cls, chosen)
-        hq = Headquarters(flows=[self.flow_cls], store=store, observer=forcing)
+        hq = Headquarters(flows=[self.flow_cls], store=store, observer=forcing, api=no_api())
         if text is None:
             outcome = await hq.start(KEY.channel, KEY.identifier)
         else:
@@ -218,6 +226,7 @@ class _Explorer:
             transitions=record.transitions,
             configuration=record.configuration,
             finished=outcome.finished,
+            saved=tuple(forcing.saved),
         )
         return move, self.codec.encode(document), forcing
 

@@ -49,7 +49,8 @@ async def replay(target: type[Flow] | Headquarters, path: Path, **options: Any) 
         for index, move in enumerate(path.moves):
             conversation.clear_forced()
             for state, result in move.forced:
-                conversation.force_result(state, result)
+                values = {name: value for s, name, value in move.saved if s == state}
+                conversation.force_result(state, result, values=values)
             if move.input is None:
                 replies += await conversation.start()
             else:
