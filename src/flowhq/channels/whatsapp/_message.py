@@ -24,6 +24,7 @@ from flowhq.channels.whatsapp._fields import (
     optional_obj,
     optional_str,
     required_str,
+    show,
 )
 from flowhq.messaging.types import InboundMessage, Location, Media, decode_button_id
 
@@ -104,7 +105,10 @@ def _content(item: Mapping[str, Any], message_type: object) -> _Content:
     if not isinstance(message_type, str):
         raise ItemError("no 'type'" if message_type is None else "'type' is not a string")
     reader = _READERS.get(message_type, _unsupported)
-    content = reader(item)
+    try:
+        content = reader(item)
+    except ItemError as problem:
+        raise ItemError(f"{show(message_type)} message: {problem}") from None
     if content.kind == "unsupported":
         content.data["type"] = message_type
     errors = optional_list(item, "errors")
@@ -127,7 +131,11 @@ def _reply_to(item: Mapping[str, Any], data: dict[str, Any]) -> str | None:
 
 
 def _part(item: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    return obj(item.get(key), repr(key))
+    """The object holding the content, under the key named after the type."""
+    value = item.get(key)
+    if value is None:
+        raise ItemError(f"no {key!r}")
+    return obj(value, repr(key))
 
 
 def _text(item: Mapping[str, Any]) -> _Content:
