@@ -251,6 +251,7 @@ def check_interactive_nfm_reply(batch: WebhookBatch) -> None:
     message = only_message(batch)
     assert message.kind == "interactive"
     assert message.payload is None
+    assert message.title is None
     assert message.data["interactive_type"] == "nfm_reply"
     assert message.data["flow_name"] == "flow"
     assert json.loads(message.data["response_json"]) == {
@@ -698,6 +699,15 @@ def test_malformed_content_is_passed_on_as_unsupported(
     assert "message 1: passed on as unsupported" in record.getMessage()
 
 
+def test_unsupported_fallback_keeps_no_half_read_content() -> None:
+    broken = {**text("x"), "referral": {"source_type": "ad"}, "timestamp": "later"}
+    result = parse_one(broken)
+    assert result.kind == "unsupported"
+    assert "referral" not in result.data
+    assert result.text is None
+    assert result.data["problem"] == "'timestamp' is 'later', not epoch seconds"
+
+
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
@@ -832,6 +842,12 @@ def test_broken_envelope_raises_channel_error(body: Any, message: str) -> None:
     with pytest.raises(ChannelError) as caught:
         parse_webhook(body)
     assert str(caught.value).startswith(message)
+
+
+def test_non_json_types_in_a_parsed_mapping_are_named() -> None:
+    payload = {"object": "whatsapp_business_account", "entry": {"a", "b"}}
+    with pytest.raises(ChannelError, match=r"^'entry' is a set, not a list$"):
+        parse_webhook(payload)
 
 
 def test_a_broken_change_refuses_the_whole_delivery() -> None:

@@ -44,17 +44,18 @@ class _Content:
     tag: str | None = None
     media: Media | None = None
     location: Location | None = None
+    reply_to: str | None = None
     data: dict[str, Any] = field(factory=dict)
 
 
 def parse_message(
-    raw: object, *, context: Mapping[str, Any], profiles: Mapping[str, str]
+    raw: object, *, change_data: Mapping[str, Any], profiles: Mapping[str, str]
 ) -> tuple[InboundMessage, str | None]:
     """Read one entry of ``value.messages``.
 
     Args:
         raw: The message as it came.
-        context: Data every message of the change carries (``phone_number_id``, ...).
+        change_data: Data every message of the change carries (``phone_number_id``, ...).
         profiles: The senders' profile names by WhatsApp id, from ``value.contacts``.
 
     Returns:
@@ -67,13 +68,12 @@ def parse_message(
     item = obj(raw, "the message")
     sender = required_str(item, "from")
     message_id = required_str(item, "id")
-    data: dict[str, Any] = dict(context)
+    data: dict[str, Any] = dict(change_data)
     if sender in profiles:
         data["profile_name"] = profiles[sender]
     message_type = item.get("type")
     try:
         content = _content(item, message_type)
-        reply_to = _reply_to(item, data)
         timestamp = epoch(item, "timestamp")
     except ItemError as problem:
         data["type"] = message_type if isinstance(message_type, str) else None
@@ -94,7 +94,7 @@ def parse_message(
         tag=content.tag,
         media=content.media,
         location=content.location,
-        reply_to=reply_to,
+        reply_to=content.reply_to,
         data=data,
         timestamp=timestamp,
     )
@@ -111,23 +111,23 @@ def _content(item: Mapping[str, Any], message_type: object) -> _Content:
         raise ItemError(f"{show(message_type)} message: {problem}") from None
     if content.kind == "unsupported":
         content.data["type"] = message_type
-    errors = optional_list(item, "errors")
-    if errors is not None:
-        content.data["errors"] = errors
+    _add_surroundings(item, content)
     return content
 
 
-def _reply_to(item: Mapping[str, Any], data: dict[str, Any]) -> str | None:
-    """The id the message replies to; keeps the ad a click-to-WhatsApp chat came from."""
-    referral = optional_obj(item, "referral")
+def _add_surroundings(item: Mapping[str, Any], content: _Content) -> None:
+    """What any kind may carry: Meta's errors, the ad the chat came from, the reply context."""
+    errors = optional_list(item, "errors")
+    if errors is not None:
+        content.data["errors"] = errors
+    referral = optional_obj(item, "referral")  # a click-to-WhatsApp ad
     if referral is not None:
-        data["referral"] = referral
+        content.data["referral"] = referral
     context = optional_obj(item, "context")
-    if context is None:
-        return None
-    # forwarded / frequently_forwarded / referred_product live here too.
-    data["context"] = context
-    return optional_str(context, "id")
+    if context is not None:
+        # Also says forwarded / frequently_forwarded, or which catalogue product was asked about.
+        content.data["context"] = context
+        content.reply_to = optional_str(context, "id")
 
 
 def _part(item: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -157,7 +157,7 @@ def _interactive(item: Mapping[str, Any]) -> _Content:
     if reply_type == "nfm_reply":  # a completed WhatsApp Flow
         data["response_json"] = required_str(reply, "response_json")
         data["flow_name"] = optional_str(reply, "name")
-        return _Content("interactive", title=optional_str(reply, "body"), data=data)
+        return _Content("interactive", data=data)
     return _Content("unsupported", data=data)
 
 

@@ -44,7 +44,7 @@ __all__ = ["MAX_UPDATES", "Status", "StatusError", "WebhookBatch", "parse_webhoo
 logger = logging.getLogger("flowhq.channels.whatsapp")
 
 MAX_UPDATES = 1000
-"""The most updates one delivery may carry; Meta batches far fewer (see ``parse_webhook``)."""
+"""The most updates (messages and statuses) one delivery may carry before it is refused."""
 
 _OBJECT = "whatsapp_business_account"
 
@@ -210,7 +210,7 @@ def _read_change(batch: WebhookBatch, where: str, value: Mapping[str, Any]) -> N
     profiles = _profiles(value.get("contacts"))
     for i, raw in enumerate(_items(batch, where, value, "messages")):
         try:
-            message, problem = parse_message(raw, context=metadata, profiles=profiles)
+            message, problem = parse_message(raw, change_data=metadata, profiles=profiles)
         except ItemError as reason:
             _skip(batch, f"{where}, message {i}: {reason}")
             continue
