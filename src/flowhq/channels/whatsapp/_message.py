@@ -1,0 +1,241 @@
+"""One message of a WhatsApp webhook, turned into an :class:`InboundMessage`.
+
+Meta puts the content under a key named after the message type (``"text": {"body": ...}``,
+``"image": {"id": ...}``); each reader below handles one type. A message whose content is
+malformed but which has a sender and an id is still passed on, as kind ``"unsupported"``
+with the reason in ``data["problem"]``: the flow can answer it, and nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from attrs import define, field
+
+from flowhq.channels.whatsapp._fields import (
+    ItemError,
+    epoch,
+    number,
+    obj,
+    optional_bool,
+    optional_list,
+    optional_obj,
+    optional_str,
+    required_str,
+    show,
+)
+from flowhq.messaging.types import InboundMessage, Location, Media, decode_button_id
+
+__all__ = ["CHANNEL", "parse_message"]
+
+CHANNEL = "whatsapp"
+
+
+@define
+class _Content:
+    """What a type reader found: the kind and the fields it fills."""
+
+    kind: str
+    text: str | None = None
+    payload: str | None = None
+    title: str | None = None
+    tag: str | None = None
+    media: Media | None = None
+    location: Location | None = None
+    reply_to: str | None = None
+    data: dict[str, Any] = field(factory=dict)
+
+
+def parse_message(
+    raw: object, *, change_data: Mapping[str, Any], profiles: Mapping[str, str]
+) -> tuple[InboundMessage, str | None]:
+    """Read one entry of ``value.messages``.
+
+    Args:
+        raw: The message as it came.
+        change_data: Data every message of the change carries (``phone_number_id``, ...).
+        profiles: The senders' profile names by WhatsApp id, from ``value.contacts``.
+
+    Returns:
+        The message and, when its content was malformed, the reason it became
+        ``"unsupported"``.
+
+    Raises:
+        ItemError: Without a sender and an id there is nobody to answer: skip it.
+    """
+    item = obj(raw, "the message")
+    sender = required_str(item, "from")
+    message_id = required_str(item, "id")
+    data: dict[str, Any] = dict(change_data)
+    if sender in profiles:
+        data["profile_name"] = profiles[sender]
+    message_type = item.get("type")
+    try:
+        content = _content(item, message_type)
+        timestamp = epoch(item, "timestamp")
+    except ItemError as problem:
+        data["type"] = message_type if isinstance(message_type, str) else None
+        data["problem"] = str(problem)
+        message = InboundMessage(
+            CHANNEL, sender, message_id, kind="unsupported", data=data, timestamp=None
+        )
+        return message, str(problem)
+    data.update(content.data)
+    message = InboundMessage(
+        CHANNEL,
+        sender,
+        message_id,
+        content.text,
+        kind=content.kind,
+        payload=content.payload,
+        title=content.title,
+        tag=content.tag,
+        media=content.media,
+        location=content.location,
+        reply_to=content.reply_to,
+        data=data,
+        timestamp=timestamp,
+    )
+    return message, None
+
+
+def _content(item: Mapping[str, Any], message_type: object) -> _Content:
+    if not isinstance(message_type, str):
+        raise ItemError("no 'type'" if message_type is None else "'type' is not a string")
+    reader = _READERS.get(message_type, _unsupported)
+    try:
+        content = reader(item)
+    except ItemError as problem:
+        raise ItemError(f"{show(message_type)} message: {problem}") from None
+    if content.kind == "unsupported":
+        content.data["type"] = message_type
+    _add_surroundings(item, content)
+    return content
+
+
+def _add_surroundings(item: Mapping[str, Any], content: _Content) -> None:
+    """What any kind may carry: Meta's errors, the ad the chat came from, the reply context."""
+    errors = optional_list(item, "errors")
+    if errors is not None:
+        content.data["errors"] = errors
+    referral = optional_obj(item, "referral")  # a click-to-WhatsApp ad
+    if referral is not None:
+        content.data["referral"] = referral
+    context = optional_obj(item, "context")
+    if context is not None:
+        # Also says forwarded / frequently_forwarded, or which catalogue product was asked about.
+        content.data["context"] = context
+        content.reply_to = optional_str(context, "id")
+
+
+def _part(item: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The object holding the content, under the key named after the type."""
+    value = item.get(key)
+    if value is None:
+        raise ItemError(f"no {key!r}")
+    return obj(value, repr(key))
+
+
+def _text(item: Mapping[str, Any]) -> _Content:
+    return _Content("text", text=required_str(_part(item, "text"), "body"))
+
+
+def _interactive(item: Mapping[str, Any]) -> _Content:
+    part = _part(item, "interactive")
+    reply_type = required_str(part, "type")
+    reply = obj(part.get(reply_type), f"'interactive.{reply_type}'")
+    data: dict[str, Any] = {"interactive_type": reply_type}
+    if reply_type in {"button_reply", "list_reply"}:
+        payload, tag = decode_button_id(required_str(reply, "id"))
+        description = optional_str(reply, "description")
+        if description is not None:
+            data["description"] = description
+        title = optional_str(reply, "title")
+        return _Content("interactive", payload=payload, tag=tag, title=title, data=data)
+    if reply_type == "nfm_reply":  # a completed WhatsApp Flow
+        data["response_json"] = required_str(reply, "response_json")
+        data["flow_name"] = optional_str(reply, "name")
+        return _Content("interactive", data=data)
+    return _Content("unsupported", data=data)
+
+
+def _button(item: Mapping[str, Any]) -> _Content:
+    """A template's quick-reply button: the payload was set when the template was sent."""
+    part = _part(item, "button")
+    payload, tag = decode_button_id(required_str(part, "payload"))
+    text = optional_str(part, "text")
+    return _Content("button", text=text, payload=payload, title=text, tag=tag)
+
+
+def _media(item: Mapping[str, Any], kind: str) -> _Content:
+    part = _part(item, kind)
+    media = Media(
+        required_str(part, "id"),
+        mime_type=optional_str(part, "mime_type"),
+        caption=optional_str(part, "caption"),
+        filename=optional_str(part, "filename"),
+        sha256=optional_str(part, "sha256"),
+    )
+    data: dict[str, Any] = {}
+    if kind == "audio":  # a voice note recorded in the chat, not a file sent
+        data["voice"] = bool(optional_bool(part, "voice"))
+    if kind == "sticker":
+        data["animated"] = bool(optional_bool(part, "animated"))
+    return _Content(kind, text=media.caption, media=media, data=data)
+
+
+def _location(item: Mapping[str, Any]) -> _Content:
+    part = _part(item, "location")
+    location = Location(
+        number(part, "latitude"),
+        number(part, "longitude"),
+        name=optional_str(part, "name"),
+        address=optional_str(part, "address"),
+        url=optional_str(part, "url"),
+    )
+    return _Content("location", location=location)
+
+
+def _contacts(item: Mapping[str, Any]) -> _Content:
+    contacts = optional_list(item, "contacts")
+    if contacts is None:
+        raise ItemError("no 'contacts'")
+    return _Content("contacts", data={"contacts": contacts})
+
+
+def _reaction(item: Mapping[str, Any]) -> _Content:
+    part = _part(item, "reaction")
+    # No emoji means the user took the reaction back.
+    reaction = {
+        "message_id": required_str(part, "message_id"),
+        "emoji": optional_str(part, "emoji"),
+    }
+    return _Content("reaction", data={"reaction": reaction})
+
+
+def _whole(item: Mapping[str, Any], kind: str) -> _Content:
+    """Kinds whose object is handed on as given (an order's items, a system notice)."""
+    return _Content(kind, data={kind: _part(item, kind)})
+
+
+def _unsupported(item: Mapping[str, Any]) -> _Content:
+    return _Content("unsupported")
+
+
+_READERS: Mapping[str, Callable[[Mapping[str, Any]], _Content]] = {
+    "text": _text,
+    "interactive": _interactive,
+    "button": _button,
+    "image": partial(_media, kind="image"),
+    "video": partial(_media, kind="video"),
+    "audio": partial(_media, kind="audio"),
+    "document": partial(_media, kind="document"),
+    "sticker": partial(_media, kind="sticker"),
+    "location": _location,
+    "contacts": _contacts,
+    "reaction": _reaction,
+    "order": partial(_whole, kind="order"),
+    "system": partial(_whole, kind="system"),
+}
