@@ -1,0 +1,5 @@
+"""The WhatsApp Cloud API channel: rendering and sending replies, and a fake Graph API."""
+
+from flowhq.channels.whatsapp.outbound import MORE_PREFIX, parse_more, render
+
+__all__ = ["MORE_PREFIX", "parse_more", "render"]
