@@ -20,7 +20,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from flowhq.components import Choice, Confirm
 from flowhq.messaging.types import OutboundMessage, decode_button_id, encode_button_id
+from flowhq.statecharts.model import all_states
 
 __all__ = [
     "BODY_LIMIT",
@@ -37,6 +39,7 @@ __all__ = [
     "ROW_TITLE_LIMIT",
     "TAG_SUFFIX_LIMIT",
     "TEXT_LIMIT",
+    "check_flow",
     "parse_more",
     "render",
 ]
@@ -302,3 +305,63 @@ def _list(
         "body": {"text": body},
         "action": {"button": label, "sections": [{"rows": rows}]},
     }
+
+
+def check_flow(flow_cls: type) -> list[str]:
+    """Find a flow's texts and options that cannot be shown on WhatsApp as written.
+
+    Looks at every ``Choice`` and ``Confirm`` state: titles longer than a button or list row
+    allows, repeated titles, option ids too long once a question tag is added, and a question
+    longer than an interactive body. Placeholders are counted as written; values filled in
+    at run time are handled when rendering.
+
+    Args:
+        flow_cls: The :class:`~flowhq.Flow` subclass to check.
+
+    Returns:
+        One readable line per problem, naming the flow and the state.
+    """
+    problems: list[str] = []
+    for state in all_states(flow_cls):
+        where = f"{flow_cls.__name__}.{state.id}"
+        if isinstance(state, Choice):
+            titles = list(state.options.values())
+            # Choice sends its question followed by the numbered options as the body.
+            lines = [f"{n}. {title}" for n, title in enumerate(titles, start=1)]
+            body = "\n".join([state.text.text, *lines])
+            problems += _option_problems(where, list(state.options.items()), body)
+        elif isinstance(state, Confirm):
+            problems += _option_problems(where, list(state.buttons), state.text.text)
+    return problems
+
+
+def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) -> list[str]:
+    if len(options) <= MAX_BUTTONS:
+        kind, title_limit, id_limit = "button", BUTTON_TITLE_LIMIT, BUTTON_ID_LIMIT
+    else:
+        kind, title_limit, id_limit = "list row", ROW_TITLE_LIMIT, ROW_ID_LIMIT
+    problems: list[str] = []
+    for option, title in options:
+        if not title.strip():
+            problems.append(f"{where}: option {option!r} has an empty {kind} title")
+        elif len(title) > title_limit:
+            problems.append(
+                f"{where}: {kind} title {title!r} has {len(title)} characters; "
+                f"WhatsApp allows {title_limit}"
+            )
+        if len(option) + TAG_SUFFIX_LIMIT > id_limit:
+            problems.append(
+                f"{where}: option id {shorten(option, 40)!r} has {len(option)} characters; with "
+                f"a question tag it can reach {len(option) + TAG_SUFFIX_LIMIT}, WhatsApp allows "
+                f"{id_limit}"
+            )
+    folded = [title.strip().casefold() for _, title in options]
+    repeated = sorted({title for title in folded if folded.count(title) > 1})
+    if repeated:
+        problems.append(f"{where}: {kind} titles repeat (WhatsApp needs them unique): {repeated}")
+    if len(body) > BODY_LIMIT:
+        problems.append(
+            f"{where}: the question has {len(body)} characters; with buttons WhatsApp allows "
+            f"{BODY_LIMIT} (the text would go out as a separate message first)"
+        )
+    return problems
