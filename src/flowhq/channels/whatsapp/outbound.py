@@ -42,6 +42,9 @@ __all__ = [
     "check_flow",
     "parse_more",
     "render",
+    "shorten",
+    "split_text",
+    "unique_titles",
 ]
 
 logger = logging.getLogger("flowhq.channels.whatsapp")
