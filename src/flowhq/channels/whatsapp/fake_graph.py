@@ -12,6 +12,7 @@ drive from a test thread while uvicorn serves it from another (state sits behind
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import Mapping
@@ -105,7 +106,7 @@ class FakeGraphApi:
         self.deliveries: list[Delivery] = []
         self.reads: list[ReadRequest] = []
         self.attempts = 0
-        self._next: list[_Fault] = []
+        self._next: list[_Fault | None] = []  # None lets one request through
         self._recipients: dict[str, _Fault] = {}
         self._delays: list[float] = []
         route = Route("/{version}/{phone_number_id}/messages", self._endpoint, methods=["POST"])
@@ -132,6 +133,7 @@ class FakeGraphApi:
         status: int = 500,
         code: int | None = None,
         retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
         """Fail the next ``n`` requests with ``status`` and a Graph error ``code``.
 
@@ -140,9 +142,10 @@ class FakeGraphApi:
             status: The HTTP status.
             code: The Graph error code; by default one that fits the status.
             retry_after: Seconds to put in a ``Retry-After`` header.
+            after: Let this many requests through first.
         """
         with self._lock:
-            self._next += [_Fault(status, code, retry_after)] * n
+            self._next += [None] * after + [_Fault(status, code, retry_after)] * n
 
     def fail_for(self, recipient: str, *, status: int = 400, code: int | None = 131047) -> None:
         """Refuse every message to ``recipient`` until :meth:`reset` (default: 24h window)."""
@@ -164,25 +167,27 @@ class FakeGraphApi:
         return [delivery.text for delivery in self.messages(recipient)]
 
     async def _endpoint(self, request: Request) -> JSONResponse:
+        # Read the body before any delay: a client that times out has still sent it.
+        body = await request.body()
         with self._lock:
             self.attempts += 1
             delay = self._delays.pop(0) if self._delays else 0.0
         if delay:
             await asyncio.sleep(delay)
         try:
-            payload = await self._admit(request)
+            payload = self._admit(request, body)
             if payload.get("status") == "read":
                 return self._read(payload)
             return self._message(payload)
         except _RefusalError as exc:
             return _error(exc.status, exc.code, exc.details, retry_after=exc.retry_after)
 
-    async def _admit(self, request: Request) -> dict[str, Any]:
+    def _admit(self, request: Request, body: bytes) -> dict[str, Any]:
         """The request's JSON body, once the token, path and programmed faults let it pass."""
         if request.headers.get("authorization") != f"Bearer {self.access_token}":
             raise _RefusalError(190, status=401)
         try:
-            payload = await request.json()
+            payload = json.loads(body)
         except ValueError:
             raise _RefusalError(100, "the body is not JSON") from None
         number = request.path_params["phone_number_id"]
