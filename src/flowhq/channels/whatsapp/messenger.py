@@ -1,0 +1,259 @@
+"""``WhatsAppMessenger``: deliver replies through the WhatsApp Cloud API ``/messages`` endpoint.
+
+Failures are sorted for the outbox: throttling, timeouts and server errors are retried here
+with exponential backoff and, when retries run out, raised as a temporary
+:class:`~flowhq.errors.DeliveryError`; refusals (the user is outside the 24-hour window, the
+payload is invalid, ...) are raised at once as permanent ones.
+
+The access token goes into the ``Authorization`` header of each request and nowhere else: not
+into logs, exception messages or ``repr()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpx
+
+from flowhq.channels.whatsapp.outbound import check_flow, render
+from flowhq.errors import DeliveryError
+from flowhq.messaging.types import OutboundMessage
+from flowhq.state.key import ConversationKey
+
+__all__ = ["PERMANENT_CODES", "RETRYABLE_CODES", "RETRY_AFTER_CAP", "WhatsAppMessenger"]
+
+logger = logging.getLogger("flowhq.channels.whatsapp")
+
+RETRYABLE_CODES = frozenset({4, 80007, 130429, 131056, 133004})
+"""Meta error codes worth retrying: app rate limit (4), account rate limit (80007),
+throughput (130429), pair rate limit (131056), server temporarily unavailable (133004)."""
+PERMANENT_CODES = frozenset({131026, 131047})
+"""Meta error codes that never succeed on retry: undeliverable (131026), outside the 24-hour
+customer service window (131047). Any other 4xx is permanent too; these are only named."""
+RETRY_AFTER_CAP = 30.0
+"""The longest ``Retry-After`` wait honoured, in seconds; a batch should not stall for long."""
+
+
+class _Failure:
+    """One failed attempt: whether to retry, and what to report."""
+
+    def __init__(
+        self, reason: str, *, retry: bool, code: int | None = None, wait: float | None = None
+    ) -> None:
+        self.reason = reason
+        self.retry = retry
+        self.code = code
+        self.wait = wait
+
+
+class WhatsAppMessenger:
+    """A :class:`~flowhq.messaging.messenger.Messenger` for the WhatsApp Cloud API.
+
+    Args:
+        phone_number_id: The business phone number id replies are sent from.
+        access_token: A system-user or app access token (kept out of logs and ``repr``).
+        base_url: The Graph API root; point it at a fake in tests.
+        api_version: The Graph API version in the path.
+        client: An ``httpx.AsyncClient`` to use; one is created (and closed by
+            :meth:`aclose`) when omitted.
+        timeout: Seconds allowed for each request.
+        max_retries: Retries of one request after a temporary failure (0 = try once).
+        backoff: Seconds before the first retry; doubles after each.
+        preview_url: Let WhatsApp show link previews in text replies.
+        mark_read: :meth:`acknowledge` marks inbound messages read.
+        typing: :meth:`acknowledge` also shows the typing indicator.
+
+    Raises:
+        ValueError: when the access token is empty or contains control characters.
+    """
+
+    def __init__(
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        base_url: str = "https://graph.facebook.com",
+        api_version: str = "v25.0",
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        preview_url: bool = False,
+        mark_read: bool = True,
+        typing: bool = True,
+    ) -> None:
+        self._token = _valid_token(access_token)
+        if not phone_number_id.strip():
+            raise ValueError("phone_number_id is empty")
+        if max_retries < 0 or backoff < 0 or timeout <= 0:
+            raise ValueError("max_retries and backoff must be >= 0 and timeout > 0")
+        self.phone_number_id = phone_number_id.strip()
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.url = f"{self.base_url}/{api_version}/{self.phone_number_id}/messages"
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.preview_url = preview_url
+        self.mark_read = mark_read
+        self.typing = typing
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return (
+            f"WhatsAppMessenger(phone_number_id={self.phone_number_id!r}, "
+            f"base_url={self.base_url!r}, api_version={self.api_version!r})"
+        )
+
+    async def __aenter__(self) -> WhatsAppMessenger:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this messenger created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        """Deliver ``messages``, in order, to the WhatsApp user ``key.identifier``.
+
+        A message rendered as several payloads counts as sent once all of them went out.
+
+        Raises:
+            DeliveryError: ``permanent`` when WhatsApp refused a message, temporary when
+                retries ran out; ``sent`` says how many messages were fully delivered.
+        """
+        for sent, message in enumerate(messages):
+            for payload in render(message, key.identifier, preview_url=self.preview_url):
+                await self._post(payload, sent=sent)
+
+    async def acknowledge(self, message_id: str) -> None:
+        """Mark an inbound message read and show the typing indicator; never raises.
+
+        A failure only costs the user the blue ticks, so it is logged and swallowed.
+        Does nothing when ``mark_read`` is off.
+        """
+        if not self.mark_read:
+            return
+        payload: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+        }
+        if self.typing:
+            payload["typing_indicator"] = {"type": "text"}
+        try:
+            response = await self._request(payload)
+        except Exception as exc:  # acknowledging must never break the handling of a message
+            logger.warning("WhatsApp: could not mark %s read: %s", message_id, self._redact(exc))
+            return
+        if response.is_error:
+            failure = self._failure(response)
+            logger.warning(
+                "WhatsApp: could not mark %s read: %s", message_id, self._redact(failure.reason)
+            )
+
+    def check_flows(self, flows: Iterable[type]) -> list[str]:
+        """Run :func:`~flowhq.channels.whatsapp.outbound.check_flow` over ``flows``.
+
+        Returns:
+            Every problem found, one line each.
+        """
+        return [problem for flow in flows for problem in check_flow(flow)]
+
+    async def _request(self, payload: dict[str, Any]) -> httpx.Response:
+        return await self._client.post(
+            self.url,
+            json=payload,
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=self.timeout,
+        )
+
+    async def _post(self, payload: dict[str, Any], *, sent: int) -> None:
+        failure: _Failure | None = None
+        for attempt in range(self.max_retries + 1):
+            if failure is not None:
+                delay = self.backoff * 2 ** (attempt - 1)
+                if failure.wait is not None:
+                    delay = max(delay, min(failure.wait, RETRY_AFTER_CAP))
+                await asyncio.sleep(delay)
+            try:
+                response = await self._request(payload)
+            except httpx.TimeoutException:
+                failure = _Failure("request timed out", retry=True)
+                continue
+            except httpx.TransportError as exc:
+                failure = _Failure(f"connection failed ({type(exc).__name__})", retry=True)
+                continue
+            if not response.is_error:
+                return
+            failure = self._failure(response)
+            if not failure.retry:
+                reason = self._redact(failure.reason)
+                logger.warning(
+                    "WhatsApp refused a message to %s (code %s): %s",
+                    payload.get("to"),
+                    failure.code,
+                    reason,
+                )
+                raise DeliveryError(reason, sent=sent, permanent=True, code=failure.code)
+        assert failure is not None
+        reason = self._redact(f"{failure.reason}; gave up after {self.max_retries + 1} attempts")
+        logger.warning("WhatsApp: delivery to %s failed: %s", payload.get("to"), reason)
+        raise DeliveryError(reason, sent=sent, permanent=False, code=failure.code)
+
+    def _failure(self, response: httpx.Response) -> _Failure:
+        """Classify an error response from its status and Graph error body."""
+        error = _graph_error(response)
+        code = error.get("code")
+        code = code if isinstance(code, int) else None
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else None
+        text = str(error.get("message") or response.reason_phrase or "error")
+        reason = f"HTTP {response.status_code}: {text}" + (f" ({details})" if details else "")
+        retry = response.status_code >= 500 or response.status_code == 429
+        retry = retry or code in RETRYABLE_CODES
+        return _Failure(reason, retry=retry, code=code, wait=_retry_after(response))
+
+    def _redact(self, text: object) -> str:
+        # Belt and braces: a server or proxy might echo the token back in an error text.
+        return str(text).replace(self._token, "[token]")
+
+
+def _valid_token(token: str) -> str:
+    token = token.strip()
+    if not token:
+        raise ValueError("access_token is empty")
+    if any(ord(char) < 32 or ord(char) == 127 for char in token):
+        raise ValueError("access_token contains control characters")
+    if not token.isascii():
+        # HTTP headers are ASCII; refuse here rather than fail on every request.
+        raise ValueError("access_token contains non-ASCII characters")
+    return token
+
+
+def _graph_error(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date; rare from Graph, so the normal backoff applies
+    return max(seconds, 0.0) if math.isfinite(seconds) else None

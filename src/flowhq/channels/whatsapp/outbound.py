@@ -1,0 +1,370 @@
+"""Render :class:`~flowhq.messaging.types.OutboundMessage` as WhatsApp Cloud API payloads.
+
+A message becomes one or more ``POST /messages`` bodies:
+
+- no options: ``text`` message(s), split at :data:`TEXT_LIMIT` characters;
+- 1-3 options: an ``interactive`` message with reply buttons;
+- 4-10 options: an ``interactive`` list with one section;
+- more than 10: a list page of :data:`PAGE_SIZE` options and a "More…" row whose id
+  (see :func:`parse_more`) asks for the next page.
+
+Texts filled in at run time may not fit; rendering then shortens titles with "…", makes them
+unique, sends an over-long question as text before the buttons, and logs a warning. It never
+returns a payload WhatsApp would refuse. Lengths are counted in code points, as ``len()`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from flowhq.components import Choice, Confirm
+from flowhq.messaging.types import OutboundMessage, decode_button_id, encode_button_id
+from flowhq.statecharts.model import all_states
+
+__all__ = [
+    "BODY_LIMIT",
+    "BUTTON_ID_LIMIT",
+    "BUTTON_TITLE_LIMIT",
+    "DESCRIPTION_LIMIT",
+    "MAX_BUTTONS",
+    "MAX_ROWS",
+    "MENU_LABEL_LIMIT",
+    "MORE_PREFIX",
+    "MORE_TITLE",
+    "PAGE_SIZE",
+    "ROW_ID_LIMIT",
+    "ROW_TITLE_LIMIT",
+    "TAG_SUFFIX_LIMIT",
+    "TEXT_LIMIT",
+    "check_flow",
+    "parse_more",
+    "render",
+    "shorten",
+    "split_text",
+    "unique_titles",
+]
+
+logger = logging.getLogger("flowhq.channels.whatsapp")
+
+TEXT_LIMIT = 4096
+"""Characters in one text message body."""
+BODY_LIMIT = 1024
+"""Characters in the body of an interactive message."""
+MAX_BUTTONS = 3
+"""Reply buttons in one interactive ``button`` message."""
+BUTTON_TITLE_LIMIT = 20
+"""Characters in a reply button title."""
+BUTTON_ID_LIMIT = 256
+"""Characters in a reply button id."""
+MENU_LABEL_LIMIT = 20
+"""Characters in the label of the button that opens a list."""
+MAX_ROWS = 10
+"""Rows in one list message (all sections together)."""
+ROW_TITLE_LIMIT = 24
+"""Characters in a list row title."""
+DESCRIPTION_LIMIT = 72
+"""Characters in a list row description."""
+ROW_ID_LIMIT = 200
+"""Characters in a list row id."""
+TAG_SUFFIX_LIMIT = 13
+"""Characters :func:`~flowhq.messaging.types.encode_button_id` may add: ``~`` and a tag."""
+PAGE_SIZE = MAX_ROWS - 1
+"""Options on one page of a long list; the last row is "More…"."""
+MORE_PREFIX = "flowhq.more:"
+"""Option id prefix of the "More…" row; the offset of the next page follows it."""
+MORE_TITLE = "More…"
+"""Title of the row that asks for the next page of a long list."""
+DEFAULT_MENU_LABEL = "Choose"
+"""Label of the list button when the message has no ``menu_label``."""
+ELLIPSIS = "…"
+
+_SPACES = re.compile(r"\s+")
+
+
+class _UnsendableIdError(ValueError):
+    """An option id longer than WhatsApp allows, even without its tag."""
+
+
+def render(
+    message: OutboundMessage, to: str, *, preview_url: bool = False, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Turn ``message`` into the Cloud API ``/messages`` payloads, in sending order.
+
+    Args:
+        message: The reply to render.
+        to: The recipient's WhatsApp id (phone number).
+        preview_url: Let WhatsApp show a link preview in text messages.
+        offset: With more than :data:`MAX_ROWS` options, the first option of the page shown.
+
+    Returns:
+        The JSON bodies to POST; empty when there is nothing to send (an empty text).
+    """
+    if not message.buttons:
+        return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
+    options = _dedupe(message)
+    before, body = _fit_body(message.text, message.menu_label)
+    try:
+        if len(options) <= MAX_BUTTONS:
+            interactive = _buttons(body, options, message.tag)
+        else:
+            interactive = _list(body, options, message, offset)
+    except _UnsendableIdError as exc:
+        # Flows accept a typed option number or title, so numbered text still works.
+        logger.warning("WhatsApp: %s; sending the options as numbered text", exc)
+        return [
+            _text(to, chunk, preview_url) for chunk in split_text(message.plain_text(), TEXT_LIMIT)
+        ]
+    payloads = [_text(to, chunk, preview_url) for chunk in before]
+    payloads.append(_envelope(to, "interactive", interactive))
+    return payloads
+
+
+def parse_more(payload: str) -> int | None:
+    """The page offset a "More…" row asks for, or ``None`` for any other payload.
+
+    Accepts the row id with or without its question tag.
+    """
+    option, _ = decode_button_id(payload)
+    if not option.startswith(MORE_PREFIX):
+        return None
+    digits = option.removeprefix(MORE_PREFIX)
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut ``text`` into chunks of at most ``limit`` characters.
+
+    Cuts at the last line break that fits, else the last space, else exactly at the limit.
+    Chunks that would be blank are dropped, so an empty text gives no chunk.
+    """
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = _cut_point(rest, limit)
+        chunks.append(rest[:cut])
+        rest = rest[cut:]
+        # The separator we cut at is not worth a message of its own.
+        if rest[:1] in ("\n", " "):
+            rest = rest[1:]
+    chunks.append(rest)
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def _cut_point(text: str, limit: int) -> int:
+    for separator in ("\n", " "):
+        cut = text.rfind(separator, 0, limit + 1)
+        if cut > 0:
+            return cut
+    return limit
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with a trailing "…" when too long."""
+    text = _SPACES.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def unique_titles(titles: Sequence[str], limit: int, *, taken: Sequence[str] = ()) -> list[str]:
+    """Make ``titles`` distinct (ignoring case) by numbering repeats, within ``limit``.
+
+    Args:
+        titles: Titles already shortened to ``limit``.
+        limit: The longest title allowed.
+        taken: Titles in use elsewhere in the message (e.g. "More…").
+    """
+    seen = {title.casefold() for title in taken}
+    result: list[str] = []
+    for title in titles:
+        candidate, n = title, 1
+        while candidate.casefold() in seen:
+            n += 1
+            suffix = f" {n}"
+            candidate = shorten(title, limit - len(suffix)) + suffix
+        seen.add(candidate.casefold())
+        result.append(candidate)
+    return result
+
+
+def _envelope(to: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": kind,
+        kind: content,
+    }
+
+
+def _text(to: str, body: str, preview_url: bool) -> dict[str, Any]:
+    return _envelope(to, "text", {"preview_url": preview_url, "body": body})
+
+
+def _dedupe(message: OutboundMessage) -> list[tuple[str, str, str | None]]:
+    """Options as ``(id, title, description)``, each id once (WhatsApp refuses repeats)."""
+    descriptions = list(message.descriptions) + [None] * len(message.buttons)
+    seen: set[str] = set()
+    options: list[tuple[str, str, str | None]] = []
+    for (option, title), description in zip(message.buttons, descriptions, strict=False):
+        if option in seen:
+            logger.warning("WhatsApp: dropped a repeated option id %r", option)
+            continue
+        seen.add(option)
+        options.append((option, title, description))
+    return options
+
+
+def _fit_body(text: str, menu_label: str | None) -> tuple[list[str], str]:
+    """Split a question into text messages to send first and an interactive body that fits."""
+    if len(text) <= BODY_LIMIT and text.strip():
+        return [], text
+    if not text.strip():
+        # WhatsApp refuses an interactive message without a body.
+        return [], shorten(menu_label or DEFAULT_MENU_LABEL, BODY_LIMIT)
+    logger.warning(
+        "WhatsApp: a question of %d characters exceeds the %d-character interactive body; "
+        "sending it as text first",
+        len(text),
+        BODY_LIMIT,
+    )
+    # Keep the last lines (usually the question itself) with the buttons when they fit.
+    start = text.find("\n", len(text) - BODY_LIMIT - 1)
+    tail = text[start + 1 :] if start >= 0 else ""
+    if tail.strip():
+        return split_text(text[:start], TEXT_LIMIT), tail
+    return split_text(text, TEXT_LIMIT), shorten(menu_label or DEFAULT_MENU_LABEL, BODY_LIMIT)
+
+
+def _option_id(option: str, tag: str | None, limit: int) -> str:
+    tagged = encode_button_id(option, tag)
+    if len(tagged) <= limit:
+        return tagged
+    if len(option) <= limit:
+        # An untagged tap still works; it just cannot be told apart from an older question's.
+        logger.warning("WhatsApp: option id %r is too long to carry its tag", option[:40])
+        return option
+    raise _UnsendableIdError(f"option id of {len(option)} characters exceeds WhatsApp's {limit}")
+
+
+def _titles(
+    options: Sequence[tuple[str, str, str | None]], limit: int, *, taken: Sequence[str] = ()
+) -> list[str]:
+    # An empty title is refused; the option id is better than nothing.
+    shortened = [shorten(title, limit) or shorten(option, limit) for option, title, _ in options]
+    if any(len(_SPACES.sub(" ", title).strip()) > limit for _, title, _ in options):
+        logger.warning("WhatsApp: shortened option titles to %d characters", limit)
+    titles = unique_titles(shortened, limit, taken=taken)
+    if titles != shortened:
+        logger.warning("WhatsApp: option titles were not unique; numbered the repeats")
+    return titles
+
+
+def _buttons(
+    body: str, options: Sequence[tuple[str, str, str | None]], tag: str | None
+) -> dict[str, Any]:
+    titles = _titles(options, BUTTON_TITLE_LIMIT)
+    buttons = [
+        {"type": "reply", "reply": {"id": _option_id(option, tag, BUTTON_ID_LIMIT), "title": t}}
+        for (option, _, _), t in zip(options, titles, strict=True)
+    ]
+    return {"type": "button", "body": {"text": body}, "action": {"buttons": buttons}}
+
+
+def _list(
+    body: str,
+    options: Sequence[tuple[str, str, str | None]],
+    message: OutboundMessage,
+    offset: int,
+) -> dict[str, Any]:
+    more: int | None = None
+    if len(options) > MAX_ROWS:
+        if not 0 <= offset < len(options):
+            # A stale "More…" tap from a longer menu: start over rather than send no rows.
+            logger.warning("WhatsApp: list offset %d out of range; showing the first page", offset)
+            offset = 0
+        if offset + PAGE_SIZE < len(options):
+            more = offset + PAGE_SIZE
+        options = options[offset : offset + PAGE_SIZE]
+    taken = [MORE_TITLE] if more is not None else []
+    titles = _titles(options, ROW_TITLE_LIMIT, taken=taken)
+    rows: list[dict[str, Any]] = []
+    for (option, _, description), title in zip(options, titles, strict=True):
+        row = {"id": _option_id(option, message.tag, ROW_ID_LIMIT), "title": title}
+        if description and description.strip():
+            row["description"] = shorten(description, DESCRIPTION_LIMIT)
+            if row["description"] != _SPACES.sub(" ", description).strip():
+                logger.warning("WhatsApp: shortened a row description to %d", DESCRIPTION_LIMIT)
+        rows.append(row)
+    if more is not None:
+        more_id = _option_id(f"{MORE_PREFIX}{more}", message.tag, ROW_ID_LIMIT)
+        rows.append({"id": more_id, "title": MORE_TITLE})
+    label = shorten(message.menu_label or "", MENU_LABEL_LIMIT) or DEFAULT_MENU_LABEL
+    return {
+        "type": "list",
+        "body": {"text": body},
+        "action": {"button": label, "sections": [{"rows": rows}]},
+    }
+
+
+def check_flow(flow_cls: type) -> list[str]:
+    """Find a flow's texts and options that cannot be shown on WhatsApp as written.
+
+    Looks at every ``Choice`` and ``Confirm`` state: titles longer than a button or list row
+    allows, repeated titles, option ids too long once a question tag is added, and a question
+    longer than an interactive body. Placeholders are counted as written; values filled in
+    at run time are handled when rendering.
+
+    Args:
+        flow_cls: The :class:`~flowhq.Flow` subclass to check.
+
+    Returns:
+        One readable line per problem, naming the flow and the state.
+    """
+    problems: list[str] = []
+    for state in all_states(flow_cls):
+        where = f"{flow_cls.__name__}.{state.id}"
+        if isinstance(state, Choice):
+            titles = list(state.options.values())
+            # Choice sends its question followed by the numbered options as the body.
+            lines = [f"{n}. {title}" for n, title in enumerate(titles, start=1)]
+            body = "\n".join([state.text.text, *lines])
+            problems += _option_problems(where, list(state.options.items()), body)
+        elif isinstance(state, Confirm):
+            problems += _option_problems(where, list(state.buttons), state.text.text)
+    return problems
+
+
+def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) -> list[str]:
+    if len(options) <= MAX_BUTTONS:
+        kind, title_limit, id_limit = "button", BUTTON_TITLE_LIMIT, BUTTON_ID_LIMIT
+    else:
+        kind, title_limit, id_limit = "list row", ROW_TITLE_LIMIT, ROW_ID_LIMIT
+    problems: list[str] = []
+    for option, title in options:
+        if not title.strip():
+            problems.append(f"{where}: option {option!r} has an empty {kind} title")
+        elif len(title) > title_limit:
+            problems.append(
+                f"{where}: {kind} title {title!r} has {len(title)} characters; "
+                f"WhatsApp allows {title_limit}"
+            )
+        if len(option) + TAG_SUFFIX_LIMIT > id_limit:
+            problems.append(
+                f"{where}: option id {shorten(option, 40)!r} has {len(option)} characters; with "
+                f"a question tag it can reach {len(option) + TAG_SUFFIX_LIMIT}, WhatsApp allows "
+                f"{id_limit}"
+            )
+    folded = [title.strip().casefold() for _, title in options]
+    repeated = sorted({title for title in folded if folded.count(title) > 1})
+    if repeated:
+        problems.append(f"{where}: {kind} titles repeat (WhatsApp needs them unique): {repeated}")
+    if len(body) > BODY_LIMIT:
+        problems.append(
+            f"{where}: the question has {len(body)} characters; with buttons WhatsApp allows "
+            f"{BODY_LIMIT} (the text would go out as a separate message first)"
+        )
+    return problems
