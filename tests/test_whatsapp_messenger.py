@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from flowhq import Confirm, ConversationKey, Flow, Message, OutboundMessage
-from flowhq.channels.whatsapp import FakeGraphApi, WhatsAppMessenger
-from flowhq.channels.whatsapp.fake_graph import ReadRequest
+from flowhq.channels.whatsapp import WhatsAppMessenger
+from flowhq.channels.whatsapp.fake_graph import FakeGraphApi, ReadRequest
 from flowhq.errors import DeliveryError
 from tests.support import free_port
 from tests.whatsapp_fixtures import (

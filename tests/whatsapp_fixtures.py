@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from flowhq.channels.whatsapp import FakeGraphApi
+from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
 from tests.support import free_port
 
 FAKE_TOKEN = "EAAG-fake-token-4f1c9b27"
