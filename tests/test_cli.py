@@ -95,3 +95,104 @@ def test_bad_targets_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "examples.signup"]) == 2
     assert main(["check", "examples.signup:email"]) == 2
     assert "flowhq:" in capsys.readouterr().err
+
+
+def test_check_notes_how_to_keep_the_stored_flow_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow_file = tmp_path / "renamed.py"
+    flow_file.write_text(
+        textwrap.dedent("""
+        from flowhq import Flow, Message, Prompt
+
+        class OrderPizza(Flow):
+            ask = Prompt("Which?", initial=True)
+            bye = Message("Bye.", final=True)
+            valid = ask.to(bye)
+    """)
+    )
+    assert main(["check", f"{flow_file}:OrderPizza"]) == 0
+    out = capsys.readouterr().out
+    assert "conversations store this flow as 'order_pizza'" in out
+    assert "name = 'order_pizza'" in out
+    assert main(["check", "examples.signup:Signup"]) == 0  # declares its name: no note
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_check_paths_names_uncovered_transitions_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow_file = tmp_path / "never.py"
+    flow_file.write_text(
+        textwrap.dedent("""
+        from flowhq import Flow, Message, Prompt
+
+        class Never(Flow):
+            name = "never"
+            ask = Prompt("Word?", initial=True)
+            rare = Message("Rare.", final=True)
+            common = Message("Common.", final=True)
+            valid = ask.to(rare, cond="impossible") | ask.to(common)
+
+            def impossible(self, data):
+                return data["ask"] == "a word no sample ever is"
+    """)
+    )
+    assert main(["check", "--paths", f"{flow_file}:Never"]) == 1
+    out = capsys.readouterr().out
+    assert "paths cover 1/2 transitions" in out
+    assert "not covered: ask --valid--> rare" in out
+
+
+def test_check_paths_counts_a_parallel_done_event_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--paths", "tests.flows:Nested"]) == 0
+    out = capsys.readouterr().out
+    assert "paths cover 11/11 transitions" in out, out  # done_state_both counted once
+
+
+def test_diagram_draws_a_flow_whose_checks_fail(tmp_path: Path) -> None:
+    flow_file = tmp_path / "broken.py"
+    flow_file.write_text(
+        textwrap.dedent("""
+        from flowhq import Flow, Message, Prompt
+
+        class Broken(Flow):
+            ask = Prompt("?", max_attempts=2, initial=True)
+            end = Message("end", final=True)
+            valid = ask.to(end)
+    """)
+    )
+    result = run_cli("diagram", f"{flow_file}:Broken")
+    assert result.returncode == 0, result.stderr
+    assert "ask --> unhandled_1 : exhausted — unhandled!" in result.stdout
+    assert "1 problem(s)" in result.stderr
+    assert main(["check", f"{flow_file}:Broken"]) == 1  # still refused where it matters
+
+
+def test_chat_leaves_at_once_on_ctrl_c() -> None:
+    """With a terminal, input is read in the main thread: Ctrl-C does not wait for Enter."""
+    import os
+    import pty
+    import signal
+    import time
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowhq.cli", "chat", "examples.support_menu:SupportMenu"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=ROOT,
+        env={**os.environ, "HOME": "/tmp"},
+    )
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"you> " not in seen and time.monotonic() < deadline:
+        seen += os.read(leader, 1024)
+    assert b"How can we help?" in seen
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    assert process.wait(timeout=10) == 130
+    assert time.monotonic() - started < 5
+    os.close(leader)

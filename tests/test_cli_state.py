@@ -50,7 +50,8 @@ def test_chat_with_redis_continues_across_restarts(redis_url: str) -> None:
         "bot> Thanks Ann! Your email?",
     ]
     assert chat(redis_url, "ann@example.com\nyes\n") == [
-        "(continuing the stored conversation, waiting at email)",
+        "(continuing the stored conversation)",
+        "bot> Thanks Ann! Your email?",  # the pending question, shown again
         "you> ann@example.com",
         "bot> Create an account for Ann <ann@example.com>?",
         "1. yes",
@@ -109,3 +110,72 @@ async def _run(args: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, args)
+
+
+def corrupt(redis_url: str, doc: bytes, identifier: str = "+15550009") -> str:
+    import redis
+
+    key = f"flowhq:{{whatsapp:{identifier}}}"
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.delete(key)
+        admin.hset(key, mapping={"doc": doc, "rev": 3})
+    return f"whatsapp:{identifier}"
+
+
+async def test_state_reset_deletes_a_conversation_it_cannot_read(
+    redis_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = corrupt(redis_url, b'{"_metadata": {"schema": 2}, "channel": 5}')
+    assert await _run(["state", "show", conversation, "--redis", redis_url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flowhq: conversation whatsapp:+15550009: unreadable stored document")
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    assert await _run(["state", "reset", conversation, "--redis", redis_url]) == 0
+    out = capsys.readouterr().out
+    assert "it cannot be read" in out
+    assert "deleted whatsapp:+15550009" in out
+
+
+def test_deeply_nested_document_is_one_line_from_the_cli(redis_url: str) -> None:
+    conversation = corrupt(redis_url, b"[" * 100_000 + b"]" * 100_000)
+    result = subprocess.run(
+        [sys.executable, "-m", "flowhq.cli", "state", "show", conversation, "--redis", redis_url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "not JSON" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_state_show_into_head_ends_quietly(redis_url: str) -> None:
+    import asyncio
+
+    async def big() -> None:  # more than a pipe holds, so the writer meets a closed pipe
+        store = RedisStore.from_url(redis_url)
+        hq = Headquarters(flows=[Counter], store=store)
+        lines = {f"k{n}": "x" * 100 for n in range(5000)}
+        await hq.initialize("whatsapp", "+15550008", dashboard=lines)
+        await store.close()
+
+    asyncio.run(big())
+    command = (
+        f"{sys.executable} -m flowhq.cli state show whatsapp:+15550008 --redis {redis_url}"
+        " | head -n 1"
+    )
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout == "{\n"
+    assert result.stderr == ""
+    assert result.returncode == 0

@@ -171,6 +171,22 @@ class Stepper:
         await run.drain()
         return run.finish()
 
+    def pending(self, document: ConversationDocument, *, revision: int) -> list[OutboundMessage]:
+        """The question the conversation waits on, rendered again (nothing is changed).
+
+        Empty when nothing waits (no flow, a finished one, or one the flow cannot resume
+        as it is). ``document`` is used as a scratch copy.
+        """
+        run = _Run(self, document, revision)
+        if document.current.path is None or not run.resume():
+            return []
+        waiting = run._waiting()
+        if not waiting:
+            return []
+        component = waiting[0]
+        component.reprompt(run._manager(component, resumed=True))
+        return run.messaging.messages
+
 
 def _base36(number: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -323,7 +339,7 @@ class _Run:
         self.chart.entered.clear()
         for trans, event in self.chart.taken:
             target = trans.target.id if trans.target is not None else None
-            taken = (trans.source.id, target, event)
+            taken = (trans.source.id, target, trans.declared_event(event))
             if taken not in self.taken:  # a parallel state's regions report it once each
                 self.taken.append(taken)
         self.chart.taken.clear()

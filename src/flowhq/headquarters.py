@@ -370,6 +370,18 @@ class Headquarters:
                 logger.exception("redeliver: skipping %s after an error", key)
         return sent
 
+    async def pending(self, channel: str, identifier: str) -> list[OutboundMessage]:
+        """The question the conversation waits on, rendered again; nothing is committed.
+
+        For a terminal or a console resuming a stored conversation (show the user where
+        they are). Empty when nothing waits.
+        """
+        key = self._key(channel, identifier)
+        loaded = await self.store.load(key)
+        if loaded.document is None:
+            return []
+        return self._stepper.pending(loaded.document, revision=loaded.revision)
+
     async def last_inbound(self, channel: str, identifier: str) -> str | None:
         """When the user last wrote (ISO-8601 UTC), or ``None``.
 

@@ -10,7 +10,7 @@ The converter is built per codec (no module-level singleton): stores own theirs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -25,6 +25,7 @@ from cattrs.errors import BaseValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from flowhq.errors import SnapshotError
+from flowhq.persistence.secrets import PREFIX, TokenCipher, TokenCipherError
 from flowhq.state.document import SCHEMA_VERSION, ConversationDocument
 
 __all__ = ["Codec", "JsonCodec", "make_converter"]
@@ -124,19 +125,40 @@ def _upgrade_from_1(data: dict[str, Any]) -> None:
 
 
 class JsonCodec:
-    """Compact JSON (orjson) through a strict cattrs converter."""
+    """Compact JSON (orjson) through a strict cattrs converter.
 
-    def __init__(self) -> None:
+    Args:
+        token_keys: Keys to encrypt the auth token at rest (see
+            :mod:`flowhq.persistence.secrets`); newest first.
+        opaque_tokens: Leave encrypted tokens as they are stored instead of decrypting
+            them (for inspection tools that never use the token and have no keys).
+    """
+
+    def __init__(
+        self, *, token_keys: Sequence[bytes | str] | None = None, opaque_tokens: bool = False
+    ) -> None:
         self._converter = make_converter()
         self._explainer = make_converter(detailed=True)
+        self._cipher = TokenCipher(token_keys) if token_keys else None
+        self._opaque = opaque_tokens
+
+    def __repr__(self) -> str:
+        return f"JsonCodec(encrypted_tokens={self._cipher is not None})"
 
     def encode(self, document: ConversationDocument) -> bytes:
-        """Serialise ``document`` to compact UTF-8 JSON.
+        """Serialise ``document`` to compact UTF-8 JSON (the token encrypted, with keys).
 
         Raises:
             TypeError: a value JSON cannot hold (components are checked before this).
         """
-        return orjson.dumps(self._converter.unstructure(document))
+        data = self._converter.unstructure(document)
+        token = document.auth.token
+        if token is not None and self._cipher is not None and not token.startswith(PREFIX):
+            channel = document.channel
+            data["auth"]["token"] = self._cipher.encrypt(
+                token, f"{channel.type}:{channel.identifier}"
+            )
+        return orjson.dumps(data)
 
     def decode(self, key: str, raw: bytes) -> ConversationDocument:
         """Parse ``raw``; anything that is not a flowhq document raises ``SnapshotError``."""
@@ -152,9 +174,23 @@ class JsonCodec:
         elif schema != SCHEMA_VERSION:
             raise SnapshotError(key, f"unsupported schema {schema!r}")
         try:
-            return self._converter.structure(data, ConversationDocument)
+            document = self._converter.structure(data, ConversationDocument)
         except (BaseValidationError, TypeError, ValueError, KeyError, AttributeError):
             raise SnapshotError(key, f"malformed document: {self._explain(data)}") from None
+        token = document.auth.token
+        if token is not None and token.startswith(PREFIX) and not self._opaque:
+            if self._cipher is None:
+                raise SnapshotError(
+                    key, "the auth token is encrypted; configure the store's token keys"
+                )
+            channel = document.channel
+            try:
+                document.auth.token = self._cipher.decrypt(
+                    token, f"{channel.type}:{channel.identifier}"
+                )
+            except TokenCipherError as exc:
+                raise SnapshotError(key, str(exc)) from None
+        return document
 
     def _explain(self, data: dict[str, Any]) -> str:
         try:

@@ -7,7 +7,7 @@ Not shared between processes, and not thread-safe: one event loop owns it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 from attrs import define, field
 
@@ -33,10 +33,13 @@ class MemoryStore:
 
     Args:
         codec: How documents are encoded (default: JSON via cattrs).
+        token_keys: Keys that encrypt auth tokens at rest (as ``RedisStore.from_url``).
     """
 
-    def __init__(self, *, codec: Codec | None = None) -> None:
-        self.codec: Codec = codec or JsonCodec()
+    def __init__(
+        self, *, codec: Codec | None = None, token_keys: Sequence[bytes | str] | None = None
+    ) -> None:
+        self.codec: Codec = codec or JsonCodec(token_keys=token_keys)
         self._entries: dict[ConversationKey, _Entry] = {}
         self._next_sweep = 0.0
 

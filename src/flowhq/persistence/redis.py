@@ -150,6 +150,7 @@ class RedisStore:
         prefix: str = "flowhq",
         timeout: float = 2.0,
         retries: int = 3,
+        token_keys: Sequence[bytes | str] | None = None,
         **options: Any,
     ) -> RedisStore:
         """Connect with a pooled client, timeouts and retries with exponential backoff.
@@ -160,6 +161,8 @@ class RedisStore:
             prefix: Namespace of the keys.
             timeout: Socket connect and read timeout in seconds.
             retries: Retries on connection errors and timeouts before giving up.
+            token_keys: Keys that encrypt auth tokens at rest, newest first (needs
+                ``flowhq[crypto]``; see :mod:`flowhq.persistence.secrets`).
             options: Passed on to the redis-py client.
         """
         settings: dict[str, Any] = {
@@ -176,7 +179,7 @@ class RedisStore:
         else:
             settings.setdefault("retry_on_error", [RedisConnectionError, RedisTimeoutError])
             client = aioredis.from_url(url, health_check_interval=30, **settings)  # type: ignore[no-untyped-call]
-        return cls(client, prefix=prefix)
+        return cls(client, prefix=prefix, codec=JsonCodec(token_keys=token_keys))
 
     def __repr__(self) -> str:
         kind = "cluster" if isinstance(self.client, RedisCluster) else "redis"

@@ -110,6 +110,20 @@ class Trans:
                 return True
         return False
 
+    def declared_event(self, event: str) -> str:
+        """The event, as this transition declares it, that ``event`` matched.
+
+        ``done.state.x`` taken by a transition declared as ``done_state_x`` reports
+        ``done_state_x``: reports and coverage speak the names written in the flow.
+        """
+        tokens = tuple(event.split("."))
+        for declared, descriptor in zip(self.events, self.descriptors, strict=True):
+            if descriptor is None or tokens[: len(descriptor)] == descriptor:
+                # python-statemachine declares `done_state_x` twice, as written and dotted.
+                alias = declared.replace(".", "_")
+                return next(e for e in self.events if e.replace(".", "_") == alias)
+        return event
+
     def __repr__(self) -> str:
         targets = ",".join(t.id for t in self.targets)
         return f"Trans({self.source.id}->{targets} on {'|'.join(self.events)})"
