@@ -27,6 +27,8 @@ from flowhq.headquarters import Headquarters, Outcome, StepObserver, StepRecord
 from flowhq.messaging import (
     ConsoleMessenger,
     InboundMessage,
+    Location,
+    Media,
     Messenger,
     OutboundMessage,
     RecordingMessenger,
@@ -58,6 +60,8 @@ __all__ = [
     "HistoryState",
     "InboundMessage",
     "InputError",
+    "Location",
+    "Media",
     "MemoryStore",
     "Message",
     "Messenger",

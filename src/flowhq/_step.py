@@ -275,12 +275,9 @@ class _Run:
         saved = self.document.chart
         flow = compiled(flow_cls)
         current = fingerprint(flow_cls)
-        if saved.fingerprint == current and saved.flow == flow_cls.name:
-            try:
-                return flow.chart(saved.configuration, saved.history)
-            except KeyError:
-                pass  # the fingerprint was right but the data is not: repair below
         chart = _legal_chart(flow, saved.configuration, saved.history)
+        if chart is not None and saved.fingerprint == current and saved.flow == flow_cls.name:
+            return chart
         if chart is None:
             migrated = _migrated(flow, saved, flow_cls.migrations)
             chart = _legal_chart(flow, migrated, saved.history)
