@@ -1,7 +1,11 @@
-"""pytest plugin (entry point ``flowhq``): the ``conversation`` fixture and coverage report.
+"""pytest plugin (entry point ``flowhq``): async tests, the ``conversation`` fixture, coverage.
 
-``pytest --flowhq-coverage`` records every transition that conversation tests take (any
-``Conversation`` made during the session) and prints, per flow, the transitions none took.
+- ``async def`` tests run with no configuration: a coroutine test that no async plugin
+  claims (pytest-asyncio in strict mode without a marker, or no pytest-asyncio at all) runs
+  in a fresh event loop. With pytest-asyncio in auto mode, or marked ``@pytest.mark.asyncio``,
+  pytest-asyncio runs it as usual.
+- ``pytest --flowhq-coverage`` records every transition that conversation tests take (any
+  ``Conversation`` made during the session) and prints, per flow, the transitions none took.
 """
 
 from __future__ import annotations
@@ -22,6 +26,20 @@ if TYPE_CHECKING:
 __all__ = ["conversation"]
 
 COVERAGE: pytest.StashKey[TransitionCoverage] = pytest.StashKey()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an ``async def`` test that no async plugin claims, in a fresh event loop."""
+    import asyncio  # noqa: PLC0415
+    import inspect  # noqa: PLC0415
+
+    test = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(test) or pyfuncitem.get_closest_marker("asyncio"):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    asyncio.run(test(**{name: pyfuncitem.funcargs[name] for name in names}))
+    return True
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
