@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from statemachine import HistoryState as _HistoryState
-from statemachine import StateChart
+from statemachine import State, StateChart
 from statemachine.callbacks import CallbackGroup
 from statemachine.exceptions import InvalidDefinition
 from statemachine.factory import StateMachineMetaclass
 from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
+from statemachine.transition_list import TransitionList
 
 from flowhq.errors import FlowDefinitionError
 from flowhq.statecharts.checks import find_problems
@@ -124,6 +125,34 @@ def _runtime_problems(cls: Any) -> list[str]:
     return sorted(set(problems))
 
 
+_FLOW_ATTRIBUTES = frozenset(
+    {
+        "name",
+        "name_declared",
+        "commands",
+        "migrations",
+        "yes_words",
+        "no_words",
+        "restart_text",
+        "stale_button_text",
+    }
+)
+
+
+def _reserved_names(attrs: dict[str, Any]) -> list[str]:
+    """States and events named like an attribute of every flow would replace it."""
+    reserved = _FLOW_ATTRIBUTES | {name for name in dir(StateChart) if not name.startswith("_")}
+    problems = []
+    for key, value in attrs.items():
+        if key in reserved and isinstance(value, State | TransitionList):
+            kind = "state" if isinstance(value, State) else "event"
+            problems.append(
+                f"{kind} {key!r} is named like an attribute every flow has ({key!r} of Flow); "
+                f"choose another name, e.g. {key + '_'!r} or 'ask_{key}'"
+            )
+    return problems
+
+
 class FlowMeta(StateMachineMetaclass):
     """Builds the chart, then runs flowhq's checks; problems raise ``FlowDefinitionError``."""
 
@@ -135,6 +164,9 @@ class FlowMeta(StateMachineMetaclass):
 
     def __init__(cls, classname: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> None:
         declared = attrs.get("name")
+        clashes = _reserved_names(attrs)
+        if clashes:
+            raise FlowDefinitionError(classname, clashes)
         try:
             super().__init__(classname, bases, attrs)  # type: ignore[arg-type]
         except InvalidDefinition as exc:
