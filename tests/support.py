@@ -33,7 +33,7 @@ def free_cluster_port() -> int:
 
 
 @contextlib.contextmanager
-def served(app: Any) -> Iterator[str]:
+def served(app: Any, *, lifespan: str = "off") -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
     import uvicorn
 
@@ -42,7 +42,9 @@ def served(app: Any) -> Iterator[str]:
             pass
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+    )
     server = Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -382,6 +382,16 @@ class Headquarters:
             return []
         return self._stepper.pending(loaded.document, revision=loaded.revision)
 
+    async def aclose(self) -> None:
+        """Close what the Headquarters was given: the store, the messenger, the API client."""
+        close = getattr(self.messenger, "aclose", None)
+        if close is not None:
+            await close()
+        client = self._stepper.api.client
+        if client is not None:
+            await client.aclose()
+        await self.store.close()
+
     async def last_inbound(self, channel: str, identifier: str) -> str | None:
         """When the user last wrote (ISO-8601 UTC), or ``None``.
 

@@ -139,6 +139,10 @@ class JsonCodec:
     ) -> None:
         self._converter = make_converter()
         self._explainer = make_converter(detailed=True)
+        # Build the hooks now, not on first use: cattrs generates code lazily, and a codec
+        # may first be used from another thread (an ASGI server's) than the one that made it.
+        self._structure = self._converter.get_structure_hook(ConversationDocument)
+        self._unstructure = self._converter.get_unstructure_hook(ConversationDocument)
         self._cipher = TokenCipher(token_keys) if token_keys else None
         self._opaque = opaque_tokens
 
@@ -151,7 +155,7 @@ class JsonCodec:
         Raises:
             TypeError: a value JSON cannot hold (components are checked before this).
         """
-        data = self._converter.unstructure(document)
+        data = self._unstructure(document)
         token = document.auth.token
         if token is not None and self._cipher is not None and not token.startswith(PREFIX):
             channel = document.channel
@@ -174,7 +178,7 @@ class JsonCodec:
         elif schema != SCHEMA_VERSION:
             raise SnapshotError(key, f"unsupported schema {schema!r}")
         try:
-            document = self._converter.structure(data, ConversationDocument)
+            document: ConversationDocument = self._structure(data, ConversationDocument)
         except (BaseValidationError, TypeError, ValueError, KeyError, AttributeError):
             raise SnapshotError(key, f"malformed document: {self._explain(data)}") from None
         token = document.auth.token

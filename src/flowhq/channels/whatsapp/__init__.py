@@ -9,9 +9,11 @@ envelope itself is malformed. :class:`WhatsAppMessenger` renders replies as Clou
 messages (text, reply buttons, lists) and sends them through httpx.
 """
 
+from flowhq.channels.whatsapp.app import webhook_app
 from flowhq.channels.whatsapp.inbound import Status, StatusError, WebhookBatch, parse_webhook
 from flowhq.channels.whatsapp.messenger import WhatsAppMessenger
 from flowhq.channels.whatsapp.outbound import MORE_PREFIX, parse_more, render
+from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
 from flowhq.channels.whatsapp.signature import verify_signature
 from flowhq.errors import ChannelError
 
@@ -19,12 +21,16 @@ from flowhq.errors import ChannelError
 __all__ = [  # noqa: RUF022
     "ChannelError",
     "MORE_PREFIX",
+    "MemoryQueue",
+    "RedisStreamQueue",
     "Status",
     "StatusError",
+    "UpdateQueue",
     "WebhookBatch",
     "WhatsAppMessenger",
     "parse_more",
     "parse_webhook",
     "render",
     "verify_signature",
+    "webhook_app",
 ]

@@ -131,7 +131,9 @@ class WhatsAppMessenger:
                 retries ran out; ``sent`` says how many messages were fully delivered.
         """
         for sent, message in enumerate(messages):
-            for payload in render(message, key.identifier, preview_url=self.preview_url):
+            for payload in render(
+                message, key.identifier, preview_url=self.preview_url, offset=message.offset
+            ):
                 await self._post(payload, sent=sent)
 
     async def acknowledge(self, message_id: str) -> None:

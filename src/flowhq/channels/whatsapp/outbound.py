@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flowhq.components import Choice, Confirm
-from flowhq.messaging.types import OutboundMessage, decode_button_id, encode_button_id
+from flowhq.messaging.types import MORE_PREFIX, OutboundMessage, decode_button_id, encode_button_id
 from flowhq.statecharts.model import all_states
 
 __all__ = [
@@ -73,8 +73,6 @@ TAG_SUFFIX_LIMIT = 13
 """Characters :func:`~flowhq.messaging.types.encode_button_id` may add: ``~`` and a tag."""
 PAGE_SIZE = MAX_ROWS - 1
 """Options on one page of a long list; the last row is "More…"."""
-MORE_PREFIX = "flowhq.more:"
-"""Option id prefix of the "More…" row; the offset of the next page follows it."""
 MORE_TITLE = "More…"
 """Title of the row that asks for the next page of a long list."""
 DEFAULT_MENU_LABEL = "Choose"

@@ -1,0 +1,228 @@
+"""``webhook_app``: the ASGI app WhatsApp calls, acknowledging fast and losing nothing.
+
+``GET /webhook`` answers Meta's verification handshake. ``POST /webhook`` checks the
+``X-Hub-Signature-256`` signature of the raw body, parses the updates, records the messages
+on the update queue and answers 200 — before any flow runs. Workers started with the app
+(its lifespan) take the messages from the queue, mark each read (with the typing indicator)
+and hand it to ``Headquarters.handle``; replies leave through the messenger after the commit,
+as everywhere in flowhq. A periodic ``redeliver()`` sends replies a crash left in an outbox.
+
+Meta retries a failed delivery for days, expects a quick answer, and may deliver an update
+twice or concurrently: a 200 goes out only once the updates are recorded (503 otherwise, so
+Meta retries), and duplicates are dropped by the conversation's message-id deduplication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from flowhq.channels.whatsapp.inbound import Status, parse_webhook
+from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
+from flowhq.channels.whatsapp.signature import verify_signature
+from flowhq.errors import (
+    ChannelError,
+    ConflictError,
+    InputError,
+    SnapshotError,
+    StoreUnavailableError,
+)
+from flowhq.headquarters import Headquarters
+from flowhq.messaging.types import InboundMessage
+from flowhq.persistence.redis import RedisStore
+
+__all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
+
+logger = logging.getLogger("flowhq.channels.whatsapp")
+
+StatusCallback = Callable[[Status], "Awaitable[None] | None"]
+"""Called with each delivery status (sent, delivered, read, played, failed)."""
+
+EventCallback = Callable[[InboundMessage], "Awaitable[None] | None"]
+"""Called with updates that are not answers to a flow (reactions, system notices)."""
+
+NOT_FOR_FLOWS = frozenset({"reaction", "system"})
+"""Update kinds that are not a user's answer: a reaction to a message, a changed number."""
+
+
+def webhook_app(
+    hq: Headquarters,
+    *,
+    app_secret: str,
+    verify_token: str,
+    queue: UpdateQueue | None = None,
+    path: str = "/webhook",
+    workers: bool = True,
+    on_status: StatusCallback | None = None,
+    on_event: EventCallback | None = None,
+    redeliver_every: float | None = 30.0,
+) -> Starlette:
+    """Build the ASGI app serving WhatsApp's webhook for ``hq``.
+
+    Args:
+        hq: The Headquarters whose flows answer (its messenger should be a
+            ``WhatsAppMessenger``).
+        app_secret: The Meta app secret that signs deliveries.
+        verify_token: The token you entered in Meta's webhook settings.
+        queue: Where updates wait between the 200 and the flow. Default: a
+            ``RedisStreamQueue`` on the store's Redis with a ``RedisStore``, else a
+            ``MemoryQueue``.
+        path: Where the webhook is served.
+        workers: Handle queued updates in this process (turn off for a process that only
+            receives).
+        on_status: Called with each delivery status; a ``failed`` one is also logged at
+            WARNING with Meta's code.
+        on_event: Called with reactions and system notices, which are not flow input.
+        redeliver_every: Seconds between ``redeliver()`` runs (``None``: never).
+
+    Returns:
+        A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
+        When it shuts down it stops its workers and closes the Headquarters (its store,
+        messenger and API client).
+
+    Raises:
+        ValueError: an empty app secret or verify token.
+    """
+    if not app_secret or not verify_token:
+        raise ValueError("webhook_app needs the app secret and the verify token")
+    updates = queue or _default_queue(hq)
+
+    async def handshake(request: Request) -> Response:
+        params = request.query_params
+        token = params.get("hub.verify_token", "")
+        if params.get("hub.mode") == "subscribe" and hmac.compare_digest(token, verify_token):
+            return PlainTextResponse(params.get("hub.challenge", ""))
+        return PlainTextResponse("verification failed", status_code=403)
+
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        header = request.headers.get("x-hub-signature-256")
+        if header is None:
+            return PlainTextResponse("missing signature", status_code=401)
+        if not verify_signature(body, header, app_secret):
+            logger.warning("WhatsApp webhook: a delivery with a wrong signature was refused")
+            return PlainTextResponse("bad signature", status_code=403)
+        try:
+            batch = parse_webhook(body)
+        except ChannelError as exc:
+            logger.error("WhatsApp webhook: malformed delivery refused: %s", exc)
+            return PlainTextResponse(str(exc), status_code=400)
+        try:
+            await updates.put(batch.messages)
+        except Exception:  # not recorded: Meta must try again
+            logger.exception("WhatsApp webhook: could not record %d updates", len(batch.messages))
+            return PlainTextResponse("try again", status_code=503)
+        task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
+        return PlainTextResponse("ok", background=task)
+
+    async def handle(message: InboundMessage) -> bool:
+        return await _handle(hq, message, on_event)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if workers:
+            tasks.append(asyncio.create_task(updates.run(handle, stop), name="flowhq-workers"))
+        if redeliver_every:
+            tasks.append(
+                asyncio.create_task(_redeliver(hq, redeliver_every, stop), name="flowhq-redeliver")
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await updates.close()
+            await hq.aclose()
+
+    app = Starlette(
+        routes=[
+            Route(path, handshake, methods=["GET"]),
+            Route(path, receive, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.queue = updates
+    app.state.headquarters = hq
+    return app
+
+
+def _default_queue(hq: Headquarters) -> UpdateQueue:
+    store = hq.store
+    if isinstance(store, RedisStore):
+        return RedisStreamQueue(store.client, prefix=store.keys.prefix)
+    return MemoryQueue()
+
+
+async def _handle(
+    hq: Headquarters, message: InboundMessage, on_event: EventCallback | None
+) -> bool:
+    """Handle one update; ``False`` keeps it queued (the store is unreachable)."""
+    if message.kind in NOT_FOR_FLOWS:
+        if on_event is not None:
+            await _call(on_event, message)
+        return True
+    acknowledge = getattr(hq.messenger, "acknowledge", None)
+    marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
+    try:
+        await hq.handle(message)
+    except (StoreUnavailableError, ConflictError) as exc:
+        logger.warning("WhatsApp update %s kept for later: %s", message.message_id, exc)
+        return False
+    except (InputError, SnapshotError) as exc:  # retrying cannot help: log and drop it
+        logger.error("WhatsApp update %s dropped: %s", message.message_id, exc)
+    except Exception:
+        logger.exception("WhatsApp update %s dropped after an error", message.message_id)
+    finally:
+        if marking is not None:
+            await marking
+    return True
+
+
+async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None) -> None:
+    for status in statuses:
+        if status.status == "failed":
+            codes = ", ".join(f"{e.code}: {e.title}" for e in status.errors) or "no code"
+            logger.warning(
+                "WhatsApp could not deliver %s to %s (%s)",
+                status.message_id,
+                status.recipient,
+                codes,
+            )
+        if on_status is not None:
+            try:
+                await _call(on_status, status)
+            except Exception:
+                logger.exception("on_status failed for %s", status.message_id)
+
+
+async def _call(callback: Callable[[Any], Any], argument: Any) -> None:
+    result = callback(argument)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def _redeliver(hq: Headquarters, every: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+            return
+        try:
+            sent = await hq.redeliver()
+        except Exception:
+            logger.exception("periodic redeliver failed")
+        else:
+            if sent:
+                logger.info("redelivered %d replies", sent)

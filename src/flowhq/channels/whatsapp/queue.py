@@ -1,0 +1,350 @@
+"""Where verified webhook updates wait between the 200 and the flow: durable, ordered, shared.
+
+The webhook answers 200 as soon as an update is recorded; workers take it from there. The
+record is split into shards by conversation, so the messages of one user stay in order while
+different users are handled in parallel.
+
+- :class:`RedisStreamQueue` (production, beside a ``RedisStore``): one Redis Stream per shard
+  (``<prefix>:updates:{<n>}``, a hash tag each, so a cluster spreads them) with a consumer
+  group. Recording a POST's updates is one pipelined round trip. Each shard is processed by one
+  worker at a time, the holder of a lease the worker renews while it lives; several processes
+  or machines share the shards (each takes its fair part). An entry is acknowledged (and
+  deleted) once handled; one left pending by a worker that died is claimed by the next holder
+  of its shard (``XAUTOCLAIM``) and handled first. At-least-once: an update may be handled
+  twice after a crash, and the conversation's message-id deduplication makes that harmless.
+- :class:`MemoryQueue` (embedded use, tests): in-process queues, same ordering; an update is
+  lost if the process dies before handling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, cast
+
+import attrs
+import orjson
+from redis import asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
+
+from flowhq.messaging.types import InboundMessage, Location, Media
+
+__all__ = ["Handler", "MemoryQueue", "RedisStreamQueue", "UpdateQueue", "shard_of"]
+
+logger = logging.getLogger("flowhq.channels.whatsapp")
+
+Handler = Callable[[InboundMessage], Awaitable[bool]]
+"""Handles one update; returns ``False`` to keep it for a later try (the store is down)."""
+
+
+def shard_of(identifier: str, shards: int) -> int:
+    """The shard of a conversation (stable across processes: CRC-32, not ``hash()``)."""
+    return zlib.crc32(identifier.encode("utf-8", "surrogatepass")) % shards
+
+
+def encode(message: InboundMessage) -> bytes:
+    """An update as stored on the queue."""
+    data = attrs.asdict(message, recurse=True)
+    return orjson.dumps({key: value for key, value in data.items() if value not in (None, {})})
+
+
+def decode(raw: bytes) -> InboundMessage:
+    """An update from its stored form."""
+    data: dict[str, Any] = orjson.loads(raw)
+    if data.get("media") is not None:
+        data["media"] = Media(**data["media"])
+    if data.get("location") is not None:
+        data["location"] = Location(**data["location"])
+    return InboundMessage(**data)
+
+
+class UpdateQueue(Protocol):
+    """Records updates durably and feeds them to a handler, in order per conversation."""
+
+    async def put(self, messages: Sequence[InboundMessage]) -> None:
+        """Record ``messages`` (they are durable when this returns)."""
+        ...
+
+    async def run(self, handler: Handler, stop: asyncio.Event) -> None:
+        """Feed recorded updates to ``handler`` until ``stop`` is set."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+async def _handle_in_order(
+    handler: Handler, messages: Sequence[InboundMessage], stop: asyncio.Event
+) -> int:
+    """Handle ``messages`` (one conversation's) in order; return how many were handled."""
+    for done, message in enumerate(messages):
+        while not await handler(message):
+            if stop.is_set():
+                return done
+            await asyncio.sleep(1.0)  # the store is down: wait, keep the order
+    return len(messages)
+
+
+def _by_conversation(
+    entries: Sequence[tuple[Any, InboundMessage]],
+) -> dict[tuple[str, str], list[tuple[Any, InboundMessage]]]:
+    groups: dict[tuple[str, str], list[tuple[Any, InboundMessage]]] = {}
+    for entry in entries:
+        message = entry[1]
+        groups.setdefault((message.channel, message.identifier), []).append(entry)
+    return groups
+
+
+class MemoryQueue:
+    """In-process queues, one task per shard; for embedded use and tests.
+
+    Args:
+        shards: How many conversations can be handled at once.
+    """
+
+    def __init__(self, *, shards: int = 8) -> None:
+        self.shards = shards
+        self._queues: list[asyncio.Queue[InboundMessage]] = [asyncio.Queue() for _ in range(shards)]
+
+    def __repr__(self) -> str:
+        return f"MemoryQueue(shards={self.shards})"
+
+    async def put(self, messages: Sequence[InboundMessage]) -> None:
+        """Queue ``messages`` in this process."""
+        for message in messages:
+            self._queues[shard_of(message.identifier, self.shards)].put_nowait(message)
+
+    async def run(self, handler: Handler, stop: asyncio.Event) -> None:
+        """Handle queued updates until ``stop`` is set."""
+        async with asyncio.TaskGroup() as group:
+            for queue in self._queues:
+                group.create_task(self._drain(queue, handler, stop))
+
+    async def _drain(
+        self, queue: asyncio.Queue[InboundMessage], handler: Handler, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=0.2)
+            except TimeoutError:
+                continue
+            await _handle_in_order(handler, [message], stop)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+# KEYS[1] the lease; ARGV: worker, milliseconds. Renews only a lease this worker holds.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+# KEYS[1] the lease; ARGV: worker. Gives up only a lease this worker holds.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisStreamQueue:
+    """Updates on Redis Streams, shared by every worker process (see the module docs).
+
+    Args:
+        client: The redis-py asyncio client (``RedisStore.client`` shares the store's pool).
+        prefix: Key namespace (the store's prefix fits).
+        shards: Streams the updates are spread over; fixed for a deployment (changing it
+            moves conversations to other shards while old entries still wait).
+        lease: Seconds a worker holds a shard without renewing; a dead worker's shards move
+            to live ones after this.
+        batch: Updates read at once from a shard.
+        block: Milliseconds a read waits for new updates.
+        group: The consumer group.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis | RedisCluster,
+        *,
+        prefix: str = "flowhq",
+        shards: int = 8,
+        lease: float = 10.0,
+        batch: int = 100,
+        block: int = 500,
+        group: str = "flowhq",
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.shards = shards
+        self.lease = lease
+        self.batch = batch
+        self.block = block
+        self.group = group
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._groups_ready: set[int] = set()
+
+    def __repr__(self) -> str:
+        return f"RedisStreamQueue(prefix={self.prefix!r}, shards={self.shards})"
+
+    def stream(self, shard: int) -> str:
+        """The stream key of ``shard``."""
+        return f"{self.prefix}:updates:{{{shard}}}"
+
+    def _lease_key(self, shard: int) -> str:
+        return f"{self.prefix}:updates:{{{shard}}}:lease"
+
+    @property
+    def _workers_key(self) -> str:
+        return f"{self.prefix}:updates:workers"
+
+    async def put(self, messages: Sequence[InboundMessage]) -> None:
+        """Append ``messages`` to their shards' streams (one pipelined round trip)."""
+        if not messages:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for message in messages:
+                shard = shard_of(message.identifier, self.shards)
+                pipe.xadd(self.stream(shard), {"m": encode(message)})
+            await pipe.execute()
+
+    async def _ensure_group(self, shard: int) -> None:
+        if shard in self._groups_ready:
+            return
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
+            await cast(
+                Awaitable[Any],
+                self.client.xgroup_create(self.stream(shard), self.group, id="0", mkstream=True),
+            )
+        self._groups_ready.add(shard)
+
+    async def run(self, handler: Handler, stop: asyncio.Event) -> None:
+        """Hold a fair share of the shards and handle their updates until ``stop``."""
+        held: dict[int, asyncio.Task[None]] = {}
+        try:
+            while not stop.is_set():
+                await self._balance(held, handler, stop)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.lease / 3)
+        finally:
+            for task in held.values():
+                task.cancel()
+            await asyncio.gather(*held.values(), return_exceptions=True)
+            for shard in list(held):
+                with contextlib.suppress(Exception):
+                    await self._call(RELEASE, self._lease_key(shard), self.worker)
+            with contextlib.suppress(Exception):
+                await cast(Awaitable[Any], self.client.zrem(self._workers_key, self.worker))
+
+    async def _call(self, script: str, key: str, *args: Any) -> Any:
+        return await cast(Awaitable[Any], self.client.eval(script, 1, key, *args))
+
+    async def _balance(
+        self, held: dict[int, asyncio.Task[None]], handler: Handler, stop: asyncio.Event
+    ) -> None:
+        """Heartbeat, renew held leases, take free shards up to a fair share."""
+        now = time.time()
+        workers_key = self._workers_key
+        await cast(Awaitable[Any], self.client.zadd(workers_key, {self.worker: now}))
+        await cast(Awaitable[Any], self.client.zremrangebyscore(workers_key, 0, now - self.lease))
+        alive = max(1, int(await cast(Awaitable[Any], self.client.zcard(workers_key))))
+        fair = -(-self.shards // alive)  # ceiling
+        lease_ms = int(self.lease * 1000)
+        for shard, task in list(held.items()):
+            renewed = await self._call(RENEW, self._lease_key(shard), self.worker, lease_ms)
+            if not renewed or task.done():
+                task.cancel()
+                del held[shard]
+        # Over the fair share (a worker joined): hand back the last shards.
+        for shard in sorted(held)[fair:]:
+            held.pop(shard).cancel()
+            await self._call(RELEASE, self._lease_key(shard), self.worker)
+        for shard in range(self.shards):
+            if len(held) >= fair:
+                break
+            if shard in held:
+                continue
+            taken = await cast(
+                Awaitable[Any],
+                self.client.set(self._lease_key(shard), self.worker, nx=True, px=lease_ms),
+            )
+            if taken:
+                held[shard] = asyncio.create_task(self._consume(shard, handler, stop))
+
+    async def _consume(self, shard: int, handler: Handler, stop: asyncio.Event) -> None:
+        """Handle a held shard: first what a previous holder left pending, then new entries."""
+        await self._ensure_group(shard)
+        stream = self.stream(shard)
+        claim_from: Any = "0-0"
+        while not stop.is_set():
+            entries: list[Any]
+            if claim_from is not None:
+                reply = await cast(
+                    Awaitable[Any],
+                    self.client.xautoclaim(
+                        stream, self.group, self.worker, min_idle_time=0, start_id=claim_from
+                    ),
+                )
+                next_id, entries = reply[0], reply[1]
+                claim_from = None if next_id in (b"0-0", "0-0") else next_id
+                if not entries and claim_from is not None:
+                    continue
+            else:
+                reply = await cast(
+                    Awaitable[Any],
+                    self.client.xreadgroup(
+                        self.group, self.worker, {stream: ">"}, count=self.batch, block=self.block
+                    ),
+                )
+                entries = reply[0][1] if reply else []
+            if entries:
+                await self._handle(stream, entries, handler, stop)
+
+    async def _handle(
+        self, stream: str, entries: list[Any], handler: Handler, stop: asyncio.Event
+    ) -> None:
+        decoded: list[tuple[Any, InboundMessage]] = []
+        for entry_id, fields in entries:
+            if not fields:  # deleted meanwhile
+                await self._done(stream, [entry_id])
+                continue
+            try:
+                decoded.append((entry_id, decode(fields[b"m"])))
+            except Exception:  # an entry no version of this code can read: drop it
+                logger.exception("WhatsApp queue: dropping unreadable entry %s", entry_id)
+                await self._done(stream, [entry_id])
+
+        async def one(group: list[tuple[Any, InboundMessage]]) -> None:
+            handled = await _handle_in_order(handler, [m for _, m in group], stop)
+            if handled:
+                await self._done(stream, [entry_id for entry_id, _ in group[:handled]])
+
+        await asyncio.gather(*(one(group) for group in _by_conversation(decoded).values()))
+
+    async def _done(self, stream: str, ids: Sequence[Any]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xack(stream, self.group, *ids)
+            pipe.xdel(stream, *ids)
+            await pipe.execute()
+
+    async def pending(self) -> int:
+        """Updates recorded and not yet handled, over every shard (for monitoring and tests)."""
+        total = 0
+        for shard in range(self.shards):
+            total += int(await cast(Awaitable[Any], self.client.xlen(self.stream(shard))))
+        return total
+
+    async def close(self) -> None:
+        """Nothing of its own: the client belongs to the store."""
