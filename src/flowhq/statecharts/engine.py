@@ -11,8 +11,13 @@ side by side over every test flow and thousands of random event sequences.
 
 Guards are the flow's own: they are evaluated through one python-statemachine instance per
 flow class (its callback registry, with the usual dependency injection), set to the
-conversation's configuration first. Flows have no other callbacks (the checks refuse
-entry/exit/transition actions), so nothing else of an instance is needed.
+conversation's configuration first. They receive the event being processed (``event``,
+``None`` for an eventless transition) and flowhq's guard context (``component_result``,
+``data``, ``labels``, ``dashboard``, ``action``) for every transition, eventless and
+``done.state.*`` ones included — as python-statemachine gives it when a ``prepare_event``
+callback supplies that context. Flows have no other callbacks (the checks refuse
+entry/exit/transition actions and ``prepare_event``), so nothing else of an instance is
+needed.
 
 Not thread-safe; one event loop. A ``Chart`` belongs to one step of one conversation.
 """
@@ -202,7 +207,13 @@ class CompiledFlow:
             self._guards = self.flow_cls(model=model)  # set at its initial state, not entered
         return self._guards
 
-    def guard(self, trans: Trans, configuration: Sequence[Node], kwargs: Mapping[str, Any]) -> bool:
+    def guard(
+        self,
+        trans: Trans,
+        configuration: Sequence[Node],
+        kwargs: Mapping[str, Any],
+        event: str | None = None,
+    ) -> bool:
         """Evaluate ``trans``'s guards as python-statemachine does (``cond`` and ``unless``)."""
         if trans.cond_key is None:
             return True
@@ -210,6 +221,7 @@ class CompiledFlow:
         machine.model.state = OrderedSet(node.id for node in configuration)
         call = {
             **kwargs,
+            "event": event,
             "machine": machine,
             "model": machine.model,
             "transition": trans.transition,
@@ -325,7 +337,7 @@ class Chart:
                 if not fresh:
                     continue
                 try:
-                    allowed = self.flow.guard(trans, self.configuration, kwargs)
+                    allowed = self.flow.guard(trans, self.configuration, kwargs, fresh[0])
                 except Exception:
                     allowed = True
                 if allowed:
@@ -334,6 +346,13 @@ class Chart:
 
     def _run(self, event: str | None, kwargs: Mapping[str, Any]) -> None:
         """python-statemachine's processing loop for one external event (or none)."""
+        try:
+            self._loop(event, kwargs)
+        except BaseException:
+            self.internal.clear()  # like python-statemachine: queued events die with the step
+            raise
+
+    def _loop(self, event: str | None, kwargs: Mapping[str, Any]) -> None:
         took = True
         external = event
         while took and self.running:
@@ -343,9 +362,8 @@ class Chart:
                 break
             if external is not None:
                 tokens = tuple(external.split("."))
-                enabled = self._select(lambda t, tok=tokens: t.matches(tok), kwargs)
+                enabled = self._select(lambda t, tok=tokens: t.matches(tok), kwargs, external)
                 if not enabled:
-                    self.internal.clear()
                     raise NoTransitionError(external, [node.id for node in self.configuration])
                 self._microstep(enabled, external)
                 external = None
@@ -354,33 +372,35 @@ class Chart:
     def _macrostep(self, kwargs: Mapping[str, Any]) -> bool:
         took = False
         while True:
-            enabled = self._select(lambda t: t.eventless, kwargs)
+            enabled = self._select(lambda t: t.eventless, kwargs, None)
             event = None
             if not enabled:
                 if not self.internal:
                     return took
                 event = self.internal.pop(0)
                 tokens = tuple(event.split("."))
-                enabled = self._select(lambda t, tok=tokens: t.matches(tok), kwargs)
+                enabled = self._select(lambda t, tok=tokens: t.matches(tok), kwargs, event)
             if enabled:
                 took = True
                 self._microstep(enabled, event)
 
-    def _select(self, predicate: Any, kwargs: Mapping[str, Any]) -> list[Trans]:
+    def _select(self, predicate: Any, kwargs: Mapping[str, Any], event: str | None) -> list[Trans]:
         enabled: list[Trans] = []
         configuration = self.configuration
         for node in configuration:
             if not node.is_atomic:
                 continue
-            found = self._first_match(node, predicate, kwargs)
+            found = self._first_match(node, predicate, kwargs, event)
             if found is not None and found not in enabled:
                 enabled.append(found)
         return self._filter_conflicts(enabled) if len(enabled) > 1 else enabled
 
-    def _first_match(self, node: Node, predicate: Any, kwargs: Mapping[str, Any]) -> Trans | None:
+    def _first_match(
+        self, node: Node, predicate: Any, kwargs: Mapping[str, Any], event: str | None
+    ) -> Trans | None:
         for owner in (node, *node.ancestors):
             for trans in owner.transitions:
-                if predicate(trans) and self.flow.guard(trans, self.configuration, kwargs):
+                if predicate(trans) and self.flow.guard(trans, self.configuration, kwargs, event):
                     return trans
         return None
 

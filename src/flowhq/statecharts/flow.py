@@ -80,6 +80,7 @@ _FOUND: list[list[tuple[str, list[str]]]] = []
 # where they go through the StateManager, the ErrorHandler and the outbox. Guards (COND)
 # are the only callbacks a flow declares.
 _ACTION_GROUPS = {
+    CallbackGroup.PREPARE: "prepare_event callback",
     CallbackGroup.ENTER: "entry action",
     CallbackGroup.EXIT: "exit action",
     CallbackGroup.BEFORE: "before-transition action",
@@ -108,7 +109,7 @@ def _runtime_problems(cls: Any) -> list[str]:
         return [f"the chart cannot be built: {exc}"]
     registry = machine._callbacks
     problems: list[str] = []
-    owners: list[Any] = [*all_states(cls), *transitions(cls)]
+    owners: list[Any] = [cls, *all_states(cls), *transitions(cls)]
     for owner in owners:
         for spec in owner._specs:
             label = _ACTION_GROUPS.get(spec.group)
@@ -116,8 +117,9 @@ def _runtime_problems(cls: Any) -> list[str]:
             if label is None or key not in registry or not list(registry[key]):
                 continue
             names = ", ".join(sorted({str(c) for c in registry[key]}))
+            where = f"flow {cls.__name__}" if owner is cls else str(owner)
             problems.append(
-                f"{owner!s} has a {label} ({names}); flows only declare guards: put side "
+                f"{where} has a {label} ({names}); flows only declare guards: put side "
                 "effects in an Action or ApiCall state"
             )
     if registry.has_async_callbacks:
