@@ -1,0 +1,151 @@
+"""Several worker processes on one Redis: shared shards, per-user order, and a worker killed
+(SIGKILL) after acknowledging an update, which another worker then handles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+from tests.support import free_port
+from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID, fake_graph, fake_graph_server
+from tests.whatsapp_updates import APP_SECRET, VERIFY_TOKEN, delivery, signature, text
+
+__all__ = ["fake_graph", "fake_graph_server"]  # fixtures used by name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Worker:
+    """``uvicorn tests.whatsapp_worker_app:app`` in its own process."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.whatsapp_worker_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{self.url}/webhook", timeout=1)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("worker did not start") from None
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def environment(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str], tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    yield {
+        "REDIS_URL": redis_url,
+        "WHATSAPP_GRAPH_URL": fake_graph[1],
+        "WHATSAPP_TOKEN": FAKE_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "MARKER_DIR": str(tmp_path),
+        "LEASE": "1",
+    }
+
+
+async def post(url: str, user: str, body: str) -> None:
+    payload = delivery(([text(user, body)], []))
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{url}/webhook", content=payload, headers={"x-hub-signature-256": signature(payload)}
+        )
+    assert response.status_code == 200
+
+
+async def wait_for(check: object, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)
+
+
+async def test_a_killed_workers_update_is_handled_by_another(
+    environment: dict[str, str], fake_graph: tuple[FakeGraphApi, str], tmp_path: Path
+) -> None:
+    fake = fake_graph[0]
+    user = "15557770001"
+    first = Worker({**environment, "SLOW_SECONDS": "60"})
+    second = None
+    try:
+        await post(first.url, user, "hi")
+        await wait_for(lambda: fake.texts(user) == ["Go?"])
+        await post(first.url, user, "go")  # acknowledged: it is on the stream now
+        await wait_for(lambda: (tmp_path / f"started-{first.process.pid}").exists())
+        first.kill()  # in the middle of the step, before any commit
+        second = Worker({**environment, "SLOW_SECONDS": "0"})
+        await wait_for(lambda: fake.texts(user) == ["Go?", "Done."])
+        assert (tmp_path / f"started-{second.process.pid}").exists()
+        with redis.Redis.from_url(environment["REDIS_URL"]) as admin:
+            await wait_for(
+                lambda: sum(admin.xlen(f"flowhq:updates:{{{n}}}") for n in range(2)) == 0
+            )
+        await asyncio.sleep(1.5)
+        assert fake.texts(user) == ["Go?", "Done."]  # handled once
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+async def test_two_workers_share_the_updates_and_keep_each_users_order(
+    environment: dict[str, str], fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake = fake_graph[0]
+    workers = [Worker({**environment, "SLOW_SECONDS": "0"}) for _ in range(2)]
+    users = [f"1555888{n:04d}" for n in range(12)]
+    try:
+        await asyncio.sleep(2.5)  # both hold their share of the shards
+        for word in ("hi", "go", "hi", "go"):
+            await asyncio.gather(
+                *(post(workers[n % 2].url, user, word) for n, user in enumerate(users))
+            )
+        expected = ["Go?", "Done.", "Go?", "Done."]
+        await wait_for(lambda: all(fake.texts(user) == expected for user in users))
+        with redis.Redis.from_url(environment["REDIS_URL"]) as admin:
+            holders = {admin.get(f"flowhq:updates:{{{n}}}:lease") for n in range(2)}
+        assert len(holders) == 2  # the two shards are held by two different workers
+    finally:
+        for worker in workers:
+            worker.stop()
