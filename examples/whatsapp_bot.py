@@ -47,7 +47,9 @@ def build_app(env: os._Environ[str] | dict[str, str] = os.environ) -> Starlette:
     if env.get("DEMO_API_URL"):
         api = httpx.AsyncClient(base_url=env["DEMO_API_URL"])
     else:
-        api = httpx.AsyncClient(transport=httpx.ASGITransport(app=DemoApi()), base_url="http://demo")
+        api = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=DemoApi()), base_url="http://demo"
+        )
     hq = Headquarters(
         flows=FLOWS,
         entry=env.get("FLOWHQ_ENTRY", PizzaOrder.name),

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -71,8 +70,8 @@ class Worker:
 @pytest.fixture
 def environment(
     redis_url: str, fake_graph: tuple[FakeGraphApi, str], tmp_path: Path
-) -> Iterator[dict[str, str]]:
-    yield {
+) -> dict[str, str]:
+    return {
         "REDIS_URL": redis_url,
         "WHATSAPP_GRAPH_URL": fake_graph[1],
         "WHATSAPP_TOKEN": FAKE_TOKEN,
@@ -112,7 +111,7 @@ async def test_a_killed_workers_update_is_handled_by_another(
         await post(first.url, user, "hi")
         await wait_for(lambda: fake.texts(user) == ["Go?"])
         await post(first.url, user, "go")  # acknowledged: it is on the stream now
-        await wait_for(lambda: (tmp_path / f"started-{first.process.pid}").exists())
+        await wait_for((tmp_path / f"started-{first.process.pid}").exists)
         first.kill()  # in the middle of the step, before any commit
         second = Worker({**environment, "SLOW_SECONDS": "0"})
         await wait_for(lambda: fake.texts(user) == ["Go?", "Done."])

@@ -17,7 +17,7 @@ ENV = os.environ
 
 
 async def slow(state_manager: StateManager) -> str:
-    Path(ENV["MARKER_DIR"], f"started-{os.getpid()}").touch()
+    Path(ENV["MARKER_DIR"], f"started-{os.getpid()}").touch()  # noqa: ASYNC240 - a test marker
     await asyncio.sleep(float(ENV.get("SLOW_SECONDS", "0")))
     return "done"
 
