@@ -67,6 +67,9 @@ class StepRecord:
         transitions: The declared transitions taken.
         configuration: The configuration after the step.
         finished: Whether the flow reached a final state.
+        conversation: ``channel:identifier`` of the conversation.
+        message: The text or payload of the message that triggered the step, if any.
+        replies: The texts of the step's replies.
     """
 
     flow: str
@@ -74,6 +77,9 @@ class StepRecord:
     transitions: tuple[Taken, ...]
     configuration: tuple[str, ...]
     finished: bool
+    conversation: str = ""
+    message: str | None = None
+    replies: tuple[str, ...] = ()
 
 
 @frozen
@@ -95,8 +101,13 @@ class StepObserver(Protocol):
     Action, Message) instead of running it; ``committed`` sees every committed step.
     """
 
-    def forced_result(self, flow: str, state: str) -> str | ForcedResult | None:
-        """Return the result ``state`` should finish with, or ``None`` to run it."""
+    def forced_result(
+        self, flow: str, state: str, conversation: str
+    ) -> str | ForcedResult | None:
+        """Return the result ``state`` should finish with, or ``None`` to run it.
+
+        ``conversation`` is ``channel:identifier``.
+        """
         ...
 
     def committed(self, record: StepRecord) -> None:
@@ -162,6 +173,7 @@ class Stepper:
                 a guard that raised, a result with no transition, a loop).
         """
         run = _Run(self, document, revision)
+        run.message = inbound.answer if inbound is not None else None
         if begin is not None:
             run.begin(self.flows[begin])
         else:
@@ -213,6 +225,7 @@ class _Run:
         self.chart: Chart | None = None
         self.flow: CompiledFlow | None = None
         self._flow_cls: type[Flow] | None = None
+        self.message: str | None = None
 
     @property
     def flow_cls(self) -> type[Flow]:
@@ -442,7 +455,7 @@ class _Run:
         observer = self.stepper.observer
         manager = self._manager(component, resumed=resumed)
         if inbound is None and observer is not None and self.flow is not None:
-            forced = observer.forced_result(self.flow_cls.name, component.id)
+            forced = observer.forced_result(self.flow_cls.name, component.id, self._who())
             if forced is not None:
                 if isinstance(forced, str):
                     forced = ForcedResult(forced)
@@ -526,6 +539,9 @@ class _Run:
             transitions=tuple(self.taken),
             configuration=tuple(configuration),
             finished=finished,
+            conversation=self._who(),
+            message=self.message,
+            replies=tuple(m.text for m in self.messaging.messages),
         )
         return StepResult(self.messaging.messages, record)
 

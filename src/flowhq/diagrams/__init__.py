@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "render",
     "to_dot",
     "to_mermaid",
+    "to_svg",
 ]
 
 INSTALL_HINT = (
@@ -54,17 +56,40 @@ def to_mermaid(flow_cls: type[StateChart[Any]], *, active: Active = None) -> str
     return render_mermaid(extract(flow_cls, active=active))
 
 
-def to_dot(flow_cls: type[StateChart[Any]], *, active: Active = None) -> str:
+def to_dot(
+    flow_cls: type[StateChart[Any]],
+    *,
+    active: Active = None,
+    taken: Iterable[tuple[str, str | None, str]] = (),
+) -> str:
     """Graphviz DOT text of ``flow_cls``.
 
     Args:
         flow_cls: The flow to draw (or any python-statemachine ``StateChart`` class).
         active: State ids to highlight, or a stored ``ConversationDocument``.
+        taken: Transitions ``(source, target, event)`` to mark as just taken.
 
     Returns:
         The text, byte-identical for the same flow in every run and process.
     """
-    return render_dot(extract(flow_cls, active=active))
+    return render_dot(extract(flow_cls, active=active, taken=taken))
+
+
+def to_svg(
+    flow_cls: type[StateChart[Any]],
+    *,
+    active: Active = None,
+    taken: Iterable[tuple[str, str | None, str]] = (),
+) -> str:
+    """SVG text of ``flow_cls`` through Graphviz's ``dot``.
+
+    Each state is an element with the id ``state-<state id>``; the active ones have the class
+    ``active`` and the transitions just taken the class ``taken``.
+
+    Raises:
+        GraphvizError: when ``dot`` is missing or fails.
+    """
+    return dot_to(to_dot(flow_cls, active=active, taken=taken), "svg").decode()
 
 
 def dot_to(dot_text: str, format: str) -> bytes:

@@ -15,6 +15,7 @@ __all__ = ["render_dot"]
 
 ACTIVE = "#ffd54f"
 WARNING = "#c62828"
+TAKEN = "#1565c0"
 
 
 def _quote(value: str) -> str:
@@ -74,7 +75,8 @@ def _node_lines(node: Node, diagram: Diagram, depth: int) -> list[str]:
     if node.final:
         attributes.append("peripheries=2")
     if active:
-        attributes += [f'fillcolor="{ACTIVE}"', "penwidth=2"]
+        attributes += [f'fillcolor="{ACTIVE}"', "penwidth=2", 'class="active"']
+    attributes.append(f"id={_quote('state-' + node.id)}")
     return [f"{pad}{_quote(node.id)} [{', '.join(attributes)}];"]
 
 
@@ -90,9 +92,11 @@ def _source(node: Node) -> str:
     return _quote(_exit(node) if node.is_cluster else node.id)
 
 
-def _edge_line(edge: Edge, nodes: dict[str, Node], index: int) -> list[str]:
+def _edge_line(edge: Edge, nodes: dict[str, Node], index: int, *, taken: bool) -> list[str]:
     source = nodes[edge.source]
     attributes = [f"label={_quote(edge.label)}"] if edge.label else []
+    if taken:
+        attributes += [f'color="{TAKEN}"', f'fontcolor="{TAKEN}"', "penwidth=2.5", 'class="taken"']
     if source.is_cluster:
         attributes.append(f"ltail={_quote('cluster_' + source.id)}")
     if edge.kind == "unhandled" or edge.target is None:
@@ -127,6 +131,6 @@ def render_dot(diagram: Diagram) -> str:
         lines.extend(_node_lines(node, diagram, 1))
     nodes = _by_id(diagram)
     for index, edge in enumerate(diagram.edges):
-        lines.extend(_edge_line(edge, nodes, index))
+        lines.extend(_edge_line(edge, nodes, index, taken=diagram.was_taken(edge)))
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -121,13 +121,20 @@ def active_ids(active: Active) -> frozenset[str]:
     return frozenset(active)
 
 
-def extract(chart_cls: type[StateChart[Any]], *, active: Active = None) -> Diagram:
+def extract(
+    chart_cls: type[StateChart[Any]],
+    *,
+    active: Active = None,
+    taken: Iterable[tuple[str, str | None, str]] = (),
+) -> Diagram:
     """Reduce a flow (or any python-statemachine ``StateChart`` class) to a :class:`Diagram`.
 
     Args:
         chart_cls: The class to draw. A ``Flow`` contributes its ``name`` and ``commands``;
             other charts are named after the class and have no commands.
         active: State ids to highlight, or a stored ``ConversationDocument``.
+        taken: Transitions ``(source, target, event)`` to mark as just taken (a step's
+            ``StepRecord.transitions``).
 
     Returns:
         The diagram model, in document order, with no object ids in it.
@@ -136,4 +143,6 @@ def extract(chart_cls: type[StateChart[Any]], *, active: Active = None) -> Diagr
     graph = extract_states(chart_cls)
     nodes = tuple(_node(states, state) for state in graph.states)
     name = getattr(chart_cls, "name", None) or chart_cls.__name__
-    return Diagram(str(name), nodes, tuple(_edges(chart_cls)), active_ids(active))
+    return Diagram(
+        str(name), nodes, tuple(_edges(chart_cls)), active_ids(active), frozenset(taken)
+    )

@@ -62,6 +62,12 @@ class Diagram:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     active: frozenset[str] = field(default_factory=frozenset)
+    taken: frozenset[tuple[str, str | None, str]] = field(default_factory=frozenset)
+    """Transitions to mark as just taken: ``(source, target, event)``."""
+
+    def was_taken(self, edge: Edge) -> bool:
+        """Whether ``edge`` is one of the transitions just taken."""
+        return any((edge.source, edge.target, event) in self.taken for event in edge.events)
 
     def walk(self) -> Iterable[Node]:
         """Every node, parents before children, in document order."""

@@ -29,7 +29,7 @@ class _Observer:
         self.coverage = coverage
         self.records: list[StepRecord] = []
 
-    def forced_result(self, flow: str, state: str) -> ForcedResult | None:
+    def forced_result(self, flow: str, state: str, conversation: str) -> ForcedResult | None:
         queue = self.forced.get(state)
         return queue.popleft() if queue else None
 

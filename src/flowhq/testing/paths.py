@@ -132,7 +132,7 @@ class _Forcing:
         self.saved: list[tuple[str, str, str]] = []
         self.records: list[StepRecord] = []
 
-    def forced_result(self, flow: str, state: str) -> ForcedResult | None:
+    def forced_result(self, flow: str, state: str, conversation: str) -> ForcedResult | None:
         component = self.flow_cls.states_map.get(state)
         if not isinstance(component, ApiCall | Action) and not (
             isinstance(component, ComponentBase)
