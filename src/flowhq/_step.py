@@ -332,7 +332,7 @@ class _Run:
 
     def _finished(self) -> bool:
         assert self.chart is not None
-        return any(node.final and node.parent is None for node in self.chart.configuration)
+        return not self.chart.running
 
     def _active(self, state_id: str) -> bool:
         assert self.chart is not None

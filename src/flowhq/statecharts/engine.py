@@ -218,7 +218,9 @@ class CompiledFlow:
         if trans.cond_key is None:
             return True
         machine = self.guards
-        machine.model.state = OrderedSet(node.id for node in configuration)
+        # As python-statemachine keeps it on the model: one state bare, several in a set.
+        ids = [node.id for node in configuration]
+        machine.model.state = ids[0] if len(ids) == 1 else OrderedSet(ids)
         call = {
             **kwargs,
             "event": event,
@@ -244,11 +246,31 @@ class CompiledFlow:
         """
         nodes = self.nodes
         config = [nodes[state_id] for state_id in configuration]
+        missing = {id(a): a for node in config for a in node.ancestors if a not in config}
+        if missing:  # ancestors are part of a configuration; add any left out, in order
+            config = [n for n in nodes.values() if n in config or id(n) in missing]
         values = {key: [nodes[v] for v in ids] for key, ids in (history or {}).items()}
         for key in values:
             if not nodes[key].is_history:
                 raise KeyError(key)
-        return Chart(self, config, values)
+        chart = Chart(self, config, values)
+        chart.running = not _finished(config)
+        return chart
+
+
+def _finished(configuration: Sequence[Node]) -> bool:
+    """Whether a configuration is a finished chart: a top-level final state, or a top-level
+    parallel state whose regions all rest in final states."""
+
+    def done(node: Node) -> bool:
+        if node.parallel:
+            return all(done(child) for child in node.children)
+        return any(child.final and child in configuration for child in node.children)
+
+    return any(
+        node.parent is None and (node.final or (node.parallel and done(node)))
+        for node in configuration
+    )
 
 
 @functools.cache  # a class's structure never changes once created

@@ -15,7 +15,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from attrs import frozen
@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from flowhq.channels.whatsapp import outbound as limits
 
-__all__ = ["Delivery", "FakeGraphApi", "ReadRequest", "refuse"]
+__all__ = ["Delivery", "FakeGraphApi", "ReadRequest", "Refusal", "refuse"]
 
 _T = TypeVar("_T")
 
@@ -80,6 +80,23 @@ class ReadRequest:
 
 
 @frozen
+class Refusal:
+    """A message the fake refused, as WhatsApp would (over a limit, malformed).
+
+    Attributes:
+        to: The recipient.
+        payload: The JSON body as posted.
+        code: The Graph error code.
+        details: What WhatsApp would say.
+    """
+
+    to: str
+    payload: Mapping[str, Any]
+    code: int
+    details: str
+
+
+@frozen
 class _Fault:
     status: int
     code: int | None
@@ -92,6 +109,8 @@ class FakeGraphApi:
     Args:
         access_token: The bearer token requests must carry.
         phone_number_id: When given, other phone number ids in the path are refused.
+        listener: Called with each accepted ``Delivery``, each ``ReadRequest``, and each
+            ``Refusal`` of a message (what a live view, such as the dev console, shows).
 
     Attributes:
         deliveries: Every accepted message, in order of arrival.
@@ -99,9 +118,16 @@ class FakeGraphApi:
         attempts: How many requests arrived, failed or not.
     """
 
-    def __init__(self, *, access_token: str, phone_number_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        phone_number_id: str | None = None,
+        listener: Callable[[Delivery | ReadRequest | Refusal], None] | None = None,
+    ) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
+        self.listener = listener
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
         self.reads: list[ReadRequest] = []
@@ -207,22 +233,30 @@ class FakeGraphApi:
             return _error(400, 100, "a read receipt needs messaging_product and message_id")
         if typing is not None and typing != {"type": "text"}:
             return _error(400, 131009, "typing_indicator.type must be 'text'")
+        read = ReadRequest(str(message_id), typing is not None)
         with self._lock:
-            self.reads.append(ReadRequest(str(message_id), typing is not None))
+            self.reads.append(read)
+        if self.listener is not None:
+            self.listener(read)
         return JSONResponse({"success": True})
 
     def _message(self, payload: dict[str, Any]) -> JSONResponse:
         refusal = refuse(payload)
         if refusal is not None:
+            if self.listener is not None:
+                self.listener(Refusal(str(payload.get("to", "")), payload, *refusal))
             return _error(400, *refusal)
         to = str(payload["to"])
         wamid = f"wamid.{uuid.uuid4().hex}"
+        delivery = Delivery(wamid, to, payload)
         with self._lock:
             fault = self._recipients.get(to)
             if fault is None:
-                self.deliveries.append(Delivery(wamid, to, payload))
+                self.deliveries.append(delivery)
         if fault is not None:
             return _error(fault.status, fault.code)
+        if self.listener is not None:
+            self.listener(delivery)
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
