@@ -181,6 +181,7 @@ class Guards(ZooChart):
         expr = g3.to(g1, cond="In('g3') and (flag or not ok)")
         lam = g2.to(g1, cond=lambda data: data["n"] > 1)
         result = g3.to(g2, cond="result_is_expr")
+        vet = g2.to(g3, unless=["flag", "ok"]) | g2.to(g1, cond="in_g2")
         # An internal transition of the compound to its own child: the compound stays.
         inner = g3.to(g2)
 
@@ -197,6 +198,9 @@ class Guards(ZooChart):
 
     def result_is_expr(self, component_result: str | None) -> bool:
         return component_result == "result"
+
+    def in_g2(self) -> bool:
+        return bool(self.g2.is_active)  # the chart's own configuration
 
 
 class TopParallel(ZooChart):
@@ -229,11 +233,13 @@ class Loops(ZooChart):
     end = State(final=True)
 
     kick = s0.to(s1)
+    s0.to(s1, event="nudge shove")  # one transition, two events
     s1.to(s2)
     s2.to(s3, cond="In('s2')")
     stay = s3.to(None)  # targetless: taken, nothing exited or entered
     again = s3.to(s0)
     anything = s0.to(s3, event="error.*") | s3.to(end, event="done.")
+    s3.to(end, event="*", cond="ok")  # any other event, when ok
 
 
 with checks_deferred():
