@@ -356,3 +356,15 @@ class RaisingDoneGuard(ZooChart):
 
     def broken(self) -> bool:
         raise RuntimeError("broken guard")
+
+
+class ModelGuard(ZooChart):
+    """A guard reading the raw state value of the model python-statemachine passes."""
+
+    a = State(initial=True)
+    b = State()
+    c = State()
+    go = a.to(b, cond="at_a") | a.to(c)
+
+    def at_a(self, model: Any) -> bool:
+        return bool(model.state == "a")

@@ -43,9 +43,11 @@ from tests.chart_zoo import (
     ZOO,
     EventGuard,
     EventlessData,
+    ModelGuard,
     PreparedGuard,
     RaisingDoneGuard,
     Regions,
+    TopParallel,
 )
 from tests.flows import Age, Fragile, Menu, Nested
 
@@ -683,5 +685,46 @@ def test_difference_restored_chart_selects_in_another_order() -> None:
     driven.start(kwargs)
     for event in ("start", "go", "back", "reset"):
         driven.send(event, kwargs)
+    driven.entered.clear()
+    driven.taken.clear()
     restored = compiled(Regions).chart(driven.configuration_ids(), driven.history_ids())
-    assert _outcome(restored, "clash", kwargs) == _outcome(driven, "clash", kwargs)
+    assert [node.id for node in restored.configuration] != [n.id for n in driven.configuration]
+    after_restore, after_driving = (
+        _outcome(restored, "clash", kwargs),
+        _outcome(driven, "clash", kwargs),
+    )
+    assert after_restore == after_driving, f"restored: {after_restore}\ndriven:   {after_driving}"
+
+
+def test_difference_single_state_model_value() -> None:
+    """DIFFERENCE: python-statemachine keeps a one-state configuration on the model as the
+    bare id (``model.state == "a"``); the engine's guard instance holds an ``OrderedSet``
+    (so does a machine built by ``flowhq.statecharts.snapshot.restore``).
+
+    ModelGuard started, event ``go``: python-statemachine's ``at_a(model)`` is true, a->b;
+    the engine goes a->c. Guards reading ``model.state`` or ``current_state_value`` see it.
+    """
+    pair = Pair.started(ModelGuard, make_kwargs(None, {}))
+    pair.send("go", make_kwargs("go", {}))
+
+
+def test_difference_restored_finished_top_level_parallel_runs_again() -> None:
+    """DIFFERENCE between a restored chart and one that got there by events (python-
+    statemachine's ``restore`` does the same).
+
+    TopParallel: ``step`` (t1->t2, and one's eventless o1->o_end), then ``finish`` with
+    ok (t2->t_end): every region of the top-level parallel state is final, the chart
+    terminates (``running`` is false, every event is refused). A chart restored from its
+    ids is running and takes ``undo`` (o_end->o1). flowhq's ``_step`` does not see the end
+    either: ``_finished`` looks for a top-level final state only, so a ``Flow`` with a
+    top-level parallel state never finishes (it rests at its final regions and the next
+    message is logged as "waits for no input; running it").
+    """
+    kwargs = make_kwargs(None, {"ok": True})
+    driven = compiled(TopParallel).chart()
+    driven.start(kwargs)
+    driven.send("step", kwargs)
+    driven.send("finish", kwargs)
+    assert not driven.running
+    restored = compiled(TopParallel).chart(driven.configuration_ids(), driven.history_ids())
+    assert restored.running == driven.running
