@@ -242,6 +242,75 @@ class Loops(ZooChart):
     s3.to(end, event="*", cond="ok")  # any other event, when ok
 
 
+class RegionHistory(ZooChart):
+    """History states inside parallel regions, shallow and deep; one transition targeting
+    both; an internal transition to a state two levels down; self-transitions of a parallel
+    state, external and internal; an eventless transition of a compound state guarded on
+    the other region."""
+
+    class p(State.Parallel):
+        class a(State.Compound):
+            a1 = State(initial=True)
+            a2 = State()
+            a3 = State()
+            hop = a1.to(a2) | a2.to(a3) | a3.to(a1)
+            ha = HistoryState(deep=False)
+            ha.to(a3)
+
+        class b(State.Compound):
+            b1 = State(initial=True)
+
+            class bb(State.Compound):
+                x1 = State(initial=True)
+                x2 = State()
+                hop = x1.to(x2)
+                skip = x2.to(x1)
+
+            hb = HistoryState()
+            hb.to(bb.x2)
+            enter = b1.to(bb)
+            up = bb.to(b1)
+
+        deepin = b.to(b.bb.x2, internal=True)
+
+    refresh = p.to.itself()
+    inner_refresh = p.to.itself(internal=True)
+    out = State()
+    leave = p.to(out)
+    back = out.to([p.a.ha, p.b.hb])
+    back_b = out.to(p.b.hb)
+    back_a = out.to(p.a.ha)
+    p.b.bb.to(p.b.b1, cond="In('a3')")
+
+
+class SelfAndInternal(ZooChart):
+    """A compound's done.state from a nested compound's; self-transitions of a compound,
+    external and internal; an internal transition into a grandchild; history with a nested
+    default."""
+
+    class c(State.Compound):
+        class d(State.Compound):
+            e1 = State(initial=True)
+            e2 = State()
+            e_end = State(final=True)
+            go = e1.to(e2) | e2.to(e_end)
+
+        d_end = State(final=True)
+        done_state_d = d.to(d_end)
+        h = HistoryState()
+        h.to(d.e2)
+        again = d.to.itself()
+        again_in = d.to.itself(internal=True)
+
+    deep = c.to(c.d.e2, internal=True)
+    z = State()
+    done_state_c = c.to(z)
+    back = z.to(c.h)
+    back_plain = z.to(c)
+    jump = z.to(c.d.e2)
+    zz = z.to.itself(internal=True)
+
+
 with checks_deferred():
 
     class PlainFlow(Flow):
@@ -272,6 +341,8 @@ ZOO: list[type[StateChart[Any]]] = [
     Guards,
     TopParallel,
     Loops,
+    RegionHistory,
+    SelfAndInternal,
     PlainFlow,
 ]
 

@@ -425,7 +425,7 @@ def positions_of(flow_cls: Chartable) -> list[Position]:
 # -- random sequences, every event everywhere, Hypothesis ------------------------------------
 
 STARTED = 150  # random sequences per flow from the initial state (a new machine each)
-RESTORED = 1200  # random sequences per flow from a reachable position (rewound)
+RESTORED = 1000  # random sequences per flow from a reachable position (rewound)
 
 
 def run_random(pair: Pair, rng: random.Random, events: Sequence[str], length: int) -> None:
@@ -475,14 +475,17 @@ def test_every_event_at_every_reachable_position(flow_cls: Chartable) -> None:
 
 @pytest.mark.parametrize("flow_cls", FLOWS, ids=name)
 def test_rewound_machine_is_a_restored_machine(flow_cls: Chartable) -> None:
-    """The shortcut the tests above take is sound: at every position, for every event, a
-    machine rewound there does what a machine ``restore`` builds there does."""
+    """The shortcut the tests above take is sound: at every position, for four events
+    (every enabled one first), a machine rewound there does what a machine ``restore``
+    builds there does."""
     positions = positions_of(flow_cls)
     rng = random.Random(3)
     rewound = Pair.restored(flow_cls, *_unpack(positions[-1]))
     for position in positions:
         kwargs = random_kwargs(rng, None)
-        for event in flow_events(flow_cls):
+        enabled = sorted(rewound.rewind(*_unpack(position)).check_enabled(kwargs))
+        others = rng.sample(flow_events(flow_cls), 4)
+        for event in [*enabled, *others][:4]:
             fresh = Pair.restored(flow_cls, *_unpack(position))
             rewound.rewind(*_unpack(position))
             assert rewound.send(event, kwargs) == fresh.send(event, kwargs), fresh.where()
