@@ -387,21 +387,6 @@ class EventGuard(ZooChart):
         return event == "go"
 
 
-class PreparedGuard(ZooChart):
-    """A guard reading a kwarg that the chart's ``prepare_event`` adds."""
-
-    a = State(initial=True)
-    b = State()
-    c = State()
-    go = a.to(b, cond="prepared") | a.to(c)
-
-    def prepare_event(self) -> dict[str, Any]:
-        return {"extra": 1}
-
-    def prepared(self, extra: int | None = None) -> bool:
-        return extra == 1
-
-
 class RaisingDoneGuard(ZooChart):
     """Two regions finish at once; the guard on the first region's done.state raises."""
 

@@ -24,8 +24,18 @@ instead; a test checks that a rewound machine is a restored one.
 
 Then: a chart restored from saved ids does what a chart driven there by events does.
 
-The last section holds the differences found, one minimal test each, marked DIFFERENCE:
-they fail on purpose until the engine (or the design) settles them.
+Two choices of flowhq's are given to the oracle, so both sides define the same thing:
+
+- flowhq's guard context (``component_result``, ``data``, ``labels``, ``dashboard``,
+  ``action``) reaches every guard, eventless and ``done.state.*`` ones included. In
+  python-statemachine that is what a ``prepare_event`` callback returning the context does;
+  the oracle gets one through a listener (flows may not declare their own).
+- A chart resting in a finished configuration (a top-level final state, or a top-level
+  parallel state whose regions are all final) is finished, restored or not: the oracle's
+  engine is stopped there too (python-statemachine keeps a restored one running; flowhq
+  checks final states itself).
+
+The last section holds the differences found and how each was settled.
 """
 
 from __future__ import annotations
@@ -58,7 +68,6 @@ from tests.chart_zoo import (
     EventGuard,
     EventlessData,
     ModelGuard,
-    PreparedGuard,
     RaisingDoneGuard,
     Regions,
     TopParallel,
@@ -91,6 +100,33 @@ def name(flow: Chartable) -> str:
 
 
 # -- the two sides ---------------------------------------------------------------------------
+
+
+class Context:
+    """Listener giving every guard flowhq's guard context, as flowhq does (see the docs)."""
+
+    def __init__(self) -> None:
+        self.kwargs: dict[str, Any] = {}
+
+    def prepare_event(self) -> dict[str, Any]:
+        return {key: value for key, value in self.kwargs.items() if key != "event"}
+
+
+def _finished(flow_cls: Chartable, configuration: Sequence[str]) -> bool:
+    """flowhq's rule: a top-level final state, or a top-level parallel state all final."""
+    active = set(configuration)
+    states = flow_cls.states_map
+
+    def done(state: Any) -> bool:
+        if state.parallel:
+            return all(done(child) for child in state.states)
+        return any(child.final and child.id in active for child in state.states)
+
+    return any(
+        states[state_id].parent is None
+        and (states[state_id].final or (states[state_id].parallel and done(states[state_id])))
+        for state_id in configuration
+    )
 
 
 class Spy:
@@ -151,14 +187,16 @@ class Pair:
     spy: Spy
     chart: Chart
     trace: list[str] = field(default_factory=list)
+    context: Context = field(default_factory=Context)
 
     @classmethod
     def started(cls, flow_cls: Chartable, kwargs: Mapping[str, Any]) -> Pair:
-        spy = Spy()
-        machine = flow_cls(listeners=[spy])
+        spy, context = Spy(), Context()
+        context.kwargs = dict(kwargs)
+        machine = flow_cls(listeners=[spy, context], **kwargs)
         chart = compiled(flow_cls).chart()
         chart.start(kwargs)
-        pair = cls(flow_cls, machine, spy, chart, [f"(start{_describe(kwargs)})"])
+        pair = cls(flow_cls, machine, spy, chart, [f"(start{_describe(kwargs)})"], context)
         pair.compare("(start)", pair._observe_machine(None), pair._observe_chart(None))
         return pair
 
@@ -169,11 +207,13 @@ class Pair:
         configuration: Sequence[str],
         history: Mapping[str, Sequence[str]],
     ) -> Pair:
-        spy = Spy()
-        machine = restore(flow_cls, configuration, history, listeners=[spy])  # type: ignore[arg-type]
+        spy, context = Spy(), Context()
+        machine = restore(flow_cls, configuration, history, listeners=[spy, context])  # type: ignore[arg-type]
+        if _finished(flow_cls, configuration):
+            machine._engine.running = False  # finished stays finished (see the module docs)
         chart = compiled(flow_cls).chart(configuration, history)
         trace = [f"(restored at {list(configuration)}, history {dict(history)})"]
-        pair = cls(flow_cls, machine, spy, chart, trace)
+        pair = cls(flow_cls, machine, spy, chart, trace, context)
         assert (chart.configuration_ids(), chart.history_ids()) == snapshot(machine), pair.where()  # type: ignore[arg-type]
         return pair
 
@@ -192,7 +232,7 @@ class Pair:
         for key, values in history.items():
             machine.history_values[key] = [states_map[value] for value in values]
         engine = machine._engine
-        engine.running = True
+        engine.running = not _finished(self.flow_cls, configuration)
         engine.clear()
         engine._root_parallel_final_pending = None
         self.spy.clear()
@@ -254,6 +294,7 @@ class Pair:
 
     def check_enabled(self, kwargs: Mapping[str, Any]) -> set[str]:
         """Fail unless both give the same enabled events; return them."""
+        self.context.kwargs = dict(kwargs)
         expected = {str(event) for event in self.machine.enabled_events(**kwargs)}
         actual = self.chart.enabled_events(kwargs)
         assert actual == expected, f"{self.where()}\nenabled events{_describe(kwargs)}"
@@ -262,6 +303,7 @@ class Pair:
     def send(self, event: str, kwargs: Mapping[str, Any]) -> Observed:
         """Send ``event`` to both; fail unless they did the same. Returns what they did."""
         self.trace.append(f"{event}{_describe(kwargs)}")
+        self.context.kwargs = dict(kwargs)
         try:
             self.machine.send(event, **kwargs)
         except Exception as exc:
@@ -613,129 +655,85 @@ def test_restored_chart_equals_started_chart(flow_cls: Chartable) -> None:
                 )
 
 
-# -- differences found -----------------------------------------------------------------------
+# -- differences found, and how each was settled --------------------------------------------
 #
-# DIFFERENCE tests: each shows one way the engine does not do what python-statemachine does
-# (or, for the last one, what a restored chart does not do like a driven one). They fail on
-# purpose until the engine or the design settles the question; see the docstrings.
+# The first run of this module found seven. Five were engine bugs or choices now made on
+# both sides (the tests below hold them as ordinary comparisons); one is python-statemachine's
+# own behaviour, copied faithfully; one is flowhq's rule about finished charts.
 
 
-def test_difference_eventless_and_done_state_guards_see_the_event_data() -> None:
-    """DIFFERENCE: python-statemachine gives guards of eventless transitions and of internal
-    events (``done.state.*``) no kwargs of the external event (``data`` is ``None``; a
-    guard reading it raises); the engine gives them the external event's kwargs.
-
-    EventlessData at ['a'], event ``go`` with data n=2: python-statemachine takes a->b, then
-    the eventless b->c guard ``big_n(data)`` gets ``data=None`` and raises TypeError (the
-    chart stays in ``b``); the engine evaluates it with n=2 and ends in ``c``.
-    """
+def test_eventless_and_done_state_guards_get_flowhq_context() -> None:
+    """Guards of eventless transitions and of ``done.state.*`` events read ``data`` too (the
+    oracle gets the same context through ``prepare_event``). EventlessData at ['a'], ``go``
+    with n=2: a->b, then the eventless b->c guard ``big_n(data)`` sees n=2."""
     pair = Pair.restored(EventlessData, ["a"], {})
-    pair.send("go", make_kwargs("go", {"n": 2}))
-
-
-def test_difference_done_state_guard_sees_the_event_data() -> None:
-    """DIFFERENCE (same cause): EventlessData at ['comp', 'c1'], event ``finish`` with n=0:
-    python-statemachine raises TypeError from ``big_n`` on ``done.state.comp`` (no data),
-    the engine goes to ``small``."""
+    assert pair.send("go", make_kwargs("go", {"n": 2})).configuration == ["c"]
     pair = Pair.restored(EventlessData, ["comp", "c1"], {})
     pair.send("finish", make_kwargs("finish", {"n": 0}))
 
 
-def test_difference_guards_are_not_given_the_event() -> None:
-    """DIFFERENCE: python-statemachine injects ``event`` (and ``event_data``) into guards;
-    the engine passes no ``event`` (and ``event_data=None``).
-
-    EventGuard at ['a'], event ``go``: python-statemachine's ``is_go(event)`` is true, so
-    a->b; the engine raises ``TypeError: is_go() missing 1 required positional argument:
-    'event'``. (A flowhq ``Flow`` with such a guard passes ``check_flow``.)
-    """
+def test_guards_are_given_the_event() -> None:
+    """python-statemachine injects ``event``; so does the engine (None when eventless)."""
     pair = Pair.restored(EventGuard, ["a"], {})
-    pair.send("go", make_kwargs("go", {}))
+    assert pair.send("go", make_kwargs("go", {})).configuration == ["b"]
 
 
-def test_difference_prepare_event_kwargs_do_not_reach_guards() -> None:
-    """DIFFERENCE: python-statemachine adds what the chart's ``prepare_event`` returns to
-    every guard's kwargs; the engine does not call it.
+def test_a_flow_may_not_declare_prepare_event() -> None:
+    """The engine does not call ``prepare_event``: a Flow that declares one is refused."""
+    from flowhq import FlowDefinitionError, Message
 
-    PreparedGuard at ['a'], event ``go``: python-statemachine a->b (``prepared(extra=1)``),
-    the engine a->c. (A ``Flow`` with ``prepare_event`` passes ``check_flow``.)
-    """
-    pair = Pair.restored(PreparedGuard, ["a"], {})
-    pair.send("go", make_kwargs("go", {}))
+    with pytest.raises(FlowDefinitionError, match="prepare_event"):
+
+        class Prepared(Flow):
+            ask = Prompt("?", initial=True)
+            end = Message("end", final=True)
+            valid = ask.to(end)
+
+            def prepare_event(self) -> dict[str, Any]:
+                return {"extra": 1}
 
 
-def test_difference_internal_events_survive_a_raising_guard() -> None:
-    """DIFFERENCE: when a guard raises during the internal events of a step,
-    python-statemachine drops the internal events still queued (``engine.clear()``); the
-    engine keeps them in ``Chart.internal`` and runs them at the next ``send``.
-
-    RaisingDoneGuard at [main, p, x, x1, y, y1], event ``finish``: both regions finish,
-    the guard on ``done.state.x`` raises in both. Then ``ping``: python-statemachine takes
-    p->p (the chart is back in both regions' initial states); the engine first runs the
-    left-over ``done.state.y`` (p->out), then ping out->out. (flowhq throws a chart away
-    after a guard raised, so a conversation does not see this.)
-    """
+def test_internal_events_die_with_a_raising_guard() -> None:
+    """A guard raising during a step's internal events drops the events still queued, as in
+    python-statemachine (``engine.clear()``)."""
     pair = Pair.restored(RaisingDoneGuard, ["main", "p", "x", "x1", "y", "y1"], {})
     pair.send("finish", make_kwargs("finish", {}))
     pair.send("ping", make_kwargs("ping", {}))
 
 
-def test_difference_restored_chart_selects_in_another_order() -> None:
-    """DIFFERENCE between a restored chart and one that got there by events (python-
-    statemachine does the same: the engine copies it faithfully).
+def test_single_state_model_value() -> None:
+    """A one-state configuration is on the model as the bare id, as python-statemachine keeps
+    it (guards reading ``model.state`` see ``"a"``)."""
+    pair = Pair.started(ModelGuard, make_kwargs(None, {}))
+    assert pair.send("go", make_kwargs("go", {})).configuration == ["b"]
+
+
+def test_conflicts_are_decided_in_configuration_order_as_python_statemachine_does() -> None:
+    """Kept as python-statemachine does it (the engine copies it faithfully).
 
     Transitions are selected by atomic state in *configuration* order (python-statemachine
-    keeps a ``TODO: sorted by document order``). A chart driven by events holds its states in
-    entry order; a chart restored from saved ids holds them in document order. When two
-    regions' transitions conflict, the first selected wins, so the same event at the same
-    saved position goes two ways: flowhq gives a different answer depending on whether the
-    event comes in the step that reached the position or in a later message.
-
-    Regions: start, go (l2, r2), back (right: r2->r1), reset (left: l2->l1). The driven chart
-    holds [idle..., r1, l1]; ``clash`` there takes right's r1->r2. Restored from its ids
-    ([work, left, l1, right, r1]), ``clash`` takes left's l1->r2 (which leaves and re-enters
-    the whole parallel state).
+    keeps a ``TODO: sorted by document order``): entry order while a chart is driven, document
+    order once restored from saved ids. When two regions of a parallel state take
+    conflicting transitions on one event, the first selected wins, so an event arriving in
+    the step that reached the position can go another way than in a later message. Both
+    sides agree in both cases; flowhq restores in document order, so across messages the
+    answer is the document-order one. Regions: start, go, back, reset, then ``clash``.
     """
     kwargs = make_kwargs(None, VARIANTS[0])
-    driven = compiled(Regions).chart()
-    driven.start(kwargs)
+    driven = Pair.started(Regions, kwargs)
     for event in ("start", "go", "back", "reset"):
         driven.send(event, kwargs)
-    driven.entered.clear()
-    driven.taken.clear()
-    restored = compiled(Regions).chart(driven.configuration_ids(), driven.history_ids())
-    assert [node.id for node in restored.configuration] != [n.id for n in driven.configuration]
-    after_restore, after_driving = (
-        _outcome(restored, "clash", kwargs),
-        _outcome(driven, "clash", kwargs),
-    )
-    assert after_restore == after_driving, f"restored: {after_restore}\ndriven:   {after_driving}"
+    position = (driven.chart.configuration_ids(), driven.chart.history_ids())
+    in_the_same_step = driven.send("clash", kwargs)
+    in_a_later_message = Pair.restored(Regions, *position).send("clash", kwargs)
+    assert in_the_same_step.configuration == in_a_later_message.configuration
+    assert in_the_same_step.entered != in_a_later_message.entered  # the documented caveat
 
 
-def test_difference_single_state_model_value() -> None:
-    """DIFFERENCE: python-statemachine keeps a one-state configuration on the model as the
-    bare id (``model.state == "a"``); the engine's guard instance holds an ``OrderedSet``
-    (so does a machine built by ``flowhq.statecharts.snapshot.restore``).
-
-    ModelGuard started, event ``go``: python-statemachine's ``at_a(model)`` is true, a->b;
-    the engine goes a->c. Guards reading ``model.state`` or ``current_state_value`` see it.
-    """
-    pair = Pair.started(ModelGuard, make_kwargs(None, {}))
-    pair.send("go", make_kwargs("go", {}))
-
-
-def test_difference_restored_finished_top_level_parallel_runs_again() -> None:
-    """DIFFERENCE between a restored chart and one that got there by events (python-
-    statemachine's ``restore`` does the same).
-
-    TopParallel: ``step`` (t1->t2, and one's eventless o1->o_end), then ``finish`` with
-    ok (t2->t_end): every region of the top-level parallel state is final, the chart
-    terminates (``running`` is false, every event is refused). A chart restored from its
-    ids is running and takes ``undo`` (o_end->o1). flowhq's ``_step`` does not see the end
-    either: ``_finished`` looks for a top-level final state only, so a ``Flow`` with a
-    top-level parallel state never finishes (it rests at its final regions and the next
-    message is logged as "waits for no input; running it").
-    """
+def test_a_finished_top_level_parallel_stays_finished_when_restored() -> None:
+    """flowhq's rule (python-statemachine keeps a restored chart running): a chart at a
+    finished configuration is finished, driven there or restored there; a Flow ending in
+    a top-level parallel state finishes."""
     kwargs = make_kwargs(None, {"ok": True})
     driven = compiled(TopParallel).chart()
     driven.start(kwargs)

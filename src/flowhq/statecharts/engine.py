@@ -259,8 +259,11 @@ class CompiledFlow:
 
 
 def _finished(configuration: Sequence[Node]) -> bool:
-    """Whether a configuration is a finished chart: a top-level final state, or a top-level
-    parallel state whose regions all rest in final states."""
+    """Whether a configuration is a finished chart.
+
+    A top-level final state, or a top-level parallel state whose regions all rest in final
+    states (python-statemachine keeps a chart restored there running; flowhq does not).
+    """
 
     def done(node: Node) -> bool:
         if node.parallel:
