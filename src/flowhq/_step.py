@@ -101,9 +101,7 @@ class StepObserver(Protocol):
     Action, Message) instead of running it; ``committed`` sees every committed step.
     """
 
-    def forced_result(
-        self, flow: str, state: str, conversation: str
-    ) -> str | ForcedResult | None:
+    def forced_result(self, flow: str, state: str, conversation: str) -> str | ForcedResult | None:
         """Return the result ``state`` should finish with, or ``None`` to run it.
 
         ``conversation`` is ``channel:identifier``.

@@ -143,6 +143,4 @@ def extract(
     graph = extract_states(chart_cls)
     nodes = tuple(_node(states, state) for state in graph.states)
     name = getattr(chart_cls, "name", None) or chart_cls.__name__
-    return Diagram(
-        str(name), nodes, tuple(_edges(chart_cls)), active_ids(active), frozenset(taken)
-    )
+    return Diagram(str(name), nodes, tuple(_edges(chart_cls)), active_ids(active), frozenset(taken))
