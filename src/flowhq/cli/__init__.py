@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from flowhq.cli import chat, check, diagram, state
+from flowhq.cli import chat, check, dev, diagram, state
 from flowhq.cli._common import CliError, load_object
 from flowhq.errors import FlowError
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``flowhq``."""
     parser = argparse.ArgumentParser(prog="flowhq", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (chat, diagram, state, check):
+    for command in (chat, dev, diagram, state, check):
         command.add_parser(commands)
     return parser
 
@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[], int]] = {
         "chat": lambda: chat.run(args, sys.stdin, sys.stdout),
         "check": lambda: check.run(args, sys.stdout),
+        "dev": lambda: dev.run(args, sys.stdout),
         "diagram": lambda: diagram.run(args, sys.stdout, sys.stderr),
         "state": lambda: state.run(args, sys.stdin, sys.stdout),
     }

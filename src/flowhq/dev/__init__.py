@@ -1,0 +1,1 @@
+"""``flowhq dev``: a local WhatsApp simulator beside the live statechart, and an inspector."""

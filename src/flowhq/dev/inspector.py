@@ -1,0 +1,245 @@
+"""The console's read-only view of stored conversations: a paged list and a funnel.
+
+Listing pages through the keyspace with ``SCAN`` (never ``KEYS``); the funnel reads at most
+``sample`` conversations and says so when there are more. Documents are read with their
+tokens left as stored and shown redacted: the auth token and dashboard values whose names
+look secret never reach the page.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from attrs import define, field
+from redis.asyncio.cluster import RedisCluster
+
+from flowhq.errors import SnapshotError
+from flowhq.persistence.codec import JsonCodec
+from flowhq.persistence.memory import MemoryStore
+from flowhq.persistence.redis import RedisStore
+from flowhq.persistence.store import Loaded, Store
+from flowhq.state.document import ConversationDocument
+from flowhq.state.key import ConversationKey
+from flowhq.statecharts.flow import Flow
+
+__all__ = ["Funnel", "Inspector", "redacted", "summary"]
+
+SECRET_NAME = re.compile(
+    r"secret|token|password|passwd|pin|key|auth|credential|card|iban|ssn", re.IGNORECASE
+)
+REDACTED = "***"
+
+
+def redacted(loaded: Loaded, key: ConversationKey) -> dict[str, Any]:
+    """A stored conversation as the page may show it (no token, no secret-looking values)."""
+    document = loaded.document
+    assert document is not None
+    data: dict[str, Any] = orjson.loads(JsonCodec(opaque_tokens=True).encode(document))
+    if data["auth"]["token"] is not None:
+        data["auth"]["token"] = REDACTED
+    for part in ("dashboard", "action"):
+        data[part] = {
+            name: REDACTED if SECRET_NAME.search(name) else value
+            for name, value in data[part].items()
+        }
+    return {
+        "key": str(key),
+        "revision": loaded.revision,
+        "delivered": sorted(loaded.delivered),
+        "document": data,
+    }
+
+
+def summary(
+    key: ConversationKey, document: ConversationDocument, flow: type[Flow] | None = None
+) -> dict[str, Any]:
+    """One line of the conversation list (``state``: its innermost active state)."""
+    chart = document.chart
+    configuration = chart.configuration
+    if flow is not None and all(s in flow.states_map for s in configuration):
+        children = {s: {c.id for c in flow.states_map[s].states} for s in configuration}
+        leaves = [s for s in configuration if not children[s] & set(configuration)]
+    else:
+        leaves = configuration[-1:]
+    return {
+        "key": str(key),
+        "flow": document.current.path or chart.flow,
+        "active": document.current.path is not None,
+        "configuration": chart.configuration,
+        "state": leaves[-1] if leaves else None,
+        "waiting": document.current.component,
+        "result": document.current.component_result,
+        "updated_at": document.metadata.updated_at,
+    }
+
+
+@define
+class Funnel:
+    """Where a flow's conversations are: in progress by state, or how they ended."""
+
+    flow: str
+    waiting: Counter[str] = field(factory=Counter)
+    ended: Counter[str] = field(factory=Counter)
+    read: int = 0
+    total: int | None = None
+    sampled: bool = False
+    unreadable: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the page."""
+        return {
+            "flow": self.flow,
+            "waiting": dict(self.waiting.most_common()),
+            "ended": dict(self.ended.most_common()),
+            "read": self.read,
+            "total": self.total,
+            "sampled": self.sampled,
+            "unreadable": self.unreadable,
+        }
+
+
+class Inspector:
+    """Read-only access to stored conversations.
+
+    Args:
+        store: The store to read (the console reads it with tokens left as stored).
+        flows: The flows the console knows (to name states and ends).
+        idle: Seconds after which an unfinished conversation counts as expired (abandoned).
+    """
+
+    def __init__(
+        self, store: Store, flows: Sequence[type[Flow]], *, idle: float = 24 * 3600
+    ) -> None:
+        self.store = store
+        self.flows = {flow.name: flow for flow in flows}
+        self.idle = idle
+
+    async def page(
+        self,
+        cursor: str = "0",
+        *,
+        count: int = 50,
+        flow: str | None = None,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of conversations (``SCAN``), filtered by flow and state.
+
+        Returns:
+            ``{"items": [...], "cursor": next cursor or "0" at the end}``.
+        """
+        keys, next_cursor = await _scan_page(self.store, cursor, count)
+        items = []
+        for key in keys:
+            try:
+                loaded = await self.store.load(key)
+            except SnapshotError as exc:
+                items.append({"key": str(key), "unreadable": exc.reason})
+                continue
+            if loaded.document is None:
+                continue
+            document = loaded.document
+            line = summary(key, document, self.flows.get(document.chart.flow or ""))
+            if flow and line["flow"] != flow:
+                continue
+            if state and state not in line["configuration"]:
+                continue
+            items.append(line)
+        return {"items": items, "cursor": next_cursor}
+
+    async def conversation(self, key: ConversationKey) -> dict[str, Any] | None:
+        """One conversation, redacted, or ``None`` when it does not exist."""
+        loaded = await self.store.load(key)
+        if loaded.document is None:
+            return None
+        return redacted(loaded, key)
+
+    async def funnel(self, flow: str, *, sample: int = 5000) -> Funnel:
+        """How many conversations of ``flow`` wait at each state, and how the ended ones ended.
+
+        Ends: ``finished`` (a final state), ``exhausted`` (the last result was
+        ``exhausted``), ``cancelled`` (the last event was one of the flow's commands), and
+        ``expired`` for unfinished ones idle longer than ``idle`` (abandoned; conversations
+        Redis already dropped by their TTL cannot be counted). Reads at most ``sample``.
+        """
+        flow_cls = self.flows.get(flow)
+        commands = set(flow_cls.commands.values()) if flow_cls is not None else set()
+        funnel = Funnel(flow, total=await _size(self.store))
+        now = time.time()
+        async for key in self.store.scan():
+            if funnel.read >= sample:
+                funnel.sampled = True
+                break
+            funnel.read += 1
+            try:
+                document = (await self.store.load(key)).document
+            except SnapshotError:
+                funnel.unreadable += 1
+                continue
+            if document is None:
+                continue
+            _count(funnel, document, flow, commands, now - self.idle)
+        return funnel
+
+
+def _count(
+    funnel: Funnel, document: ConversationDocument, flow: str, commands: set[str], cutoff: float
+) -> None:
+    current, chart = document.current, document.chart
+    if current.path == flow:
+        updated = _epoch(document.metadata.updated_at)
+        if updated is not None and updated < cutoff:
+            funnel.ended["expired"] += 1
+        else:
+            funnel.waiting[current.component or (chart.configuration or ["?"])[-1]] += 1
+    elif current.path is None and chart.flow == flow and chart.configuration:
+        result = current.component_result
+        if result == "exhausted":
+            funnel.ended["exhausted"] += 1
+        elif result in commands:
+            funnel.ended["cancelled"] += 1
+        else:
+            funnel.ended["finished"] += 1
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+async def _scan_page(store: Store, cursor: str, count: int) -> tuple[list[ConversationKey], str]:
+    """A page of keys and the next cursor ("0" when done): SCAN on Redis, a slice in memory."""
+    if isinstance(store, RedisStore) and not isinstance(store.client, RedisCluster):
+        client: Any = store.client
+        next_cursor, raw = await client.scan(
+            cursor=int(cursor), match=store.keys.pattern(), count=count
+        )
+        keys = [store.keys.parse(_text(name)) for name in raw]
+        return [k for k in keys if k is not None], str(next_cursor)
+    everything = [key async for key in store.scan()]
+    everything.sort(key=str)
+    start = int(cursor) if cursor.isdigit() else 0
+    chunk = everything[start : start + count]
+    end = start + count
+    return chunk, str(end) if end < len(everything) else "0"
+
+
+async def _size(store: Store) -> int | None:
+    if isinstance(store, RedisStore):
+        client: Any = store.client
+        size: Mapping[Any, Any] | int = await client.dbsize()
+        return sum(size.values()) if isinstance(size, Mapping) else int(size)
+    if isinstance(store, MemoryStore):
+        return sum([1 async for _ in store.scan()])
+    return None
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

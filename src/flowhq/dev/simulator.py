@@ -1,0 +1,333 @@
+"""The console's WhatsApp simulator: the real channel code, end to end, on one machine.
+
+A message typed in the page becomes a signed Cloud API webhook delivery posted to the real
+``webhook_app``; its workers run the flows through ``Headquarters``; the replies leave through
+the real ``WhatsAppMessenger`` to a ``FakeGraphApi`` inside the console, which records them
+(or refuses them, as WhatsApp would: a 4th button, a 25-character row title) and tells the
+page. Limits, retries, read receipts with the typing indicator, stale buttons: what the page
+shows is what WhatsApp would do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import secrets
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from attrs import define, field
+
+from flowhq.channels.whatsapp import MemoryQueue, WhatsAppMessenger, webhook_app
+from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi, ReadRequest, Refusal
+from flowhq.dev.events import EventBus
+from flowhq.dev.updates import interactive, location, signature, text_message, webhook_body
+from flowhq.errors import FlowError
+from flowhq.headquarters import Headquarters, StepRecord
+from flowhq.persistence.store import Store
+from flowhq.state.key import ConversationKey
+from flowhq.statecharts.flow import Flow
+
+__all__ = ["ChatEntry", "Simulator"]
+
+logger = logging.getLogger("flowhq.dev")
+
+PHONE_NUMBER_ID = "100000000000001"
+"""The simulated business number."""
+CHANNEL = "whatsapp"
+
+
+@define
+class ChatEntry:
+    """One bubble of a simulated chat.
+
+    ``direction`` is ``in`` (the user), ``out`` (the bot) or ``system`` (a console notice);
+    ``kind`` is ``text``, ``buttons``, ``list``, ``location``, ``refused`` or ``notice``.
+    """
+
+    id: int
+    user: str
+    direction: str
+    kind: str
+    text: str
+    at: float = field(factory=time.time)
+    options: list[dict[str, str | None]] = field(factory=list)
+    label: str | None = None
+    wamid: str | None = None
+    status: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the page."""
+        return {
+            "id": self.id,
+            "user": self.user,
+            "direction": self.direction,
+            "kind": self.kind,
+            "text": self.text,
+            "at": self.at,
+            "options": self.options,
+            "label": self.label,
+            "wamid": self.wamid,
+            "status": self.status,
+        }
+
+
+def _from_payload(entry_id: int, user: str, delivery: Delivery) -> ChatEntry:
+    """A bot bubble from the Cloud API payload the messenger sent."""
+    payload = delivery.payload
+    if payload.get("type") != "interactive":
+        body = payload.get("text", {}).get("body", "")
+        return ChatEntry(entry_id, user, "out", "text", body, wamid=delivery.wamid)
+    interactive_part = payload["interactive"]
+    body = interactive_part.get("body", {}).get("text", "")
+    action = interactive_part.get("action", {})
+    if interactive_part.get("type") == "button":
+        options: list[dict[str, str | None]] = [
+            {"id": b["reply"]["id"], "title": b["reply"]["title"], "description": None}
+            for b in action.get("buttons", [])
+        ]
+        return ChatEntry(
+            entry_id, user, "out", "buttons", body, options=options, wamid=delivery.wamid
+        )
+    rows = [
+        {"id": row["id"], "title": row["title"], "description": row.get("description")}
+        for section in action.get("sections", [])
+        for row in section.get("rows", [])
+    ]
+    return ChatEntry(
+        entry_id,
+        user,
+        "out",
+        "list",
+        body,
+        options=rows,
+        label=action.get("button"),
+        wamid=delivery.wamid,
+    )
+
+
+class _Observer:
+    """Forces the results the page asked for; reports committed steps to the page."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.forced: defaultdict[tuple[str, str], deque[str]] = defaultdict(deque)
+
+    def forced_result(self, flow: str, state: str, conversation: str) -> str | None:
+        user = conversation.partition(":")[2]
+        queue = self.forced.get((user, state))
+        return queue.popleft() if queue else None
+
+    def committed(self, record: StepRecord) -> None:
+        self.simulator.record_step(record)
+
+
+class Simulator:
+    """Simulated WhatsApp users talking to flows through the real channel code.
+
+    Args:
+        flows: The flow classes (the first is the entry flow).
+        store: Where conversations live (Redis with ``--redis``, else memory).
+        api: The API client ``ApiCall``s use.
+        bus: Where events for the page go.
+    """
+
+    def __init__(
+        self,
+        flows: list[type[Flow]],
+        *,
+        store: Store,
+        api: httpx.AsyncClient | None,
+        bus: EventBus,
+    ) -> None:
+        self.flows = flows
+        self.store = store
+        self.api = api
+        self.bus = bus
+        self.token = secrets.token_urlsafe(24)
+        self.app_secret = secrets.token_urlsafe(24)
+        self.graph = FakeGraphApi(
+            access_token=self.token, phone_number_id=PHONE_NUMBER_ID, listener=self._on_graph
+        )
+        self.users: list[str] = ["15550001001"]
+        self.chats: defaultdict[str, list[ChatEntry]] = defaultdict(list)
+        self.timelines: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.last_step: dict[str, StepRecord] = {}
+        self.observer = _Observer(self)
+        self._ids = itertools.count(1)
+        self._wamids: dict[str, str] = {}  # inbound message id -> user
+        self._core: contextlib.AsyncExitStack | None = None
+        self.hq: Headquarters | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Build the Headquarters, the webhook app and its workers."""
+        stack = contextlib.AsyncExitStack()
+        graph_client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.graph), base_url="http://graph.local"
+        )
+        messenger = WhatsAppMessenger(
+            phone_number_id=PHONE_NUMBER_ID,
+            access_token=self.token,
+            base_url="http://graph.local",
+            client=graph_client,
+            backoff=0.05,
+        )
+        self.hq = Headquarters(
+            flows=self.flows,
+            store=self.store,
+            messenger=messenger,
+            api=self.api,
+            observer=self.observer,
+            redelivery_after=5.0,
+        )
+        app = webhook_app(
+            self.hq,
+            app_secret=self.app_secret,
+            verify_token=secrets.token_urlsafe(8),
+            queue=MemoryQueue(),
+            redeliver_every=5.0,
+        )
+        await stack.enter_async_context(_lifespan(app))
+        self._client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://webhook")
+        )
+        stack.push_async_callback(graph_client.aclose)
+        self._core = stack
+
+    async def stop(self) -> None:
+        """Stop the workers (the store and API client stay open: the console owns them)."""
+        if self._core is not None:
+            await self._core.aclose()
+            self._core = None
+
+    async def reload(self, flows: list[type[Flow]]) -> None:
+        """Swap in new flow classes; conversations continue where the flows allow."""
+        await self.stop()
+        self.flows = flows
+        await self.start()
+        for user in self.users:
+            self._notice(user, "The flow was reloaded; the conversation continues from here.")
+
+    # -- what the page does ------------------------------------------------------------------
+
+    def add_user(self) -> str:
+        """A new simulated user (the next phone number)."""
+        user = str(int(self.users[-1]) + 1)
+        self.users.append(user)
+        return user
+
+    async def say(self, user: str, text: str) -> None:
+        """The user types ``text``."""
+        message = text_message(user, text)
+        self._inbound(user, message["id"], "text", text)
+        await self._post(message)
+
+    async def tap(self, user: str, reply_id: str, title: str, *, row: bool) -> None:
+        """The user taps a reply button (or a list row, with ``row``)."""
+        message = interactive(user, reply_id, title, row=row)
+        self._inbound(user, message["id"], "text", title)
+        await self._post(message)
+
+    async def share_location(self, user: str, latitude: float, longitude: float, name: str) -> None:
+        """The user shares a location."""
+        message = location(user, latitude, longitude, name)
+        self._inbound(user, message["id"], "location", f"📍 {name or ''} {latitude}, {longitude}")
+        await self._post(message)
+
+    async def restart(self, user: str) -> None:
+        """Forget the conversation and begin the entry flow again."""
+        assert self.hq is not None
+        await self.store.delete(ConversationKey(CHANNEL, user))
+        self._notice(user, "Conversation restarted.")
+        await self.hq.start(CHANNEL, user)
+
+    def force(self, user: str, state: str, result: str) -> None:
+        """Make the next entry of ``state`` in ``user``'s conversation finish with ``result``."""
+        self.observer.forced[(user, state)].append(result)
+        self._notice(user, f"Next time {state} runs, it finishes with {result!r}.")
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def record_step(self, record: StepRecord) -> None:
+        """Add a committed step to its user's timeline and tell the page."""
+        user = record.conversation.partition(":")[2]
+        self.last_step[user] = record
+        step = {
+            "at": time.time(),
+            "message": record.message,
+            "fired": [{"state": s, "result": r} for s, r in record.fired],
+            "transitions": [
+                {"source": s, "target": t, "event": e} for s, t, e in record.transitions
+            ],
+            "replies": list(record.replies),
+            "configuration": list(record.configuration),
+            "finished": record.finished,
+            "flow": record.flow,
+        }
+        self.timelines[user].append(step)
+        del self.timelines[user][:-200]
+        self.bus.publish({"type": "step", "user": user, "step": step})
+
+    def _inbound(self, user: str, wamid: str, kind: str, text: str) -> None:
+        if user not in self.users:
+            self.users.append(user)
+        self._wamids[wamid] = user
+        entry = ChatEntry(next(self._ids), user, "in", kind, text, wamid=wamid, status="sent")
+        self._add(entry)
+
+    def _notice(self, user: str, text: str) -> None:
+        self._add(ChatEntry(next(self._ids), user, "system", "notice", text))
+
+    def _add(self, entry: ChatEntry) -> None:
+        chat = self.chats[entry.user]
+        chat.append(entry)
+        del chat[:-500]
+        self.bus.publish({"type": "message", "user": entry.user, "entry": entry.to_dict()})
+
+    def _on_graph(self, item: Delivery | ReadRequest | Refusal) -> None:
+        if isinstance(item, Delivery):
+            self._add(_from_payload(next(self._ids), item.to, item))
+        elif isinstance(item, Refusal):
+            text = f"WhatsApp refused this message ({item.code}): {item.details}"
+            self._add(ChatEntry(next(self._ids), item.to, "system", "refused", text))
+        else:
+            user = self._wamids.get(item.message_id)
+            if user is None:
+                return
+            for entry in reversed(self.chats[user]):
+                if entry.wamid == item.message_id:
+                    entry.status = "read"
+                    break
+            self.bus.publish(
+                {"type": "read", "user": user, "wamid": item.message_id, "typing": item.typing}
+            )
+
+    async def _post(self, message: dict[str, Any]) -> None:
+        """Deliver a webhook the way Meta does: a signed POST to the webhook app."""
+        assert self._client is not None
+        body = webhook_body(PHONE_NUMBER_ID, [message])
+        response = await self._client.post(
+            "/webhook",
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": signature(body, self.app_secret),
+            },
+        )
+        if response.status_code != 200:
+            raise FlowError(f"the webhook app answered {response.status_code}: {response.text}")
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """Run a Starlette app's lifespan (its workers) inside the console's."""
+    context: Callable[[Any], Any] = app.router.lifespan_context
+    async with context(app):
+        yield
