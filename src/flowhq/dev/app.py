@@ -114,8 +114,9 @@ def console_app(
     Args:
         source: Where the flows come from (for hot reload).
         flows: The flows, already loaded (the first is the entry flow).
-        api: The API client ``ApiCall``s use.
-        inspect_store: The store the inspector reads (default: the simulator's own).
+        api: The API client ``ApiCall``s use (closed when the console stops).
+        inspect_store: The store the inspector reads (default: the simulator's own; closed
+            when the console stops).
         allow_reset: Let the inspector delete conversations.
         token: When set, every request must carry it (``Authorization: Bearer`` or
             ``?token=``).
@@ -410,6 +411,10 @@ class Console:
             if watcher is not None:
                 await watcher
             await self.simulator.stop()
+            if self.simulator.api is not None:
+                await self.simulator.api.aclose()
+            if self.inspect_store is not None:
+                await self.inspect_store.close()
 
 
 def _describe(flow: type[Flow]) -> dict[str, Any]:

@@ -1,0 +1,341 @@
+"""The dev console's API: the simulator end to end, and the inspector on a real redis-server
+holding a few hundred conversations (listing, filters, the funnel against the truth, read-only
+refusals, the access token for a non-local Redis). The page itself: test_dev_console_browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from examples.demo_api import DemoApi
+from examples.pizza import PizzaOrder
+from examples.signup import Signup
+from flowhq import ConversationKey, Headquarters, InboundMessage, RedisStore
+from flowhq.cli.dev import is_local
+from flowhq.dev.app import FlowSource, console_app
+from flowhq.persistence.codec import JsonCodec
+from flowhq.testing import no_api
+from tests.redis_servers import RedisServer
+from tests.support import free_port, served
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def demo_api() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=DemoApi()), base_url="http://demo")
+
+
+@pytest.fixture
+def console() -> Iterator[httpx.Client]:
+    app = console_app(FlowSource.of([PizzaOrder]), [PizzaOrder], api=demo_api(), reload_every=0)
+    with served(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        yield client
+
+
+def entries(client: httpx.Client, user: str, count: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 10
+    while True:
+        found = client.get(f"/api/chat/{user}").json()["entries"]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found  # type: ignore[no-any-return]
+        time.sleep(0.05)
+
+
+def test_the_simulator_runs_the_real_channel_code(console: httpx.Client) -> None:
+    user = console.get("/api/info").json()["users"][0]
+    console.post(f"/api/chat/{user}/text", json={"text": "hi"})
+    chat = entries(console, user, 2)
+    assert chat[0]["direction"] == "in"
+    menu = chat[1]
+    assert (menu["kind"], menu["label"]) == ("list", "See pizzas")  # a WhatsApp list
+    rows = {row["title"]: row["id"] for row in menu["options"]}  # type: ignore[attr-defined]
+    assert "~" in rows["Four cheese"]  # the id carries the question's tag
+    console.post(
+        f"/api/chat/{user}/tap",
+        json={"id": rows["Four cheese"], "title": "Four cheese", "row": True},
+    )
+    sizes = entries(console, user, 4)[3]
+    assert sizes["kind"] == "buttons"
+    state = console.get(f"/api/state/{user}").json()
+    assert state["conversation"]["document"]["current"]["values"]["pizza"] == "four-cheese"
+    assert state["conversation"]["document"]["current"]["labels"]["pizza"] == "Four cheese"
+    assert state["timeline"][-1]["transitions"] == [
+        {"source": "pizza", "target": "size", "event": "chosen"}
+    ]
+    svg = console.get(f"/api/diagram/pizza_order.svg?user={user}").text
+    assert 'id="state&#45;size" class="node active"' in svg
+    assert 'class="edge taken"' in svg
+
+
+def test_forcing_a_result_walks_the_error_branch(console: httpx.Client) -> None:
+    user = console.post("/api/users").json()["user"]
+    for text in ("hi", "margherita", "l", "2", "1 Main Street"):
+        console.post(f"/api/chat/{user}/text", json={"text": text})
+        time.sleep(0.1)
+    answer = console.post(f"/api/chat/{user}/force", json={"state": "place", "result": "error"})
+    assert answer.status_code == 200
+    refused = console.post(f"/api/chat/{user}/force", json={"state": "place", "result": "nope"})
+    assert refused.status_code == 404
+    console.post(f"/api/chat/{user}/text", json={"text": "yes"})
+    texts = [e["text"] for e in entries(console, user, 14)]
+    assert "Our kitchen is not answering. Please try again later." in texts
+
+
+def test_whatsapp_limits_show_as_whatsapp_would_refuse(console: httpx.Client) -> None:
+    user = console.get("/api/info").json()["users"][0]
+    console.post(f"/api/chat/{user}/text", json={"text": "x" * 5000})  # over 4,096
+    chat = entries(console, user, 2)
+    assert chat[-1]["text"].startswith("That message is too long")  # type: ignore[union-attr]
+
+
+def test_generated_paths_replay_step_by_step(console: httpx.Client) -> None:
+    user = console.post("/api/users").json()["user"]
+    paths = console.get("/api/paths/pizza_order").json()["paths"]
+    path = next(p for p in paths if p["finished"])
+    for move in range(len(path["moves"])):
+        answer = console.post(
+            f"/api/chat/{user}/replay",
+            json={"flow": "pizza_order", "path": paths.index(path), "move": move},
+        )
+        assert answer.status_code == 200
+        time.sleep(0.2)
+    state = console.get(f"/api/state/{user}").json()
+    assert state["timeline"][-1]["finished"]
+
+
+# -- the inspector on real data -------------------------------------------------------------
+
+
+async def populate(url: str) -> Counter[str]:
+    """A few hundred conversations at known positions; returns the truth per position."""
+    store = RedisStore.from_url(url)
+    hq = Headquarters(flows=[PizzaOrder, Signup], store=store, api=demo_api())
+    truth: Counter[str] = Counter()
+
+    async def user(n: int, messages: list[str], label: str) -> None:
+        for m, text in enumerate(messages):
+            await hq.handle(InboundMessage("whatsapp", f"+1555{n:06d}", f"m{m}", text))
+        truth[label] += 1
+
+    plan = (
+        [(["hi"], "pizza")] * 120
+        + [(["hi", "veggie"], "size")] * 80
+        + [(["hi", "cancel"], "cancelled")] * 50
+        + [(["hi", "hawaii", "m", "x", "y", "z"], "exhausted")] * 30
+        + [(["hi", "veggie", "s", "1"], "address")] * 20
+    )
+    await asyncio.gather(*(user(n, messages, label) for n, (messages, label) in enumerate(plan)))
+    # Ten conversations whose user went quiet two days ago: the funnel counts them as expired.
+    codec = JsonCodec()
+    old = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)).isoformat()
+    for n in range(280, 290):  # ten of the users who stopped at the address
+        key = ConversationKey("whatsapp", f"+1555{n:06d}")
+        loaded = await store.load(key)
+        assert loaded.document is not None
+        loaded.document.metadata.updated_at = old
+        await store.commit(
+            key, codec.decode(str(key), codec.encode(loaded.document)), expected=loaded.revision
+        )
+    truth["address"] -= 10
+    truth["expired"] += 10
+    await store.close()
+    return truth
+
+
+@pytest.fixture
+def inspected(redis_url: str) -> Iterator[tuple[httpx.Client, Counter[str]]]:
+    truth = asyncio.run(populate(redis_url))
+    store = RedisStore.from_url(redis_url)
+    store.codec = JsonCodec(opaque_tokens=True)
+    app = console_app(
+        FlowSource.of([PizzaOrder]),
+        [PizzaOrder, Signup],
+        api=no_api(),
+        inspect_store=store,
+        reload_every=0,
+    )
+    with served(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=20) as client:
+        yield client, truth
+
+
+def test_listing_pages_through_every_conversation_with_scan(
+    inspected: tuple[httpx.Client, Counter[str]],
+) -> None:
+    client, truth = inspected
+    seen: list[str] = []
+    cursor, pages = "0", 0
+    while True:
+        page = client.get("/api/conversations", params={"cursor": cursor, "count": 40}).json()
+        seen += [item["key"] for item in page["items"]]
+        pages += 1
+        cursor = page["cursor"]
+        if cursor == "0":
+            break
+    assert len(seen) == len(set(seen)) == sum(truth.values())
+    assert pages > 2
+
+
+def test_filters_by_flow_and_state(inspected: tuple[httpx.Client, Counter[str]]) -> None:
+    client, truth = inspected
+
+    def count(**filters: str) -> int:
+        total, cursor = 0, "0"
+        while True:
+            page = client.get(
+                "/api/conversations", params={"cursor": cursor, "count": 100, **filters}
+            ).json()
+            total += len(page["items"])
+            cursor = page["cursor"]
+            if cursor == "0":
+                return total
+
+    assert count(flow="pizza_order", state="size") == truth["size"]
+    assert count(flow="pizza_order", state="pizza") == truth["pizza"]
+    assert count(flow="signup") == 0
+
+
+def test_the_funnel_matches_the_truth(inspected: tuple[httpx.Client, Counter[str]]) -> None:
+    client, truth = inspected
+    funnel = client.get("/api/funnel/pizza_order").json()
+    assert funnel["sampled"] is False
+    assert funnel["waiting"] == {
+        state: truth[state] for state in ("pizza", "size", "address") if truth[state]
+    }
+    assert funnel["ended"] == {
+        "cancelled": truth["cancelled"],
+        "exhausted": truth["exhausted"],
+        "expired": truth["expired"],
+    }
+    sampled = client.get("/api/funnel/pizza_order", params={"sample": 50}).json()
+    assert sampled["sampled"] is True
+    assert sampled["read"] == 50
+    assert sampled["total"] >= sum(truth.values())
+
+
+def test_the_inspector_is_read_only_by_default(
+    inspected: tuple[httpx.Client, Counter[str]],
+) -> None:
+    client, _ = inspected
+    key = client.get("/api/conversations").json()["items"][0]["key"]
+    refused = client.post(f"/api/conversations/{key}")
+    assert refused.status_code == 403
+    assert client.get(f"/api/conversations/{key}").status_code == 200  # still there
+
+
+async def test_reset_only_with_allow_reset(redis_url: str) -> None:
+    await populate(redis_url)
+    store = RedisStore.from_url(redis_url)
+    app = console_app(
+        FlowSource.of([PizzaOrder]),
+        [PizzaOrder],
+        api=no_api(),
+        inspect_store=store,
+        allow_reset=True,
+        reload_every=0,
+    )
+    with served(app, lifespan="on") as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            key = "whatsapp:+1555000000"
+            assert (await client.post(f"/api/conversations/{key}")).json() == {"deleted": True}
+            assert (await client.get(f"/api/conversations/{key}")).status_code == 404
+
+
+async def test_secrets_never_reach_the_page(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    hq = Headquarters(flows=[PizzaOrder], store=store, api=no_api())
+    await hq.initialize(
+        "whatsapp",
+        "+15550009999",
+        auth_token="sekret-tok",
+        dashboard={"api_key": "k-123", "plan": "gold"},
+    )
+    await hq.handle(InboundMessage("whatsapp", "+15550009999", "m1", "hi"))
+    await store.close()
+    inspect = RedisStore.from_url(redis_url)  # the console's own: it runs in the server's loop
+    source = FlowSource.of([PizzaOrder])
+    app = console_app(source, [PizzaOrder], api=no_api(), inspect_store=inspect, reload_every=0)
+    with served(app, lifespan="on") as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            shown = (await client.get("/api/conversations/whatsapp:+15550009999")).text
+    assert "sekret-tok" not in shown
+    assert "k-123" not in shown
+    assert "gold" in shown  # not every dashboard value is a secret
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("redis://localhost:6379/0", True),
+        ("redis://127.0.0.1:6379", True),
+        ("unix:///run/redis.sock", True),
+        ("redis://[::1]:6379", True),
+        ("redis://10.0.0.5:6379", False),
+        ("rediss://cache.example.com:6380", False),
+        ("redis://127.0.0.2:6379", False),
+    ],
+)
+def test_which_redis_is_local(url: str, local: bool) -> None:
+    assert is_local(url) is local
+
+
+def test_a_non_local_redis_needs_the_printed_token(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", "--bind", "127.0.0.1 127.0.0.2").start()
+    port = free_port()
+    url = f"redis://127.0.0.2:{server.port}/0"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowhq.cli",
+            "dev",
+            "examples.signup:Signup",
+            "--asgi",
+            "examples.demo_api:app",
+            "--redis",
+            url,
+            "--port",
+            str(port),
+            "--no-reload",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "?token=" in line, line
+        token = line.split("?token=")[1].split()[0]
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                refused = httpx.get(f"{base}/api/info")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert refused.status_code == 401
+        assert httpx.get(f"{base}/").status_code == 401
+        allowed = httpx.get(f"{base}/api/info", headers={"authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200
+        listed = httpx.get(f"{base}/api/conversations", params={"token": token})
+        assert listed.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if process.stdout is not None:
+            process.stdout.close()
+        server.kill()
