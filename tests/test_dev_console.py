@@ -339,3 +339,56 @@ def test_a_non_local_redis_needs_the_printed_token(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
         server.kill()
+
+
+HOT_V1 = """
+from flowhq import Flow, Message, Prompt
+
+
+class Hot(Flow):
+    name = "hot"
+    ask_city = Prompt("City?", initial=True)
+    bye = Message("Bye from {ask_city}.", final=True)
+    valid = ask_city.to(bye)
+"""
+
+HOT_V2 = """
+from flowhq import Flow, Message, Prompt
+
+
+class Hot(Flow):
+    name = "hot"
+    migrations = {"ask_city": "city"}
+    city = Prompt("Which city?", initial=True)
+    bye = Message("Goodbye from {city}!", final=True)
+    valid = city.to(bye)
+"""
+
+
+def test_editing_the_flow_file_reloads_it_and_conversations_continue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "hot_flow.py"
+    module.write_text(HOT_V1)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    hot = importlib.import_module("hot_flow")
+    app = console_app(FlowSource.of([hot.Hot]), [hot.Hot], api=no_api(), reload_every=0.1)
+    with served(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        user = client.get("/api/info").json()["users"][0]
+        client.post(f"/api/chat/{user}/text", json={"text": "hi"})
+        assert entries(client, user, 2)[-1]["text"] == "City?"
+        module.write_text("this is not python(")  # a broken edit keeps the running flow
+        time.sleep(0.5)
+        assert "ask_city" in client.get("/api/info").json()["flows"][0]["states"]
+        module.write_text(HOT_V2)
+        deadline = time.monotonic() + 10
+        while "city" not in client.get("/api/info").json()["flows"][0]["states"]:
+            assert time.monotonic() < deadline, "the edit was not reloaded"
+            time.sleep(0.1)
+        client.post(f"/api/chat/{user}/text", json={"text": "Lisbon"})
+        chat = entries(client, user, 5)
+        assert [e["kind"] for e in chat].count("notice") == 1  # "The flow was reloaded; ..."
+        assert chat[-1]["text"] == "Goodbye from Lisbon!"  # continued through migrations
+    sys.modules.pop("hot_flow", None)
