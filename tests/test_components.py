@@ -280,3 +280,71 @@ async def test_actions_sync_and_async() -> None:
     conv2 = Conv(Headquarters(flows=[Acts], store=MemoryStore()))
     await conv2.send("start")
     assert await conv2.send("2") == ["Small 4."]
+
+
+class Fork(Flow):
+    """{email} is saved on one branch only: the other reaches a text that needs it."""
+
+    pick = Choice("Email or phone?", options={"email": "Email", "phone": "Phone"}, initial=True)
+    email = Prompt("Your email?", validator=email)
+    phone = Prompt("Your phone?")
+    thanks = Message("We will write to {email}.", final=True)
+    valid = email.to(thanks) | phone.to(thanks)
+    chosen = pick.to(email)
+    phone_result = pick.to(phone, event="phone")
+
+
+async def test_a_missing_value_is_an_error_logged_once_never_a_hole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conv = Conv(Headquarters(flows=[Fork], store=MemoryStore()))
+    await conv.send("start")
+    await conv.send("2")
+    caplog.set_level(logging.ERROR, logger="flowhq")
+    replies = await conv.send("+15550001234")
+    assert replies == [conv.hq.error_handler.apology]  # not "We will write to ."
+    assert caplog.text.count("error in state thanks") == 1
+    assert "template value {email} is missing" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("answer", "reply"),
+    [
+        ("👍", "Paid."),
+        ("👍🏽", "Paid."),
+        ("yes please", "Paid."),
+        ("Sure!", "Paid."),
+        ("OK.", "Paid."),
+        ("1", "Paid."),
+        ("👎", "Kept."),
+        ("nope", "Kept."),
+        ("No thanks", "Kept."),
+        ("2", "Kept."),
+    ],
+)
+async def test_confirm_takes_emoji_and_short_phrases(answer: str, reply: str) -> None:
+    hq = Headquarters(flows=[Gate], store=MemoryStore())
+    await hq.initialize("whatsapp", "+1", dashboard={"amount": "5 €"})
+    conv = Conv(hq)
+    await conv.send("start")
+    assert await conv.send(answer) == [reply]
+
+
+class Ja(Flow):
+    yes_words = ("ja", "jawohl", "👍")
+    no_words = ("nein",)
+    ask = Confirm("Weiter?", yes="Ja", no="Nein", initial=True)
+    weiter = Message("Gut.", final=True)
+    stopp = Message("Schade.", final=True)
+    yes = ask.to(weiter)
+    no = ask.to(stopp)
+
+
+async def test_confirm_words_are_set_per_flow() -> None:
+    for answer, reply in [("Jawohl!", "Gut."), ("nein", "Schade."), ("ja", "Gut.")]:
+        conv = Conv(Headquarters(flows=[Ja], store=MemoryStore()))
+        await conv.send("start")
+        assert await conv.send(answer) == [reply]
+    conv = Conv(Headquarters(flows=[Ja], store=MemoryStore()))
+    await conv.send("start")
+    assert (await conv.send("yes"))[0].startswith("Please answer Ja or Nein.")  # not English

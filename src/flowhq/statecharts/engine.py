@@ -172,6 +172,7 @@ class CompiledFlow:
 
         self.roots = [build(state, None) for state in flow_cls.states]
         self._guards: StateChart[Any] | None = None
+        self._attributes: frozenset[str] = frozenset()
         for node in self.nodes.values():
             for transition in node.state.transitions:
                 trans = self._compile(transition, node, by_state)
@@ -205,7 +206,14 @@ class CompiledFlow:
             model = Model()  # type: ignore[no-untyped-call]
             model.state = OrderedSet([self.initial.id])
             self._guards = self.flow_cls(model=model)  # set at its initial state, not entered
+            self._attributes = frozenset(vars(self._guards))
         return self._guards
+
+    def _forget_guard_state(self, machine: StateChart[Any]) -> None:
+        """Drop attributes a guard set on the shared instance: flows keep no data of their
+        own, and whatever one conversation's guard stored must not reach the next."""
+        for name in [name for name in vars(machine) if name not in self._attributes]:
+            delattr(machine, name)
 
     def guard(
         self,
@@ -218,6 +226,8 @@ class CompiledFlow:
         if trans.cond_key is None:
             return True
         machine = self.guards
+        if len(vars(machine)) != len(self._attributes):
+            self._forget_guard_state(machine)
         # As python-statemachine keeps it on the model: one state bare, several in a set.
         ids = [node.id for node in configuration]
         machine.model.state = ids[0] if len(ids) == 1 else OrderedSet(ids)
