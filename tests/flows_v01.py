@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import httpx
 
-from flowhq import ApiCall, Choice, Confirm, Flow, HistoryState, Message, Prompt, State
-from flowhq import StateManager
+from flowhq import (
+    ApiCall,
+    Choice,
+    Confirm,
+    Flow,
+    HistoryState,
+    Message,
+    Prompt,
+    State,
+    StateManager,
+)
 from flowhq.validators import email, regex
 
 

@@ -16,8 +16,16 @@ from typing import Any
 
 import httpx
 
-from flowhq import ApiCall, Flow, Headquarters, InboundMessage, MemoryStore, Message, Prompt
-from flowhq import StateManager
+from flowhq import (
+    ApiCall,
+    Flow,
+    Headquarters,
+    InboundMessage,
+    MemoryStore,
+    Message,
+    Prompt,
+    StateManager,
+)
 from flowhq.statecharts.engine import compiled
 from flowhq.validators import integer
 

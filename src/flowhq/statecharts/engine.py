@@ -210,8 +210,11 @@ class CompiledFlow:
         return self._guards
 
     def _forget_guard_state(self, machine: StateChart[Any]) -> None:
-        """Drop attributes a guard set on the shared instance: flows keep no data of their
-        own, and whatever one conversation's guard stored must not reach the next."""
+        """Drop attributes a guard set on the shared instance.
+
+        Flows keep no data of their own: what one conversation's guard stored on ``self``
+        must not reach the next conversation's guards.
+        """
         for name in [name for name in vars(machine) if name not in self._attributes]:
             delattr(machine, name)
 
