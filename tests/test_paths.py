@@ -101,3 +101,23 @@ def test_cli_prints_paths(capsys: pytest.CaptureFixture[str], tmp_path: object) 
     assert "paths cover 10/10 transitions" in out
     assert "say 'yes' [force create=error] -> confirm: yes, create: error => ['goodbye']" in out
     assert textwrap.dedent(out).count("path ") >= 6
+
+
+class Detour(Flow):
+    """`help` at the menu leaves and comes back to the same question: a transition the
+    generator must still put on a path, though the position after it is the one before."""
+
+    name = "detour"
+    commands = {"help": "help"}
+    ask = Prompt("Word?", initial=True)
+    help_text = Message("Type any word.")
+    done_msg = Message("Done.", final=True)
+    valid = ask.to(done_msg)
+    help = ask.to(help_text)
+    done = help_text.to(ask)
+
+
+async def test_a_detour_back_to_the_same_position_is_covered() -> None:
+    plan = await aplan(Detour)
+    assert ("ask", "help_text", "help") in plan.covered
+    assert declared_transitions(Detour) <= plan.covered

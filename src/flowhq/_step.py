@@ -571,36 +571,25 @@ def _default_leaves(node: Node) -> list[Node]:
     return [leaf for target in node.initial.targets for leaf in _default_leaves(target)]
 
 
-def _legal_chart(  # noqa: PLR0911 - one early answer per way a position can be wrong
+def _legal_chart(
     flow: CompiledFlow, configuration: list[str], history: Mapping[str, list[str]]
 ) -> Chart | None:
     """A chart at ``configuration`` if it is one the flow could be in, else ``None``.
 
-    Legal: known ids; one top-level state; every active state's parent active; a compound
-    with exactly one active child; a parallel state with all its regions. History values
-    that name unknown states are dropped (a first visit then takes the default).
+    History values that name unknown states are dropped (a first visit then takes the
+    default).
     """
+    ordered = flow.legal(configuration)
+    if ordered is None:
+        return None
     nodes = flow.nodes
-    if not configuration or any(state_id not in nodes for state_id in configuration):
-        return None
-    active = [nodes[state_id] for state_id in configuration]
-    members = {id(node) for node in active}
-    if sum(1 for node in active if node.parent is None) != 1:
-        return None
-    for node in active:
-        if node.is_history:
-            return None
-        if node.parent is not None and id(node.parent) not in members:
-            return None
-        children = [child for child in node.children if id(child) in members]
-        if node.parallel and len(children) != len(node.children):
-            return None
-        if node.is_compound and len(children) != 1:
-            return None
+    if all(key in nodes and nodes[key].is_history for key in history) and all(
+        value in nodes for values in history.values() for value in values
+    ):
+        return flow.chart(ordered, history)
     kept = {
         key: values
         for key, values in history.items()
         if key in nodes and nodes[key].is_history and all(value in nodes for value in values)
     }
-    ordered = [node_id for node_id in nodes if id(nodes[node_id]) in members]
     return flow.chart(ordered, kept)

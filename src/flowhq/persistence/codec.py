@@ -26,7 +26,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from flowhq.errors import SnapshotError
 from flowhq.persistence.secrets import PREFIX, TokenCipher, TokenCipherError
-from flowhq.state.document import SCHEMA_VERSION, ConversationDocument
+from flowhq.state.document import SCHEMA_VERSION, ConversationDocument, ValidationEntry
 
 __all__ = ["Codec", "JsonCodec", "make_converter"]
 
@@ -80,6 +80,97 @@ def _pair(value: Any, _: Any) -> tuple[str, str]:
     return value[0], value[1]
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _fail(what: str) -> TypeError:
+    return TypeError(f"expected {what}")
+
+
+def _strs(value: Any, _: Any) -> list[str]:
+    if type(value) is not list or not all(type(item) is str for item in value):
+        raise _fail("a list of strings")
+    return value
+
+
+def _json_object(value: Any, _: Any) -> dict[str, Any]:
+    if type(value) is not dict or not all(type(key) is str for key in value):
+        raise _fail("an object")
+    return value
+
+
+def _of(check: Callable[[Any], bool], what: str) -> Callable[[Any, Any], dict[str, Any]]:
+    def structure(value: Any, _: Any) -> dict[str, Any]:
+        if type(value) is not dict or not all(
+            type(key) is str and check(item) for key, item in value.items()
+        ):
+            raise _fail(what)
+        return value
+
+    return structure
+
+
+_ENTRY_KEYS = frozenset({"operation", "component", "timestamp", "success", "error"})
+
+
+def _entries(value: Any, _: Any) -> list[ValidationEntry]:
+    if type(value) is not list:
+        raise _fail("a list of validation entries")
+    entries = []
+    for item in value:
+        if (
+            type(item) is not dict
+            or item.keys() != _ENTRY_KEYS
+            or type(item["operation"]) is not str
+            or type(item["component"]) is not str
+            or type(item["timestamp"]) is not str
+            or type(item["success"]) is not bool
+            or (item["error"] is not None and type(item["error"]) is not str)
+        ):
+            raise _fail("validation entries")
+        entries.append(
+            ValidationEntry(
+                item["operation"],
+                item["component"],
+                item["timestamp"],
+                item["success"],
+                item["error"],
+            )
+        )
+    return entries
+
+
+# Fast strict structure hooks for the document's JSON-shaped containers: one type check per
+# item instead of one hook call per item (the detailed converter keeps cattrs' own, to say
+# where a document is wrong).
+_FAST_STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
+    list[str]: _strs,
+    dict[str, Any]: _json_object,
+    dict[str, str]: _of(lambda item: type(item) is str, "an object of strings"),
+    dict[str, int]: _of(lambda item: type(item) is int, "an object of integers"),
+    dict[str, list[str]]: _of(
+        lambda item: type(item) is list and all(type(v) is str for v in item),
+        "an object of string lists",
+    ),
+    dict[str, dict[str, Any]]: _of(
+        lambda item: type(item) is dict and all(type(k) is str for k in item),
+        "an object of objects",
+    ),
+    list[ValidationEntry]: _entries,
+}
+
+
+def _entry(entry: ValidationEntry) -> dict[str, Any]:
+    return {
+        "operation": entry.operation,
+        "component": entry.component,
+        "timestamp": entry.timestamp,
+        "success": entry.success,
+        "error": entry.error,
+    }
+
+
 def make_converter(*, detailed: bool = False) -> Converter:
     """Build the strict converter of the document; ``metadata`` is stored as ``_metadata``.
 
@@ -96,6 +187,24 @@ def make_converter(*, detailed: bool = False) -> Converter:
         _checked(list, list_structure_factory),
     )
     converter.register_structure_hook_factory(is_mapping, _checked(dict, mapping_structure_factory))
+    if not detailed:
+        converter.register_structure_hook_func(
+            lambda t: t in _FAST_STRUCTURE, lambda value, t: _FAST_STRUCTURE[t](value, t)
+        )
+    # Containers of JSON values need no unstructuring: orjson writes them as they are (values
+    # were checked when components saved them), and copying them cost most of an encode.
+    json_ready = {
+        list[str],
+        list[str | None],
+        list[tuple[str, str]],
+        dict[str, Any],
+        dict[str, str],
+        dict[str, int],
+        dict[str, list[str]],
+        dict[str, dict[str, Any]],
+    }
+    converter.register_unstructure_hook_func(lambda t: t in json_ready, _identity)
+    converter.register_unstructure_hook(ValidationEntry, _entry)
     metadata = override(rename="_metadata")
     converter.register_unstructure_hook(
         ConversationDocument,

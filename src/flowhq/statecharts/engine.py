@@ -97,6 +97,11 @@ class Trans:
     is_self: bool
     cond_key: str | None  # registry key of its guards, when it has any
     transition: Any  # the python-statemachine Transition (for guard callbacks, reports)
+    # The domain when no target is a history state (it then depends only on the chart's
+    # structure); computed once. ``_UNSET`` until then.
+    static_domain: Any = field(default=None)
+    has_static_domain: bool = False
+    _declared: dict[str, str] = field(factory=dict)
 
     @property
     def eventless(self) -> bool:
@@ -121,13 +126,19 @@ class Trans:
         ``done.state.x`` taken by a transition declared as ``done_state_x`` reports
         ``done_state_x``: reports and coverage speak the names written in the flow.
         """
+        known = self._declared.get(event)
+        if known is not None:
+            return known
+        found = event
         tokens = tuple(event.split("."))
         for declared, descriptor in zip(self.events, self.descriptors, strict=True):
             if descriptor is None or tokens[: len(descriptor)] == descriptor:
                 # python-statemachine declares `done_state_x` twice, as written and dotted.
                 alias = declared.replace(".", "_")
-                return next(e for e in self.events if e.replace(".", "_") == alias)
-        return event
+                found = next(e for e in self.events if e.replace(".", "_") == alias)
+                break
+        self._declared[event] = found
+        return found
 
     def __repr__(self) -> str:
         targets = ",".join(t.id for t in self.targets)
@@ -173,6 +184,7 @@ class CompiledFlow:
         self.roots = [build(state, None) for state in flow_cls.states]
         self._guards: StateChart[Any] | None = None
         self._attributes: frozenset[str] = frozenset()
+        self._legal: dict[tuple[str, ...], tuple[str, ...] | None] = {}
         for node in self.nodes.values():
             for transition in node.state.transitions:
                 trans = self._compile(transition, node, by_state)
@@ -247,6 +259,34 @@ class CompiledFlow:
         }
         return bool(machine._callbacks.all(trans.cond_key, **call))
 
+    def legal(self, configuration: Sequence[str]) -> tuple[str, ...] | None:
+        """``configuration`` in document order if the flow can be in it, else ``None``.
+
+        Legal: known ids; one top-level state; every active state's parent active; a
+        compound with exactly one active child; a parallel state with all its regions.
+        Answers are cached: a flow has few positions.
+        """
+        key = tuple(configuration)
+        cache = self._legal
+        if key in cache:
+            return cache[key]
+        answer = self._check_legal(key)
+        if len(cache) < 4096:
+            cache[key] = answer
+        return answer
+
+    def _check_legal(self, configuration: tuple[str, ...]) -> tuple[str, ...] | None:
+        nodes = self.nodes
+        if not configuration or any(state_id not in nodes for state_id in configuration):
+            return None
+        active = [nodes[state_id] for state_id in configuration]
+        members = {id(node) for node in active}
+        if sum(1 for node in active if node.parent is None) != 1:
+            return None
+        if not all(_fits(node, members) for node in active):
+            return None
+        return tuple(node_id for node_id in nodes if id(nodes[node_id]) in members)
+
     def chart(
         self,
         configuration: Iterable[str] = (),
@@ -269,6 +309,16 @@ class CompiledFlow:
         chart = Chart(self, config, values)
         chart.running = not _finished(config)
         return chart
+
+
+def _fits(node: Node, members: set[int]) -> bool:
+    """Whether ``node`` sits right among the active ``members`` (by ``id``)."""
+    if node.is_history or (node.parent is not None and id(node.parent) not in members):
+        return False
+    children = sum(1 for child in node.children if id(child) in members)
+    if node.parallel:
+        return children == len(node.children)
+    return children == 1 if node.is_compound else True
 
 
 def _finished(configuration: Sequence[Node]) -> bool:
@@ -507,6 +557,14 @@ class Chart:
         return exited
 
     def _domain(self, trans: Trans) -> Node | None:
+        if trans.has_static_domain:
+            return trans.static_domain  # type: ignore[no-any-return]
+        domain = self._compute_domain(trans)
+        if not any(target.is_history for target in trans.targets):
+            trans.static_domain, trans.has_static_domain = domain, True
+        return domain
+
+    def _compute_domain(self, trans: Trans) -> Node | None:
         targets = self._effective_targets(trans)
         if not targets:
             return None

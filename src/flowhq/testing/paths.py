@@ -285,7 +285,7 @@ class _Explorer:
             outcomes_seen: set[tuple[tuple[str, ...], tuple[Transition, ...]]] = set()
             for text in inputs:
                 for move, raw in await self._variants(node.raw, text, node.depth):
-                    if _key(self.codec.decode(str(KEY), raw)) == here:
+                    if not move.transitions and _key(self.codec.decode(str(KEY), raw)) == here:
                         continue  # the input changed nothing (an ignored command, ...)
                     effect = (move.configuration, move.transitions)
                     if move.transitions and effect in outcomes_seen:
