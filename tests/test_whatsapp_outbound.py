@@ -389,6 +389,7 @@ def test_every_rendering_is_accepted_by_the_fake(
 
 # check_flow
 
+
 class Shop(Flow):
     pick = Choice(
         "What would you like?",
