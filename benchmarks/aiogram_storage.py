@@ -49,3 +49,10 @@ class AiogramHandler:
     async def count(self, conversation: int) -> int:
         data = await self.storage.get_data(storage_key(conversation))
         return int(data.get("n", 0))
+
+    async def stored_bytes(self, conversation: int) -> int:
+        key, build = storage_key(conversation), self.storage.key_builder.build
+        client = self.storage.redis
+        return int(await client.strlen(build(key, "state"))) + int(
+            await client.strlen(build(key, "data"))
+        )

@@ -75,8 +75,9 @@ async def burst(
 
 async def commands(
     server: RedisServer, make: SubjectFactory, *, conversations: int, messages: int
-) -> tuple[float, float, str]:
-    """Client commands and round trips per message, and which commands.
+) -> tuple[float, float, str, int]:
+    """Client commands and round trips per message, which commands, and the bytes stored
+    per conversation at the end.
 
     Each conversation's first message is sent before counting (it creates the conversation
     and loads the Lua scripts once); then ``messages`` more each, one at a time.
@@ -98,6 +99,7 @@ async def commands(
             f"{name} {count / sent:g}"
             for name, count in sorted(CountingConnection.commands.items())
         )
+        stored = await subject.stored_bytes(0)
     finally:
         await subject.close()
-    return total / sent, trips / sent, names
+    return total / sent, trips / sent, names, stored

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from benchmarks.flows import Tally
-from benchmarks.harness import Problems, RedisServer
+from benchmarks.harness import CountingConnection, Problems, RedisServer
 from benchmarks.subjects import FloorSubject, FlowhqSubject
 from flowhq import ConflictError, ConversationKey, Headquarters, InboundMessage, RedisStore
 
@@ -103,10 +103,12 @@ IDENTIFIER = "+15550000"
 
 
 async def _contend(url: str, worker: int, messages: int, barrier: Any) -> dict[str, Any]:
-    store = RedisStore.from_url(url)
+    store = RedisStore.from_url(url, connection_class=CountingConnection)
     hq = Headquarters(flows=[Tally], store=store)  # default settings
     applied, conflicts, errors = 0, 0, []
+    await store.load(ConversationKey("whatsapp", IDENTIFIER))  # connect before the start
     barrier.wait()
+    CountingConnection.reset()
     started = time.perf_counter()
     for n in range(messages):
         inbound = InboundMessage("whatsapp", IDENTIFIER, f"w{worker}-{n}", str(n))
@@ -125,6 +127,7 @@ async def _contend(url: str, worker: int, messages: int, barrier: Any) -> dict[s
         "errors": errors,
         "started": started,
         "ended": ended,
+        "commands": dict(CountingConnection.commands),
     }
 
 
@@ -134,10 +137,11 @@ def _contention_worker(results: Any, *args: Any) -> None:
 
 def contention(
     server: RedisServer, *, workers: int, messages: int, problems: Problems
-) -> tuple[float, float]:
+) -> tuple[float, float, dict[str, float]]:
     """``workers`` processes send ``messages`` each to ONE conversation (Tally flow).
 
-    Returns the share of messages that ended in ``ConflictError`` (%) and the messages/s.
+    Returns the share of messages that ended in ``ConflictError`` (%), the messages/s, and
+    the client commands per message by name (EVALSHA: commit attempts; HGETALL: loads).
     Checks that the document applied exactly the messages that succeeded.
     """
     server.flush()
@@ -165,7 +169,13 @@ def contention(
     problems.expect("contention: revision (one commit per applied message)", revision, applied + 1)
     problems.expect("contention: no message id twice in the inbox", len(set(inbox)), len(inbox))
     elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
-    return conflicts / (workers * messages) * 100, workers * messages / elapsed
+    sent = workers * messages
+    commands: dict[str, float] = {}
+    for report in reports:
+        for name, count in report["commands"].items():
+            if name != "SCRIPT":  # each process loads the Lua scripts once, on its first commit
+                commands[name] = commands.get(name, 0) + count / sent
+    return conflicts / sent * 100, sent / elapsed, commands
 
 
 async def _start_tally(url: str) -> None:

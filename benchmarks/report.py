@@ -106,12 +106,19 @@ doubled message makes `make bench` exit non-zero).
   aiogram with `RedisEventIsolation` (a Redis lock polled every 0.1 s, its default); the
   burst floor puts a per-key `asyncio.Lock` in front of the floor's CAS.
 - **Worker processes**: 1 and 2 spawned processes on the same Redis, each running its own
-  conversations (50 in flight); total msg/s over the wall time of all of them.
+  conversations (50 in flight); total msg/s over the wall time of all of them. The
+  redis-server shares the machine's cores with the workers, so on a machine with few cores
+  the floor's own 2-vs-1 ratio is the ceiling to compare flowhq's with.
 - **Contention**: 4 processes × 200 messages to ONE conversation (a one-question flow that
   counts answers), `Headquarters` default settings. Reports the share of messages that ended
   in `ConflictError`; checks that the document counted exactly the messages that succeeded.
+  The notes give the client commands per message: each EVALSHA is a commit attempt (a lost
+  compare-and-set answers with the current document), each HGETALL a reload after backoff.
 - **Client commands per message**: commands and round trips the client sent (a counting
-  redis-py connection class), after each conversation's first message, one message at a time.
+  redis-py connection class), after each conversation's first message, one message at a time;
+  the notes add the bytes each stores per conversation after 10 messages (flowhq's document
+  holds the chart, answers, validation history and inbox; the floor's only its counter, state
+  and answers).
 - **MemoryStore** (µs per message, no Redis): the signup flow; a generated ring of 5 prompts
   vs one of 50 (cost should not grow with chart size); a conversation that already answered
   200 times vs a fresh one (flowhq keeps the newest 50 validation-history entries, so its

@@ -98,7 +98,7 @@ async def on_redis_scenarios(
 
     say("client commands per message")
     for name, make in THROUGHPUT.items():
-        per_message, trips, names = await on_redis.commands(
+        per_message, trips, names, stored = await on_redis.commands(
             server, make, conversations=settings.scale(20, 3), messages=settings.scale(9, 3)
         )
         rows.append(
@@ -109,7 +109,7 @@ async def on_redis_scenarios(
                 [per_message],
                 higher_is_better=False,
                 group="Client commands per message",
-                note=f"{trips:g} round trips/msg: {names}",
+                note=f"{trips:g} round trips/msg: {names}; {stored:,} bytes stored",
             )
         )
     return rows
@@ -119,44 +119,50 @@ def process_scenarios(server: RedisServer, settings: Settings, problems: Problem
     rows: list[Row] = []
     say("worker processes")
     group = "Worker processes on one Redis"
-    for kind in ("floor", "flowhq"):
-        for workers in (1, 2):
-            samples = []
-            for run in range(settings.runs):
-                samples.append(
-                    processes.scaling(
-                        server,
-                        kind,
-                        workers,
-                        conversations=settings.scale(100, 50),
-                        messages=settings.scale(MESSAGES, 10),
-                        in_flight=50,
-                        problems=problems,
-                    )
-                )
-                say(f"  run {run + 1}: {kind} × {workers}: {samples[-1]:,.0f}")
-            label = "flowhq warm" if kind == "flowhq" else kind
-            rows.append(
-                Row(
-                    f"{label}, {workers} process{'es' if workers > 1 else ''}",
-                    "50 per process",
-                    "msg/s",
-                    samples,
-                    group=group,
-                )
-            )
-    say("contention")
-    shares, speeds = [], []
+    samples: dict[tuple[str, int], list[float]] = {}
     for run in range(settings.runs):
-        share, speed = processes.contention(
+        for kind in ("floor", "flowhq"):
+            for workers in (1, 2):
+                speed = processes.scaling(
+                    server,
+                    kind,
+                    workers,
+                    conversations=settings.scale(200, 50),
+                    messages=settings.scale(MESSAGES, 10),
+                    in_flight=50,
+                    problems=problems,
+                )
+                samples.setdefault((kind, workers), []).append(speed)
+                say(f"  run {run + 1}: {kind} × {workers}: {speed:,.0f}")
+    for (kind, workers), speeds in samples.items():
+        label = "flowhq warm" if kind == "flowhq" else kind
+        plural = "es" if workers > 1 else ""
+        scenario = f"{label}, {workers} process{plural}"
+        rows.append(Row(scenario, "50 per process", "msg/s", speeds, group=group))
+    say("contention")
+    shares, speeds, attempts = [], [], []
+    for run in range(settings.runs):
+        share, speed, commands = processes.contention(
             server, workers=4, messages=settings.scale(200, 50), problems=problems
         )
         shares.append(share)
         speeds.append(speed)
-        say(f"  run {run + 1}: {share:.2f}% conflicts, {speed:,.0f} msg/s")
+        attempts.append(commands)
+        say(f"  run {run + 1}: {share:.2f}% conflicts, {speed:,.0f} msg/s, {commands}")
     group = "Contention: 4 processes × 200 messages, one conversation"
+    middle = sorted(range(len(speeds)), key=lambda n: speeds[n])[len(speeds) // 2]
+    spent = ", ".join(f"{name} {count:.2f}" for name, count in sorted(attempts[middle].items()))
     rows.append(Row("flowhq: ConflictError", "4 processes", "%", shares, False, group=group))
-    rows.append(Row("flowhq: throughput", "4 processes", "msg/s", speeds, group=group))
+    rows.append(
+        Row(
+            "flowhq: throughput",
+            "4 processes",
+            "msg/s",
+            speeds,
+            group=group,
+            note=f"client commands/msg (median run): {spent}",
+        )
+    )
     return rows
 
 
@@ -276,6 +282,9 @@ def relate(rows: list[Row]) -> None:
                 row.vs_floor = row.median / floor.median
             if aiogram is not None and row is not aiogram and row.scenario != "floor":
                 row.vs_aiogram = row.median / aiogram.median
+            plain = find(rows, "aiogram", row.in_flight)
+            if plain is not None and row.scenario.startswith("flowhq"):
+                row.note = f"{row.median / plain.median:.2f}× aiogram without isolation"
             if row.scenario == "flowhq warm" and row.in_flight == "50":
                 ok = (row.vs_aiogram or 0) >= 1.5 and (row.vs_floor or 0) >= 0.5
                 row.target = f"≥ 1.5× aiogram + isolation and ≥ 0.5× floor: {mark(ok)}"

@@ -25,6 +25,8 @@ class Subject(Protocol):
 
     async def applied(self, conversation: int) -> int: ...
 
+    async def stored_bytes(self, conversation: int) -> int: ...
+
     async def close(self) -> None: ...
 
 
@@ -44,6 +46,9 @@ class FloorSubject:
 
     async def applied(self, conversation: int) -> int:
         return await count(self.client, f"floor:{{{conversation}}}")
+
+    async def stored_bytes(self, conversation: int) -> int:
+        return int(await self.client.strlen(f"floor:{{{conversation}}}"))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -65,6 +70,9 @@ class AiogramSubject:
 
     async def applied(self, conversation: int) -> int:
         return await self.handler.count(conversation)
+
+    async def stored_bytes(self, conversation: int) -> int:
+        return await self.handler.stored_bytes(conversation)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -96,7 +104,15 @@ class FlowhqSubject:
 
     async def applied(self, conversation: int) -> int:
         # Every applied message is one commit: the revision counts them.
-        return (await self.store.load(ConversationKey("whatsapp", f"+{conversation}"))).revision
+        return (await self.store.load(self._key(conversation))).revision
+
+    async def stored_bytes(self, conversation: int) -> int:
+        redis_key = self.store.keys.key(self._key(conversation))
+        return int(await self.store.client.hstrlen(redis_key, "doc"))
+
+    @staticmethod
+    def _key(conversation: int) -> ConversationKey:
+        return ConversationKey("whatsapp", f"+{conversation}")
 
     async def close(self) -> None:
         await self.store.close()
