@@ -41,7 +41,7 @@ diagrams: $(STAMP)
 # `make bench QUICK=1`: the smoke version (small counts, one run, docs/benchmarks.md untouched).
 bench: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	$(PY) benchmarks/run.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/run.py $(if $(filter-out 0,$(QUICK)),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

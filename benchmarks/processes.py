@@ -173,7 +173,7 @@ def contention(
     commands: dict[str, float] = {}
     for report in reports:
         for name, count in report["commands"].items():
-            if name != "SCRIPT":  # each process loads the Lua scripts once, on its first commit
+            if not name.startswith("SCRIPT"):  # each process loads the scripts once
                 commands[name] = commands.get(name, 0) + count / sent
     return conflicts / sent * 100, sent / elapsed, commands
 

@@ -66,7 +66,7 @@ async def on_redis_scenarios(
     messages = settings.scale(MESSAGES, 10)
     say("throughput on Redis")
     jobs: dict[str, Callable[[], Coroutine[Any, Any, float]]] = {}
-    for in_flight, conversations in ((1, settings.scale(25, 3)), (50, settings.scale(100, 50))):
+    for in_flight, conversations in ((1, settings.scale(100, 3)), (50, settings.scale(200, 50))):
         for name, make in THROUGHPUT.items():
             jobs[f"{name}|{in_flight}"] = functools.partial(
                 on_redis.throughput,
@@ -87,7 +87,7 @@ async def on_redis_scenarios(
             on_redis.burst,
             server,
             make,
-            bursts=settings.scale(3 if "aiogram" in name else 30, 1),
+            bursts=settings.scale(3 if "aiogram" in name else 200, 1),
             size=BURST,
             problems=problems,
         )
