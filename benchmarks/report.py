@@ -131,7 +131,9 @@ doubled message makes `make bench` exit non-zero).
   (interpreter start included) on `Menu12`.
 
 Ratios are medians over medians of the same run: "× floor" against the floor at the same
-number in flight (the burst floor for bursts), "× aiogram + isolation" likewise.
+number in flight (the burst floor for bursts), "× aiogram + isolation" likewise. Scenarios run
+interleaved (run 1 of each, then run 2, …). On a shared or virtual machine the latency-bound
+rows (1 in flight, bursts) vary most from run to run; the min–max column shows how much.
 """
 
 
