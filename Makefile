@@ -38,8 +38,10 @@ coverage: $(STAMP) system-deps
 diagrams: $(STAMP)
 	$(VENV)/bin/python -m flowhq.diagrams.regenerate
 
+# `make bench QUICK=1`: the smoke version (small counts, one run, docs/benchmarks.md untouched).
 bench: $(STAMP) system-deps
-	$(PY) benchmarks/run.py
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) benchmarks/run.py $(if $(filter-out 0,$(QUICK)),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
