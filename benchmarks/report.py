@@ -109,6 +109,14 @@ doubled message makes `make bench` exit non-zero).
   conversations (50 in flight); total msg/s over the wall time of all of them. The
   redis-server shares the machine's cores with the workers, so on a machine with few cores
   the floor's own 2-vs-1 ratio is the ceiling to compare flowhq's with.
+- **WhatsApp webhook** (benchmarks/webhook.py): 1 and 2 uvicorn worker processes running
+  `webhook_app` (a one-question flow that counts answers; replies through the real
+  `WhatsAppMessenger` to a fake Graph API inside each worker, read receipts included; updates
+  through the Redis Stream queue). A bare keep-alive HTTP client posts signed deliveries, one
+  message each, each conversation's in order. *Ack latency*: POST to 200 under a paced load
+  (10 conversations, 50 ms between messages). *Messages processed*: 200 conversations as fast
+  as the workers go, until Redis shows every message counted. On a 2-core machine the load,
+  redis-server and the workers share the cores, so a second worker has little to gain here.
 - **Contention**: 4 processes × 200 messages to ONE conversation (a one-question flow that
   counts answers), `Headquarters` default settings. Reports the share of messages that ended
   in `ConflictError`; checks that the document counted exactly the messages that succeeded.

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/run.py` as well as `python -m benchmarks.run`
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import in_process, on_redis, processes, report  # noqa: E402
+from benchmarks import in_process, on_redis, processes, report, webhook  # noqa: E402
 from benchmarks.harness import Problems, RedisServer, Row, Settings  # noqa: E402
 from benchmarks.subjects import AiogramSubject, FloorSubject, FlowhqSubject  # noqa: E402
 from examples.signup import Signup  # noqa: E402
@@ -163,6 +163,59 @@ def process_scenarios(server: RedisServer, settings: Settings, problems: Problem
             note=f"client commands/msg (median run): {spent}",
         )
     )
+    return rows
+
+
+def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problems) -> list[Row]:
+    say("WhatsApp webhook")
+    group = "WhatsApp webhook: POST to 200, and messages processed"
+    results: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
+    for run in range(settings.runs):
+        for workers in (1, 2):
+            measured = webhook.run(
+                server,
+                workers,
+                conversations=settings.scale(200, 20),
+                messages=settings.scale(10, 3),
+                problems=problems,
+            )
+            results[workers].append(measured)
+            p50, p99, speed = measured
+            say(f"  run {run + 1}: {workers} worker(s): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            say(f"  run {run + 1}: {workers} worker(s): {speed:,.0f} msg/s")
+    rows = []
+    for workers, runs in results.items():
+        plural = "es" if workers > 1 else ""
+        label = f"{workers} worker process{plural}"
+        rows.append(
+            Row(
+                f"ack latency p50, {label}",
+                "10, paced",
+                "ms",
+                [r[0] for r in runs],
+                False,
+                group=group,
+            )
+        )
+        rows.append(
+            Row(
+                f"ack latency p99, {label}",
+                "10, paced",
+                "ms",
+                [r[1] for r in runs],
+                False,
+                group=group,
+            )
+        )
+        rows.append(
+            Row(
+                f"messages processed, {label}",
+                "200 conversations",
+                "msg/s",
+                [r[2] for r in runs],
+                group=group,
+            )
+        )
     return rows
 
 
@@ -324,6 +377,10 @@ def relate(rows: list[Row]) -> None:
                     row.target = f"≥ 1.7× one process: {mark(speedup >= 1.7)}"
         elif row.scenario == "flowhq: ConflictError":
             row.target = f"≤ 0.5%: {mark(row.median <= 0.5)}"
+        elif row.scenario == "messages processed, 2 worker processes":
+            one = find(rows, "messages processed, 1 worker process")
+            if one is not None:
+                row.note = f"{row.median / one.median:.2f}× one process"
         elif row.scenario.startswith("whole command"):
             row.target = f"< 2 s: {mark(row.median < 2)}"
 
@@ -341,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = asyncio.run(on_redis_scenarios(server, settings, problems))
         rows += process_scenarios(server, settings, problems)
+        rows += webhook_scenarios(server, settings, problems)
         rows += asyncio.run(memory_scenarios(settings, problems))
         rows += engine_scenarios(settings)
         rows += paths_scenarios(settings, problems)

@@ -1,0 +1,53 @@
+"""The app the webhook benchmark runs in worker processes: ``uvicorn benchmarks.webhook_app:app``.
+
+A one-question flow that counts answers; replies go through the real WhatsAppMessenger to a
+FakeGraphApi inside the process (so the Graph API's own latency is left out); updates go
+through the Redis Stream queue on ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from flowhq import Action, Flow, Headquarters, Prompt, RedisStore, StateManager
+from flowhq.channels.whatsapp import RedisStreamQueue, WhatsAppMessenger, webhook_app
+from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+
+TOKEN = "bench-token"
+SECRET = "bench-secret"
+NUMBER = "100000000000002"
+
+
+def increment(state_manager: StateManager) -> str:
+    state_manager.save_value("count", (state_manager.get_value("count") or 0) + 1)
+    return "done"
+
+
+class Counter(Flow):
+    name = "counter"
+    ask = Prompt("Say something", initial=True)
+    count = Action(increment, saves=("count",))
+    valid = ask.to(count)
+    done = count.to(ask)
+
+
+graph = FakeGraphApi(access_token=TOKEN, phone_number_id=NUMBER)
+messenger = WhatsAppMessenger(
+    phone_number_id=NUMBER,
+    access_token=TOKEN,
+    base_url="http://graph.local",
+    client=httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=graph), base_url="http://graph.local"
+    ),
+)
+store = RedisStore.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+hq = Headquarters(flows=[Counter], store=store, messenger=messenger)
+app = webhook_app(
+    hq,
+    app_secret=SECRET,
+    verify_token="bench",
+    queue=RedisStreamQueue(store.client, shards=8, lease=2.0),
+    redeliver_every=None,
+)
