@@ -493,6 +493,8 @@ async function resetConversation() {
   }
 }
 
+const plural = (count, noun) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+
 const ENDS = ["finished", "exhausted", "cancelled", "expired"];
 
 async function refreshFunnel() {
@@ -522,7 +524,7 @@ async function refreshFunnel() {
     el(
       "p",
       { class: "note", "data-testid": "funnel-note" },
-      data.sampled ? `sampled ${data.read} of ~${data.total ?? "?"} keys` : `read ${data.read} keys`,
+      data.sampled ? `sampled ${data.read} of ~${data.total ?? "?"} keys` : `read ${plural(data.read, "key")}`,
       data.unreadable ? `, ${data.unreadable} unreadable` : "",
       ". Expired: unfinished and idle more than 24 h.",
     ),
