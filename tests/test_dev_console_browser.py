@@ -193,6 +193,7 @@ def test_pizza_order_in_the_browser(console: str, page: Page) -> None:
     expect(state_node(page, "failed")).to_have_class(ACTIVE)
     expect(by_test_id(page, "timeline")).to_contain_text("place: error")
     screenshot(page.get_by_test_id("chat"), "dev-console-chat")
+    screenshot(page.locator(".timeline-pane"), "dev-console-timeline")
 
     # The inspector: the conversation is listed and opens read-only; the funnel counts it.
     by_test_id(page, "inspector-tab").click()

@@ -292,7 +292,9 @@ function conversationView(shown) {
   const current = document_.current;
   const attempts = document_.validation.attempts || {};
   const history = document_.validation.history || [];
-  return [
+  const facts = el(
+    "div",
+    { class: "facts" },
     table([
       ["key", shown.key],
       ["flow", current.path || `${document_.chart.flow} (ended)`],
@@ -319,9 +321,14 @@ function conversationView(shown) {
     document_.outbox.length
       ? el("ol", { class: "outbox" }, document_.outbox.map((item) => el("li", {}, `r${item.revision}: ${item.text}`)))
       : el("p", { class: "empty" }, "empty: every reply has left"),
-    el("h3", {}, "Document"),
+  );
+  const stored = el(
+    "div",
+    { class: "stored" },
+    el("h3", {}, "Stored document (redacted)"),
     el("div", { class: "json-root", "data-testid": "document" }, jsonTree(document_)),
-  ];
+  );
+  return [facts, stored];
 }
 
 function validationItem(item) {
