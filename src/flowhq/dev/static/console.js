@@ -88,7 +88,8 @@ function jsonTree(value, depth = 0) {
     return el("span", { class: `json-${kind}` }, JSON.stringify(value));
   }
   const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
-  if (entries.length === 0) return el("span", { class: "json-empty" }, Array.isArray(value) ? "[]" : "{}");
+  if (entries.length === 0)
+    return el("span", { class: "json-empty" }, Array.isArray(value) ? "[]" : "{}");
   const summary = Array.isArray(value) ? `[${entries.length}]` : `{${entries.length}}`;
   return el(
     "details",
@@ -97,7 +98,9 @@ function jsonTree(value, depth = 0) {
     el(
       "ul",
       {},
-      entries.map(([key, item]) => el("li", {}, el("span", { class: "json-key" }, `${key}: `), jsonTree(item, depth + 1))),
+      entries.map(([key, item]) =>
+        el("li", {}, el("span", { class: "json-key" }, `${key}: `), jsonTree(item, depth + 1)),
+      ),
     ),
   );
 }
@@ -117,7 +120,8 @@ function bubble(entry) {
   node.append(el("div", { class: "text" }, entry.text));
   if (entry.direction !== "system") {
     const meta = el("span", { class: "meta" }, clock(entry.at));
-    if (entry.direction === "in") meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));
+    if (entry.direction === "in")
+      meta.append(el("span", { class: "ticks", "data-testid": "ticks" }));
     node.append(meta);
     setStatus(node, entry.status);
   }
@@ -181,7 +185,8 @@ function setTyping(on) {
 }
 
 const say = (text) => attempt(() => post(userPath("text"), { text }));
-const tap = (option, row) => attempt(() => post(userPath("tap"), { id: option.id, title: option.title, row }));
+const tap = (option, row) =>
+  attempt(() => post(userPath("tap"), { id: option.id, title: option.title, row }));
 
 function openSheet(entry) {
   $("#sheet-title").textContent = entry.label || "Choose";
@@ -216,7 +221,11 @@ async function shareLocation() {
     return;
   }
   await attempt(() =>
-    post(userPath("location"), { latitude: Number(latitude), longitude: Number(longitude), name: name.join(", ") }),
+    post(userPath("location"), {
+      latitude: Number(latitude),
+      longitude: Number(longitude),
+      name: name.join(", "),
+    }),
   );
 }
 
@@ -273,12 +282,14 @@ function renderFlows() {
 
 function table(rows, headings) {
   if (rows.length === 0) return el("p", { class: "empty" }, "none");
-  return el(
-    "table",
-    { class: "kv" },
-    headings ? el("tr", {}, headings.map((h) => el("th", {}, h))) : null,
-    rows.map((cells) => el("tr", {}, cells.map((c) => el("td", {}, c)))),
-  );
+  const row = (cells, tag) =>
+    el(
+      "tr",
+      {},
+      cells.map((cell) => el(tag, {}, cell)),
+    );
+  const body = rows.map((cells) => row(cells, "td"));
+  return el("table", { class: "kv" }, headings ? row(headings, "th") : null, body);
 }
 
 function format(value) {
@@ -319,7 +330,11 @@ function conversationView(shown) {
     history.length ? el("ol", { class: "validation" }, history.map(validationItem)) : null,
     el("h3", {}, `Outbox (${document_.outbox.length})`),
     document_.outbox.length
-      ? el("ol", { class: "outbox" }, document_.outbox.map((item) => el("li", {}, `r${item.revision}: ${item.text}`)))
+      ? el(
+          "ol",
+          { class: "outbox" },
+          document_.outbox.map((item) => el("li", {}, `r${item.revision}: ${item.text}`)),
+        )
       : el("p", { class: "empty" }, "empty: every reply has left"),
   );
   const stored = el(
@@ -332,13 +347,23 @@ function conversationView(shown) {
 }
 
 function validationItem(item) {
-  const verdict = item.success ? el("span", { class: "ok" }, "valid") : el("span", { class: "bad" }, item.error || "invalid");
-  return el("li", {}, `${item.component || item.operation} `, verdict, el("small", {}, ` ${item.timestamp || ""}`));
+  const verdict = item.success
+    ? el("span", { class: "ok" }, "valid")
+    : el("span", { class: "bad" }, item.error || "invalid");
+  return el(
+    "li",
+    {},
+    `${item.component || item.operation} `,
+    verdict,
+    el("small", {}, ` ${item.timestamp || ""}`),
+  );
 }
 
 function timelineItem(step) {
   const fired = step.fired.map((f) => `${f.state}: ${f.result}`);
-  const moves = step.transitions.map((t) => `${t.source} → ${t.target}${t.event ? ` (${t.event})` : ""}`);
+  const moves = step.transitions.map(
+    (t) => `${t.source} → ${t.target}${t.event ? ` (${t.event})` : ""}`,
+  );
   return el(
     "li",
     { "data-testid": "timeline-step" },
@@ -376,7 +401,9 @@ function renderForce() {
         el(
           "optgroup",
           { label: flow.name },
-          Object.keys(flow.forceable).map((state) => el("option", { value: `${flow.name}/${state}` }, state)),
+          Object.keys(flow.forceable).map((state) =>
+            el("option", { value: `${flow.name}/${state}` }, state),
+          ),
         ),
       ),
   );
@@ -407,7 +434,10 @@ async function loadPaths() {
   $("#replay-flow").textContent = flow;
   options(
     $("#replay-path"),
-    paths.map((path, index) => [String(index), `${index + 1}. ${path.lines.slice(1).map(short).join(" · ")}`]),
+    paths.map((path, index) => [
+      String(index),
+      `${index + 1}. ${path.lines.slice(1).map(short).join(" · ")}`,
+    ]),
   );
   renderReplay();
 }
@@ -419,12 +449,18 @@ function renderReplay() {
   const lines = path ? path.lines : [];
   $("#replay-lines").replaceChildren(
     ...lines.map((line, index) =>
-      el("li", { class: index < page.replay.move ? "done" : index === page.replay.move ? "next" : "" }, line),
+      el(
+        "li",
+        { class: index < page.replay.move ? "done" : index === page.replay.move ? "next" : "" },
+        line,
+      ),
     ),
   );
   const left = path && page.replay.move < path.moves.length;
   $("#replay-next").disabled = !left;
-  $("#replay-next").textContent = left ? `Next step (${page.replay.move + 1}/${path.moves.length})` : "Done";
+  $("#replay-next").textContent = left
+    ? `Next step (${page.replay.move + 1}/${path.moves.length})`
+    : "Done";
 }
 
 async function replayNext() {
@@ -469,7 +505,8 @@ async function listConversations(more = false) {
   const body = $("#conversation-list");
   if (more) body.append(...rows);
   else body.replaceChildren(...rows);
-  if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "empty" }, "none on this page")));
+  if (!body.children.length)
+    body.append(el("tr", {}, el("td", { colspan: 4, class: "empty" }, "none on this page")));
   page.cursor = data.cursor;
   $("#more").hidden = data.cursor === "0";
 }
@@ -482,8 +519,9 @@ async function openConversation(key) {
   $("#opened").dataset.key = key;
   $("#opened-key").textContent = `${key} (read-only)`;
   $("#opened-state").replaceChildren(...conversationView(shown));
-  const query = `?key=${encodeURIComponent(key)}${token ? `&token=${encodeURIComponent(token)}` : ""}`;
-  $("#opened-diagram").src = `/api/diagram/${encodeURIComponent(flow)}.svg${query}`;
+  // An <img> cannot send headers: the token goes in the query.
+  const query = new URLSearchParams(token ? { key, token } : { key });
+  $("#opened-diagram").src = `/api/diagram/${encodeURIComponent(flow)}.svg?${query}`;
   $("#reset").hidden = !page.info.allow_reset;
   $("#reset-result").textContent = "";
 }
@@ -531,7 +569,9 @@ async function refreshFunnel() {
     el(
       "p",
       { class: "note", "data-testid": "funnel-note" },
-      data.sampled ? `sampled ${data.read} of ~${data.total ?? "?"} keys` : `read ${plural(data.read, "key")}`,
+      data.sampled
+        ? `sampled ${data.read} of ~${data.total ?? "?"} keys`
+        : `read ${plural(data.read, "key")}`,
       data.unreadable ? `, ${data.unreadable} unreadable` : "",
       ". Expired: unfinished and idle more than 24 h.",
     ),
@@ -539,7 +579,8 @@ async function refreshFunnel() {
 }
 
 function showTab(name) {
-  for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("selected", tab.dataset.tab === name);
+  for (const tab of document.querySelectorAll(".tab"))
+    tab.classList.toggle("selected", tab.dataset.tab === name);
   $("#simulator").hidden = name !== "simulator";
   $("#inspector").hidden = name !== "inspector";
   if (name === "inspector") {
@@ -631,7 +672,8 @@ function wire() {
     renderReplay();
   });
   $("#replay-next").addEventListener("click", replayNext);
-  for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  for (const tab of document.querySelectorAll(".tab"))
+    tab.addEventListener("click", () => showTab(tab.dataset.tab));
   $("#filters").addEventListener("submit", (event) => {
     event.preventDefault();
     listConversations();
@@ -650,7 +692,8 @@ async function start() {
   wire();
   page.info = await api("/api/info");
   page.user = page.info.users[0];
-  $("#inspecting").textContent = `(${page.info.inspecting}${page.info.allow_reset ? ", reset allowed" : ", read-only"})`;
+  $("#inspecting").textContent =
+    `(${page.info.inspecting}${page.info.allow_reset ? ", reset allowed" : ", read-only"})`;
   renderFlows();
   renderUsers(page.info.users);
   listen();
