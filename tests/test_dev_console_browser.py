@@ -1,0 +1,212 @@
+"""The console page in a real browser: ``flowhq dev`` as a subprocess, Debian's chromium headless.
+
+Playwright drives ``/usr/bin/chromium`` (installed by ``scripts/system-deps.sh``); it never
+downloads a browser. Without chromium this test fails, it does not skip.
+
+Screenshots land in ``test-artifacts/``; with ``FLOWHQ_UPDATE_SCREENSHOTS=1`` the ones the docs
+show are also written to ``docs/images/dev-console-*.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+DOCS_IMAGES = ROOT / "docs" / "images"
+ACTIVE = re.compile(r"\bactive\b")
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``flowhq dev`` with the pizza flow and the demo API, on a free port: its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("console") / "flowhq-dev.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flowhq.cli",
+                "dev",
+                "examples.pizza:PizzaOrder",
+                "--asgi",
+                "examples.demo_api:app",
+                "--port",
+                str(port),
+                "--no-reload",
+            ],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"flowhq dev exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/api/info", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"flowhq dev did not answer in 30 s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page of Debian's headless chromium (missing chromium fails the test)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-deps.sh (apt package chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            errors: list[str] = []
+            tab = context.new_page()
+            tab.on("pageerror", lambda error: errors.append(str(error)))
+            tab.set_default_timeout(10_000)
+            yield tab
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+def screenshot(target: Page | Locator, name: str) -> None:
+    """Save ``test-artifacts/<name>.png``; for the docs too with FLOWHQ_UPDATE_SCREENSHOTS=1."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    target.screenshot(path=path)
+    if os.environ.get("FLOWHQ_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / f"{name}.png")
+
+
+def by_test_id(page: Page, test_id: str) -> Locator:
+    return page.locator(f"[data-testid={test_id}]")
+
+
+def send(page: Page, text: str) -> None:
+    """Type ``text`` and press Enter, as a user would."""
+    box = by_test_id(page, "message-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_says(page: Page, text: str | re.Pattern[str]) -> Locator:
+    """The bot's bubble saying ``text``, once it is there."""
+    bubble = page.locator("[data-testid=bubble][data-direction=out]").filter(has_text=text).last
+    expect(bubble).to_be_visible()
+    return bubble
+
+
+def state_node(page: Page, state: str) -> Locator:
+    return by_test_id(page, "diagram").locator(f"#state-{state}")
+
+
+def test_pizza_order_in_the_browser(console: str, page: Page) -> None:
+    page.goto(console)
+    expect(page.locator("body[data-ready=yes]")).to_be_attached()
+    expect(by_test_id(page, "user-switcher")).to_have_value("15550001001")
+
+    # A text message, answered with a list: the picker shows rows with their descriptions.
+    send(page, "hi")
+    mine = page.locator("[data-testid=bubble][data-direction=in]").filter(has_text="hi")
+    expect(mine).to_be_visible()
+    expect(mine).to_have_attribute("data-status", "read")  # WhatsApp's blue ticks
+    menu = bot_says(page, "Which pizza would you like?")
+    expect(menu).to_have_attribute("data-kind", "list")
+    expect(state_node(page, "pizza")).to_have_class(ACTIVE)
+    menu.get_by_test_id("list-button").click()
+    sheet = by_test_id(page, "list-sheet")
+    expect(sheet).to_be_visible()
+    expect(by_test_id(page, "list-row")).to_have_count(5)
+    four_cheese = by_test_id(page, "list-row").filter(has_text="Four cheese")
+    expect(four_cheese).to_contain_text("Mozzarella, gorgonzola, parmesan, fontina")
+    screenshot(page.get_by_test_id("chat"), "dev-console-list")
+    four_cheese.click()
+    expect(sheet).to_be_hidden()
+
+    # Reply buttons.
+    bot_says(page, "Which size?")
+    by_test_id(page, "reply-button").filter(has_text="Medium").click()
+    bot_says(page, re.compile(r"How many .*Medium.*Four cheese", re.IGNORECASE))
+    expect(state_node(page, "quantity")).to_have_class(ACTIVE)
+
+    # Text answers; the highlighted state moves on.
+    send(page, "2")
+    bot_says(page, "Where should we deliver?")
+    send(page, "1 Main Street")
+    bot_says(page, "Shall I order?")
+    expect(state_node(page, "confirm")).to_have_class(ACTIVE)
+    expect(state_node(page, "quantity")).not_to_have_class(ACTIVE)
+    state = by_test_id(page, "state-pane")
+    expect(state).to_contain_text("1 Main Street")
+    expect(by_test_id(page, "timeline-step")).to_have_count(5)
+    screenshot(page, "dev-console")
+    screenshot(by_test_id(page, "diagram"), "dev-console-diagram")
+    screenshot(state, "dev-console-state")
+
+    # Force the API call to fail, then confirm.
+    by_test_id(page, "force-state").select_option("pizza_order/place")
+    by_test_id(page, "force-result").select_option("error")
+    by_test_id(page, "force-button").click()
+    notice = page.locator("[data-testid=bubble][data-direction=system]")
+    expect(notice.filter(has_text="Next time place runs")).to_be_visible()
+    screenshot(by_test_id(page, "controls"), "dev-console-controls")
+    by_test_id(page, "reply-button").filter(has_text=re.compile("^yes$", re.IGNORECASE)).click()
+    bot_says(page, "Our kitchen is not answering. Please try again later.")
+    expect(state_node(page, "failed")).to_have_class(ACTIVE)
+    expect(by_test_id(page, "timeline")).to_contain_text("place: error")
+    screenshot(page.get_by_test_id("chat"), "dev-console-chat")
+    screenshot(page.locator(".timeline-pane"), "dev-console-timeline")
+
+    # The inspector: the conversation is listed and opens read-only; the funnel counts it.
+    by_test_id(page, "inspector-tab").click()
+    row = by_test_id(page, "conversation-row").filter(has_text="whatsapp:15550001001")
+    expect(row).to_contain_text("failed")
+    finished = by_test_id(page, "funnel").locator("[data-name=finished]")
+    expect(finished).to_have_attribute("data-count", "1")
+    expect(by_test_id(page, "funnel-note")).to_contain_text("read 1 key")
+    row.click()
+    opened = by_test_id(page, "opened")
+    expect(opened).to_contain_text("1 Main Street")
+    diagram = by_test_id(page, "opened-diagram")
+    expect(diagram).to_have_attribute("src", re.compile(r"key=whatsapp%3A15550001001"))
+    expect(diagram).not_to_have_js_property("naturalWidth", 0)  # the SVG loaded
+    expect(by_test_id(page, "reset")).to_be_hidden()  # read-only without --allow-reset
+    screenshot(page, "dev-console-inspector")
