@@ -27,11 +27,11 @@ from collections.abc import Iterable, Sequence
 from attrs import frozen
 
 from flowhq.errors import DeliveryError
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import OutboundMessage
 from flowhq.persistence.store import Loaded, Store
 from flowhq.state.document import OutboxEntry
-from flowhq.state.key import ConversationKey
 
 __all__ = ["Delivery", "Pending"]
 

@@ -36,9 +36,9 @@ from flowhq.dev.events import EventBus, sse
 from flowhq.dev.inspector import Inspector
 from flowhq.dev.simulator import CHANNEL, Simulator
 from flowhq.errors import FlowError, InputError
+from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.memory import MemoryStore
 from flowhq.persistence.store import Store
-from flowhq.state.key import ConversationKey
 from flowhq.statecharts.flow import Flow
 from flowhq.testing.paths import Path as TestPath
 from flowhq.testing.paths import aplan

@@ -20,12 +20,12 @@ from attrs import define, field
 from redis.asyncio.cluster import RedisCluster
 
 from flowhq.errors import SnapshotError
+from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import JsonCodec
 from flowhq.persistence.memory import MemoryStore
 from flowhq.persistence.redis import RedisStore
 from flowhq.persistence.store import Loaded, Store
 from flowhq.state.document import ConversationDocument
-from flowhq.state.key import ConversationKey
 from flowhq.statecharts.flow import Flow
 
 __all__ = ["Funnel", "Inspector", "redacted", "summary"]

@@ -28,8 +28,8 @@ from flowhq.dev.events import EventBus
 from flowhq.dev.updates import interactive, location, signature, text_message, webhook_body
 from flowhq.errors import FlowError
 from flowhq.headquarters import Headquarters, StepRecord
+from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.store import Store
-from flowhq.state.key import ConversationKey
 from flowhq.statecharts.flow import Flow
 
 __all__ = ["ChatEntry", "Simulator"]

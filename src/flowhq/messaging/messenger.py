@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
-from flowhq.state.key import ConversationKey
 
 __all__ = ["ConsoleMessenger", "Messenger", "RecordingMessenger"]
 

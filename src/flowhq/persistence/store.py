@@ -14,9 +14,9 @@ from typing import Protocol
 from attrs import field, frozen
 
 from flowhq.errors import SnapshotError
+from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec
 from flowhq.state.document import ConversationDocument
-from flowhq.state.key import ConversationKey
 
 __all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_owner"]
 

@@ -21,8 +21,8 @@ import httpx
 
 from flowhq.channels.whatsapp.outbound import check_flow, render
 from flowhq.errors import DeliveryError
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
-from flowhq.state.key import ConversationKey
 
 __all__ = ["PERMANENT_CODES", "RETRYABLE_CODES", "RETRY_AFTER_CAP", "WhatsAppMessenger"]
 

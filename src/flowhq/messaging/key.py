@@ -1,4 +1,4 @@
-"""The conversation key: which user on which channel. Vocabulary shared by every layer."""
+"""The conversation key: which user on which channel. Vocabulary every layer above shares."""
 
 from __future__ import annotations
 
