@@ -161,16 +161,6 @@ _FAST_STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
 }
 
 
-def _entry(entry: ValidationEntry) -> dict[str, Any]:
-    return {
-        "operation": entry.operation,
-        "component": entry.component,
-        "timestamp": entry.timestamp,
-        "success": entry.success,
-        "error": entry.error,
-    }
-
-
 def make_converter(*, detailed: bool = False) -> Converter:
     """Build the strict converter of the document; ``metadata`` is stored as ``_metadata``.
 
@@ -204,7 +194,7 @@ def make_converter(*, detailed: bool = False) -> Converter:
         dict[str, dict[str, Any]],
     }
     converter.register_unstructure_hook_func(lambda t: t in json_ready, _identity)
-    converter.register_unstructure_hook(ValidationEntry, _entry)
+    converter.register_unstructure_hook(ValidationEntry, ValidationEntry.as_dict)
     metadata = override(rename="_metadata")
     converter.register_unstructure_hook(
         ConversationDocument,

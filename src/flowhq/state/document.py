@@ -100,6 +100,16 @@ class ValidationEntry:
     success: bool
     error: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as stored and as ``StateManager`` hands it out (a fresh dict)."""
+        return {
+            "operation": self.operation,
+            "component": self.component,
+            "timestamp": self.timestamp,
+            "success": self.success,
+            "error": self.error,
+        }
+
 
 @define
 class Validation:

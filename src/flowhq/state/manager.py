@@ -253,12 +253,12 @@ class StateManager:
         latest = next((e for e in reversed(validation.history) if e.operation == operation), None)
         return {
             "attempts": validation.attempts.get(operation, 0),
-            "latest": _entry_dict(latest) if latest else None,
+            "latest": latest.as_dict() if latest else None,
         }
 
     def get_validation_history(self) -> list[dict[str, Any]]:
         """Every recorded validation entry, oldest first (bounded)."""
-        return [_entry_dict(entry) for entry in self._document.validation.history]
+        return [entry.as_dict() for entry in self._document.validation.history]
 
     def record_validation(self, operation: str, *, success: bool, error: str | None = None) -> None:
         """Count an attempt at ``operation`` and append it to the validation history.
@@ -425,16 +425,6 @@ def _sanitized(exc: httpx.HTTPError, token: str | None) -> httpx.HTTPError:
     if isinstance(exc, httpx.RequestError):
         return type(exc)(message)
     return httpx.HTTPError(message)
-
-
-def _entry_dict(entry: ValidationEntry) -> dict[str, Any]:
-    return {
-        "operation": entry.operation,
-        "component": entry.component,
-        "timestamp": entry.timestamp,
-        "success": entry.success,
-        "error": entry.error,
-    }
 
 
 def record(
