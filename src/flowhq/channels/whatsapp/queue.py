@@ -85,8 +85,13 @@ class UpdateQueue(Protocol):
 async def _handle_in_order(
     handler: Handler, messages: Sequence[InboundMessage], stop: asyncio.Event
 ) -> int:
-    """Handle ``messages`` (one conversation's) in order; return how many were handled."""
+    """Handle ``messages`` (one conversation's) in order; return how many were handled.
+
+    Once ``stop`` is set the update in hand is finished and the rest left for later.
+    """
     for done, message in enumerate(messages):
+        if stop.is_set():
+            return done
         while not await handler(message):
             if stop.is_set():
                 return done
@@ -143,10 +148,17 @@ class MemoryQueue:
         """Nothing to release."""
 
 
-# KEYS[1] the lease; ARGV: worker, milliseconds. Renews only a lease this worker holds.
+# KEYS[1] the lease; ARGV: worker, milliseconds. Renews a lease this worker holds, or takes
+# it back when it lapsed and nobody took it: a worker whose event loop was too busy to renew
+# in time keeps handling its shard instead of dropping work in flight and handling it again.
 RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """
@@ -233,12 +245,18 @@ class RedisStreamQueue:
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
         """Hold a fair share of the shards and handle their updates until ``stop``."""
         held: dict[int, asyncio.Task[None]] = {}
+        halt = asyncio.Event()  # the consumers stop at their next update once it is set
         try:
             while not stop.is_set():
-                await self._balance(held, handler, stop)
+                await self._balance(held, handler, halt)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.lease / 3)
         finally:
+            halt.set()
+            # Each conversation finishes the update in hand and acknowledges it: a restart
+            # should not cut a step in half and leave it to be handled again elsewhere.
+            if held:
+                await asyncio.wait(held.values(), timeout=self.lease)
             for task in held.values():
                 task.cancel()
             await asyncio.gather(*held.values(), return_exceptions=True)
@@ -257,14 +275,20 @@ class RedisStreamQueue:
         """Heartbeat, renew held leases, take free shards up to a fair share."""
         now = time.time()
         workers_key = self._workers_key
-        await cast(Awaitable[Any], self.client.zadd(workers_key, {self.worker: now}))
-        await cast(Awaitable[Any], self.client.zremrangebyscore(workers_key, 0, now - self.lease))
-        alive = max(1, int(await cast(Awaitable[Any], self.client.zcard(workers_key))))
-        fair = -(-self.shards // alive)  # ceiling
         lease_ms = int(self.lease * 1000)
-        for shard, task in list(held.items()):
-            renewed = await self._call(RENEW, self._lease_key(shard), self.worker, lease_ms)
-            if not renewed or task.done():
+        # One round trip for the heartbeat and every renewal: under load each await waits
+        # behind every ready task of the loop, and a lease must not lapse while it queues.
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(workers_key, {self.worker: now})
+            pipe.zremrangebyscore(workers_key, 0, now - self.lease)
+            pipe.zcard(workers_key)
+            for shard in held:
+                pipe.eval(RENEW, 1, self._lease_key(shard), self.worker, str(lease_ms))
+            replies = await pipe.execute()
+        alive = max(1, int(replies[2]))
+        fair = -(-self.shards // alive)  # ceiling
+        for renewed, (shard, task) in zip(replies[3:], list(held.items()), strict=True):
+            if not renewed or task.done():  # another worker holds it now, or it ended
                 task.cancel()
                 del held[shard]
         # Over the fair share (a worker joined): hand back the last shards.

@@ -1,0 +1,101 @@
+"""RedisStreamQueue on a real redis-server and a real Redis Cluster: order per user, shards
+spread over the cluster's masters, and a lapsed lease taken back without handling twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+
+from redis import asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from flowhq import InboundMessage
+from flowhq.channels.whatsapp import RedisStreamQueue
+
+USERS = [f"1555{n:07d}" for n in range(24)]
+
+
+def updates(per_user: int) -> list[InboundMessage]:
+    """``per_user`` text messages from each user, interleaved as WhatsApp would send them."""
+    return [
+        InboundMessage("whatsapp", user, f"wamid.{user}.{n}", text=str(n))
+        for n in range(per_user)
+        for user in USERS
+    ]
+
+
+async def handle_all(queue: RedisStreamQueue, expected: int) -> dict[str, list[str]]:
+    """Run the queue until ``expected`` updates were handled; what each user's were."""
+    seen: dict[str, list[str]] = defaultdict(list)
+    stop = asyncio.Event()
+
+    async def handler(message: InboundMessage) -> bool:
+        seen[message.identifier].append(message.text or "")
+        if sum(map(len, seen.values())) >= expected:
+            stop.set()
+        return True
+
+    await asyncio.wait_for(queue.run(handler, stop), timeout=30)
+    return seen
+
+
+async def test_every_update_is_handled_once_in_order_per_user(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    queue = RedisStreamQueue(client, shards=4, lease=1.0, block=50)
+    await queue.put(updates(5))
+
+    seen = await handle_all(queue, 5 * len(USERS))
+
+    assert dict(seen) == {user: ["0", "1", "2", "3", "4"] for user in USERS}
+    assert await queue.pending() == 0
+    await client.aclose()
+
+
+async def test_the_queue_runs_on_a_cluster_with_shards_on_every_master(cluster_url: str) -> None:
+    client = RedisCluster.from_url(cluster_url)
+    queue = RedisStreamQueue(client, shards=8, lease=1.0, block=50)
+    await queue.put(updates(3))
+
+    seen = await handle_all(queue, 3 * len(USERS))
+
+    assert all(texts == ["0", "1", "2"] for texts in seen.values())
+    assert len(seen) == len(USERS)
+    masters = {client.get_node_from_key(queue.stream(shard)).name for shard in range(8)}
+    assert len(masters) == 3
+    assert await queue.pending() == 0
+    await client.aclose()
+
+
+async def test_a_lease_that_lapsed_while_busy_is_taken_back_without_handling_again(
+    redis_url: str,
+) -> None:
+    """An event loop too busy to renew in time must not cancel the work in flight and hand
+    the same updates to the handler again once it takes the shard back."""
+    client = aioredis.from_url(redis_url)
+    queue = RedisStreamQueue(client, shards=1, lease=0.3, block=50)
+    await queue.put(updates(1)[:2])
+    handled: Counter[str] = Counter()
+    both_in_hand = asyncio.Event()
+    release = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def handler(message: InboundMessage) -> bool:
+        handled[message.message_id] += 1
+        if sum(handled.values()) == 2:
+            both_in_hand.set()
+        await release.wait()  # a slow step, long past the lease
+        if sum(handled.values()) >= 2:
+            stop.set()
+        return True
+
+    runner = asyncio.create_task(queue.run(handler, stop))
+    await asyncio.wait_for(both_in_hand.wait(), timeout=10)
+    await client.delete(queue._lease_key(0))  # lapsed: nobody renewed it in time
+    await asyncio.sleep(0.5)  # more than one renewal period
+    assert await client.get(queue._lease_key(0)) == queue.worker.encode()
+    release.set()
+    await asyncio.wait_for(runner, timeout=10)
+
+    assert handled == Counter({f"wamid.{USERS[0]}.0": 1, f"wamid.{USERS[1]}.0": 1})
+    assert await queue.pending() == 0
+    await client.aclose()
