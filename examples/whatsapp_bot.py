@@ -65,5 +65,27 @@ def build_app(env: os._Environ[str] | dict[str, str] = os.environ) -> Starlette:
     )
 
 
-app = build_app() if "WHATSAPP_TOKEN" in os.environ else None
-"""The app uvicorn serves (``None`` when the environment is not configured)."""
+REQUIRED = (
+    "WHATSAPP_TOKEN",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_PHONE_NUMBER_ID",
+)
+
+
+def __getattr__(name: str) -> Starlette:
+    """``app``, built on first use (what ``uvicorn examples.whatsapp_bot:app`` asks for).
+
+    Built lazily so the module imports without the environment (tests call ``build_app``).
+    """
+    if name != "app":
+        raise AttributeError(name)
+    missing = [variable for variable in REQUIRED if not os.environ.get(variable)]
+    if missing:
+        raise RuntimeError(
+            f"examples.whatsapp_bot needs {', '.join(missing)} in the environment "
+            "(see docs/whatsapp.md)"
+        )
+    app = build_app()
+    globals()["app"] = app
+    return app

@@ -1,5 +1,6 @@
-"""Several worker processes on one Redis: shared shards, per-user order, and a worker killed
-(SIGKILL) after acknowledging an update, which another worker then handles."""
+"""Worker processes on one Redis: shared shards, per-user order, a worker killed (SIGKILL)
+after acknowledging an update, which another worker then handles; and examples/whatsapp_bot.py
+started the documented way."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker:
-    """``uvicorn tests.whatsapp_worker_app:app`` in its own process."""
+    """``uvicorn <app>`` (by default tests.whatsapp_worker_app:app) in its own process."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], app: str = "tests.whatsapp_worker_app:app") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -36,7 +37,7 @@ class Worker:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "tests.whatsapp_worker_app:app",
+                app,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -148,3 +149,46 @@ async def test_two_workers_share_the_updates_and_keep_each_users_order(
     finally:
         for worker in workers:
             worker.stop()
+
+
+async def test_the_example_bot_runs_under_uvicorn_from_its_environment(
+    environment: dict[str, str], fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake = fake_graph[0]
+    bot = Worker(environment, app="examples.whatsapp_bot:app")
+    user = "15556660001"
+    try:
+        async with httpx.AsyncClient() as client:
+            handshake = await client.get(
+                f"{bot.url}/webhook",
+                params={
+                    "hub.mode": "subscribe",
+                    "hub.verify_token": VERIFY_TOKEN,
+                    "hub.challenge": "1158201444",
+                },
+            )
+        assert handshake.text == "1158201444"
+        await post(bot.url, user, "hi")
+        await wait_for(lambda: fake.texts(user) == ["Which pizza would you like?"])
+        await post(bot.url, user, "Four cheese")
+        await wait_for(lambda: fake.texts(user) == ["Which pizza would you like?", "Which size?"])
+    finally:
+        bot.stop()
+
+
+def test_the_example_bot_names_the_missing_variables() -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WHATSAPP_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "examples.whatsapp_bot:app", "--port", str(free_port())],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert (
+        "examples.whatsapp_bot needs WHATSAPP_TOKEN, WHATSAPP_APP_SECRET, "
+        "WHATSAPP_VERIFY_TOKEN, WHATSAPP_PHONE_NUMBER_ID in the environment"
+    ) in run.stderr
