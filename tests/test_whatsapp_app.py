@@ -22,6 +22,7 @@ from examples.signup import Signup
 from flowhq import Action, Flow, Headquarters, Message, Prompt, RedisStore, StateManager
 from flowhq.channels.whatsapp import Status, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi
+from tests.redis_servers import RedisServer
 from tests.support import served
 from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID, fake_graph, fake_graph_server
 from tests.whatsapp_updates import (
@@ -348,3 +349,37 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis.Redis]:  # type: i
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+async def test_a_malformed_delivery_is_refused_with_400_and_processes_nothing(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    with bot([Signup], redis_url, graph) as (url, _):
+        response = await post(url, b'{"object": "whatsapp_business_account", "entry": "x"}')
+        assert response.status_code == 400
+        assert "entry" in response.text
+        await asyncio.sleep(0.3)
+    assert fake.messages() == []
+
+
+async def test_redis_down_answers_503_and_the_workers_carry_on_when_it_is_back(
+    fresh_redis: RedisServer, fake_graph: tuple[FakeGraphApi, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flowhq")
+    fake, graph = fake_graph
+    answer = delivery(([text(USER, "Ann")], []))
+    with bot([Signup], fresh_redis.url, graph) as (url, _):
+        await say(url, text(USER, "hi"))
+        await wait_for(lambda: fake.texts(USER) == ["What's your name?"])
+        fresh_redis.kill()
+        assert (await post(url, answer)).status_code == 503  # not recorded: Meta tries again
+        await asyncio.sleep(8.0)  # the workers meet the outage too
+        fresh_redis.start()
+        assert (await post(url, answer)).status_code == 200  # Meta's retry
+        await wait_for(
+            lambda: fake.texts(USER) == ["What's your name?", "Thanks Ann! Your email?"],
+            seconds=30,
+        )
+        await wait_for(lambda: "Redis is back" in caplog.text)
+    assert caplog.text.count("Redis unreachable") == 1  # once per outage, not per attempt

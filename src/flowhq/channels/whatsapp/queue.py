@@ -33,7 +33,7 @@ import attrs
 import orjson
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from flowhq.messaging.types import InboundMessage, Location, Media
 
@@ -246,9 +246,22 @@ class RedisStreamQueue:
         """Hold a fair share of the shards and handle their updates until ``stop``."""
         held: dict[int, asyncio.Task[None]] = {}
         halt = asyncio.Event()  # the consumers stop at their next update once it is set
+        reachable = True
         try:
             while not stop.is_set():
-                await self._balance(held, handler, halt)
+                try:
+                    await self._balance(held, handler, halt)
+                except (RedisError, OSError) as exc:  # keep trying: updates wait in Redis
+                    if reachable:
+                        logger.warning(
+                            "WhatsApp queue: Redis unreachable (%s); updates wait until it is back",
+                            exc,
+                        )
+                    reachable = False
+                else:
+                    if not reachable:
+                        logger.warning("WhatsApp queue: Redis is back; handling waiting updates")
+                    reachable = True
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.lease / 3)
         finally:
@@ -309,32 +322,48 @@ class RedisStreamQueue:
 
     async def _consume(self, shard: int, handler: Handler, stop: asyncio.Event) -> None:
         """Handle a held shard: first what a previous holder left pending, then new entries."""
-        await self._ensure_group(shard)
         stream = self.stream(shard)
         claim_from: Any = "0-0"
         while not stop.is_set():
-            entries: list[Any]
-            if claim_from is not None:
-                reply = await cast(
-                    Awaitable[Any],
-                    self.client.xautoclaim(
-                        stream, self.group, self.worker, min_idle_time=0, start_id=claim_from
-                    ),
-                )
-                next_id, entries = reply[0], reply[1]
-                claim_from = None if next_id in (b"0-0", "0-0") else next_id
-                if not entries and claim_from is not None:
-                    continue
-            else:
-                reply = await cast(
-                    Awaitable[Any],
-                    self.client.xreadgroup(
-                        self.group, self.worker, {stream: ">"}, count=self.batch, block=self.block
-                    ),
-                )
-                entries = reply[0][1] if reply else []
-            if entries:
-                await self._handle(stream, entries, handler, stop)
+            try:
+                await self._ensure_group(shard)
+                claim_from = await self._take(stream, claim_from, handler, stop)
+            except (RedisError, OSError):
+                # Redis is unreachable (the balance loop logs it). Entries read and not yet
+                # acknowledged are claimed again once it is back (handling twice is harmless),
+                # and the group is made again if Redis came back without its data.
+                self._groups_ready.discard(shard)
+                claim_from = "0-0"
+                await asyncio.sleep(min(1.0, self.lease / 3))
+
+    async def _take(
+        self, stream: str, claim_from: Any, handler: Handler, stop: asyncio.Event
+    ) -> Any:
+        """Handle the next entries: pending ones from ``claim_from`` on, else new ones.
+
+        Returns where claiming goes on next (``None``: nothing pending is left).
+        """
+        entries: list[Any]
+        if claim_from is not None:
+            reply = await cast(
+                Awaitable[Any],
+                self.client.xautoclaim(
+                    stream, self.group, self.worker, min_idle_time=0, start_id=claim_from
+                ),
+            )
+            next_id, entries = reply[0], reply[1]
+            claim_from = None if next_id in (b"0-0", "0-0") else next_id
+        else:
+            reply = await cast(
+                Awaitable[Any],
+                self.client.xreadgroup(
+                    self.group, self.worker, {stream: ">"}, count=self.batch, block=self.block
+                ),
+            )
+            entries = reply[0][1] if reply else []
+        if entries:
+            await self._handle(stream, entries, handler, stop)
+        return claim_from
 
     async def _handle(
         self, stream: str, entries: list[Any], handler: Handler, stop: asyncio.Event
