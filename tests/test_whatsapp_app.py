@@ -383,3 +383,27 @@ async def test_redis_down_answers_503_and_the_workers_carry_on_when_it_is_back(
         )
         await wait_for(lambda: "Redis is back" in caplog.text)
     assert caplog.text.count("Redis unreachable") == 1  # once per outage, not per attempt
+
+
+async def test_a_delivery_over_the_size_limit_is_refused_with_413(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    with bot([Signup], redis_url, graph, max_body=2_000) as (url, _):
+        big = delivery(([text(USER, "x" * 3_000)], []))
+        assert (await post(url, big)).status_code == 413
+        async with httpx.AsyncClient() as client:  # no Content-Length: read until the limit
+            chunks = [big[i : i + 500] for i in range(0, len(big), 500)]
+
+            async def stream() -> AsyncIterator[bytes]:
+                for chunk in chunks:
+                    yield chunk
+
+            response = await client.post(
+                f"{url}/webhook",
+                content=stream(),
+                headers={"x-hub-signature-256": signature(big)},
+            )
+        assert response.status_code == 413
+        assert (await post(url, delivery(([text(USER, "hi")], [])))).status_code == 200
+        await wait_for(lambda: fake.texts(USER) == ["What's your name?"])

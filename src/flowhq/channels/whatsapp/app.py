@@ -55,6 +55,9 @@ EventCallback = Callable[[InboundMessage], "Awaitable[None] | None"]
 NOT_FOR_FLOWS = frozenset({"reaction", "system"})
 """Update kinds that are not a user's answer: a reaction to a message, a changed number."""
 
+MAX_BODY = 4 * 1024 * 1024
+"""Default limit of a delivery: Meta batches up to 1,000 updates, well under 4 MiB."""
+
 
 def webhook_app(
     hq: Headquarters,
@@ -67,6 +70,7 @@ def webhook_app(
     on_status: StatusCallback | None = None,
     on_event: EventCallback | None = None,
     redeliver_every: float | None = 30.0,
+    max_body: int = MAX_BODY,
 ) -> Starlette:
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
@@ -85,6 +89,8 @@ def webhook_app(
             WARNING with Meta's code.
         on_event: Called with reactions and system notices, which are not flow input.
         redeliver_every: Seconds between ``redeliver()`` runs (``None``: never).
+        max_body: Largest delivery accepted, in bytes; a bigger one is refused with 413
+            before it is read whole (the signature can only be checked on the whole body).
 
     Returns:
         A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
@@ -106,10 +112,13 @@ def webhook_app(
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
-        body = await request.body()
         header = request.headers.get("x-hub-signature-256")
         if header is None:
             return PlainTextResponse("missing signature", status_code=401)
+        body = await _read_at_most(request, max_body)
+        if body is None:
+            logger.warning("WhatsApp webhook: a delivery over %d bytes was refused", max_body)
+            return PlainTextResponse("delivery too large", status_code=413)
         if not verify_signature(body, header, app_secret):
             logger.warning("WhatsApp webhook: a delivery with a wrong signature was refused")
             return PlainTextResponse("bad signature", status_code=403)
@@ -157,6 +166,21 @@ def webhook_app(
     app.state.queue = updates
     app.state.headquarters = hq
     return app
+
+
+async def _read_at_most(request: Request, limit: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it is over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _default_queue(hq: Headquarters) -> UpdateQueue:
