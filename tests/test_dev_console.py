@@ -392,3 +392,26 @@ def test_editing_the_flow_file_reloads_it_and_conversations_continue(
         assert [e["kind"] for e in chat].count("notice") == 1  # "The flow was reloaded; ..."
         assert chat[-1]["text"] == "Goodbye from Lisbon!"  # continued through migrations
     sys.modules.pop("hot_flow", None)
+
+
+async def test_a_reload_keeps_the_consoles_store_and_api_client_open() -> None:
+    """The console owns them; a reload restarts only the webhook app and its workers."""
+    from flowhq.dev.events import EventBus
+    from flowhq.dev.simulator import Simulator
+    from flowhq.persistence.memory import MemoryStore
+
+    api = demo_api()
+    simulator = Simulator([Signup], store=MemoryStore(), api=api, bus=EventBus())
+    await simulator.start()
+    await simulator.reload([Signup])
+    assert not api.is_closed
+    user = simulator.users[0]
+    for text in ("hi", "Ann", "ann@example.com", "yes"):  # "yes" runs the ApiCall
+        await simulator.say(user, text)
+    deadline = time.monotonic() + 10
+    while "Welcome aboard, Ann!" not in [entry.text for entry in simulator.chats[user]]:
+        assert time.monotonic() < deadline, [entry.text for entry in simulator.chats[user]]
+        await asyncio.sleep(0.02)
+    await simulator.stop()
+    assert not api.is_closed
+    await api.aclose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 
+import pytest
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
@@ -98,4 +99,25 @@ async def test_a_lease_that_lapsed_while_busy_is_taken_back_without_handling_aga
 
     assert handled == Counter({f"wamid.{USERS[0]}.0": 1, f"wamid.{USERS[1]}.0": 1})
     assert await queue.pending() == 0
+    await client.aclose()
+
+
+async def test_an_update_that_cannot_be_recorded_is_left_out_alone(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Valid JSON that nothing can store (a lone surrogate, a 70-bit integer) must not make
+    the whole delivery fail: Meta would retry it, the good messages with it, for days."""
+    client = aioredis.from_url(redis_url)
+    queue = RedisStreamQueue(client, shards=2)
+    await queue.put(
+        [
+            InboundMessage("whatsapp", USERS[0], "wamid.surrogate", text="hi \ud800"),
+            InboundMessage("whatsapp", USERS[1], "wamid.huge", kind="order", data={"n": 2**70}),
+            InboundMessage("whatsapp", USERS[2], "wamid.good", text="hi"),
+        ]
+    )
+    assert await queue.pending() == 1
+    assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR"]
+    assert "'wamid.surrogate'" in caplog.text
+    assert "'wamid.huge'" in caplog.text
     await client.aclose()

@@ -411,6 +411,7 @@ class Console:
             if watcher is not None:
                 await watcher
             await self.simulator.stop()
+            await self.simulator.store.close()
             if self.simulator.api is not None:
                 await self.simulator.api.aclose()
             if self.inspect_store is not None:

@@ -193,12 +193,13 @@ class Simulator:
             verify_token=secrets.token_urlsafe(8),
             queue=MemoryQueue(),
             redeliver_every=5.0,
+            close_headquarters=False,  # the store and the API client outlive reloads
         )
+        stack.push_async_callback(graph_client.aclose)  # after the workers stopped sending
         await stack.enter_async_context(_lifespan(app))
         self._client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://webhook")
         )
-        stack.push_async_callback(graph_client.aclose)
         self._core = stack
 
     async def stop(self) -> None:

@@ -71,6 +71,7 @@ def webhook_app(
     on_event: EventCallback | None = None,
     redeliver_every: float | None = 30.0,
     max_body: int = MAX_BODY,
+    close_headquarters: bool = True,
 ) -> Starlette:
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
@@ -91,11 +92,13 @@ def webhook_app(
         redeliver_every: Seconds between ``redeliver()`` runs (``None``: never).
         max_body: Largest delivery accepted, in bytes; a bigger one is refused with 413
             before it is read whole (the signature can only be checked on the whole body).
+        close_headquarters: Close ``hq`` when the app shuts down; turn off when the caller
+            owns it and keeps using its store or API client (the dev console's reloads).
 
     Returns:
         A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
-        When it shuts down it stops its workers and closes the Headquarters (its store,
-        messenger and API client).
+        When it shuts down it stops its workers and, unless ``close_headquarters`` is off,
+        closes the Headquarters (its store, messenger and API client).
 
     Raises:
         ValueError: an empty app secret or verify token.
@@ -154,7 +157,8 @@ def webhook_app(
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await updates.close()
-            await hq.aclose()
+            if close_headquarters:
+                await hq.aclose()
 
     app = Starlette(
         routes=[

@@ -56,6 +56,19 @@ def encode(message: InboundMessage) -> bytes:
     return orjson.dumps({key: value for key, value in data.items() if value not in (None, {})})
 
 
+def _encoded(message: InboundMessage) -> bytes | None:
+    try:
+        return encode(message)
+    except TypeError as error:
+        logger.error(
+            "WhatsApp update %r from %r left out: it cannot be recorded (%s)",
+            message.message_id,
+            message.identifier,
+            error,
+        )
+        return None
+
+
 def decode(raw: bytes) -> InboundMessage:
     """An update from its stored form."""
     data: dict[str, Any] = orjson.loads(raw)
@@ -223,13 +236,18 @@ class RedisStreamQueue:
         return f"{self.prefix}:updates:workers"
 
     async def put(self, messages: Sequence[InboundMessage]) -> None:
-        """Append ``messages`` to their shards' streams (one pipelined round trip)."""
-        if not messages:
+        """Append ``messages`` to their shards' streams (one pipelined round trip).
+
+        A message that cannot be recorded (a lone surrogate or an integer over 64 bits
+        somewhere in it: valid JSON, but nothing could store it) is logged and left out, so
+        it never makes Meta retry the whole delivery, the good messages with it.
+        """
+        recorded = [(message, raw) for message in messages if (raw := _encoded(message))]
+        if not recorded:
             return
         async with self.client.pipeline(transaction=False) as pipe:
-            for message in messages:
-                shard = shard_of(message.identifier, self.shards)
-                pipe.xadd(self.stream(shard), {"m": encode(message)})
+            for message, raw in recorded:
+                pipe.xadd(self.stream(shard_of(message.identifier, self.shards)), {"m": raw})
             await pipe.execute()
 
     async def _ensure_group(self, shard: int) -> None:
