@@ -10,6 +10,7 @@ import asyncio
 import datetime
 import json
 import logging
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -33,7 +34,10 @@ from flowhq import (
     SnapshotError,
     StateManager,
 )
+from flowhq.errors import DeliveryError
+from flowhq.messaging.types import OutboundMessage
 from flowhq.persistence.codec import JsonCodec
+from flowhq.persistence.store import Loaded
 from flowhq.state.document import Channel, ConversationDocument, OutboxEntry
 from flowhq.testing import no_api
 from tests.flows import Age
@@ -594,3 +598,131 @@ def _aof_files(admin: redis.Redis) -> list:  # type: ignore[type-arg]
 
     directory = Path(admin.config_get("dir")["dir"])
     return [p for p in directory.rglob("*") if p.is_file() and "aof" in p.name]
+
+
+# -- delivery bookkeeping and the per-process cache -----------------------------------------
+
+
+class TwoThenBye(Flow):
+    """Two replies in the first step (a message and a question), one after the answer."""
+
+    name = "two_then_bye"
+    one = Message("one", initial=True)
+    two = Prompt("two?")
+    bye = Message("bye", final=True)
+    done = one.to(two)
+    valid = two.to(bye)
+
+
+class Sends(RecordingMessenger):
+    """Records what it sends; ``sent_then_fail`` makes the next batch stop after n messages;
+    ``gate`` (when set) holds every send until it opens, ``waiting`` says one is held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent_then_fail: int | None = None
+        self.gate: asyncio.Event | None = None
+        self.waiting = asyncio.Event()
+
+    async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
+        if self.gate is not None:
+            self.waiting.set()
+            await self.gate.wait()
+        if self.sent_then_fail is not None:
+            count, self.sent_then_fail = self.sent_then_fail, None
+            await super().send(key, messages[:count])
+            raise DeliveryError("throttled", sent=count)
+        await super().send(key, messages)
+
+
+async def test_a_partly_delivered_commit_does_not_send_its_first_replies_again(
+    redis_url: str,
+) -> None:
+    store = RedisStore.from_url(redis_url)
+    messenger = Sends()
+    hq = Headquarters(flows=[TwoThenBye], store=store, messenger=messenger)
+    messenger.sent_then_fail = 1
+    await hq.handle(msg("m1"))
+    assert messenger.texts() == ["one"]  # "two?" stays in the outbox
+    await hq.handle(msg("m2", "an answer"))
+    assert messenger.texts() == ["one", "two?", "bye"]
+    await store.close()
+
+
+async def test_replies_another_process_marked_are_not_sent_again_from_the_cache(
+    redis_url: str,
+) -> None:
+    """B commits and is still sending when A commits after it; B then marks its replies.
+    A's cached copy must not make A send B's replies once they count as overdue."""
+    store_a, store_b = RedisStore.from_url(redis_url), RedisStore.from_url(redis_url)
+    sends_a, sends_b = Sends(), Sends()
+    a, b = (
+        Headquarters(
+            flows=[Signup], store=store, messenger=sends, api=no_api(), redelivery_after=0.3
+        )
+        for store, sends in ((store_a, sends_a), (store_b, sends_b))
+    )
+    await a.handle(msg("m1"))  # "What's your name?"
+    sends_b.gate = asyncio.Event()
+    b_step = asyncio.create_task(b.handle(msg("m2", "Ann")))  # committed, then held at send
+    await asyncio.wait_for(sends_b.waiting.wait(), timeout=10)
+    await a.handle(msg("m3", "ann@example.com"))  # A commits revision 3 and caches it
+    sends_b.gate.set()
+    await b_step  # B sends "Thanks Ann! Your email?" and marks revision 2 delivered
+    await asyncio.sleep(0.4)  # revision 2 is now older than redelivery_after
+    await a.handle(msg("m4", "no"))
+    everything = sends_a.texts() + sends_b.texts()
+    assert everything.count("Thanks Ann! Your email?") == 1
+    await store_a.close()
+    await store_b.close()
+
+
+async def test_a_duplicate_whose_replies_went_out_is_answered_without_another_load(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisStore.from_url(redis_url)
+    hq = Headquarters(
+        flows=[Signup], store=store, messenger=RecordingMessenger(), api=no_api(), cache=False
+    )
+    await hq.handle(msg("m1"))
+    loads = 0
+    load = store.load
+
+    async def counting(key: ConversationKey) -> Loaded:
+        nonlocal loads
+        loads += 1
+        return await load(key)
+
+    monkeypatch.setattr(store, "load", counting)
+    outcome = await hq.handle(msg("m1"))  # Meta retries a webhook that was answered
+    assert outcome.duplicate
+    assert outcome.delivered
+    assert loads == 1
+    await store.close()
+
+
+async def test_an_integer_json_can_hold_but_the_store_cannot_fails_in_its_component(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def huge(state_manager: StateManager) -> str:
+        state_manager.save_value("n", 2**64)
+        return "done"
+
+    class Huge(Flow):
+        name = "huge"
+        ask = Prompt("Go?", initial=True)
+        work = Action(huge, saves=("n",))
+        end = Message("{n}", final=True)
+        valid = ask.to(work)
+        done = work.to(end)
+
+    store = RedisStore.from_url(redis_url)
+    hq = Headquarters(flows=[Huge], store=store, messenger=RecordingMessenger())
+    await hq.handle(msg("m1"))
+    outcome = await hq.handle(msg("m2", "go"))
+    assert "64 bits" in caplog.text
+    assert "'work'" in caplog.text
+    assert texts(outcome)  # the user hears an apology, not silence
+    again = await hq.handle(msg("m2", "go"))
+    assert again.duplicate  # the message was recorded: it is not retried forever
+    await store.close()

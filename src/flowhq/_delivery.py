@@ -121,7 +121,7 @@ class Delivery:
             if p.revision == own or p.revision in failed or p.entry.queued_at <= cutoff
         ]
         if failed:
-            self._forget(key, {r for r in failed if r not in {p.revision for p in due}})
+            self._forget(key, failed - {p.revision for p in due})
         return due
 
     def of_message(self, loaded: Loaded, message_id: str) -> list[Pending]:
@@ -151,19 +151,11 @@ class Delivery:
     async def _mark(
         self, key: ConversationKey, due: Sequence[Pending], sent: int, error: DeliveryError | None
     ) -> None:
-        by_revision: dict[int, list[Pending]] = {}
-        for p in due:
-            by_revision.setdefault(p.revision, []).append(p)
-        done: set[int] = set()
-        progress: dict[int, int] = {}
+        # A revision is done when its last due entry went out, else it progressed that far.
+        last_of: dict[int, Pending] = {p.revision: p for p in due}
+        done = {p.revision for p in due[:sent] if p is last_of[p.revision]}
+        progress = {p.revision: p.seq + 1 for p in due[:sent] if p.revision not in done}
         failures: dict[int, str] = {}
-        for position, p in enumerate(due):
-            last_of_revision = p is by_revision[p.revision][-1]
-            if position < sent:
-                if last_of_revision:
-                    done.add(p.revision)
-                else:
-                    progress[p.revision] = p.seq + 1
         if error is not None:
             failing = [p.revision for p in due[sent:]]
             if error.permanent:
@@ -171,7 +163,6 @@ class Delivery:
                 for revision in failing:
                     failures[revision] = reason[:500]
                     progress.pop(revision, None)
-                    done.discard(revision)
                 logger.warning(
                     "replies to %s dropped after a permanent delivery failure: %s",
                     key,
@@ -197,10 +188,6 @@ class Delivery:
         failed.difference_update(revisions)
         if not failed:
             del self._failed[key]
-
-    def forget_conversation(self, key: ConversationKey) -> None:
-        """Drop what this process remembers of ``key`` (it is gone)."""
-        self._failed.pop(key, None)
 
     @property
     def remembered(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from attrs import define, frozen
 
 from flowhq.components.base import ComponentBase
-from flowhq.components.error_handler import ErrorHandler
+from flowhq.components.error_handler import ErrorDecision, ErrorHandler
 from flowhq.errors import FlowError, StepLimitError
 from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
 from flowhq.state.document import ChartState, ConversationDocument, Current
@@ -43,13 +43,16 @@ logger = logging.getLogger("flowhq.headquarters")
 class RollbackError(FlowError):
     """The step cannot complete; the caller discards it and sends an apology.
 
-    ``handled`` is true when the ErrorHandler already logged and recorded the error.
+    ``decision`` is the ErrorHandler's, when it already logged the error and decided (its
+    record went with the discarded step: the caller records it again on the kept copy).
     """
 
-    def __init__(self, component: str, error: Exception, *, handled: bool = False) -> None:
+    def __init__(
+        self, component: str, error: Exception, *, decision: ErrorDecision | None = None
+    ) -> None:
         self.component = component
         self.error = error
-        self.handled = handled
+        self.decision = decision
         super().__init__(f"step rolled back in {component!r}: {error!r}")
 
 
@@ -442,10 +445,10 @@ class _Run:
         try:
             component.reprompt(manager, offset=offset)
         except Exception as exc:  # the ErrorHandler is the one place that decides
-            self.stepper.error_handler.handle(
+            decision = self.stepper.error_handler.handle(
                 exc, component=component.id, document=self.document, handles_error=False
             )
-            raise RollbackError(component.id, exc, handled=True) from exc
+            raise RollbackError(component.id, exc, decision=decision) from exc
 
     async def _call(
         self, component: ComponentBase, inbound: InboundMessage | None, *, resumed: bool = False
@@ -478,7 +481,7 @@ class _Run:
                 exc, component=component.id, document=self.document, handles_error=can_route
             )
             if decision.result is None:
-                raise RollbackError(component.id, exc, handled=True) from exc
+                raise RollbackError(component.id, exc, decision=decision) from exc
             return decision.result
 
     def _enter(self, component: ComponentBase, resumed: bool) -> None:

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import orjson
 from attrs import define, field
 
 from flowhq._delivery import Delivery, pending
@@ -29,6 +28,7 @@ from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.store import ConversationKey, Loaded, Store
 from flowhq.state.document import Channel, ConversationDocument, OutboxEntry, utc_now
+from flowhq.state.json_values import has_lone_surrogate, storable_copy
 from flowhq.state.manager import ApiSettings, record
 from flowhq.state.secrets import normalize_token
 from flowhq.statecharts.flow import Flow
@@ -105,10 +105,8 @@ def _check_text(value: object, what: str, *, limit: int | None = MAX_ID) -> None
         raise InputError(f"{what} must be a string, not {type(value).__name__}")
     if limit is not None and len(value) > limit:
         raise InputError(f"{what} is longer than {limit} characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise InputError(f"{what} contains a lone surrogate (not valid Unicode text)") from None
+    if has_lone_surrogate(value):
+        raise InputError(f"{what} contains a lone surrogate (not valid Unicode text)")
 
 
 class Headquarters:
@@ -261,9 +259,13 @@ class Headquarters:
                     delivered = False
             return Outcome(replies=[reply], rejected=True, delivered=delivered)
 
+        seen: Loaded | None = None
+
         async def step(loaded: Loaded) -> _Planned:
+            nonlocal seen
             document = loaded.document
             if document is not None and inbound.message_id in document.inbox:
+                seen = loaded
                 return _Planned(
                     None,
                     Outcome(
@@ -277,7 +279,11 @@ class Headquarters:
 
         outcome = await self._transact(key, step)
         if outcome.duplicate and self._delivery is not None:
-            outcome.delivered = await self._retried(key, inbound.message_id)
+            assert seen is not None
+            if self._delivery.of_message(seen, inbound.message_id):
+                outcome.delivered = await self._retried(key, inbound.message_id)
+            else:  # the usual retried webhook: its replies went out long ago
+                outcome.delivered = True
         return outcome
 
     async def start(self, channel: str, identifier: str, flow: str | None = None) -> Outcome:
@@ -327,9 +333,9 @@ class Headquarters:
         for name, data in updates.items():
             if data is not None:
                 try:
-                    copies[name] = orjson.loads(orjson.dumps(dict(data)))
-                except (TypeError, orjson.JSONEncodeError) as exc:
-                    raise InputError(f"{name} data cannot be stored as JSON: {exc}") from None
+                    copies[name] = storable_copy(dict(data), f"{name} data")
+                except TypeError as exc:
+                    raise InputError(str(exc)) from None
 
         async def step(loaded: Loaded) -> _Planned:
             document = self._working_copy(key, loaded)
@@ -467,6 +473,12 @@ class Headquarters:
         cache = self._cache
         if cache is None:
             return
+        if self._delivery is not None and pending(loaded):
+            # Another sender (maybe another process) still owes replies: it marks them in
+            # the store without a new revision, which a cached copy would never see, and
+            # the next message would send them again. Read the store next time instead.
+            cache.pop(key, None)
+            return
         cache[key] = loaded
         if len(cache) > CACHE_SIZE:
             cache.popitem(last=False)
@@ -560,16 +572,19 @@ class Headquarters:
             return ConversationDocument(channel=Channel(key.channel, key.identifier))
         document = loaded.document
         if loaded.marks():
-            done = loaded.delivered | frozenset(loaded.failures)
-            document.outbox = [e for e in document.outbox if e.revision not in done]
+            # The commit forgets the marks, so the outbox keeps exactly what is still to send
+            # (a partly delivered commit keeps only its entries that did not go out).
+            document.outbox = [p.entry for p in pending(loaded)]
             for revision, reason in sorted(loaded.failures.items()):
                 record(document, "delivery", "-", False, f"revision {revision}: {reason}")
         return document
 
     def _pristine(self, key: ConversationKey, loaded: Loaded) -> ConversationDocument:
         """An untouched working copy, decoded again from the stored bytes."""
-        if loaded.document is None or loaded.raw is None:
+        if loaded.document is None:
             return self._working_copy(key, Loaded(None))
+        if loaded.raw is None:  # never start over a stored conversation by accident
+            raise TypeError(f"{type(self.store).__name__}.load() returned no raw bytes")
         copy = Loaded(
             self.store.codec.decode(str(key), loaded.raw),
             loaded.revision,
@@ -605,9 +620,9 @@ class Headquarters:
             record_ = None
             document = self._pristine(key, loaded)
             handler = self.error_handler
-            if rollback.handled:
+            if rollback.decision is not None:
                 handler.record(rollback.error, component=rollback.component, document=document)
-                decision = handler.decide(False)
+                decision = rollback.decision
             else:
                 decision = handler.handle(
                     rollback.error,

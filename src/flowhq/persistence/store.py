@@ -37,7 +37,10 @@ class Loaded:
     progress: Mapping[int, int] = field(factory=dict)
     failures: Mapping[int, str] = field(factory=dict)
     raw: bytes | None = field(default=None, repr=False)
-    """The document as stored (to rebuild an untouched copy after a step rolls back)."""
+    """The document as stored (to rebuild an untouched copy after a step rolls back).
+
+    A store must set it whenever ``document`` is set.
+    """
 
     def marks(self) -> frozenset[int]:
         """Every revision with a delivery mark of any kind (they go with the next commit)."""

@@ -31,7 +31,7 @@ from attrs import frozen
 from flowhq.errors import FlowError, StateAccessError
 from flowhq.messaging.types import OutboundMessage
 from flowhq.state.document import ConversationDocument, ValidationEntry, utc_now
-from flowhq.state.json_values import check_json_value
+from flowhq.state.json_values import storable_copy
 from flowhq.state.secrets import redact
 
 __all__ = ["ApiSettings", "Messaging", "Role", "StateManager", "TemplateValues"]
@@ -339,8 +339,7 @@ class StateManager:
 
     def _checked(self, value: Any, what: str) -> Any:
         """A private copy of ``value``, refused now if the commit could not store it."""
-        check_json_value(value, f"state {self._component!r}: {what}")
-        return copy.deepcopy(value)
+        return storable_copy(value, f"state {self._component!r}: {what}")
 
     # -- API requests ----------------------------------------------------------------------
 
