@@ -294,3 +294,18 @@ async def test_cli_diagram(
     assert await asyncio.to_thread(main, args) == 0
     assert "class first_name active" in capsys.readouterr().out
     assert await asyncio.to_thread(main, args[:4]) == 2  # --conversation without --redis
+
+
+async def test_a_done_state_transition_just_taken_is_marked_on_the_diagram() -> None:
+    """The step reports `done_state_both`; the edge must be found under that name, not
+    only under python-statemachine's second spelling `done.state.both`."""
+    hq = Headquarters(flows=[Nested], store=MemoryStore(), api=no_api())
+    outcome = None
+    for n, text in enumerate(["hi", "an answer", "yes", "Left"]):
+        outcome = await hq.handle(InboundMessage("whatsapp", "+1555", f"m{n}", text))
+    assert outcome is not None
+    assert outcome.record is not None
+    assert ("both", "end", "done_state_both") in outcome.record.transitions
+    diagram = extract(Nested, taken=outcome.record.transitions)
+    (edge,) = [e for e in diagram.edges if (e.source, e.target) == ("both", "end")]
+    assert diagram.was_taken(edge)

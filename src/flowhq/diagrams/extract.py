@@ -23,7 +23,7 @@ from flowhq.diagrams.model import Diagram, Edge, Node
 from flowhq.state import ConversationDocument
 from flowhq.statecharts import ComponentState
 from flowhq.statecharts.checks import handles
-from flowhq.statecharts.model import all_states, transitions
+from flowhq.statecharts.model import all_states, declared_events, transitions
 
 __all__ = ["Active", "active_ids", "extract"]
 
@@ -67,9 +67,7 @@ def _guards(transition: Any) -> tuple[str, ...]:
 
 
 def _events(transition: Any) -> tuple[str, ...]:
-    names = [str(event) for event in transition.events]
-    # `done_state_x` is declared as both `done_state_x` and `done.state.x`: show the latter.
-    return tuple(e for e in names if not any(o != e and o.replace(".", "_") == e for o in names))
+    return declared_events(transition.events)
 
 
 def _edges(chart_cls: type[StateChart[Any]]) -> list[Edge]:

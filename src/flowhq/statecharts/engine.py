@@ -33,6 +33,8 @@ from statemachine import State, StateChart
 from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
 
+from flowhq.statecharts.model import declared_events
+
 __all__ = ["Chart", "CompiledFlow", "NoTransitionError", "Node", "Trans", "compiled"]
 
 
@@ -133,9 +135,10 @@ class Trans:
         tokens = tuple(event.split("."))
         for declared, descriptor in zip(self.events, self.descriptors, strict=True):
             if descriptor is None or tokens[: len(descriptor)] == descriptor:
-                # python-statemachine declares `done_state_x` twice, as written and dotted.
-                alias = declared.replace(".", "_")
-                found = next(e for e in self.events if e.replace(".", "_") == alias)
+                alias = declared.replace(".", "_")  # `done.state.x` is `done_state_x`
+                found = next(
+                    e for e in declared_events(self.events) if e.replace(".", "_") == alias
+                )
                 break
         self._declared[event] = found
         return found

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from statemachine import State
 
-__all__ = ["all_states", "ancestors", "leaf_of", "transitions"]
+__all__ = ["all_states", "ancestors", "declared_events", "leaf_of", "transitions"]
 
 
 def all_states(flow_cls: Any) -> Iterator[State]:
@@ -38,3 +38,14 @@ def transitions(flow_cls: Any) -> Iterator[Any]:
 def leaf_of(state: State) -> bool:
     """Whether ``state`` is atomic (no children) and not a history pseudo-state."""
     return bool(not state.states and not state.is_history)
+
+
+def declared_events(events: Iterable[object]) -> tuple[str, ...]:
+    """A transition's event names as the flow declares them, each event once.
+
+    python-statemachine declares ``done_state_x`` under two names, as written and as
+    ``done.state.x``; only the written one is kept, so reports, coverage and diagrams
+    speak one name for one event.
+    """
+    names = [str(event) for event in events]
+    return tuple(n for n in names if "." not in n or n.replace(".", "_") not in names)

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from flowhq.headquarters import StepRecord
 from flowhq.statecharts import Flow
-from flowhq.statecharts.model import transitions
+from flowhq.statecharts.model import declared_events, transitions
 
 __all__ = ["Transition", "TransitionCoverage", "active_coverage", "declared_transitions"]
 
@@ -29,14 +29,8 @@ def declared_transitions(flow_cls: type[Flow]) -> set[Transition]:
     declared = set()
     for transition in transitions(flow_cls):
         target = transition.target.id if transition.target is not None else None
-        spellings: set[str] = set()
-        for event in transition.events:
-            # `done_state_x` is declared under two names, `done_state_x` and `done.state.x`:
-            # one transition, counted once.
-            canonical = str(event).replace(".", "_")
-            if canonical not in spellings:
-                spellings.add(canonical)
-                declared.add((transition.source.id, target, str(event)))
+        for event in declared_events(transition.events):
+            declared.add((transition.source.id, target, event))
     return declared
 
 
