@@ -109,12 +109,23 @@ def test_check_notes_how_to_keep_the_stored_flow_id(
             ask = Prompt("Which?", initial=True)
             bye = Message("Bye.", final=True)
             valid = ask.to(bye)
+
+        class Base(Flow):
+            name = "base"
+            ask = Prompt("Which?", initial=True)
+            bye = Message("Bye.", final=True)
+            valid = ask.to(bye)
+
+        class OrderSoup(Base):  # its id comes from its own class name, not Base's
+            pass
     """)
     )
     assert main(["check", f"{flow_file}:OrderPizza"]) == 0
     out = capsys.readouterr().out
     assert "conversations store this flow as 'order_pizza'" in out
     assert "name = 'order_pizza'" in out
+    assert main(["check", f"{flow_file}:OrderSoup"]) == 0
+    assert "name = 'order_soup'" in capsys.readouterr().out
     assert main(["check", "examples.signup:Signup"]) == 0  # declares its name: no note
     assert "note:" not in capsys.readouterr().out
 

@@ -16,6 +16,7 @@ from flowhq import (
     Choice,
     Confirm,
     Flow,
+    FlowDefinitionError,
     Headquarters,
     InboundMessage,
     MemoryStore,
@@ -348,3 +349,33 @@ async def test_confirm_words_are_set_per_flow() -> None:
     conv = Conv(Headquarters(flows=[Ja], store=MemoryStore()))
     await conv.send("start")
     assert (await conv.send("yes"))[0].startswith("Please answer Ja or Nein.")  # not English
+
+
+class Si(Ja):
+    """The same flow in Spanish: its states are the very objects Ja uses."""
+
+    yes_words = ("sí", "si")
+    no_words = ("no",)
+
+
+async def test_a_subclass_speaking_another_language_leaves_its_base_flow_alone() -> None:
+    assert Si.ask is Ja.ask  # python-statemachine shares the state between the classes
+    conv = Conv(Headquarters(flows=[Si], store=MemoryStore()))
+    await conv.send("start")
+    assert await conv.send("sí") == ["Gut."]
+    conv = Conv(Headquarters(flows=[Ja], store=MemoryStore()))
+    await conv.send("start")
+    assert (await conv.send("si"))[0].startswith("Please answer Ja or Nein.")
+    conv = Conv(Headquarters(flows=[Ja], store=MemoryStore()))
+    await conv.send("start")
+    assert await conv.send("jawohl") == ["Gut."]
+
+
+def test_words_taken_as_both_yes_and_no_are_reported_once_for_the_flow_that_has_them() -> None:
+    with pytest.raises(FlowDefinitionError) as caught:
+
+        class Clash(Ja):
+            yes_words = ("ok", "nein")
+
+    assert str(caught.value).count("words taken as both yes and no: ['nein']") == 1
+    assert Ja.__flowhq_problems__ == []

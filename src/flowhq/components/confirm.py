@@ -76,21 +76,30 @@ class Confirm(ComponentBase):
         self.yes_title = yes
         self.no_title = no
         self._own_words = (yes_words, no_words)
-        self._words(yes_words or YES_WORDS, no_words or NO_WORDS)
+        # A state object is shared by a flow and its subclasses, which may speak other
+        # languages: the words are kept per flow name, never overwritten by the last flow.
+        self._by_flow: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.yes_words, self.no_words = self._word_sets(None)  # outside any flow
 
-    def _words(self, yes_words: Iterable[str], no_words: Iterable[str]) -> None:
-        self.yes_words = frozenset(normalize_answer(w) for w in [*yes_words, self.yes_title])
-        self.no_words = frozenset(normalize_answer(w) for w in [*no_words, self.no_title])
-        both = sorted(self.yes_words & self.no_words)
-        if both:
-            self.definition_problems.append(f"words taken as both yes and no: {both}")
+    def _word_sets(self, flow_cls: Any) -> tuple[frozenset[str], frozenset[str]]:
+        """The yes and no words in ``flow_cls``: the component's own, else the flow's."""
+        own_yes, own_no = self._own_words
+        yes = own_yes or getattr(flow_cls, "yes_words", None) or YES_WORDS
+        no = own_no or getattr(flow_cls, "no_words", None) or NO_WORDS
+        return (
+            frozenset(normalize_answer(w) for w in [*yes, self.yes_title]),
+            frozenset(normalize_answer(w) for w in [*no, self.no_title]),
+        )
 
     def bind(self, flow_cls: Any) -> None:
         """Take the flow's ``yes_words``/``no_words`` unless the component set its own."""
-        own_yes, own_no = self._own_words
-        flow_yes = getattr(flow_cls, "yes_words", None)
-        flow_no = getattr(flow_cls, "no_words", None)
-        self._words(own_yes or flow_yes or YES_WORDS, own_no or flow_no or NO_WORDS)
+        self._by_flow[flow_cls.name] = self._word_sets(flow_cls)
+
+    def flow_problems(self, flow_cls: Any) -> list[str]:
+        """Words the flow would take as both yes and no."""
+        yes, no = self._word_sets(flow_cls)
+        both = sorted(yes & no)
+        return [f"words taken as both yes and no: {both}"] if both else []
 
     @property
     def buttons(self) -> tuple[tuple[str, str], ...]:
@@ -111,20 +120,24 @@ class Confirm(ComponentBase):
         text = self.text.render(state_manager.values())
         state_manager.messaging.send(text, buttons=self.buttons, tag=state_manager.question_tag)
 
-    def match(self, inbound: InboundMessage) -> str | None:
-        """``"yes"``, ``"no"`` or ``None`` for a button, a number, a word or an emoji."""
+    def match(self, inbound: InboundMessage, flow: str | None = None) -> str | None:
+        """``"yes"``, ``"no"`` or ``None`` for a button, a number, a word or an emoji.
+
+        ``flow`` names the flow whose words count (default: the component's own or English).
+        """
         if inbound.payload in ("yes", "no"):
             return inbound.payload
+        yes_words, no_words = self._by_flow.get(flow or "", (self.yes_words, self.no_words))
         word = normalize_answer(inbound.text or "")
-        if word in self.yes_words or word == "1":
+        if word in yes_words or word == "1":
             return "yes"
-        if word in self.no_words or word == "2":
+        if word in no_words or word == "2":
             return "no"
         return None
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Map the answer to ``yes``/``no``; anything else re-asks."""
-        answer = self.match(inbound)
+        answer = self.match(inbound, state_manager.get_path())
         if answer is None:
             state_manager.record_validation(self.id, success=False, error="not a yes/no answer")
             text = self.text.render(state_manager.values())

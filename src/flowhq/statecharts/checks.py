@@ -161,7 +161,8 @@ def _components(states: list[State], flow_cls: Any) -> list[str]:
     for state in states:
         if not isinstance(state, ComponentState):
             continue
-        problems.extend(f"state {state.id!r}: {problem}" for problem in state.definition_problems)
+        own = [*state.definition_problems, *state.flow_problems(flow_cls)]
+        problems.extend(f"state {state.id!r}: {problem}" for problem in own)
     events = {str(event) for transition in transitions(flow_cls) for event in _events(transition)}
     for keyword, event in getattr(flow_cls, "commands", {}).items():
         if event not in events:

@@ -68,5 +68,9 @@ class ComponentState(State):
         """The value names this component saves (for templates and guards)."""
         return frozenset()
 
+    def flow_problems(self, flow_cls: Any) -> list[str]:
+        """Problems of this component in ``flow_cls`` alone (its flow-wide settings)."""
+        return []
+
     def bind(self, flow_cls: Any) -> None:
         """Called once the flow class is built (components read flow-wide settings here)."""

@@ -175,9 +175,7 @@ class FlowMeta(StateMachineMetaclass):
             raise FlowDefinitionError(classname, [str(exc)]) from None
         # python-statemachine sets ``name`` to the class name; flowhq's is the stored flow id.
         cls.name = declared if isinstance(declared, str) else snake_case(classname)
-        cls.name_declared = isinstance(declared, str) or any(
-            getattr(base, "name_declared", False) for base in bases
-        )
+        cls.name_declared = isinstance(declared, str)  # a subclass gets its own class's name
         if cls._abstract:
             return
         for state in all_states(cls):
