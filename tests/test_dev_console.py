@@ -415,3 +415,21 @@ async def test_a_reload_keeps_the_consoles_store_and_api_client_open() -> None:
     await simulator.stop()
     assert not api.is_closed
     await api.aclose()
+
+
+def test_a_flow_file_is_reloaded_and_never_shadows_an_installed_module(tmp_path: Path) -> None:
+    """``flowhq dev path/to/uvicorn.py:Hot``: the file must not replace uvicorn in
+    ``sys.modules``, and an edit to it must reload although its folder is not on sys.path."""
+    import uvicorn
+
+    from flowhq.cli._common import load_flow
+
+    flow_file = tmp_path / "uvicorn.py"
+    flow_file.write_text(HOT_V1)
+    flow = load_flow(f"{flow_file}:Hot")
+    assert sys.modules["uvicorn"] is uvicorn
+    source = FlowSource.of([flow])
+    flow_file.write_text(HOT_V2)
+    (reloaded,) = source.load()
+    assert "city" in reloaded.states_map
+    assert "ask_city" not in reloaded.states_map

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from flowhq import Flow, MemoryStore, RedisStore, Store
+from flowhq._modules import from_file
 from flowhq.persistence import JsonCodec
 from flowhq.statecharts.flow import checks_deferred
 
@@ -35,14 +36,13 @@ def load_object(target: str) -> Any:
         path = Path(location)
         if not path.is_file():
             raise CliError(f"no such file: {location}")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise CliError(f"cannot load {location}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
-        spec.loader.exec_module(module)
+        try:
+            module = from_file(path)
+        except ImportError as exc:
+            raise CliError(str(exc)) from None
     else:
-        sys.path.insert(0, str(Path.cwd()))
+        if str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
         try:
             module = importlib.import_module(location)
         except ModuleNotFoundError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import importlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -31,6 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from flowhq import diagrams
+from flowhq._modules import reload
 from flowhq.components.base import ComponentBase
 from flowhq.dev.events import EventBus, sse
 from flowhq.dev.inspector import Inspector
@@ -87,7 +87,7 @@ class FlowSource:
         def load() -> list[type[Flow]]:
             loaded = []
             for module_name, name in zip(modules, names, strict=True):
-                module = importlib.reload(sys.modules[module_name])
+                module = reload(sys.modules[module_name])
                 loaded.append(getattr(module, name))
             return loaded
 
