@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks.flows import Tally
@@ -17,6 +19,49 @@ from benchmarks.subjects import FloorSubject, FlowhqSubject
 from flowhq import ConflictError, ConversationKey, Headquarters, InboundMessage, RedisStore
 
 SUBJECTS = {"flowhq": FlowhqSubject, "floor": FloorSubject}
+
+BARRIER_SECONDS = 60
+"""How long a worker waits for the others to be ready (one that died never comes)."""
+
+
+def _run_workers(
+    target: Callable[..., None],
+    per_worker: Sequence[tuple[Any, ...]],
+    label: str,
+    problems: Problems,
+) -> list[Any]:
+    """Run ``target(results, *args, barrier)`` in one spawned process per ``per_worker``
+    entry and return what each put on ``results``. A worker that dies is reported and never
+    hangs the run: the others time out at the barrier, and the rest are terminated.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(per_worker), timeout=BARRIER_SECONDS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=(results, *args, barrier)) for args in per_worker
+    ]
+    for process in processes:
+        process.start()
+    reports: list[Any] = []
+    deadline = time.monotonic() + 600
+    try:
+        while len(reports) < len(processes) and time.monotonic() < deadline:
+            try:
+                reports.append(results.get(timeout=1))
+            except queue.Empty:
+                if any(p.exitcode not in (None, 0) for p in processes):
+                    break
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            if process.exitcode != 0:
+                problems.found.append(f"{label} worker exited with {process.exitcode}")
+    if len(reports) < len(processes):
+        raise RuntimeError(f"{label}: {len(processes) - len(reports)} worker(s) never reported")
+    return reports
 
 
 async def _share(
@@ -55,32 +100,11 @@ def scaling(
 ) -> float:
     """Total messages/s of ``workers`` processes, each running ``conversations`` of its own."""
     server.flush()
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(workers)
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=_scaling_worker,
-            args=(
-                results,
-                kind,
-                server.url,
-                n * conversations,
-                conversations,
-                messages,
-                in_flight,
-                barrier,
-            ),
-        )
+    per_worker = [
+        (kind, server.url, n * conversations, conversations, messages, in_flight)
         for n in range(workers)
     ]
-    for process in processes:
-        process.start()
-    spans = [results.get(timeout=600) for _ in processes]
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            problems.found.append(f"{kind} worker exited with {process.exitcode}")
+    spans = _run_workers(_scaling_worker, per_worker, kind, problems)
     asyncio.run(_check_scaling(server, kind, workers * conversations, messages, problems))
     elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
     return workers * conversations * messages / elapsed
@@ -146,18 +170,8 @@ def contention(
     """
     server.flush()
     asyncio.run(_start_tally(server.url))
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(workers)
-    results = context.Queue()
-    processes = [
-        context.Process(target=_contention_worker, args=(results, server.url, n, messages, barrier))
-        for n in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    reports = [results.get(timeout=600) for _ in processes]
-    for process in processes:
-        process.join()
+    per_worker = [(server.url, n, messages) for n in range(workers)]
+    reports = _run_workers(_contention_worker, per_worker, "contention", problems)
     applied = sum(r["applied"] for r in reports)
     conflicts = sum(r["conflicts"] for r in reports)
     for report in reports:
