@@ -84,3 +84,28 @@ class ComponentBase(ComponentState):
 
     def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
         """Components that ask nothing have nothing to repeat."""
+
+
+class AnswerComponent(ComponentBase):
+    """A question whose answer is saved under the state's own name, or under ``save_as``."""
+
+    accepts_input = True
+    role: ClassVar[Role] = Role.INPUT
+
+    def __init__(
+        self, text: str, *, results: Sequence[str], save_as: str | None, initial: bool
+    ) -> None:
+        super().__init__(text, results=results, initial=initial)
+        self.save_as = save_as
+        if save_as is not None and not save_as.isidentifier():
+            self.definition_problems.append(f"save_as={save_as!r} is not a plain name")
+
+    @property
+    def saved_name(self) -> str:
+        """The name the answer is saved under: ``save_as``, else the state's id."""
+        return self.save_as or self.id
+
+    @property
+    def saves(self) -> frozenset[str]:
+        """The one name this question saves."""
+        return frozenset({self.saved_name})

@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import ClassVar
 
 from flowhq.messaging.types import InboundMessage
-from flowhq.state.manager import Role, StateManager
+from flowhq.state.manager import StateManager
 from flowhq.statecharts.checks import handles
 
-from .base import ComponentBase
+from .base import AnswerComponent
 
 __all__ = ["MAX_OPTION_ID", "Choice", "option_result"]
 
@@ -37,7 +36,7 @@ def option_result(option: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
-class Choice(ComponentBase):
+class Choice(AnswerComponent):
     """Offer ``options`` (id → title); the user picks one.
 
     The user may press the option's button or list row, or type its title (any case), its
@@ -61,8 +60,6 @@ class Choice(ComponentBase):
     """
 
     kind = "Choice"
-    accepts_input = True
-    role: ClassVar[Role] = Role.INPUT
 
     def __init__(
         self,
@@ -78,10 +75,9 @@ class Choice(ComponentBase):
         self.results_by_option = {option: option_result(option) for option in self.options}
         super().__init__(
             text, results=(*dict.fromkeys(self.results_by_option.values()), "chosen"),
-            initial=initial,
+            save_as=save_as, initial=initial,
         )  # fmt: skip
         self.descriptions = dict(descriptions or {})
-        self.save_as = save_as
         self.menu_label = menu_label
         self._check_options()
 
@@ -106,23 +102,11 @@ class Choice(ComponentBase):
         unknown = sorted(set(self.descriptions) - set(self.options))
         if unknown:
             problems.append(f"descriptions for unknown options {unknown}")
-        if self.save_as is not None and not self.save_as.isidentifier():
-            problems.append(f"save_as={self.save_as!r} is not a plain name")
 
     @property
     def outcomes(self) -> tuple[tuple[str, ...], ...]:
         """Each option finishes with its own result or with ``chosen``."""
         return tuple((result, "chosen") for result in self.results_by_option.values())
-
-    @property
-    def saved_name(self) -> str:
-        """The name the chosen option is saved under: ``save_as``, else the state's id."""
-        return self.save_as or self.id
-
-    @property
-    def saves(self) -> frozenset[str]:
-        """The one name this menu saves."""
-        return frozenset({self.saved_name})
 
     def describe(self) -> str:
         """Kind, question and the options."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from flowhq.errors import ValidationError
 from flowhq.messaging.types import InboundMessage
-from flowhq.state.manager import Role, StateManager
+from flowhq.state.manager import StateManager
 
-from .base import ComponentBase
+from .base import AnswerComponent
 
 __all__ = ["ACCEPTED_KINDS", "Prompt", "Validator"]
 
@@ -30,7 +30,7 @@ _ASK_FOR = {
 }
 
 
-class Prompt(ComponentBase):
+class Prompt(AnswerComponent):
     """Ask ``text``, validate each answer, save the cleaned value under the state's name.
 
     Results: ``valid``, and ``exhausted`` when ``max_attempts`` is given.
@@ -51,8 +51,6 @@ class Prompt(ComponentBase):
     """
 
     kind = "Prompt"
-    accepts_input = True
-    role: ClassVar[Role] = Role.INPUT
 
     def __init__(
         self,
@@ -66,31 +64,18 @@ class Prompt(ComponentBase):
         initial: bool = False,
     ) -> None:
         results = ("valid", "exhausted") if max_attempts is not None else ("valid",)
-        super().__init__(text, results=results, initial=initial)
+        super().__init__(text, results=results, save_as=save_as, initial=initial)
         if max_attempts is not None and max_attempts < 1:
             self.definition_problems.append(f"max_attempts must be at least 1, got {max_attempts}")
-        if save_as is not None and not save_as.isidentifier():
-            self.definition_problems.append(f"save_as={save_as!r} is not a plain name")
         self.accept = tuple(accept)
         unknown = [kind for kind in self.accept if kind not in ACCEPTED_KINDS]
         if unknown or not self.accept:
             self.definition_problems.append(
                 f"accept={self.accept!r}: choose among {', '.join(ACCEPTED_KINDS)}"
             )
-        self.save_as = save_as
         self.validator = validator
         self.max_attempts = max_attempts
         self.error_text = self._template(error_text) if error_text is not None else None
-
-    @property
-    def saved_name(self) -> str:
-        """The name the answer is saved under: ``save_as``, else the state's id."""
-        return self.save_as or self.id
-
-    @property
-    def saves(self) -> frozenset[str]:
-        """The one name this prompt saves."""
-        return frozenset({self.saved_name})
 
     @property
     def template_fields(self) -> tuple[str, ...]:

@@ -25,14 +25,14 @@ Not thread-safe; one event loop. A ``Chart`` belongs to one step of one conversa
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field
 from statemachine import State, StateChart
-from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
 
+from flowhq.statecharts.flow import idle_instance
 from flowhq.statecharts.model import declared_events
 
 __all__ = ["Chart", "CompiledFlow", "NoTransitionError", "Node", "Trans", "compiled"]
@@ -218,9 +218,7 @@ class CompiledFlow:
     def guards(self) -> StateChart[Any]:
         """The python-statemachine instance whose registry evaluates guards (made once)."""
         if self._guards is None:
-            model = Model()  # type: ignore[no-untyped-call]
-            model.state = OrderedSet([self.initial.id])
-            self._guards = self.flow_cls(model=model)  # set at its initial state, not entered
+            self._guards = idle_instance(self.flow_cls)
             self._attributes = frozenset(vars(self._guards))
         return self._guards
 
@@ -330,16 +328,17 @@ def _finished(configuration: Sequence[Node]) -> bool:
     A top-level final state, or a top-level parallel state whose regions all rest in final
     states (python-statemachine keeps a chart restored there running; flowhq does not).
     """
-
-    def done(node: Node) -> bool:
-        if node.parallel:
-            return all(done(child) for child in node.children)
-        return any(child.final and child in configuration for child in node.children)
-
     return any(
-        node.parent is None and (node.final or (node.parallel and done(node)))
+        node.parent is None and (node.final or (node.parallel and _in_final(node, configuration)))
         for node in configuration
     )
+
+
+def _in_final(node: Node, configuration: Collection[Node]) -> bool:
+    """SCXML's isInFinalState: a compound rests in a final child, a parallel in all regions."""
+    if node.parallel:
+        return all(_in_final(child, configuration) for child in node.children)
+    return any(child.final and child in configuration for child in node.children)
 
 
 @functools.cache  # a class's structure never changes once created
@@ -627,10 +626,6 @@ class Chart:
         del exited  # the configuration already lost them in _exit
 
     @staticmethod
-    def _contains(to_enter: list[_Entry], node: Node) -> bool:
-        return any(entry.node is node for entry in to_enter)
-
-    @staticmethod
     def _add(to_enter: list[_Entry], entry: _Entry) -> None:
         # python-statemachine's entry set compares states only: the first entry wins.
         if not any(e.node is entry.node for e in to_enter):
@@ -714,21 +709,16 @@ class Chart:
         if (
             grandparent is not None
             and grandparent.parallel
-            and all(self._in_final(child) for child in grandparent.children)
+            and all(_in_final(child, self.configuration) for child in grandparent.children)
         ):
             self.internal.append(f"done.state.{grandparent.id}")
             if grandparent.parent is None:
                 self._root_parallel_final = grandparent
-
-    def _in_final(self, node: Node) -> bool:
-        if node.parallel:
-            return all(self._in_final(child) for child in node.children)
-        return any(child.final and child in self.configuration for child in node.children)
 
     def _check_root_final(self) -> None:
         node = self._root_parallel_final
         if node is None:
             return
         self._root_parallel_final = None
-        if node in self.configuration and self._in_final(node):
+        if node in self.configuration and _in_final(node, self.configuration):
             self.running = False

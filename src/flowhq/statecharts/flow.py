@@ -57,24 +57,19 @@ class HistoryState(_HistoryState):
 
 
 @contextmanager
-def checks_deferred() -> Iterator[list[tuple[str, list[str]]]]:
+def checks_deferred() -> Iterator[None]:
     """Create flow classes without raising on their problems (for drawing broken flows).
 
-    Yields the ``(class name, problems)`` of the classes created meanwhile; each class also
-    keeps its problems in ``__flowhq_problems__``. Used by ``flowhq diagram``, which draws
-    unhandled results as red dangling edges instead of refusing the flow.
+    Each class created meanwhile keeps its problems in ``__flowhq_problems__``. Used by
+    ``flowhq diagram``, which draws unhandled results as red dangling edges instead of
+    refusing the flow.
     """
     token = _DEFERRED.set(True)
-    found: list[tuple[str, list[str]]] = []
-    _FOUND.append(found)
     try:
-        yield found
+        yield
     finally:
-        _FOUND.remove(found)
         _DEFERRED.reset(token)
 
-
-_FOUND: list[list[tuple[str, list[str]]]] = []
 
 # Callback groups a flow may not fill: side effects belong in components (Action, ApiCall),
 # where they go through the StateManager, the ErrorHandler and the outbox. Guards (COND)
@@ -186,12 +181,8 @@ class FlowMeta(StateMachineMetaclass):
         if not problems:
             problems = _runtime_problems(cls)
         cls.__flowhq_problems__ = problems
-        if problems:
-            if _DEFERRED.get():
-                for found in _FOUND:
-                    found.append((classname, problems))
-            else:
-                raise FlowDefinitionError(classname, problems)
+        if problems and not _DEFERRED.get():
+            raise FlowDefinitionError(classname, problems)
 
 
 class Flow(StateChart[Any], metaclass=FlowMeta):

@@ -14,17 +14,14 @@ from collections.abc import Mapping, Sequence
 from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
 
-from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.flow import Flow
 from flowhq.statecharts.model import all_states, transitions
 
 __all__ = [
     "UnknownConfigurationError",
     "fingerprint",
-    "migrate_configuration",
     "restore",
     "snapshot",
-    "start",
 ]
 
 
@@ -68,21 +65,6 @@ def _with_ancestors(flow_cls: type[Flow], ids: Sequence[str]) -> list[str]:
     return [state.id for state in all_states(flow_cls) if state.id in chosen]
 
 
-def migrate_configuration(flow_cls: type[Flow], configuration: Sequence[str]) -> list[str]:
-    """Map a saved configuration through ``flow_cls.migrations``; re-derive the ancestors.
-
-    Raises:
-        UnknownConfigurationError: when some id is neither known nor migrated.
-    """
-    states_map = flow_cls.states_map
-    leaves = [
-        flow_cls.migrations.get(state_id, state_id)
-        for state_id in configuration
-        if state_id not in states_map or not states_map[state_id].states
-    ]
-    return _with_ancestors(flow_cls, leaves)
-
-
 def restore(
     flow_cls: type[Flow],
     configuration: Sequence[str],
@@ -109,24 +91,9 @@ def restore(
     return chart
 
 
-def start(flow_cls: type[Flow], *, listeners: Sequence[object] = ()) -> Flow:
-    """Construct a chart at its initial state; listeners see the initial entries."""
-    return flow_cls(listeners=list(listeners))
-
-
 def snapshot(chart: Flow) -> tuple[list[str], dict[str, list[str]]]:
     """Return the chart's configuration (ancestors included) and its history values."""
     active = {state.id for state in chart.configuration}
     configuration = [state.id for state in all_states(type(chart)) if state.id in active]
     history = {key: [state.id for state in values] for key, values in chart.history_values.items()}
     return configuration, history
-
-
-def active_components(chart: Flow) -> list[ComponentState]:
-    """The component states in the chart's configuration, in document order."""
-    active = {state.id for state in chart.configuration}
-    return [
-        state
-        for state in all_states(type(chart))
-        if state.id in active and isinstance(state, ComponentState)
-    ]

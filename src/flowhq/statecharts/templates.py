@@ -21,7 +21,7 @@ from attrs import frozen
 
 from flowhq.errors import MissingValueError
 
-__all__ = ["NAMESPACES", "Template", "TemplateError", "check_json", "fill_json", "json_fields"]
+__all__ = ["NAMESPACES", "Template", "TemplateError", "fill_json", "json_fields"]
 
 _FORMATTER = string.Formatter()
 
@@ -105,15 +105,6 @@ class Template:
         for literal, name in _parse(self.text):
             out.append(literal if name is None else str(_lookup(values, name)))
         return "".join(out)
-
-
-def check_json(value: Any) -> None:
-    """Validate every string template inside a JSON-like structure.
-
-    Raises:
-        TemplateError: when one of them is not a plain-name template.
-    """
-    json_fields(value)
 
 
 def json_fields(value: Any) -> list[str]:
