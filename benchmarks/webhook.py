@@ -28,7 +28,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from benchmarks.harness import Problems, RedisServer, free_port
-from flowhq.dev.updates import signature, text_message, webhook_body
+from flowhq.channels.whatsapp.signature import sign
+from flowhq.dev.updates import text_message, webhook_body
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
@@ -125,7 +126,7 @@ async def _load(
         try:
             for n in range(messages + 1):  # the first message starts the flow
                 body = webhook_body(NUMBER, [text_message(user, "hi" if n == 0 else f"m{n}")])
-                signed = signature(body, SECRET)
+                signed = sign(body, SECRET)
                 started = time.perf_counter()
                 status = await connection.post(body, signed)
                 latencies.append(time.perf_counter() - started)

@@ -26,7 +26,6 @@ from flowhq import (
     Store,
 )
 from flowhq.cli._common import api_client, load_flow, store
-from flowhq.messaging.messenger import format_message
 from flowhq.testing import no_api
 
 __all__ = ["CHAT_CHANNEL", "add_parser", "run"]
@@ -120,7 +119,7 @@ async def _begin(
     if stored is not None and stored.current.path == flow:
         write("(continuing the stored conversation)")
         for message in await hq.pending(CHAT_CHANNEL, identifier):
-            write("bot> " + format_message(message))
+            write("bot> " + message.plain_text())
         return False
     outcome = await hq.start(CHAT_CHANNEL, identifier)
     return outcome.finished

@@ -31,10 +31,11 @@ from starlette.staticfiles import StaticFiles
 
 from flowhq import diagrams
 from flowhq._modules import reload
+from flowhq.channels.whatsapp import CHANNEL
 from flowhq.components.base import ComponentBase
 from flowhq.dev.events import EventBus, sse
 from flowhq.dev.inspector import Inspector
-from flowhq.dev.simulator import CHANNEL, Simulator
+from flowhq.dev.simulator import Simulator
 from flowhq.errors import FlowError, InputError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.memory import MemoryStore

@@ -19,13 +19,15 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import attrs
 import httpx
 from attrs import define, field
 
-from flowhq.channels.whatsapp import MemoryQueue, WhatsAppMessenger, webhook_app
+from flowhq.channels.whatsapp import CHANNEL, MemoryQueue, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi, ReadRequest, Refusal
+from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, sign
 from flowhq.dev.events import EventBus
-from flowhq.dev.updates import interactive, location, signature, text_message, webhook_body
+from flowhq.dev.updates import interactive, location, text_message, webhook_body
 from flowhq.errors import FlowError
 from flowhq.headquarters import Headquarters, StepRecord
 from flowhq.messaging.key import ConversationKey
@@ -38,7 +40,6 @@ logger = logging.getLogger("flowhq.dev")
 
 PHONE_NUMBER_ID = "100000000000001"
 """The simulated business number."""
-CHANNEL = "whatsapp"
 
 
 @define
@@ -62,28 +63,16 @@ class ChatEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the page."""
-        return {
-            "id": self.id,
-            "user": self.user,
-            "direction": self.direction,
-            "kind": self.kind,
-            "text": self.text,
-            "at": self.at,
-            "options": self.options,
-            "label": self.label,
-            "wamid": self.wamid,
-            "status": self.status,
-        }
+        return attrs.asdict(self)
 
 
 def _from_payload(entry_id: int, user: str, delivery: Delivery) -> ChatEntry:
     """A bot bubble from the Cloud API payload the messenger sent."""
     payload = delivery.payload
+    body = delivery.text
     if payload.get("type") != "interactive":
-        body = payload.get("text", {}).get("body", "")
         return ChatEntry(entry_id, user, "out", "text", body, wamid=delivery.wamid)
     interactive_part = payload["interactive"]
-    body = interactive_part.get("body", {}).get("text", "")
     action = interactive_part.get("action", {})
     if interactive_part.get("type") == "button":
         options: list[dict[str, str | None]] = [
@@ -319,7 +308,7 @@ class Simulator:
             content=body,
             headers={
                 "content-type": "application/json",
-                "x-hub-signature-256": signature(body, self.app_secret),
+                SIGNATURE_HEADER: sign(body, self.app_secret),
             },
         )
         if response.status_code != 200:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import time
 import uuid
@@ -11,7 +9,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["interactive", "location", "signature", "text_message", "webhook_body"]
+__all__ = ["interactive", "location", "text_message", "webhook_body"]
 
 _sequence = itertools.count(1)
 
@@ -60,8 +58,3 @@ def webhook_body(phone_number_id: str, messages: list[dict[str, Any]]) -> bytes:
         "entry": [{"id": "console", "changes": [{"field": "messages", "value": value}]}],
     }
     return orjson.dumps(envelope)
-
-
-def signature(body: bytes, app_secret: str) -> str:
-    """``X-Hub-Signature-256`` as Meta computes it."""
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()

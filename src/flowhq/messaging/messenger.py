@@ -42,11 +42,6 @@ class RecordingMessenger:
         return [m.text for k, m in self.sent if key is None or k == key]
 
 
-def format_message(message: OutboundMessage) -> str:
-    """Render a message for a terminal: the text, then the numbered options."""
-    return message.plain_text()
-
-
 class ConsoleMessenger:
     """Prints replies, prefixed like a chat transcript."""
 
@@ -57,4 +52,4 @@ class ConsoleMessenger:
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
         """Print ``messages``."""
         for message in messages:
-            self._write(self._prefix + format_message(message))
+            self._write(self._prefix + message.plain_text())

@@ -14,7 +14,9 @@ from typing import Any
 from attrs import field, frozen
 
 __all__ = [
+    "MAX_TAG_LENGTH",
     "MORE_PREFIX",
+    "TAG_SEPARATOR",
     "InboundMessage",
     "Location",
     "Media",
@@ -23,7 +25,9 @@ __all__ = [
     "encode_button_id",
 ]
 
-_TAG = re.compile(r"^[0-9a-z]{1,12}$")
+MAX_TAG_LENGTH = 12
+"""Longest question tag (base-36 digits) a button id carries."""
+_TAG = re.compile(rf"^[0-9a-z]{{1,{MAX_TAG_LENGTH}}}$")
 MORE_PREFIX = "flowhq.more:"
 """Payload of the row a channel adds to page a long list: ``flowhq.more:<next offset>``."""
 

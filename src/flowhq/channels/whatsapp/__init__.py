@@ -9,6 +9,7 @@ envelope itself is malformed. :class:`WhatsAppMessenger` renders replies as Clou
 messages (text, reply buttons, lists) and sends them through httpx.
 """
 
+from flowhq.channels.whatsapp._message import CHANNEL
 from flowhq.channels.whatsapp.app import webhook_app
 from flowhq.channels.whatsapp.inbound import Status, StatusError, WebhookBatch, parse_webhook
 from flowhq.channels.whatsapp.messenger import WhatsAppMessenger
@@ -19,6 +20,7 @@ from flowhq.errors import ChannelError
 
 # Plain sorted() order, as tests/test_public_api.py checks; ruff's isort-style order differs.
 __all__ = [  # noqa: RUF022
+    "CHANNEL",
     "ChannelError",
     "MORE_PREFIX",
     "MemoryQueue",

@@ -31,6 +31,7 @@ from flowhq.messaging.types import InboundMessage, Location, Media, decode_butto
 __all__ = ["CHANNEL", "parse_message"]
 
 CHANNEL = "whatsapp"
+"""The channel of WhatsApp conversations: ``ConversationKey(CHANNEL, wa_id)``."""
 
 
 @define

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
 from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
-from flowhq.channels.whatsapp.signature import verify_signature
+from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from flowhq.errors import (
     ChannelError,
     ConflictError,
@@ -115,7 +115,7 @@ def webhook_app(
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
-        header = request.headers.get("x-hub-signature-256")
+        header = request.headers.get(SIGNATURE_HEADER)
         if header is None:
             return PlainTextResponse("missing signature", status_code=401)
         body = await _read_at_most(request, max_body)

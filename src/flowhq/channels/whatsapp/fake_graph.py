@@ -222,8 +222,8 @@ class FakeGraphApi:
             fault = self._next.pop(0) if self._next else None
         if fault is not None:
             raise _RefusalError(fault.code, status=fault.status, retry_after=fault.retry_after)
-        _require(isinstance(payload, dict), 100, "the body is not a JSON object")
-        assert isinstance(payload, dict)
+        if not isinstance(payload, dict):
+            raise _RefusalError(100, "the body is not a JSON object")
         return payload
 
     def _read(self, payload: dict[str, Any]) -> JSONResponse:

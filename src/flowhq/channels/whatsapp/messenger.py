@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import httpx
+from attrs import frozen
 
 from flowhq.channels.whatsapp.outbound import check_flow, render
 from flowhq.errors import DeliveryError
@@ -38,16 +39,14 @@ RETRY_AFTER_CAP = 30.0
 """The longest ``Retry-After`` wait honoured, in seconds; a batch should not stall for long."""
 
 
+@frozen
 class _Failure:
     """One failed attempt: whether to retry, and what to report."""
 
-    def __init__(
-        self, reason: str, *, retry: bool, code: int | None = None, wait: float | None = None
-    ) -> None:
-        self.reason = reason
-        self.retry = retry
-        self.code = code
-        self.wait = wait
+    reason: str
+    retry: bool
+    code: int | None = None
+    wait: float | None = None
 
 
 class WhatsAppMessenger:

@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from flowhq.components import Choice, Confirm
-from flowhq.messaging.types import MORE_PREFIX, OutboundMessage, decode_button_id, encode_button_id
+from flowhq.messaging.types import (
+    MAX_TAG_LENGTH,
+    MORE_PREFIX,
+    TAG_SEPARATOR,
+    OutboundMessage,
+    decode_button_id,
+    encode_button_id,
+)
 from flowhq.statecharts.model import all_states
 
 __all__ = [
@@ -69,7 +76,7 @@ DESCRIPTION_LIMIT = 72
 """Characters in a list row description."""
 ROW_ID_LIMIT = 200
 """Characters in a list row id."""
-TAG_SUFFIX_LIMIT = 13
+TAG_SUFFIX_LIMIT = len(TAG_SEPARATOR) + MAX_TAG_LENGTH
 """Characters :func:`~flowhq.messaging.types.encode_button_id` may add: ``~`` and a tag."""
 PAGE_SIZE = MAX_ROWS - 1
 """Options on one page of a long list; the last row is "More…"."""

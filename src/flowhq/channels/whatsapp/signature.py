@@ -10,12 +10,21 @@ import hashlib
 import hmac
 import re
 
-__all__ = ["SIGNATURE_HEADER", "verify_signature"]
+__all__ = ["SIGNATURE_HEADER", "sign", "verify_signature"]
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 """The request header that carries Meta's signature of the body."""
 
 _HEADER = re.compile(r"sha256=([0-9a-fA-F]{64})")
+
+
+def sign(body: bytes, app_secret: str) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends with ``body`` (for simulators and tests)."""
+    return "sha256=" + _digest(body, app_secret.encode("utf-8"))
+
+
+def _digest(body: bytes, key: bytes) -> str:
+    return hmac.new(key, bytes(body), hashlib.sha256).hexdigest()
 
 
 def verify_signature(body: bytes, header: str | None, app_secret: str) -> bool:
@@ -44,5 +53,4 @@ def verify_signature(body: bytes, header: str | None, app_secret: str) -> bool:
         key = app_secret.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate cannot be the secret Meta holds
         return False
-    expected = hmac.new(key, bytes(body), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, match.group(1).lower())
+    return hmac.compare_digest(_digest(body, key), match.group(1).lower())
