@@ -180,7 +180,7 @@ def test_diagram_draws_a_flow_whose_checks_fail(tmp_path: Path) -> None:
     assert main(["check", f"{flow_file}:Broken"]) == 1  # still refused where it matters
 
 
-def test_chat_leaves_at_once_on_ctrl_c() -> None:
+def test_chat_leaves_at_once_on_ctrl_c(tmp_path: Path) -> None:
     """With a terminal, input is read in the main thread: Ctrl-C does not wait for Enter."""
     import os
     import pty
@@ -194,7 +194,7 @@ def test_chat_leaves_at_once_on_ctrl_c() -> None:
         stdout=follower,
         stderr=follower,
         cwd=ROOT,
-        env={**os.environ, "HOME": "/tmp"},
+        env={**os.environ, "HOME": str(tmp_path)},
     )
     os.close(follower)
     seen = b""

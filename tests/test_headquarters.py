@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-import httpx
 import pytest
 
 from examples.signup import Signup
@@ -25,10 +24,11 @@ from flowhq import (
 )
 from flowhq.persistence.store import CommitResult
 from flowhq.state.document import ConversationDocument
+from flowhq.testing import no_api
 from tests.flows import Age, Fragile, Nested
 
 KEY = ConversationKey("whatsapp", "+15550001")
-API = httpx.AsyncClient(base_url="http://api.invalid")  # Signup's ApiCall is never reached
+API = no_api()  # Signup's ApiCall is never reached
 
 
 def msg(message_id: str, text: str | None = None, **kwargs: object) -> InboundMessage:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
 
 from examples.signup import Signup
 from flowhq import Headquarters, InboundMessage, RecordingMessenger, RedisStore
+from flowhq.testing import no_api
 
 
 class CountingConnection(Connection):
@@ -30,7 +30,7 @@ def commandstats(url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
-API = httpx.AsyncClient(base_url="http://api.invalid")  # never called in these tests
+API = no_api()  # never called in these tests
 
 
 def counting_store(url: str) -> RedisStore:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from examples.order_status import OrderStatus
@@ -22,9 +21,10 @@ from flowhq.statecharts.checks import saved_names
 from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.model import all_states, leaf_of
 from flowhq.statecharts.snapshot import fingerprint, restore, snapshot
+from flowhq.testing import no_api
 from tests.flows import Age, Nested
 
-API = httpx.AsyncClient(base_url="http://api.invalid")  # restoring never calls it
+API = no_api()  # restoring never calls it
 
 FLOWS = [Signup, SupportMenu, OrderStatus, Age, Nested]
 

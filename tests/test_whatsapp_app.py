@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +22,7 @@ from flowhq import Action, Flow, Headquarters, Message, Prompt, RedisStore, Stat
 from flowhq.channels.whatsapp import Status, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi
 from tests.redis_servers import RedisServer
-from tests.support import served
+from tests.support import served, wait_for
 from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID, fake_graph, fake_graph_server
 from tests.whatsapp_updates import (
     APP_SECRET,
@@ -39,14 +38,6 @@ from tests.whatsapp_updates import (
 __all__ = ["fake_graph", "fake_graph_server"]  # fixtures used by name
 
 USER = "15551230001"
-
-
-async def wait_for(check: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.contextmanager

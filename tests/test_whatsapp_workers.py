@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
-from tests.support import free_port
+from tests.support import free_port, wait_for
 from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID, fake_graph, fake_graph_server
 from tests.whatsapp_updates import APP_SECRET, VERIFY_TOKEN, delivery, signature, text
 
@@ -55,6 +55,7 @@ class Worker:
                 return
             except httpx.TransportError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
                     raise RuntimeError("worker did not start") from None
                 time.sleep(0.1)
 
@@ -93,14 +94,6 @@ async def post(url: str, user: str, body: str) -> None:
     assert response.status_code == 200
 
 
-async def wait_for(check: object, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
 async def test_a_killed_workers_update_is_handled_by_another(
     environment: dict[str, str], fake_graph: tuple[FakeGraphApi, str], tmp_path: Path
 ) -> None:
@@ -133,9 +126,10 @@ async def test_two_workers_share_the_updates_and_keep_each_users_order(
     environment: dict[str, str], fake_graph: tuple[FakeGraphApi, str]
 ) -> None:
     fake = fake_graph[0]
-    workers = [Worker({**environment, "SLOW_SECONDS": "0"}) for _ in range(2)]
     users = [f"1555888{n:04d}" for n in range(12)]
+    workers: list[Worker] = []
     try:
+        workers.extend(Worker({**environment, "SLOW_SECONDS": "0"}) for _ in range(2))
         await asyncio.sleep(2.5)  # both hold their share of the shards
         for word in ("hi", "go", "hi", "go"):
             await asyncio.gather(
