@@ -69,6 +69,28 @@ def load_flow(target: str, *, even_broken: bool = False) -> type[Flow]:
     return flow
 
 
+FLOW_HELP = "MODULE:FlowClass or path/to/file.py:FlowClass"
+
+
+def add_flow_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``flow`` positional (read by :func:`load_flow`)."""
+    parser.add_argument("flow", help=FLOW_HELP)
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    """``--api`` and ``--asgi`` (read by :func:`api_client`)."""
+    parser.add_argument("--api", metavar="URL", help="base URL of the API that ApiCall uses")
+    parser.add_argument("--asgi", metavar="MODULE:APP", help="serve ApiCall from an ASGI app")
+
+
+def add_redis_options(
+    parser: argparse.ArgumentParser, *, help: str, required: bool = False
+) -> None:
+    """``--redis`` and ``--cluster`` (read by :func:`store`)."""
+    parser.add_argument("--redis", metavar="URL", required=required, help=help)
+    parser.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+
+
 def api_client(args: argparse.Namespace) -> httpx.AsyncClient | None:
     """The API client ``--api URL`` or ``--asgi MODULE:APP`` asks for."""
     if getattr(args, "api", None):

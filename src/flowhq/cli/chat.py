@@ -25,7 +25,14 @@ from flowhq import (
     RedisStore,
     Store,
 )
-from flowhq.cli._common import api_client, load_flow, store
+from flowhq.cli._common import (
+    add_api_options,
+    add_flow_argument,
+    add_redis_options,
+    api_client,
+    load_flow,
+    store,
+)
 from flowhq.testing import no_api
 
 __all__ = ["CHAT_CHANNEL", "add_parser", "run"]
@@ -37,14 +44,10 @@ HISTORY = Path.home() / ".cache" / "flowhq" / "chat_history"
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``chat`` and its options."""
     chat = commands.add_parser("chat", help="talk to a flow in the terminal (reads piped stdin)")
-    chat.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
-    chat.add_argument("--api", metavar="URL", help="base URL of the API that ApiCall uses")
-    chat.add_argument("--asgi", metavar="MODULE:APP", help="serve ApiCall from an ASGI app")
+    add_flow_argument(chat)
+    add_api_options(chat)
     chat.add_argument("--identifier", default="local", help="the user id (default: local)")
-    chat.add_argument(
-        "--redis", metavar="URL", help="keep the conversation in Redis (continued on restart)"
-    )
-    chat.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+    add_redis_options(chat, help="keep the conversation in Redis (continued on restart)")
 
 
 def _line_editing() -> None:

@@ -6,7 +6,7 @@ import argparse
 from typing import TextIO
 
 from flowhq import testing
-from flowhq.cli._common import load_flow
+from flowhq.cli._common import add_flow_argument, load_flow
 
 __all__ = ["add_parser", "run"]
 
@@ -14,7 +14,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``check`` and its options."""
     check = commands.add_parser("check", help="check a flow's structure; exit 1 on problems")
-    check.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
+    add_flow_argument(check)
     check.add_argument(
         "--paths",
         action="store_true",

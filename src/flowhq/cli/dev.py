@@ -10,7 +10,14 @@ import secrets
 from typing import TextIO
 from urllib.parse import urlparse
 
-from flowhq.cli._common import CliError, api_client, load_flow, redis_store
+from flowhq.cli._common import (
+    CliError,
+    add_api_options,
+    add_redis_options,
+    api_client,
+    load_flow,
+    redis_store,
+)
 
 __all__ = ["add_parser", "is_local", "run"]
 
@@ -23,10 +30,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "dev", help="local console: WhatsApp simulator, live statechart, inspector"
     )
     dev.add_argument("flows", nargs="+", metavar="MODULE:Flow", help="the flows (first: entry)")
-    dev.add_argument("--api", metavar="URL", help="base URL of the API that ApiCall uses")
-    dev.add_argument("--asgi", metavar="MODULE:APP", help="serve ApiCall from an ASGI app")
-    dev.add_argument("--redis", metavar="URL", help="inspect the conversations in this Redis")
-    dev.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+    add_api_options(dev)
+    add_redis_options(dev, help="inspect the conversations in this Redis")
     dev.add_argument("--host", default="127.0.0.1", help="address to listen on")
     dev.add_argument("--port", type=int, default=8765, help="port to listen on")
     dev.add_argument(

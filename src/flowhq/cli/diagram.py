@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TextIO
 
 from flowhq import ConversationKey, diagrams
-from flowhq.cli._common import CliError, load_flow, redis_store
+from flowhq.cli._common import (
+    CliError,
+    add_flow_argument,
+    add_redis_options,
+    load_flow,
+    redis_store,
+)
 from flowhq.state import ConversationDocument
 
 __all__ = ["add_parser", "run"]
@@ -21,7 +27,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``diagram`` and its options."""
     diagram = commands.add_parser("diagram", help="draw a flow (Mermaid, DOT, SVG, PNG)")
-    diagram.add_argument("flow", help="MODULE:FlowClass or path/to/file.py:FlowClass")
+    add_flow_argument(diagram)
     diagram.add_argument(
         "-f", "--format", choices=["mermaid", "dot", "svg", "png"], default="mermaid"
     )
@@ -29,8 +35,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diagram.add_argument(
         "--conversation", metavar="CHANNEL:IDENTIFIER", help="highlight where it stands"
     )
-    diagram.add_argument("--redis", metavar="URL", help="the Redis holding the conversation")
-    diagram.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+    add_redis_options(diagram, help="the Redis holding the conversation")
 
 
 async def _active(args: argparse.Namespace) -> ConversationDocument | None:

@@ -12,7 +12,7 @@ import json
 from typing import Any, TextIO
 
 from flowhq import ConversationKey, RedisStore, SnapshotError
-from flowhq.cli._common import redis_store
+from flowhq.cli._common import add_redis_options, redis_store
 from flowhq.persistence import JsonCodec
 from flowhq.state import ConversationDocument
 
@@ -24,8 +24,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     state = commands.add_parser("state", help="inspect or delete a stored conversation")
     state.add_argument("action", choices=["show", "reset"])
     state.add_argument("conversation", metavar="CHANNEL:IDENTIFIER")
-    state.add_argument("--redis", metavar="URL", required=True, help="the Redis holding it")
-    state.add_argument("--cluster", action="store_true", help="the Redis URL is a cluster node")
+    add_redis_options(state, help="the Redis holding it", required=True)
     state.add_argument("--yes", action="store_true", help="reset without asking")
 
 
