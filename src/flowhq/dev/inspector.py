@@ -8,6 +8,7 @@ look secret never reach the page.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import Counter
@@ -33,6 +34,8 @@ __all__ = ["Funnel", "Inspector", "redacted", "summary"]
 SECRET_NAME = re.compile(
     r"secret|token|password|passwd|pin|key|auth|credential|card|iban|ssn", re.IGNORECASE
 )
+LOAD_BATCH = 100
+"""Conversations loaded at once (concurrently) by the listing and the funnel."""
 REDACTED = "***"
 
 
@@ -135,11 +138,9 @@ class Inspector:
         """
         keys, next_cursor = await _scan_page(self.store, cursor, count)
         items = []
-        for key in keys:
-            try:
-                loaded = await self.store.load(key)
-            except SnapshotError as exc:
-                items.append({"key": str(key), "unreadable": exc.reason})
+        for key, loaded in zip(keys, await _load_all(self.store, keys), strict=True):
+            if isinstance(loaded, SnapshotError):
+                items.append({"key": str(key), "unreadable": loaded.reason})
                 continue
             if loaded.document is None:
                 continue
@@ -171,20 +172,47 @@ class Inspector:
         commands = set(flow_cls.commands.values()) if flow_cls is not None else set()
         funnel = Funnel(flow, total=await _size(self.store))
         now = time.time()
+        batch: list[ConversationKey] = []
         async for key in self.store.scan():
-            if funnel.read >= sample:
+            if funnel.read + len(batch) >= sample:
                 funnel.sampled = True
                 break
-            funnel.read += 1
-            try:
-                document = (await self.store.load(key)).document
-            except SnapshotError:
-                funnel.unreadable += 1
-                continue
-            if document is None:
-                continue
-            _count(funnel, document, flow, commands, now - self.idle)
+            batch.append(key)
+            if len(batch) == LOAD_BATCH:
+                self._tally(funnel, await _load_all(self.store, batch), flow, commands, now)
+                batch = []
+        self._tally(funnel, await _load_all(self.store, batch), flow, commands, now)
         return funnel
+
+    def _tally(
+        self,
+        funnel: Funnel,
+        loaded: list[Loaded | SnapshotError],
+        flow: str,
+        commands: set[str],
+        now: float,
+    ) -> None:
+        funnel.read += len(loaded)
+        for one in loaded:
+            if isinstance(one, SnapshotError):
+                funnel.unreadable += 1
+            elif one.document is not None:
+                _count(funnel, one.document, flow, commands, now - self.idle)
+
+
+async def _load_all(store: Store, keys: Sequence[ConversationKey]) -> list[Loaded | SnapshotError]:
+    """Load ``keys`` concurrently, in order (one round trip's latency per batch, not per key)."""
+
+    async def one(key: ConversationKey) -> Loaded | SnapshotError:
+        try:
+            return await store.load(key)
+        except SnapshotError as exc:
+            return exc
+
+    loaded: list[Loaded | SnapshotError] = []
+    for start in range(0, len(keys), LOAD_BATCH):
+        loaded += await asyncio.gather(*(one(key) for key in keys[start : start + LOAD_BATCH]))
+    return loaded
 
 
 def _count(
