@@ -23,7 +23,7 @@ from flowhq.channels.whatsapp import Status, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi
 from tests.redis_servers import RedisServer
 from tests.support import served, wait_for
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID, fake_graph, fake_graph_server
+from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.whatsapp_updates import (
     APP_SECRET,
     VERIFY_TOKEN,
@@ -34,8 +34,6 @@ from tests.whatsapp_updates import (
     status,
     text,
 )
-
-__all__ = ["fake_graph", "fake_graph_server"]  # fixtures used by name
 
 USER = "15551230001"
 

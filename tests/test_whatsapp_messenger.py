@@ -16,12 +16,7 @@ from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.channels.whatsapp.fake_graph import FakeGraphApi, ReadRequest
 from flowhq.errors import DeliveryError
 from tests.support import free_port
-from tests.whatsapp_fixtures import (
-    FAKE_TOKEN,
-    PHONE_NUMBER_ID,
-    fake_graph,  # noqa: F401
-    fake_graph_server,  # noqa: F401
-)
+from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 TO = "4915112345678"
 KEY = ConversationKey("whatsapp", TO)
@@ -40,7 +35,7 @@ def make(base_url: str, **options: Any) -> WhatsAppMessenger:
 
 
 @pytest.fixture
-async def wa(fake_graph: Fake) -> AsyncIterator[WhatsAppMessenger]:  # noqa: F811
+async def wa(fake_graph: Fake) -> AsyncIterator[WhatsAppMessenger]:
     async with make(fake_graph[1]) as messenger:
         yield messenger
 
@@ -48,7 +43,7 @@ async def wa(fake_graph: Fake) -> AsyncIterator[WhatsAppMessenger]:  # noqa: F81
 # Delivery
 
 
-async def test_text_is_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> None:  # noqa: F811
+async def test_text_is_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> None:
     fake, _ = fake_graph
     await wa.send(KEY, [OutboundMessage("Hello there")])
     [delivery] = fake.messages(TO)
@@ -57,7 +52,7 @@ async def test_text_is_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> Non
     assert delivery.payload["text"] == {"preview_url": False, "body": "Hello there"}
 
 
-async def test_buttons_are_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> None:  # noqa: F811
+async def test_buttons_are_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> None:
     fake, _ = fake_graph
     await wa.send(KEY, [OutboundMessage("Sure?", [("yes", "Yes"), ("no", "No")], tag="k1")])
     [delivery] = fake.messages(TO)
@@ -66,7 +61,7 @@ async def test_buttons_are_delivered(fake_graph: Fake, wa: WhatsAppMessenger) ->
     assert [b["reply"]["id"] for b in interactive["action"]["buttons"]] == ["yes~k1", "no~k1"]
 
 
-async def test_list_is_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> None:  # noqa: F811
+async def test_list_is_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> None:
     fake, _ = fake_graph
     options = [(f"o{i}", f"Option {i}") for i in range(6)]
     await wa.send(KEY, [OutboundMessage("Pick", options, menu_label="Options")])
@@ -78,7 +73,7 @@ async def test_list_is_delivered(fake_graph: Fake, wa: WhatsAppMessenger) -> Non
 
 
 async def test_split_text_and_batch_arrive_in_order(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     wa: WhatsAppMessenger,
 ) -> None:
     fake, _ = fake_graph
@@ -95,7 +90,7 @@ async def test_split_text_and_batch_arrive_in_order(
     assert fake.messages("someone else") == []
 
 
-async def test_preview_url_option(fake_graph: Fake) -> None:  # noqa: F811
+async def test_preview_url_option(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     async with make(base_url, preview_url=True) as messenger:
         await messenger.send(KEY, [OutboundMessage("https://example.org")])
@@ -105,7 +100,7 @@ async def test_preview_url_option(fake_graph: Fake) -> None:  # noqa: F811
 # Retries
 
 
-async def test_two_server_errors_are_retried(fake_graph: Fake, wa: WhatsAppMessenger) -> None:  # noqa: F811
+async def test_two_server_errors_are_retried(fake_graph: Fake, wa: WhatsAppMessenger) -> None:
     fake, _ = fake_graph
     fake.fail_next(2, status=500)
     await wa.send(KEY, [OutboundMessage("Hello")])
@@ -115,7 +110,7 @@ async def test_two_server_errors_are_retried(fake_graph: Fake, wa: WhatsAppMesse
 
 @pytest.mark.parametrize("code", [130429, 131056])
 async def test_throttling_codes_are_retried(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     wa: WhatsAppMessenger,
     code: int,
 ) -> None:
@@ -126,7 +121,7 @@ async def test_throttling_codes_are_retried(
     assert fake.texts(TO) == ["Hello"]
 
 
-async def test_retry_after_is_honoured(fake_graph: Fake, wa: WhatsAppMessenger) -> None:  # noqa: F811
+async def test_retry_after_is_honoured(fake_graph: Fake, wa: WhatsAppMessenger) -> None:
     fake, _ = fake_graph
     fake.fail_next(1, status=429, retry_after=0.3)
     started = time.monotonic()
@@ -135,7 +130,7 @@ async def test_retry_after_is_honoured(fake_graph: Fake, wa: WhatsAppMessenger) 
     assert fake.texts(TO) == ["Hello"]
 
 
-async def test_exhausted_retries_raise_a_temporary_error(fake_graph: Fake) -> None:  # noqa: F811
+async def test_exhausted_retries_raise_a_temporary_error(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     fake.fail_next(10, status=503, after=1)
     async with make(base_url, max_retries=2) as messenger:
@@ -149,7 +144,7 @@ async def test_exhausted_retries_raise_a_temporary_error(fake_graph: Fake) -> No
     assert fake.texts(TO) == ["One"]
 
 
-async def test_bad_gateway_without_json_is_retried(fake_graph: Fake) -> None:  # noqa: F811
+async def test_bad_gateway_without_json_is_retried(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     failing = _FailingTransport(fail=1, inner=httpx.AsyncHTTPTransport())
     async with httpx.AsyncClient(transport=failing) as client:
@@ -176,7 +171,7 @@ class _FailingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def test_a_timeout_is_retried(fake_graph: Fake) -> None:  # noqa: F811
+async def test_a_timeout_is_retried(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     fake.delay_next(0.6)
     async with make(base_url, timeout=0.2) as messenger:
@@ -187,7 +182,7 @@ async def test_a_timeout_is_retried(fake_graph: Fake) -> None:  # noqa: F811
     assert fake.texts(TO) == ["Hello", "Hello"]
 
 
-async def test_timeouts_give_up_after_the_retries(fake_graph: Fake) -> None:  # noqa: F811
+async def test_timeouts_give_up_after_the_retries(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     fake.delay_next(0.5, n=2)
     async with make(base_url, timeout=0.15, max_retries=1) as messenger:
@@ -214,7 +209,7 @@ async def test_connection_errors_are_retried_then_temporary() -> None:
 
 
 async def test_outside_the_24h_window_is_permanent(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     wa: WhatsAppMessenger,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -235,7 +230,7 @@ async def test_outside_the_24h_window_is_permanent(
     assert "more than 24 hours" in caplog.text
 
 
-async def test_a_refused_recipient_is_permanent(fake_graph: Fake, wa: WhatsAppMessenger) -> None:  # noqa: F811
+async def test_a_refused_recipient_is_permanent(fake_graph: Fake, wa: WhatsAppMessenger) -> None:
     fake, _ = fake_graph
     fake.fail_for(TO, code=131026)
     with pytest.raises(DeliveryError) as caught:
@@ -246,7 +241,7 @@ async def test_a_refused_recipient_is_permanent(fake_graph: Fake, wa: WhatsAppMe
 
 
 async def test_a_partly_sent_message_does_not_count_as_sent(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     wa: WhatsAppMessenger,
 ) -> None:
     fake, _ = fake_graph
@@ -262,7 +257,7 @@ async def test_a_partly_sent_message_does_not_count_as_sent(
 
 
 async def test_acknowledge_marks_read_and_shows_typing(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     wa: WhatsAppMessenger,
 ) -> None:
     fake, _ = fake_graph
@@ -270,7 +265,7 @@ async def test_acknowledge_marks_read_and_shows_typing(
     assert fake.reads == [ReadRequest("wamid.inbound1", typing=True)]
 
 
-async def test_acknowledge_without_typing_or_read(fake_graph: Fake) -> None:  # noqa: F811
+async def test_acknowledge_without_typing_or_read(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     async with make(base_url, typing=False) as messenger:
         await messenger.acknowledge("wamid.a")
@@ -281,7 +276,7 @@ async def test_acknowledge_without_typing_or_read(fake_graph: Fake) -> None:  # 
 
 
 async def test_acknowledge_swallows_errors(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     wa: WhatsAppMessenger,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -306,7 +301,7 @@ def test_bad_tokens_are_refused_without_echoing_them(token: str) -> None:
     assert "secret" not in str(caught.value)
 
 
-async def test_surrounding_whitespace_is_stripped(fake_graph: Fake) -> None:  # noqa: F811
+async def test_surrounding_whitespace_is_stripped(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     async with make(base_url, access_token=f"  {FAKE_TOKEN}\n") as messenger:
         await messenger.send(KEY, [OutboundMessage("Hello")])
@@ -314,7 +309,7 @@ async def test_surrounding_whitespace_is_stripped(fake_graph: Fake) -> None:  # 
 
 
 async def test_the_token_never_shows(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake, base_url = fake_graph
@@ -346,7 +341,7 @@ async def test_the_token_never_shows(
 # Lifecycle and checks
 
 
-async def test_aclose_closes_only_its_own_client(fake_graph: Fake) -> None:  # noqa: F811
+async def test_aclose_closes_only_its_own_client(fake_graph: Fake) -> None:
     _, base_url = fake_graph
     async with httpx.AsyncClient() as client:
         borrowed = make(base_url, client=client)
@@ -436,7 +431,7 @@ def rows(*titles: str) -> dict[str, Any]:
     ],
 )
 async def test_the_fake_refuses_over_limit_payloads(
-    fake_graph: Fake,  # noqa: F811
+    fake_graph: Fake,
     payload: dict[str, Any],
     code: int,
 ) -> None:
@@ -455,7 +450,7 @@ async def test_the_fake_refuses_over_limit_payloads(
     assert fake.messages() == []
 
 
-async def test_the_fake_checks_token_and_phone_number(fake_graph: Fake) -> None:  # noqa: F811
+async def test_the_fake_checks_token_and_phone_number(fake_graph: Fake) -> None:
     fake, base_url = fake_graph
     payload = envelope("text", {"body": "hi"})
     async with httpx.AsyncClient(base_url=base_url) as client:

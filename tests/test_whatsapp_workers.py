@@ -18,10 +18,8 @@ import redis
 
 from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
 from tests.support import free_port, wait_for
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID, fake_graph, fake_graph_server
+from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.whatsapp_updates import APP_SECRET, VERIFY_TOKEN, delivery, signature, text
-
-__all__ = ["fake_graph", "fake_graph_server"]  # fixtures used by name
 
 ROOT = Path(__file__).resolve().parent.parent
 

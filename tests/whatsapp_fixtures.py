@@ -1,4 +1,4 @@
-"""Fixtures serving ``FakeGraphApi`` for real on loopback (import them into a test module)."""
+"""Fixtures serving ``FakeGraphApi`` for real on loopback (a pytest plugin: see conftest.py)."""
 
 from __future__ import annotations
 
