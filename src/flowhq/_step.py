@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from attrs import define, frozen
 
@@ -224,15 +224,18 @@ class _Run:
         self.fired: list[tuple[str | None, str]] = []
         self.taken: list[Taken] = []
         self.chart: Chart | None = None
-        self.flow: CompiledFlow | None = None
-        self._flow_cls: type[Flow] | None = None
         self.message: str | None = None
+
+    @property
+    def flow(self) -> CompiledFlow | None:
+        """The compiled flow this step runs (``None`` until a chart is set)."""
+        return self.chart.flow if self.chart is not None else None
 
     @property
     def flow_cls(self) -> type[Flow]:
         """The flow this step runs."""
-        assert self._flow_cls is not None
-        return self._flow_cls
+        assert self.chart is not None
+        return cast("type[Flow]", self.chart.flow.flow_cls)
 
     # -- chart -----------------------------------------------------------------------------
 
@@ -242,8 +245,7 @@ class _Run:
         self.document.current = Current(values=current.values, labels=current.labels)
         self.document.current.path = flow_cls.name
         self.document.chart = ChartState(flow=flow_cls.name, fingerprint=fingerprint(flow_cls))
-        self.flow, self._flow_cls = compiled(flow_cls), flow_cls
-        self.chart = self.flow.chart()
+        self.chart = compiled(flow_cls).chart()
         self._run_chart(lambda chart: chart.start(self._guard_kwargs(None)), "-")
         self._queue_entered()
 
@@ -268,7 +270,7 @@ class _Run:
         chart = self._restore(flow_cls)
         if chart is None:
             return False
-        self.flow, self.chart, self._flow_cls = compiled(flow_cls), chart, flow_cls
+        self.chart = chart
         if self._waiting() or self._finished():
             return True
         # A deploy turned the waiting state into one that waits for nothing (a Prompt into
@@ -586,10 +588,6 @@ def _legal_chart(
     if ordered is None:
         return None
     nodes = flow.nodes
-    if all(key in nodes and nodes[key].is_history for key in history) and all(
-        value in nodes for values in history.values() for value in values
-    ):
-        return flow.chart(ordered, history)
     kept = {
         key: values
         for key, values in history.items()
