@@ -35,8 +35,8 @@ class Component(Protocol):
         """Handle the user's message while waiting."""
         ...
 
-    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
-        """Send the waiting question again."""
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
+        """Send the waiting question again, after ``prefix`` (why it is asked again)."""
         ...
 
 
@@ -82,7 +82,7 @@ class ComponentBase(ComponentState):
         """Components that do not take input ignore messages."""
         return None
 
-    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
         """Components that ask nothing have nothing to repeat."""
 
 

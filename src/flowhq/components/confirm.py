@@ -115,9 +115,9 @@ class Confirm(ComponentBase):
         self.reprompt(state_manager)
         return None
 
-    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
-        """Send the question and its buttons again."""
-        text = self.text.render(state_manager.values())
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
+        """Send the question and its buttons again, after ``prefix``."""
+        text = prefix + self.text.render(state_manager.values())
         state_manager.messaging.send(text, buttons=self.buttons, tag=state_manager.question_tag)
 
     def match(self, inbound: InboundMessage, flow: str | None = None) -> str | None:
@@ -140,11 +140,8 @@ class Confirm(ComponentBase):
         answer = self.match(inbound, state_manager.get_path())
         if answer is None:
             state_manager.record_validation(self.id, success=False, error="not a yes/no answer")
-            text = self.text.render(state_manager.values())
-            state_manager.messaging.send(
-                f"Please answer {self.yes_title} or {self.no_title}.\n{text}",
-                buttons=self.buttons,
-                tag=state_manager.question_tag,
+            self.reprompt(
+                state_manager, prefix=f"Please answer {self.yes_title} or {self.no_title}.\n"
             )
             return None
         state_manager.record_validation(self.id, success=True)

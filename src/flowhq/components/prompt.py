@@ -94,9 +94,9 @@ class Prompt(AnswerComponent):
         self.reprompt(state_manager)
         return None
 
-    def reprompt(self, state_manager: StateManager, *, offset: int = 0) -> None:
-        """Send the question again."""
-        state_manager.messaging.send(self.text.render(state_manager.values()))
+    def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
+        """Send the question again, after ``prefix``."""
+        state_manager.messaging.send(prefix + self.text.render(state_manager.values()))
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Validate the answer: save and finish ``valid``, or re-ask / finish ``exhausted``."""
@@ -104,8 +104,7 @@ class Prompt(AnswerComponent):
         if value is None:
             # A sticker or a photo sent by mistake is not an attempt at the answer.
             wanted = " or ".join(_ASK_FOR[kind] for kind in self.accept)
-            question = self.text.render(state_manager.values())
-            state_manager.messaging.send(f"Please answer with {wanted}.\n{question}")
+            self.reprompt(state_manager, prefix=f"Please answer with {wanted}.\n")
             return None
         if isinstance(value, str):
             try:
@@ -142,7 +141,6 @@ class Prompt(AnswerComponent):
         state_manager.update_component_data({"failures": failures})
         if self.max_attempts is not None and failures >= self.max_attempts:
             return "exhausted"
-        values = state_manager.values()
-        shown = self.error_text.render(values) if self.error_text else message
-        state_manager.messaging.send(f"{shown}\n{self.text.render(values)}")
+        shown = self.error_text.render(state_manager.values()) if self.error_text else message
+        self.reprompt(state_manager, prefix=f"{shown}\n")
         return None
