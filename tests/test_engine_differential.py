@@ -347,7 +347,7 @@ def make_kwargs(
     *,
     route: str = "guarded",
 ) -> dict[str, Any]:
-    """Guard kwargs shaped as flowhq passes them (``flowhq._step``)."""
+    """Guard kwargs shaped as flowhq passes them (``flowhq.runtime.step``)."""
     return {
         "component_result": event,
         "data": MappingProxyType(dict(data)),

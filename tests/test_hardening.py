@@ -418,7 +418,7 @@ async def test_memory_store_drops_expired_conversations_without_a_scan() -> None
 async def test_failed_sends_are_forgotten_once_delivered_and_bounded(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from flowhq import _delivery
+    from flowhq.runtime import delivery as _delivery
 
     caplog.set_level(logging.CRITICAL, logger="flowhq")
 

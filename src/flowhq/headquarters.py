@@ -1,7 +1,7 @@
 """``Headquarters``: the runner. Load, step, commit, then send (DESIGN §4).
 
-Flow control lives here and in :mod:`flowhq._step`; storage only through the ``Store``;
-replies only through the ``Messenger``, after the commit (:mod:`flowhq._delivery`).
+Flow control lives here and in :mod:`flowhq.runtime.step`; storage only through the ``Store``;
+replies only through the ``Messenger``, after the commit (:mod:`flowhq.runtime.delivery`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Any
 import httpx
 from attrs import define, field
 
-from flowhq._delivery import Delivery, pending
-from flowhq._step import RollbackError, StepObserver, Stepper, StepRecord, StepResult
 from flowhq.components.api_call import ApiCall
 from flowhq.components.error_handler import ErrorHandler
 from flowhq.errors import ConflictError, FlowDefinitionError, InputError, SnapshotError
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.store import ConversationKey, Loaded, Store
+from flowhq.runtime.delivery import Delivery, pending
+from flowhq.runtime.step import RollbackError, StepObserver, Stepper, StepRecord, StepResult
 from flowhq.state.document import Channel, ConversationDocument, OutboxEntry, utc_now
 from flowhq.state.json_values import has_lone_surrogate, storable_copy
 from flowhq.state.manager import ApiSettings, record

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from flowhq._step import ForcedResult
 from flowhq.headquarters import Headquarters, Outcome, StepRecord
 from flowhq.messaging import InboundMessage, OutboundMessage
 from flowhq.persistence import ConversationKey, MemoryStore, Store
+from flowhq.runtime.step import ForcedResult
 from flowhq.state import Messaging, Role, StateManager
 from flowhq.statecharts import Flow
 from flowhq.testing.coverage import TransitionCoverage, active_coverage

@@ -17,11 +17,11 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from flowhq._step import ForcedResult
 from flowhq.components import Action, ApiCall, Choice, ComponentBase, Confirm, Message, Prompt
 from flowhq.headquarters import Headquarters, StepRecord
 from flowhq.messaging import InboundMessage
 from flowhq.persistence import ConversationKey, JsonCodec, MemoryStore
+from flowhq.runtime.step import ForcedResult
 from flowhq.state import ConversationDocument
 from flowhq.statecharts import Flow
 from flowhq.testing.conversation import no_api
