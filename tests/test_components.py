@@ -24,7 +24,8 @@ from flowhq import (
     Prompt,
     StateManager,
 )
-from flowhq.validators import ValidationError, email, integer, one_of, phone, regex
+from flowhq.errors import ValidationError
+from flowhq.validators import email, integer, one_of, phone, regex
 from tests.support import free_port
 
 

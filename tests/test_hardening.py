@@ -20,8 +20,10 @@ from examples.signup import Signup
 from examples.support_menu import SupportMenu
 from flowhq import (
     Action,
+    ApiOptions,
     Choice,
     ConversationKey,
+    DeliveryOptions,
     Flow,
     Headquarters,
     InboundMessage,
@@ -379,7 +381,12 @@ async def test_a_retried_webhook_delivers_the_replies_a_crash_left(redis_url: st
         await task
     assert (await store.load(KEY)).revision == 1
     messenger = Gate()
-    second = Headquarters(flows=[Age], store=store, messenger=messenger, duplicate_grace=0.1)
+    second = Headquarters(
+        flows=[Age],
+        store=store,
+        messenger=messenger,
+        delivery=DeliveryOptions(duplicate_grace=0.1),
+    )
     outcome = await second.handle(msg("m1"))  # Meta retries the webhook elsewhere
     assert outcome.duplicate
     assert outcome.delivered is True
@@ -488,7 +495,7 @@ async def run_call(script: list[tuple[str, float]], **options: object) -> tuple[
     with served(app) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as api:
             hq = Headquarters(
-                flows=[Call], store=MemoryStore(), api=api, api_backoff=0.01, **options
+                flows=[Call], store=MemoryStore(), api=ApiOptions(api, backoff=0.01, **options)
             )  # type: ignore[arg-type]
             await hq.handle(msg("m1"))
             outcome = await hq.handle(msg("m2", "go"))
@@ -506,7 +513,7 @@ async def test_5xx_is_retried_within_the_bound_4xx_is_not() -> None:
     replies, app = await run_call([("status", 503), ("status", 502), ("status", 200)])
     assert replies == ["Done."]
     assert len(app.keys) == 3
-    replies, app = await run_call([("status", 500)] * 5, api_retries=2)
+    replies, app = await run_call([("status", 500)] * 5, retries=2)
     assert replies == ["Failed."]
     assert len(app.keys) == 3
     replies, app = await run_call([("status", 404), ("status", 200)])
@@ -515,7 +522,7 @@ async def test_5xx_is_retried_within_the_bound_4xx_is_not() -> None:
 
 
 async def test_a_final_timeout_is_the_timeout_result() -> None:
-    replies, app = await run_call([("sleep", 1.0)] * 3, api_retries=1)
+    replies, app = await run_call([("sleep", 1.0)] * 3, retries=1)
     assert replies == ["Too slow."]
     assert len(app.keys) == 2
 
@@ -658,7 +665,11 @@ async def test_replies_another_process_marked_are_not_sent_again_from_the_cache(
     sends_a, sends_b = Sends(), Sends()
     a, b = (
         Headquarters(
-            flows=[Signup], store=store, messenger=sends, api=no_api(), redelivery_after=0.3
+            flows=[Signup],
+            store=store,
+            messenger=sends,
+            api=no_api(),
+            delivery=DeliveryOptions(redelivery_after=0.3),
         )
         for store, sends in ((store_a, sends_a), (store_b, sends_b))
     )

@@ -6,16 +6,20 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+import httpx
 import pytest
 
 from examples.signup import Signup
 from flowhq import (
+    ApiOptions,
     ConflictError,
     ConversationKey,
+    DeliveryOptions,
     Flow,
     Headquarters,
     InboundMessage,
     InputError,
+    Limits,
     MemoryStore,
     Message,
     OutboundMessage,
@@ -174,8 +178,10 @@ async def test_two_headquarters_sharing_a_store_conflict_and_retry() -> None:
             return getattr(self.inner, name)
 
     slow = Slow(store)
-    for hq in hqs:
-        hq.store = slow  # type: ignore[assignment]
+    hqs = [
+        Headquarters(flows=[Age], store=slow, messenger=m)  # type: ignore[arg-type]
+        for m in messengers
+    ]
     answers = [msg(f"a{i}", "abc") for i in range(6)]
     await asyncio.gather(*(hqs[i % 2].handle(m) for i, m in enumerate(answers)))
     loaded = await store.load(KEY)
@@ -197,7 +203,7 @@ async def test_conflict_error_after_bounded_attempts() -> None:
             await super().commit(key, other, expected=expected, ttl=ttl)
             return await super().commit(key, document, expected=-1, ttl=ttl)
 
-    hq = Headquarters(flows=[Signup], api=API, store=Hostile(), max_attempts=3)
+    hq = Headquarters(flows=[Signup], api=API, store=Hostile(), limits=Limits(max_attempts=3))
     with pytest.raises(ConflictError) as info:
         await hq.handle(msg("m1", "hi"))
     assert info.value.key == str(KEY)
@@ -210,7 +216,7 @@ async def test_per_conversation_locks_do_not_grow() -> None:
     await asyncio.gather(
         *(hq.handle(InboundMessage("whatsapp", f"+1555{i:04}", "m1", "hi")) for i in range(50))
     )
-    assert hq._locks == {}
+    assert hq._conversations.locked == 0
 
 
 async def test_commands_fire_where_enabled() -> None:
@@ -298,7 +304,7 @@ class Loop(Flow):
 async def test_step_bound_stops_loops(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.CRITICAL, logger="flowhq")
     store = MemoryStore()
-    hq = Headquarters(flows=[Loop], store=store, max_steps=20)
+    hq = Headquarters(flows=[Loop], store=store, limits=Limits(max_steps=20))
     outcome = await hq.handle(msg("m1", "hi"))
     assert texts(outcome) == [hq.error_handler.apology]
     loaded = await store.load(KEY)
@@ -491,3 +497,32 @@ async def test_finished_flow_starts_again_on_next_message() -> None:
     outcome = await hq.handle(msg("m3", "hello again"))
     assert texts(outcome) == ["What's your name?"]
     assert not outcome.finished
+
+
+async def test_flat_keywords_of_0_1_still_work_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match=r"max_text= -> limits=Limits\(max_text=...\)"):
+        hq = Headquarters(flows=[Signup], api=API, store=MemoryStore(), max_text=5)
+    assert hq.limits.max_text == 5
+    outcome = await hq.handle(msg("m1", "far too long"))
+    assert outcome.rejected
+
+
+def test_settings_groups_refuse_nonsense() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        Headquarters(flows=[Signup], api=API, store=MemoryStore(), max_txt=5)
+    with pytest.raises(ValueError, match="max_steps"):
+        Limits(max_steps=0)
+    with pytest.raises(ValueError, match="retries"):
+        ApiOptions(API, retries=-1)
+    with pytest.raises(ValueError, match="duplicate_grace"):
+        DeliveryOptions(duplicate_grace=-1)
+
+
+async def test_api_options_reach_the_api_calls(demo_api: tuple[object, str]) -> None:
+    async with httpx.AsyncClient(base_url=demo_api[1]) as client:
+        hq = Headquarters(flows=[Signup], store=MemoryStore(), api=ApiOptions(client, retries=0))
+        await hq.handle(msg("m1", "hi"))
+        for i, text in enumerate(["Ann", "ann@example.com", "yes"]):
+            outcome = await hq.handle(msg(f"a{i}", text))
+    assert outcome.finished
+    assert outcome.replies[-1].text.startswith("Welcome")

@@ -14,6 +14,7 @@ from flowhq import (
     Flow,
     Headquarters,
     InboundMessage,
+    Limits,
     Prompt,
     RecordingMessenger,
     StateManager,
@@ -49,7 +50,9 @@ async def test_fifty_concurrent_messages_across_two_instances(
     caplog.set_level(logging.DEBUG, logger="flowhq.headquarters")
     messengers = (RecordingMessenger(), RecordingMessenger())
     hqs = [
-        Headquarters(flows=[Counter], store=store, messenger=messenger, max_attempts=50)
+        Headquarters(
+            flows=[Counter], store=store, messenger=messenger, limits=Limits(max_attempts=50)
+        )
         for store, messenger in zip(two_stores, messengers, strict=True)
     ]
     await hqs[0].handle(InboundMessage("whatsapp", "+15550001", "start", "hi"))

@@ -11,6 +11,7 @@ import pytest
 
 from flowhq import (
     ConversationKey,
+    DeliveryOptions,
     Headquarters,
     InboundMessage,
     OutboundMessage,
@@ -138,7 +139,12 @@ async def test_next_message_resends_a_dead_senders_replies(
         InboundMessage("whatsapp", "+15550001", "start", "hi")
     )
     messenger = RecordingMessenger()
-    fresh = Headquarters(flows=[Counter], store=store, messenger=messenger, redelivery_after=0)
+    fresh = Headquarters(
+        flows=[Counter],
+        store=store,
+        messenger=messenger,
+        delivery=DeliveryOptions(redelivery_after=0),
+    )
     await fresh.handle(message(1))
     assert messenger.texts() == ["Say something", "Say something"]  # the lost one first
     loaded = await store.load(KEY)

@@ -18,7 +18,16 @@ import redis
 from examples.demo_api import DemoApi
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
-from flowhq import Action, Flow, Headquarters, Message, Prompt, RedisStore, StateManager
+from flowhq import (
+    Action,
+    DeliveryOptions,
+    Flow,
+    Headquarters,
+    Message,
+    Prompt,
+    RedisStore,
+    StateManager,
+)
 from flowhq.channels.whatsapp import Status, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi
 from tests.redis_servers import RedisServer
@@ -57,7 +66,7 @@ def bot(
         store=store,
         messenger=messenger,
         api=api,
-        redelivery_after=options.pop("redelivery_after", 30.0),
+        delivery=DeliveryOptions(redelivery_after=options.pop("redelivery_after", 30.0)),
     )
     app = webhook_app(hq, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, **options)
     with served(app, lifespan="on") as url:

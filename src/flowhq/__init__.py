@@ -1,9 +1,10 @@
 """flowhq: chat-bot conversations as statecharts, persisted safely.
 
-Everything a user needs is importable from here; see ``DESIGN.md`` §2.
+Everything a user needs is importable from here; see docs/guide.md and docs/architecture.md.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 from statemachine import State
 
@@ -23,7 +24,7 @@ from flowhq.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from flowhq.headquarters import Headquarters, Outcome, StepObserver, StepRecord
+from flowhq.headquarters import Headquarters
 from flowhq.messaging import (
     ConsoleMessenger,
     InboundMessage,
@@ -33,18 +34,22 @@ from flowhq.messaging import (
     OutboundMessage,
     RecordingMessenger,
 )
-from flowhq.persistence import ConversationKey, MemoryStore, RedisStore, Store
+from flowhq.messaging.key import ConversationKey
+from flowhq.persistence import MemoryStore, RedisStore, Store
+from flowhq.runtime.records import ForcedResult, Outcome, StepObserver, StepRecord
+from flowhq.runtime.settings import ApiOptions, DeliveryOptions, Limits
 from flowhq.state import StateManager
 from flowhq.statecharts import Flow, HistoryState, check_flow
 
 try:
-    __version__ = version("flowhq")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _version("flowhq")
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
     "Action",
     "ApiCall",
+    "ApiOptions",
     "ChannelError",
     "Choice",
     "Confirm",
@@ -52,14 +57,17 @@ __all__ = [
     "ConsoleMessenger",
     "ConversationKey",
     "DeliveryError",
+    "DeliveryOptions",
     "ErrorHandler",
     "Flow",
     "FlowDefinitionError",
     "FlowError",
+    "ForcedResult",
     "Headquarters",
     "HistoryState",
     "InboundMessage",
     "InputError",
+    "Limits",
     "Location",
     "Media",
     "MemoryStore",

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from flowhq.cli import chat, check, dev, diagram, state
-from flowhq.cli._common import CliError, load_object
+from flowhq.cli._common import CliError
 from flowhq.errors import FlowError
 
-__all__ = ["build_parser", "load_object", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ class ApiCall(ComponentBase):
     """Perform an HTTP request; finish ``success`` or ``error``.
 
     Timeouts, connection errors and 5xx answers are retried a bounded number of times with
-    the same ``Idempotency-Key`` (``Headquarters(api_retries=...)``); 4xx answers are not.
+    the same ``Idempotency-Key`` (``ApiOptions(retries=...)``); 4xx answers are not.
     What still fails is ``error`` — or ``timeout`` for a final timeout, when the call
     declares that result — recorded in the validation history with its reason. The JSON
     body is kept in the component's data. A ``handler`` may map the response to another
@@ -44,7 +44,7 @@ class ApiCall(ComponentBase):
             add ``timeout`` to branch on it).
         save_as: Save the JSON response under this name.
         saves: Names the handler saves with ``state_manager.save_value``.
-        timeout: Seconds per attempt (default: ``Headquarters(api_timeout=...)``).
+        timeout: Seconds per attempt (default: ``ApiOptions(timeout=...)``).
         initial: This is the initial state.
     """
 

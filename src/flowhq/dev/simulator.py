@@ -29,9 +29,11 @@ from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, sign
 from flowhq.dev.events import EventBus
 from flowhq.dev.updates import interactive, location, text_message, webhook_body
 from flowhq.errors import FlowError
-from flowhq.headquarters import Headquarters, StepRecord
+from flowhq.headquarters import Headquarters
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.store import Store
+from flowhq.runtime.records import StepRecord
+from flowhq.runtime.settings import DeliveryOptions
 from flowhq.statecharts.flow import Flow
 
 __all__ = ["ChatEntry", "Simulator"]
@@ -174,7 +176,7 @@ class Simulator:
             messenger=messenger,
             api=self.api,
             observer=self.observer,
-            redelivery_after=5.0,
+            delivery=DeliveryOptions(redelivery_after=5.0),
         )
         app = webhook_app(
             self.hq,

@@ -3,12 +3,11 @@
 from flowhq.persistence.codec import Codec, JsonCodec
 from flowhq.persistence.memory import MemoryStore
 from flowhq.persistence.redis import KeyBuilder, RedisStore
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, Store
+from flowhq.persistence.store import CommitResult, Loaded, Store
 
 __all__ = [
     "Codec",
     "CommitResult",
-    "ConversationKey",
     "JsonCodec",
     "KeyBuilder",
     "Loaded",

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 from attrs import define, field
 
+from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
+from flowhq.persistence.store import CommitResult, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["MemoryStore"]

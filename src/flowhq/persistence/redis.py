@@ -29,8 +29,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from flowhq.errors import SnapshotError, StoreUnavailableError
+from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
+from flowhq.persistence.store import CommitResult, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["KeyBuilder", "RedisStore"]

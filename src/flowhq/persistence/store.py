@@ -18,7 +18,7 @@ from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_owner"]
+__all__ = ["CommitResult", "Loaded", "Store", "check_owner"]
 
 
 @frozen

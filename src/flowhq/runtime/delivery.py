@@ -1,9 +1,9 @@
-"""Delivery bookkeeping: which committed replies to send now, sending them, marking them.
+"""Delivery: which committed replies to send now, sending them, marking them.
 
-Replies leave only after their commit (DESIGN §4, step 8). Each commit's replies are
-outbox entries tagged with its revision; once sent, the revision is marked delivered in the
-store (or partly delivered: how many of its entries went out), and the next commit drops
-the delivered entries. A process sends:
+Replies leave only after their commit (docs/architecture.md, the message cycle). Each
+commit's replies are outbox entries tagged with its revision; once sent, the revision is
+marked delivered in the store (or partly delivered: how many of its entries went out), and
+the next commit drops the delivered entries. A process sends:
 
 - its own commit's entries, right after the commit;
 - entries whose send failed (or was cancelled) in this process, before anything newer;
@@ -24,16 +24,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
-from attrs import frozen
-
-from flowhq.errors import DeliveryError
+from flowhq.errors import DeliveryError, SnapshotError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import OutboundMessage
-from flowhq.persistence.store import Loaded, Store
-from flowhq.state.document import OutboxEntry
+from flowhq.persistence.store import Loaded
+from flowhq.runtime.conversations import Conversations
+from flowhq.runtime.outbox import Pending, message_of, pending
+from flowhq.runtime.settings import DeliveryOptions
 
-__all__ = ["Delivery", "Pending"]
+__all__ = ["Delivery"]
 
 logger = logging.getLogger("flowhq.delivery")
 
@@ -41,73 +41,116 @@ FAILED_LIMIT = 10_000
 """Conversations whose failed sends this process remembers (oldest forgotten first)."""
 
 
-@frozen
-class Pending:
-    """An outbox entry due for sending, with its position among its commit's entries."""
-
-    entry: OutboxEntry
-    seq: int
-
-    @property
-    def revision(self) -> int:
-        """The revision of the commit that produced it."""
-        return self.entry.revision
-
-
-def pending(loaded: Loaded) -> list[Pending]:
-    """The outbox entries of ``loaded`` not yet delivered, in commit order."""
-    document = loaded.document
-    if document is None:
-        return []
-    seen: dict[int, int] = {}
-    found: list[Pending] = []
-    done = loaded.delivered | frozenset(loaded.failures)
-    for entry in document.outbox:
-        seq = seen.get(entry.revision, 0)
-        seen[entry.revision] = seq + 1
-        if entry.revision in done or seq < loaded.progress.get(entry.revision, 0):
-            continue
-        found.append(Pending(entry, seq))
-    return found
-
-
-def message_of(entry: OutboxEntry) -> OutboundMessage:
-    """The outbound message an outbox entry holds."""
-    return OutboundMessage(
-        entry.text,
-        entry.buttons,
-        tag=entry.tag,
-        descriptions=entry.descriptions,
-        menu_label=entry.menu_label,
-        offset=entry.offset,
-    )
-
-
 class Delivery:
     """Sends committed replies through a messenger and keeps the marks in the store.
 
+    Without a messenger nothing is sent: replies are handed back in the ``Outcome`` and
+    nothing is kept in the outbox.
+
     Args:
-        messenger: Where replies go.
-        store: Where delivery marks are kept.
-        redelivery_after: Seconds after which an undelivered reply counts as lost.
-        duplicate_grace: Seconds a retried message waits for its original sender.
+        messenger: Where replies go (``None``: the caller sends them).
+        conversations: The locks, cache and store the conversations live in.
+        options: When lost replies are sent again.
     """
 
     def __init__(
         self,
-        messenger: Messenger,
-        store: Store,
-        *,
-        redelivery_after: float,
-        duplicate_grace: float,
+        messenger: Messenger | None,
+        conversations: Conversations,
+        options: DeliveryOptions,
     ) -> None:
         self.messenger = messenger
-        self.store = store
-        self.redelivery_after = redelivery_after
-        self.duplicate_grace = duplicate_grace
+        self.conversations = conversations
+        self.store = conversations.store
+        self.redelivery_after = options.redelivery_after
+        self.duplicate_grace = options.duplicate_grace
         # Revisions whose send failed (or was cancelled) in this process: nobody else is
         # sending them, so the next handling sends them at once, before its own.
         self._failed: OrderedDict[ConversationKey, set[int]] = OrderedDict()
+
+    async def refuse(self, key: ConversationKey, reply: OutboundMessage) -> bool | None:
+        """Send a refusal that no commit records (best effort: ``None`` without messenger)."""
+        if self.messenger is None:
+            return None
+        try:
+            await self.messenger.send(key, [reply])
+        except Exception:  # nothing was committed; the refusal is best effort
+            logger.warning("could not send a refusal to %s", key, exc_info=True)
+            return False
+        return True
+
+    async def after_commit(self, key: ConversationKey, committed: Loaded) -> bool | None:
+        """Send this commit's replies (and any left over); cache what the store now has.
+
+        The caller holds the conversation's lock. Returns whether everything due went out
+        (``None`` without messenger).
+        """
+        if self.messenger is None:
+            self.conversations.remember(key, committed)
+            return None
+        due = self.due(key, committed, own=committed.revision)
+        delivered = await self.deliver(key, due)
+        if delivered:
+            marks = frozenset(p.revision for p in due)
+            self.conversations.remember(
+                key, Loaded(committed.document, committed.revision, marks, raw=committed.raw)
+            )
+        else:
+            self.conversations.evict(key)  # the marks are partial: the next load reads them
+        return delivered
+
+    async def retried(self, key: ConversationKey, seen: Loaded, message_id: str) -> bool | None:
+        """A message seen before: send its replies if they are still pending.
+
+        Its original handling committed but may have crashed before sending. A sender that
+        is alive needs a moment: wait ``duplicate_grace`` from the commit, then send what is
+        still pending. Returns whether its replies are out (``None`` without messenger).
+        """
+        if self.messenger is None:
+            return None
+        if not self.of_message(seen, message_id):
+            return True  # the usual retried webhook: its replies went out long ago
+        conversations = self.conversations
+        for _ in range(2):
+            async with conversations.lock(key):
+                loaded = await self.store.load(key)
+                mine = self.of_message(loaded, message_id)
+                if not mine:
+                    return True
+                wait = max(p.entry.queued_at for p in mine) + self.duplicate_grace
+                wait -= time.time()
+                if wait <= 0:
+                    conversations.evict(key)
+                    last = max(p.revision for p in mine)
+                    due = [p for p in pending(loaded) if p.revision <= last]  # older first
+                    return await self.deliver(key, due)
+            await asyncio.sleep(min(wait, self.duplicate_grace))
+        return False
+
+    async def redeliver(self, *, older_than: float | None = None) -> int:
+        """Send committed but undelivered replies in every conversation; return how many.
+
+        Replies younger than ``older_than`` seconds (default: ``redelivery_after``) are
+        skipped: another process is probably sending them. A conversation that cannot be
+        read is logged and skipped.
+        """
+        if self.messenger is None:
+            return 0
+        sent = 0
+        conversations = self.conversations
+        async for key in self.store.scan():
+            try:
+                async with conversations.lock(key):
+                    loaded = await self.store.load(key)
+                    due = self.due(key, loaded, own=None, age=older_than)
+                    if due and await self.deliver(key, due):
+                        sent += len(due)
+                    conversations.evict(key)
+            except SnapshotError as exc:
+                logger.error("redeliver: skipping %s: %s", key, exc.reason)
+            except Exception:
+                logger.exception("redeliver: skipping %s after an error", key)
+        return sent
 
     def due(
         self, key: ConversationKey, loaded: Loaded, *, own: int | None, age: float | None = None
@@ -132,6 +175,7 @@ class Delivery:
         """Send ``due`` in order and mark what went out. Returns whether all of it did."""
         if not due:
             return True
+        assert self.messenger is not None
         messages = [message_of(p.entry) for p in due]
         error: DeliveryError | None = None
         try:

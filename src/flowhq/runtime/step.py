@@ -1,6 +1,6 @@
 """One step of a conversation: restore the chart, deliver the input, run until it waits.
 
-This is the flow-control half of ``Headquarters`` (DESIGN §4, steps 4-6). It works on a
+This is the flow-control half of the message cycle (docs/architecture.md). It works on a
 private copy of the document and never touches the store or the messenger: the caller
 commits the result and sends the replies. The chart is the compiled form of the flow
 (:mod:`flowhq.statecharts.engine`), restored from the saved configuration without running
@@ -12,30 +12,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
-from attrs import define, frozen
+from attrs import define
 
 from flowhq.components.base import ComponentBase
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
 from flowhq.errors import FlowError, StepLimitError
 from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
+from flowhq.runtime.records import ForcedResult, StepObserver, StepRecord, Taken
 from flowhq.state.document import ChartState, ConversationDocument, Current
-from flowhq.state.manager import ApiSettings, Messaging, StateManager
+from flowhq.state.manager import ApiRequester, Messaging, StateManager
 from flowhq.state.upgrade import split_legacy_values
 from flowhq.statecharts.checks import handles
 from flowhq.statecharts.engine import Chart, CompiledFlow, Node, NoTransitionError, compiled
 from flowhq.statecharts.flow import Flow
 from flowhq.statecharts.snapshot import fingerprint
 
-__all__ = [
-    "ForcedResult",
-    "RollbackError",
-    "StepObserver",
-    "StepRecord",
-    "StepResult",
-    "Stepper",
-]
+__all__ = ["RollbackError", "StepResult", "Stepper"]
 
 logger = logging.getLogger("flowhq.headquarters")
 
@@ -54,66 +48,6 @@ class RollbackError(FlowError):
         self.error = error
         self.decision = decision
         super().__init__(f"step rolled back in {component!r}: {error!r}")
-
-
-Taken = tuple[str, str | None, str]
-"""A transition taken: (source state id, target state id, event)."""
-
-
-@frozen
-class StepRecord:
-    """What one committed step did, for observers (coverage, path replay, the dev console).
-
-    Attributes:
-        flow: The flow the step ran.
-        fired: ``(origin state or None for a command, event)`` in the order dispatched.
-        transitions: The declared transitions taken.
-        configuration: The configuration after the step.
-        finished: Whether the flow reached a final state.
-        conversation: ``channel:identifier`` of the conversation.
-        message: The text or payload of the message that triggered the step, if any.
-        replies: The texts of the step's replies.
-    """
-
-    flow: str
-    fired: tuple[tuple[str | None, str], ...]
-    transitions: tuple[Taken, ...]
-    configuration: tuple[str, ...]
-    finished: bool
-    conversation: str = ""
-    message: str | None = None
-    replies: tuple[str, ...] = ()
-
-
-@frozen
-class ForcedResult:
-    """A result forced on a component instead of running it, with the values it saves.
-
-    An ApiCall's handler or an Action saves values later states show; forcing the result
-    skips them, so the test says what they would have been.
-    """
-
-    result: str
-    values: Mapping[str, Any] = {}
-
-
-class StepObserver(Protocol):
-    """Instrumentation seam (used by ``flowhq.testing``); production code passes none.
-
-    ``forced_result`` may answer a result for a component that finishes by itself (ApiCall,
-    Action, Message) instead of running it; ``committed`` sees every committed step.
-    """
-
-    def forced_result(self, flow: str, state: str, conversation: str) -> str | ForcedResult | None:
-        """Return the result ``state`` should finish with, or ``None`` to run it.
-
-        ``conversation`` is ``channel:identifier``.
-        """
-        ...
-
-    def committed(self, record: StepRecord) -> None:
-        """Called after a step was committed."""
-        ...
 
 
 @define
@@ -147,7 +81,7 @@ class Stepper:
         flows: Mapping[str, type[Flow]],
         *,
         entry: str,
-        api: ApiSettings,
+        api: ApiRequester | None,
         error_handler: ErrorHandler,
         max_steps: int,
         observer: StepObserver | None = None,

@@ -17,16 +17,13 @@ Every getter returns a copy: mutating it changes nothing stored.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import enum
 import hashlib
-import random
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from attrs import frozen
 
 from flowhq.errors import FlowError, StateAccessError
 from flowhq.messaging.types import OutboundMessage
@@ -34,7 +31,7 @@ from flowhq.state.document import ConversationDocument, ValidationEntry, utc_now
 from flowhq.state.json_values import storable_copy
 from flowhq.state.secrets import redact
 
-__all__ = ["ApiSettings", "Messaging", "Role", "StateManager", "TemplateValues"]
+__all__ = ["ApiRequester", "Messaging", "Role", "StateManager", "TemplateValues"]
 
 VALIDATION_HISTORY_LIMIT = 50
 """Validation entries kept per conversation (newest kept)."""
@@ -49,26 +46,22 @@ class Role(enum.Enum):
     API = "api"
 
 
-@frozen
-class ApiSettings:
-    """How ``make_api_request`` talks to APIs.
+class ApiRequester(Protocol):
+    """Performs API requests for ``make_api_request`` (the runtime's ``ApiClient``)."""
 
-    Attributes:
-        client: The httpx client (``Headquarters(api=...)``), or ``None``.
-        timeout: Seconds per attempt (``None``: the client's own, 5 s in httpx by default).
-        retries: Extra attempts after a timeout, a connection error or a 5xx answer.
-        backoff: Seconds before the first retry; doubled each time, with jitter.
-    """
-
-    client: httpx.AsyncClient | None = None
-    timeout: float | None = None
-    retries: int = 2
-    backoff: float = 0.2
-
-
-# Failures worth another attempt: the server may have done the work and answered late, or
-# never got the request. A protocol error on our side (a bad header) would fail again.
-_RETRIED = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        timeout: float | None,  # noqa: ASYNC109 - the HTTP timeout of each attempt
+        secret: str | None,
+    ) -> httpx.Response:
+        """Send the request (with retries); keep ``secret`` out of any error message."""
+        ...
 
 
 class Messaging:
@@ -151,7 +144,7 @@ class StateManager:
         role: Role,
         messaging: Messaging,
         saves: frozenset[str] = frozenset(),
-        api: ApiSettings | None = None,
+        api: ApiRequester | None = None,
         revision: int = 0,
         resumed: bool = False,
     ) -> None:
@@ -159,7 +152,7 @@ class StateManager:
         self._component = component
         self._role = role
         self._saves = saves
-        self._api = api or ApiSettings()
+        self._api = api
         self._revision = revision
         self.messaging = messaging
         """Where the component's replies go (``state_manager.messaging.send(text)``)."""
@@ -373,7 +366,7 @@ class StateManager:
             url: URL, or a path relative to the client's ``base_url``.
             json: JSON body.
             params: Query parameters.
-            timeout: Seconds per attempt (default: ``Headquarters(api_timeout=...)``).
+            timeout: Seconds per attempt (default: ``ApiOptions.timeout``).
 
         Returns:
             The response (a 5xx one when every attempt got one).
@@ -386,44 +379,19 @@ class StateManager:
                 failure); the message never contains the auth token.
         """
         self._require({Role.API}, "make API requests")
-        settings = self._api
-        if settings.client is None:
+        if self._api is None:
             raise FlowError("no API client: pass Headquarters(api=httpx.AsyncClient(...))")
         headers = {"Idempotency-Key": self.idempotency_key()}
         token = self._document.auth.token
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        per_attempt: Any = settings.timeout if timeout is None else timeout
-        if per_attempt is None:
-            per_attempt = httpx.USE_CLIENT_DEFAULT
-        for attempt in range(settings.retries + 1):
-            last = attempt == settings.retries
-            try:
-                response = await settings.client.request(
-                    method, url, json=json, params=params, headers=headers, timeout=per_attempt
-                )
-            except _RETRIED as exc:
-                if last:
-                    raise _sanitized(exc, token) from None
-            except httpx.HTTPError as exc:
-                raise _sanitized(exc, token) from None
-            else:
-                if response.status_code < 500 or last:
-                    return response
-            await asyncio.sleep(settings.backoff * 2**attempt * random.uniform(0.5, 1.0))  # noqa: S311
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._api.request(
+            method, url, json=json, params=params, headers=headers, timeout=timeout, secret=token
+        )
 
     def _require(self, roles: set[Role], operation: str) -> None:
         if self._role not in roles:
             raise StateAccessError(self._component, operation)
-
-
-def _sanitized(exc: httpx.HTTPError, token: str | None) -> httpx.HTTPError:
-    """The same kind of error with the token removed from its message (and no chain)."""
-    message = redact(str(exc), token)
-    if isinstance(exc, httpx.RequestError):
-        return type(exc)(message)
-    return httpx.HTTPError(message)
 
 
 def record(

@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 
-from flowhq.headquarters import Headquarters, Outcome, StepRecord
+from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage, OutboundMessage
-from flowhq.persistence import ConversationKey, MemoryStore, Store
-from flowhq.runtime.step import ForcedResult
+from flowhq.messaging.key import ConversationKey
+from flowhq.persistence import MemoryStore, Store
+from flowhq.runtime.records import ForcedResult, Outcome, StepRecord
 from flowhq.state import Messaging, Role, StateManager
 from flowhq.statecharts import Flow
 from flowhq.testing.coverage import TransitionCoverage, active_coverage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections import defaultdict
 
-from flowhq.headquarters import StepRecord
+from flowhq.runtime.records import StepRecord
 from flowhq.statecharts import Flow
 from flowhq.statecharts.model import declared_events, transitions
 

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flowhq.components import Action, ApiCall, Choice, ComponentBase, Confirm, Message, Prompt
-from flowhq.headquarters import Headquarters, StepRecord
+from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage
-from flowhq.persistence import ConversationKey, JsonCodec, MemoryStore
-from flowhq.runtime.step import ForcedResult
+from flowhq.messaging.key import ConversationKey
+from flowhq.persistence import JsonCodec, MemoryStore
+from flowhq.runtime.records import ForcedResult, StepRecord
 from flowhq.state import ConversationDocument
 from flowhq.statecharts import Flow
 from flowhq.testing.conversation import no_api

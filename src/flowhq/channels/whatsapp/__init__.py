@@ -16,12 +16,11 @@ from flowhq.channels.whatsapp.messenger import WhatsAppMessenger
 from flowhq.channels.whatsapp.outbound import MORE_PREFIX, parse_more, render
 from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
 from flowhq.channels.whatsapp.signature import verify_signature
-from flowhq.errors import ChannelError
+from flowhq.errors import ChannelError as ChannelError  # importable here too, listed in errors
 
 # Plain sorted() order, as tests/test_public_api.py checks; ruff's isort-style order differs.
-__all__ = [  # noqa: RUF022
+__all__ = [
     "CHANNEL",
-    "ChannelError",
     "MORE_PREFIX",
     "MemoryQueue",
     "RedisStreamQueue",

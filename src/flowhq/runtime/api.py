@@ -1,0 +1,107 @@
+"""The HTTP client behind ``StateManager.make_api_request``: retries, backoff, no leaked token.
+
+``StateManager`` decides who may call and what headers go (the bearer token, the idempotency
+key); this module performs the request through the ``Headquarters``' httpx client
+(docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from flowhq.errors import FlowError
+from flowhq.runtime.settings import ApiOptions
+from flowhq.state.secrets import redact
+
+__all__ = ["ApiClient"]
+
+# Failures worth another attempt: the server may have done the work and answered late, or
+# never got the request. A protocol error on our side (a bad header) would fail again.
+_RETRIED = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class ApiClient:
+    """Sends API requests with bounded retries (an ``ApiRequester`` for ``StateManager``).
+
+    Args:
+        options: The client, per-attempt timeout, retries and backoff.
+    """
+
+    def __init__(self, options: ApiOptions) -> None:
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"ApiClient(retries={self.options.retries}, timeout={self.options.timeout})"
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        timeout: float | None,  # noqa: ASYNC109 - the HTTP timeout of each attempt
+        secret: str | None,
+    ) -> httpx.Response:
+        """Send one request; retry timeouts, connection errors and 5xx answers.
+
+        Args:
+            method: HTTP method.
+            url: URL, or a path relative to the client's ``base_url``.
+            json: JSON body.
+            params: Query parameters.
+            headers: Headers to send (the same on every attempt).
+            timeout: Seconds per attempt (default: the options', else the client's).
+            secret: A value to keep out of error messages (the auth token).
+
+        Returns:
+            The response (a 5xx one when every attempt got one).
+
+        Raises:
+            FlowError: there is no API client.
+            httpx.TimeoutException: the last attempt timed out.
+            httpx.TransportError: the last attempt could not connect; the message never
+                contains ``secret``.
+        """
+        options = self.options
+        client = options.client
+        if client is None:
+            raise FlowError("no API client: pass Headquarters(api=httpx.AsyncClient(...))")
+        per_attempt: Any = options.timeout if timeout is None else timeout
+        if per_attempt is None:
+            per_attempt = httpx.USE_CLIENT_DEFAULT
+        for attempt in range(options.retries + 1):
+            last = attempt == options.retries
+            try:
+                response = await client.request(
+                    method, url, json=json, params=params, headers=headers, timeout=per_attempt
+                )
+            except _RETRIED as exc:
+                if last:
+                    raise _sanitized(exc, secret) from None
+            except httpx.HTTPError as exc:
+                raise _sanitized(exc, secret) from None
+            else:
+                if response.status_code < 500 or last:
+                    return response
+            await asyncio.sleep(options.backoff * 2**attempt * random.uniform(0.5, 1.0))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        """Close the httpx client, if any."""
+        if self.options.client is not None:
+            await self.options.client.aclose()
+
+
+def _sanitized(exc: httpx.HTTPError, secret: str | None) -> httpx.HTTPError:
+    """The same kind of error with the secret removed from its message (and no chain)."""
+    message = redact(str(exc), secret)
+    if isinstance(exc, httpx.RequestError):
+        return type(exc)(message)
+    return httpx.HTTPError(message)

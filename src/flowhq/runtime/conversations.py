@@ -1,0 +1,187 @@
+"""Conversations: per-key locks, the document cache and the load-step-commit loop.
+
+``transact`` loads a conversation (or takes this process's cached copy), runs a step on
+it and commits the result with the store's compare-and-set; on a conflict it recomputes the
+step from the current document. It returns the committed document and never sends anything:
+delivery is the caller's next move, under the same lock (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from attrs import define, frozen
+
+from flowhq.errors import ConflictError
+from flowhq.messaging.key import ConversationKey
+from flowhq.persistence.store import Loaded, Store
+from flowhq.runtime.outbox import pending
+from flowhq.runtime.records import Outcome, StepRecord
+from flowhq.state.document import ConversationDocument
+
+__all__ = ["CACHE_SIZE", "Conversations", "Planned", "Transaction"]
+
+logger = logging.getLogger("flowhq.headquarters")
+
+CACHE_SIZE = 10_000
+"""Conversations whose last committed document a process keeps (saves the load)."""
+
+
+@define
+class Planned:
+    """What a step function decided: the document to commit (``None``: nothing) and why."""
+
+    document: ConversationDocument | None
+    outcome: Outcome
+    record: StepRecord | None = None
+
+
+@frozen
+class Transaction:
+    """What ``transact`` did.
+
+    Attributes:
+        outcome: The step's outcome, with the committed revision.
+        loaded: The document the final step was computed from.
+        committed: The document as now stored (``None`` when nothing was written).
+        record: What the committed step did (``None`` when it recorded nothing).
+    """
+
+    outcome: Outcome
+    loaded: Loaded
+    committed: Loaded | None
+    record: StepRecord | None
+
+
+Step = Callable[[Loaded], Awaitable[Planned]]
+"""A step: the loaded conversation in, the plan out; it must not write anywhere itself."""
+
+
+class _KeyLock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
+class Conversations:
+    """Loads, steps and commits conversations of one store, one message at a time per key.
+
+    Args:
+        store: Where the documents live.
+        ttl: Seconds a conversation is kept after its last commit (``None``: forever).
+        max_attempts: Commit attempts before ``ConflictError``.
+        cache: Keep each conversation's last committed document in this process.
+        keeps_outbox: Replies wait in the outbox for a messenger; a copy whose replies are
+            still owed is never cached (another sender marks them without a new revision,
+            which a cached copy would not see).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl: int | None,
+        max_attempts: int,
+        cache: bool,
+        keeps_outbox: bool,
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.max_attempts = max_attempts
+        self.keeps_outbox = keeps_outbox
+        self._locks: dict[ConversationKey, _KeyLock] = {}
+        self._cache: OrderedDict[ConversationKey, Loaded] | None = OrderedDict() if cache else None
+
+    @asynccontextmanager
+    async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
+        """One message of a conversation at a time in this process; idle locks are dropped."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = _KeyLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[key]
+
+    @property
+    def locked(self) -> int:
+        """How many conversations hold or wait for a lock right now."""
+        return len(self._locks)
+
+    async def load(self, key: ConversationKey) -> Loaded:
+        """The conversation from the cache (taken out of it) or from the store."""
+        cache = self._cache
+        if cache is not None:
+            cached = cache.pop(key, None)
+            if cached is not None:
+                return cached
+        return await self.store.load(key)
+
+    def remember(self, key: ConversationKey, loaded: Loaded) -> None:
+        """Cache ``loaded`` as what the store holds now (unless it still owes replies)."""
+        cache = self._cache
+        if cache is None:
+            return
+        if self.keeps_outbox and pending(loaded):
+            cache.pop(key, None)
+            return
+        cache[key] = loaded
+        if len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
+    def evict(self, key: ConversationKey) -> None:
+        """Forget the cached copy: the next message reads the store."""
+        if self._cache is not None:
+            self._cache.pop(key, None)
+
+    async def transact(self, key: ConversationKey, step: Step) -> Transaction:
+        """Run ``step`` and commit what it planned; on a conflict, step again.
+
+        The caller holds :meth:`lock` for ``key``. A step that plans nothing leaves the
+        loaded copy cached and commits nothing.
+
+        Raises:
+            ConflictError: the commit lost ``max_attempts`` times in a row.
+            SnapshotError: the stored document cannot be read.
+            StoreUnavailableError: the store is down.
+        """
+        loaded = await self.load(key)
+        expected = loaded.revision
+        for attempt in range(1, self.max_attempts + 1):
+            planned = await step(loaded)
+            if planned.document is None:
+                self.remember(key, loaded)
+                return Transaction(planned.outcome, loaded, None, planned.record)
+            result = await self.store.commit(
+                key,
+                planned.document,
+                expected=loaded.revision,
+                ttl=self.ttl,
+                forget=sorted(loaded.marks()),  # their entries left the outbox in the step
+            )
+            if result.ok:
+                planned.outcome.revision = result.revision
+                planned.outcome.record = planned.record
+                committed = Loaded(planned.document, result.revision, raw=result.raw)
+                return Transaction(planned.outcome, loaded, committed, planned.record)
+            assert result.current is not None
+            logger.debug("conflict on %s (attempt %d)", key, attempt)
+            expected = loaded.revision
+            if attempt == 1:
+                loaded = result.current  # the conflict answer is the current document
+                continue
+            # Contended: back off, then recompute from a snapshot taken after the wait.
+            await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311
+            loaded = await self.store.load(key)
+        raise ConflictError(str(key), expected, loaded.revision, self.max_attempts)
