@@ -21,12 +21,12 @@ from flowhq.components.error_handler import ErrorHandler
 from flowhq.errors import FlowDefinitionError, InputError
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
-from flowhq.persistence.store import Loaded, Store
+from flowhq.persistence.store import Store
 from flowhq.runtime.api import ApiClient
-from flowhq.runtime.conversations import Conversations, Planned
+from flowhq.runtime.conversations import Conversations
 from flowhq.runtime.delivery import Delivery
 from flowhq.runtime.intake import Intake
-from flowhq.runtime.records import Outcome, StepObserver, StepRecord
+from flowhq.runtime.records import Outcome, StepObserver
 from flowhq.runtime.settings import ApiOptions, DeliveryOptions, Limits
 from flowhq.runtime.step import Stepper
 from flowhq.runtime.turn import Turns
@@ -121,7 +121,6 @@ class Headquarters:
         self.ttl = ttl
         self.limits = limits
         self.error_handler = error_handler or ErrorHandler()
-        keeps_outbox = messenger is not None
         self._api = ApiClient(api_options)
         self._intake = Intake(channels=channels, max_text=limits.max_text)
         self._stepper = Stepper(
@@ -132,14 +131,14 @@ class Headquarters:
             max_steps=limits.max_steps,
             observer=observer,
         )
-        self._turns = Turns(
+        turns = Turns(
             self._stepper,
             codec=store.codec,
             error_handler=self.error_handler,
-            keeps_outbox=keeps_outbox,
+            keeps_outbox=messenger is not None,
         )
         self._conversations = Conversations(
-            store, ttl=ttl, max_attempts=limits.max_attempts, cache=cache, keeps_outbox=keeps_outbox
+            store, turns, ttl=ttl, max_attempts=limits.max_attempts, cache=cache
         )
         self._delivery = Delivery(messenger, self._conversations, delivery)
 
@@ -176,14 +175,10 @@ class Headquarters:
             delivered = await self._delivery.refuse(key, reply)
             return Outcome(replies=[reply], rejected=True, delivered=delivered)
 
-        async def step(loaded: Loaded) -> Planned:
-            return await self._turns.answer(key, loaded, inbound)
-
         async with self._conversations.lock(key):
-            done = await self._conversations.transact(key, step)
+            done = await self._conversations.answer(key, inbound)
             outcome = done.outcome
             if done.committed is not None:
-                self._notify(done.record)
                 outcome.delivered = await self._delivery.after_commit(key, done.committed)
         if outcome.duplicate:
             outcome.delivered = await self._delivery.retried(key, done.loaded, inbound.message_id)
@@ -199,13 +194,9 @@ class Headquarters:
         if name not in self.flows:
             raise InputError(f"unknown flow {name!r}; known: {sorted(self.flows)}")
 
-        async def step(loaded: Loaded) -> Planned:
-            return await self._turns.step(key, loaded, inbound=None, begin=name)
-
         async with self._conversations.lock(key):
-            done = await self._conversations.transact(key, step)
+            done = await self._conversations.begin(key, name)
             assert done.committed is not None
-            self._notify(done.record)
             done.outcome.delivered = await self._delivery.after_commit(key, done.committed)
         return done.outcome
 
@@ -232,11 +223,8 @@ class Headquarters:
         key = self._intake.key(channel, identifier)
         changes = _protected_changes(dashboard, action, auth_token)
 
-        async def step(loaded: Loaded) -> Planned:
-            return self._turns.initialize(key, loaded, changes)
-
         async with self._conversations.lock(key):
-            done = await self._conversations.transact(key, step)
+            done = await self._conversations.initialize(key, changes)
             assert done.committed is not None
             await self._delivery.after_commit(key, done.committed)
         return done.outcome.revision
@@ -279,11 +267,6 @@ class Headquarters:
             await close()
         await self._api.aclose()
         await self.store.close()
-
-    def _notify(self, record: StepRecord | None) -> None:
-        observer = self._stepper.observer
-        if observer is not None and record is not None:
-            observer.committed(record)
 
 
 def _by_name(flows: Sequence[type[Flow]]) -> dict[str, type[Flow]]:

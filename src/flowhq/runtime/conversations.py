@@ -12,33 +12,25 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
-from attrs import define, frozen
+from attrs import frozen
 
 from flowhq.errors import ConflictError
 from flowhq.messaging.key import ConversationKey
+from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.store import Loaded, Store
-from flowhq.runtime.outbox import pending
 from flowhq.runtime.records import Outcome, StepRecord
-from flowhq.state.document import ConversationDocument
+from flowhq.runtime.turn import Planned, Turns
 
-__all__ = ["CACHE_SIZE", "Conversations", "Planned", "Transaction"]
+__all__ = ["CACHE_SIZE", "Conversations", "Transaction"]
 
 logger = logging.getLogger("flowhq.headquarters")
 
 CACHE_SIZE = 10_000
 """Conversations whose last committed document a process keeps (saves the load)."""
-
-
-@define
-class Planned:
-    """What a step function decided: the document to commit (``None``: nothing) and why."""
-
-    document: ConversationDocument | None
-    outcome: Outcome
-    record: StepRecord | None = None
 
 
 @frozen
@@ -75,27 +67,26 @@ class Conversations:
 
     Args:
         store: Where the documents live.
+        turns: Plans each step (the chart, the components, the bookkeeping).
         ttl: Seconds a conversation is kept after its last commit (``None``: forever).
         max_attempts: Commit attempts before ``ConflictError``.
-        cache: Keep each conversation's last committed document in this process.
-        keeps_outbox: Replies wait in the outbox for a messenger; a copy whose replies are
-            still owed is never cached (another sender marks them without a new revision,
-            which a cached copy would not see).
+        cache: Keep each conversation's last committed document in this process. With an
+            outbox, delivery decides what to cache once the replies' marks are known.
     """
 
     def __init__(
         self,
         store: Store,
+        turns: Turns,
         *,
         ttl: int | None,
         max_attempts: int,
         cache: bool,
-        keeps_outbox: bool,
     ) -> None:
         self.store = store
+        self.turns = turns
         self.ttl = ttl
         self.max_attempts = max_attempts
-        self.keeps_outbox = keeps_outbox
         self._locks: dict[ConversationKey, _KeyLock] = {}
         self._cache: OrderedDict[ConversationKey, Loaded] | None = OrderedDict() if cache else None
 
@@ -129,12 +120,9 @@ class Conversations:
         return await self.store.load(key)
 
     def remember(self, key: ConversationKey, loaded: Loaded) -> None:
-        """Cache ``loaded`` as what the store holds now (unless it still owes replies)."""
+        """Cache ``loaded`` as what the store holds now."""
         cache = self._cache
         if cache is None:
-            return
-        if self.keeps_outbox and pending(loaded):
-            cache.pop(key, None)
             return
         cache[key] = loaded
         if len(cache) > CACHE_SIZE:
@@ -145,11 +133,36 @@ class Conversations:
         if self._cache is not None:
             self._cache.pop(key, None)
 
-    async def transact(self, key: ConversationKey, step: Step) -> Transaction:
+    async def answer(self, key: ConversationKey, inbound: InboundMessage) -> Transaction:
+        """Step ``inbound`` into the conversation and commit (a duplicate commits nothing)."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return await self.turns.answer(key, loaded, inbound)
+
+        return await self._transact(key, step)
+
+    async def begin(self, key: ConversationKey, flow: str) -> Transaction:
+        """Begin ``flow`` in the conversation and commit."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return await self.turns.step(key, loaded, inbound=None, begin=flow)
+
+        return await self._transact(key, step)
+
+    async def initialize(self, key: ConversationKey, changes: Mapping[str, Any]) -> Transaction:
+        """Set protected state (checked ``changes``) and commit."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return self.turns.initialize(key, loaded, changes)
+
+        return await self._transact(key, step)
+
+    async def _transact(self, key: ConversationKey, step: Step) -> Transaction:
         """Run ``step`` and commit what it planned; on a conflict, step again.
 
-        The caller holds :meth:`lock` for ``key``. A step that plans nothing leaves the
-        loaded copy cached and commits nothing.
+        The caller holds :meth:`lock` for ``key``. A step that plans nothing (a duplicate)
+        commits nothing and leaves nothing cached: its document may owe replies another
+        sender is marking.
 
         Raises:
             ConflictError: the commit lost ``max_attempts`` times in a row.
@@ -161,7 +174,6 @@ class Conversations:
         for attempt in range(1, self.max_attempts + 1):
             planned = await step(loaded)
             if planned.document is None:
-                self.remember(key, loaded)
                 return Transaction(planned.outcome, loaded, None, planned.record)
             result = await self.store.commit(
                 key,
@@ -174,6 +186,11 @@ class Conversations:
                 planned.outcome.revision = result.revision
                 planned.outcome.record = planned.record
                 committed = Loaded(planned.document, result.revision, raw=result.raw)
+                observer = self.turns.stepper.observer
+                if observer is not None and planned.record is not None:
+                    observer.committed(planned.record)
+                if not self.turns.keeps_outbox:
+                    self.remember(key, committed)  # no replies owed: this is what is stored
                 return Transaction(planned.outcome, loaded, committed, planned.record)
             assert result.current is not None
             logger.debug("conflict on %s (attempt %d)", key, attempt)

@@ -83,20 +83,24 @@ class Delivery:
         """Send this commit's replies (and any left over); cache what the store now has.
 
         The caller holds the conversation's lock. Returns whether everything due went out
-        (``None`` without messenger).
+        (``None`` without messenger). Without messenger the conversations cached the commit
+        themselves: no reply is owed.
         """
         if self.messenger is None:
-            self.conversations.remember(key, committed)
             return None
-        due = self.due(key, committed, own=committed.revision)
+        owed = pending(committed)
+        due = self.due(key, owed, own=committed.revision)
         delivered = await self.deliver(key, due)
-        if delivered:
+        if delivered and len(due) == len(owed):
             marks = frozenset(p.revision for p in due)
             self.conversations.remember(
                 key, Loaded(committed.document, committed.revision, marks, raw=committed.raw)
             )
         else:
-            self.conversations.evict(key)  # the marks are partial: the next load reads them
+            # Partial marks, or replies another sender (maybe another process) still owes:
+            # it marks them in the store without a new revision, which a cached copy would
+            # never see, and the next message would send them again. Read the store then.
+            self.conversations.evict(key)
         return delivered
 
     async def retried(self, key: ConversationKey, seen: Loaded, message_id: str) -> bool | None:
@@ -142,7 +146,7 @@ class Delivery:
             try:
                 async with conversations.lock(key):
                     loaded = await self.store.load(key)
-                    due = self.due(key, loaded, own=None, age=older_than)
+                    due = self.due(key, pending(loaded), own=None, age=older_than)
                     if due and await self.deliver(key, due):
                         sent += len(due)
                     conversations.evict(key)
@@ -153,14 +157,22 @@ class Delivery:
         return sent
 
     def due(
-        self, key: ConversationKey, loaded: Loaded, *, own: int | None, age: float | None = None
+        self,
+        key: ConversationKey,
+        owed: Sequence[Pending],
+        *,
+        own: int | None,
+        age: float | None = None,
     ) -> list[Pending]:
-        """Entries this process should send now, in commit order (see the module docs)."""
+        """Which of the ``owed`` entries this process sends now, in commit order.
+
+        See the module docs: its own commit's, those that failed here, and lost ones.
+        """
         failed = self._failed.get(key, set())
         cutoff = time.time() - (self.redelivery_after if age is None else age)
         due = [
             p
-            for p in pending(loaded)
+            for p in owed
             if p.revision == own or p.revision in failed or p.entry.queued_at <= cutoff
         ]
         if failed:

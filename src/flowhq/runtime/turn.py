@@ -12,22 +12,32 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from attrs import define
+
 from flowhq.components.error_handler import ErrorHandler
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.codec import Codec
 from flowhq.persistence.store import Loaded
-from flowhq.runtime.conversations import Planned
 from flowhq.runtime.outbox import entries_of, pending
-from flowhq.runtime.records import Outcome
+from flowhq.runtime.records import Outcome, StepRecord
 from flowhq.runtime.step import RollbackError, Stepper
 from flowhq.state.document import Channel, ConversationDocument, utc_now
 from flowhq.state.manager import record
 
-__all__ = ["INBOX_SIZE", "Turns"]
+__all__ = ["INBOX_SIZE", "Planned", "Turns"]
 
 INBOX_SIZE = 64
 """How many processed message ids a conversation remembers for deduplication."""
+
+
+@define
+class Planned:
+    """What a turn decided: the document to commit (``None``: nothing) and its outcome."""
+
+    document: ConversationDocument | None
+    outcome: Outcome
+    record: StepRecord | None = None
 
 
 class Turns:
