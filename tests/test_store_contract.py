@@ -149,3 +149,25 @@ async def test_corrupt_value_is_an_error_for_that_conversation_only(redis_like: 
     assert await store.client.hget(store.keys.key(foreign), "owner") == b"someone else"
     assert await store.client.get(store.keys.key(wrong_type)) == b"just a string"
     assert (await store.load(good)).document is not None
+
+
+async def test_pages_of_keys_cover_every_conversation(store: Store) -> None:
+    keys = {ConversationKey("paged", f"+1{i}") for i in range(25)}
+    for key in keys:
+        doc = ConversationDocument(channel=Channel(key.channel, key.identifier))
+        await store.commit(key, doc, expected=0)
+    seen: set[ConversationKey] = set()
+    cursor, pages = "0", 0
+    while True:
+        page, cursor = await store.scan_page(cursor, 7)
+        seen.update(page)
+        pages += 1
+        if cursor == "0":
+            break
+        assert pages < 1000
+    assert seen >= keys
+    assert seen == {key async for key in store.scan()}
+    assert pages > 1
+    size = await store.size()
+    assert size is not None
+    assert size >= len(keys)

@@ -12,19 +12,16 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 from attrs import define, field
-from redis.asyncio.cluster import RedisCluster
 
 from flowhq.errors import SnapshotError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import JsonCodec
-from flowhq.persistence.memory import MemoryStore
-from flowhq.persistence.redis import RedisStore
 from flowhq.persistence.store import Loaded, Store
 from flowhq.state.document import ConversationDocument
 from flowhq.statecharts.flow import Flow
@@ -136,7 +133,7 @@ class Inspector:
         Returns:
             ``{"items": [...], "cursor": next cursor or "0" at the end}``.
         """
-        keys, next_cursor = await _scan_page(self.store, cursor, count)
+        keys, next_cursor = await self.store.scan_page(cursor, count)
         items = []
         for key, loaded in zip(keys, await _load_all(self.store, keys), strict=True):
             if isinstance(loaded, SnapshotError):
@@ -170,7 +167,7 @@ class Inspector:
         """
         flow_cls = self.flows.get(flow)
         commands = set(flow_cls.commands.values()) if flow_cls is not None else set()
-        funnel = Funnel(flow, total=await _size(self.store))
+        funnel = Funnel(flow, total=await self.store.size())
         now = time.time()
         batch: list[ConversationKey] = []
         async for key in self.store.scan():
@@ -240,34 +237,3 @@ def _epoch(text: str) -> float | None:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
-
-
-async def _scan_page(store: Store, cursor: str, count: int) -> tuple[list[ConversationKey], str]:
-    """A page of keys and the next cursor ("0" when done): SCAN on Redis, a slice in memory."""
-    if isinstance(store, RedisStore) and not isinstance(store.client, RedisCluster):
-        client: Any = store.client
-        next_cursor, raw = await client.scan(
-            cursor=int(cursor), match=store.keys.pattern(), count=count
-        )
-        keys = [store.keys.parse(_text(name)) for name in raw]
-        return [k for k in keys if k is not None], str(next_cursor)
-    everything = [key async for key in store.scan()]
-    everything.sort(key=str)
-    start = int(cursor) if cursor.isdigit() else 0
-    chunk = everything[start : start + count]
-    end = start + count
-    return chunk, str(end) if end < len(everything) else "0"
-
-
-async def _size(store: Store) -> int | None:
-    if isinstance(store, RedisStore):
-        client: Any = store.client
-        size: Mapping[Any, Any] | int = await client.dbsize()
-        return sum(size.values()) if isinstance(size, Mapping) else int(size)
-    if isinstance(store, MemoryStore):
-        return sum([1 async for _ in store.scan()])
-    return None
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

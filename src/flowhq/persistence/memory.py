@@ -143,5 +143,16 @@ class MemoryStore:
             if self._live(key) is not None:
                 yield key
 
+    async def scan_page(self, cursor: str, count: int) -> tuple[list[ConversationKey], str]:
+        """A slice of the keys in a stable order; the cursor is the next offset."""
+        everything = sorted([key async for key in self.scan()], key=str)
+        start = int(cursor) if cursor.isdecimal() else 0
+        end = start + max(1, count)
+        return everything[start:end], str(end) if end < len(everything) else "0"
+
+    async def size(self) -> int:
+        """How many conversations are stored (expired ones not counted)."""
+        return len([key async for key in self.scan()])
+
     async def close(self) -> None:
         """Nothing to release."""

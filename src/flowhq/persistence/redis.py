@@ -328,6 +328,35 @@ class RedisStore:
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
 
+    async def scan_page(self, cursor: str, count: int) -> tuple[list[ConversationKey], str]:
+        """One ``SCAN`` step on a single Redis; on a cluster, a slice of a full scan.
+
+        A cluster's SCAN cursor belongs to one node, so a page there reads every key and
+        cuts its slice (the cursor is the next offset): fine for an inspector's pages.
+        """
+        if isinstance(self.client, RedisCluster):
+            everything = sorted([key async for key in self.scan()], key=str)
+            start = int(cursor) if cursor.isdecimal() else 0
+            end = start + max(1, count)
+            return everything[start:end], str(end) if end < len(everything) else "0"
+        step = self.client.scan(cursor=int(cursor or 0), match=self.keys.pattern(), count=count)
+        next_cursor, raw = await self._call(step)
+        keys = [self.keys.parse(_text(name)) for name in raw]
+        return [key for key in keys if key is not None], str(int(next_cursor))
+
+    async def size(self) -> int:
+        """Keys in the database (every primary of a cluster).
+
+        The conversations, when the database is flowhq's alone; an upper bound otherwise
+        (update queues and other keys count too).
+        """
+        if isinstance(self.client, RedisCluster):
+            counting = self.client.dbsize(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            counting = self.client.dbsize()
+        size: Mapping[Any, Any] | int = await self._call(counting)
+        return sum(size.values()) if isinstance(size, Mapping) else int(size)
+
     async def check_durability(self) -> bool | None:
         """Report whether AOF is on; warn once when it is off.
 

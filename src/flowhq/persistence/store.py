@@ -118,6 +118,18 @@ class Store(Protocol):
         """Iterate over every stored conversation key."""
         ...
 
+    async def scan_page(self, cursor: str, count: int) -> tuple[list[ConversationKey], str]:
+        """About ``count`` keys from ``cursor`` ("0" to begin) and the next cursor ("0": done).
+
+        For pages of an inspector: a key may show on two pages when the store changes
+        between calls, and every key present throughout shows on one.
+        """
+        ...
+
+    async def size(self) -> int | None:
+        """How many conversations are stored, if the store can tell cheaply (else ``None``)."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
