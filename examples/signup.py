@@ -1,4 +1,4 @@
-"""Sign a new user up: the flow of DESIGN.md §2, written the natural way."""
+"""Sign a new user up: the flow of the README, written the natural way."""
 
 from flowhq import ApiCall, Confirm, Flow, Message, Prompt, validators
 

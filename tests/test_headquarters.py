@@ -1,4 +1,4 @@
-"""The message cycle of DESIGN §4 on MemoryStore: dedup, commit-then-send, conflicts, errors."""
+"""The message cycle (docs/architecture.md) on MemoryStore: dedup, commit-then-send, conflicts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The conversation document: everything persisted for one conversation (DESIGN §5).
+"""The conversation document: everything persisted for one conversation.
+
+See docs/persistence.md for how it is stored and docs/architecture.md for who changes it.
 
 The classes are plain attrs records; the codec in :mod:`flowhq.persistence.codec` turns them
 into JSON and back. Component code never sees them: it goes through ``StateManager``.

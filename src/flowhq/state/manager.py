@@ -1,7 +1,7 @@
 """``StateManager``: the only way components read and change conversation state.
 
 One manager is made per component call, bound to that component's state id and role; the
-role decides what it may change (DESIGN §5, component boundaries):
+role decides what it may change (docs/architecture.md; the roles are listed here):
 
 ====================  ==========================================================
 role                  may change
