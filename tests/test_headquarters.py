@@ -526,3 +526,16 @@ async def test_api_options_reach_the_api_calls(demo_api: tuple[object, str]) -> 
             outcome = await hq.handle(msg(f"a{i}", text))
     assert outcome.finished
     assert outcome.replies[-1].text.startswith("Welcome")
+
+
+async def test_a_message_to_a_finished_flow_that_kept_its_name_is_answered() -> None:
+    store = MemoryStore()
+    hq = Headquarters(flows=[Age], store=store)
+    await hq.handle(msg("m1", "hi"))
+    assert (await hq.handle(msg("m2", "30"))).finished
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    loaded.document.current.path = "age"  # as an older release or a hand edit left it
+    await store.commit(KEY, loaded.document, expected=loaded.revision)
+    outcome = await Headquarters(flows=[Age], store=store).handle(msg("m3", "hello"))
+    assert [reply.text for reply in outcome.replies] == ["How old are you?"]

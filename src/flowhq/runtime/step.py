@@ -205,7 +205,12 @@ class _Run:
         if chart is None:
             return False
         self.chart = chart
-        if self._waiting() or self._finished():
+        if self._finished():
+            # A finished flow that kept its name (a document written by hand or by an
+            # older release): the message starts the entry flow, as after any finish.
+            self.begin(entry)
+            return False
+        if self._waiting():
             return True
         # A deploy turned the waiting state into one that waits for nothing (a Prompt into
         # a Message), or a crash left it there: run it, so the conversation moves on.
