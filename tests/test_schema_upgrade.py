@@ -23,6 +23,7 @@ from flowhq import (
     RedisStore,
 )
 from flowhq.persistence.codec import JsonCodec
+from flowhq.state.document import SCHEMA_VERSION
 from tests.flows_v01 import OrderStatus, Signup, SupportMenu
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -92,7 +93,7 @@ async def test_a_conversation_stored_by_0_1_continues(
     assert messenger.texts() == expected
     loaded = await store.load(KEY)
     assert loaded.document is not None
-    assert loaded.document.metadata.schema == 2
+    assert loaded.document.metadata.schema == SCHEMA_VERSION == 3
     assert loaded.document.metadata.upgraded_from is None  # the split is done, and stored
     for name, value in values.items():
         assert loaded.document.current.values.get(name) == value, name
@@ -106,3 +107,15 @@ def test_the_fixtures_are_schema_1() -> None:
     for path in FIXTURES.glob("v1_*.json"):
         assert b'"schema":1' in path.read_bytes()
         JsonCodec().decode("k", path.read_bytes())  # and they decode
+
+
+def test_a_schema_2_document_reads_as_schema_3_without_timers() -> None:
+    raw = (
+        b'{"channel":{"type":"whatsapp","identifier":"+1"},"current":{"path":"signup"},'
+        b'"_metadata":{"schema":2,"initialized_at":"2026-11-27T10:58:20+00:00",'
+        b'"updated_at":"2026-11-27T10:58:20+00:00"}}'
+    )
+    document = JsonCodec().decode("k", raw)
+    assert document.metadata.schema == 3
+    assert document.timers == []
+    assert document.stack == []

@@ -171,3 +171,82 @@ async def test_pages_of_keys_cover_every_conversation(store: Store) -> None:
     size = await store.size()
     assert size is not None
     assert size >= len(keys)
+
+
+# --- the timer index ----------------------------------------------------------------------
+
+
+def timer_key(name: str) -> ConversationKey:
+    return ConversationKey("timers", f"{name}-{id(object())}")
+
+
+async def commit_new(store: Store, key: ConversationKey, *, wake_at: float | None) -> None:
+    doc = ConversationDocument(channel=Channel(key.channel, key.identifier))
+    result = await store.commit(key, doc, expected=0, wake_at=wake_at)
+    assert result.ok
+
+
+async def test_a_commit_with_wake_at_indexes_the_conversation(store: Store) -> None:
+    key = timer_key("a")
+    await commit_new(store, key, wake_at=1_000.5)
+    claims = await store.claim_due(999.0, limit=1000, lease=30)
+    assert key not in {claim.key for claim in claims}  # not due yet
+    claims = await store.claim_due(1_000.5, limit=1000, lease=30)
+    assert key in {claim.key for claim in claims}
+    # claimed: pushed to now + lease, so a second claimer does not take it
+    assert key not in {c.key for c in await store.claim_due(1_001.0, limit=1000, lease=30)}
+    # ... unless the claimer died and the lease lapsed
+    again = [c for c in await store.claim_due(1_031.0, limit=1000, lease=30) if c.key == key]
+    assert again
+    await store.release_due(again[0], None)
+    assert key not in {c.key for c in await store.claim_due(9_999.0, limit=1000, lease=30)}
+
+
+async def test_the_index_only_moves_earlier_on_commits(store: Store) -> None:
+    key = timer_key("b")
+    await commit_new(store, key, wake_at=500.0)
+    loaded = await store.load(key)
+    assert loaded.document is not None
+    result = await store.commit(key, loaded.document, expected=1, wake_at=900.0)
+    assert result.ok
+    assert key in {c.key for c in await store.claim_due(500.0, limit=1000, lease=30)}
+
+
+async def test_a_release_keeps_a_step_that_lowered_the_entry_since_the_claim(store: Store) -> None:
+    key = timer_key("c")
+    await commit_new(store, key, wake_at=100.0)
+    (claim,) = [c for c in await store.claim_due(100.0, limit=1000, lease=60) if c.key == key]
+    loaded = await store.load(key)
+    assert loaded.document is not None
+    await store.commit(key, loaded.document, expected=1, wake_at=120.0)  # a concurrent step
+    await store.release_due(claim, 400.0)  # the claimer thought the next was at 400
+    assert key in {c.key for c in await store.claim_due(120.0, limit=1000, lease=60)}
+
+
+async def test_a_release_sets_the_next_due_time(store: Store) -> None:
+    key = timer_key("d")
+    await commit_new(store, key, wake_at=100.0)
+    (claim,) = [c for c in await store.claim_due(100.0, limit=1000, lease=60) if c.key == key]
+    await store.release_due(claim, 300.0)
+    assert key not in {c.key for c in await store.claim_due(299.0, limit=1000, lease=60)}
+    assert key in {c.key for c in await store.claim_due(300.0, limit=1000, lease=60)}
+
+
+async def test_deleting_a_conversation_removes_its_timers(store: Store) -> None:
+    key = timer_key("e")
+    await commit_new(store, key, wake_at=50.0)
+    assert await store.timers_due(50.0) >= 1
+    before = await store.timers_due(50.0)
+    assert await store.delete(key)
+    assert await store.timers_due(50.0) == before - 1
+    assert key not in {c.key for c in await store.claim_due(60.0, limit=1000, lease=60)}
+
+
+async def test_concurrent_claimers_never_take_one_entry_twice(store: Store) -> None:
+    keys = [timer_key(f"f{i}") for i in range(60)]
+    for key in keys:
+        await commit_new(store, key, wake_at=10.0)
+    batches = await asyncio.gather(*(store.claim_due(10.0, limit=7, lease=60) for _ in range(20)))
+    taken = [claim.key for batch in batches for claim in batch if claim.key in set(keys)]
+    assert len(taken) == len(set(taken))
+    assert set(taken) == set(keys)

@@ -9,10 +9,20 @@ from importlib.metadata import version as _version
 from statemachine import State
 
 from flowhq import validators
-from flowhq.components import Action, ApiCall, Choice, Confirm, ErrorHandler, Message, Prompt
+from flowhq.components import (
+    Action,
+    ApiCall,
+    Choice,
+    Confirm,
+    ErrorHandler,
+    Message,
+    Prompt,
+    Wait,
+)
 from flowhq.errors import (
     ChannelError,
     ConflictError,
+    ConversationInProgressError,
     DeliveryError,
     FlowDefinitionError,
     FlowError,
@@ -37,7 +47,7 @@ from flowhq.messaging import (
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence import MemoryStore, RedisStore, Store
 from flowhq.runtime.records import ForcedResult, Outcome, StepObserver, StepRecord
-from flowhq.runtime.settings import ApiOptions, DeliveryOptions, Limits
+from flowhq.runtime.settings import ApiOptions, DeliveryOptions, Limits, TimerOptions
 from flowhq.state import StateManager
 from flowhq.statecharts import Flow, HistoryState, check_flow
 
@@ -55,6 +65,7 @@ __all__ = [
     "Confirm",
     "ConflictError",
     "ConsoleMessenger",
+    "ConversationInProgressError",
     "ConversationKey",
     "DeliveryError",
     "DeliveryOptions",
@@ -88,7 +99,9 @@ __all__ = [
     "StepRecord",
     "Store",
     "StoreUnavailableError",
+    "TimerOptions",
     "ValidationError",
+    "Wait",
     "__version__",
     "check_flow",
     "validators",

@@ -7,6 +7,7 @@ Every error shares one root, so ``except FlowError`` catches all of them::
      ├── ValidationError          an answer failed a validator (ValueError)
      ├── StateAccessError         a component overstepped its boundary (PermissionError)
      ├── ConflictError            a commit lost the optimistic-locking race too often
+     ├── ConversationInProgressError  start() over a conversation in a flow
      ├── SnapshotError            a stored document cannot be read (ValueError)
      ├── StoreUnavailableError    the store stays unreachable
      ├── InputError               an inbound message is malformed (ValueError)
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 __all__ = [
     "ChannelError",
     "ConflictError",
+    "ConversationInProgressError",
     "DeliveryError",
     "FlowDefinitionError",
     "FlowError",
@@ -99,6 +101,26 @@ class ConflictError(FlowError):
         super().__init__(
             f"conversation {key}: revision moved from {expected} to {actual}; "
             f"gave up after {attempts} attempts"
+        )
+
+
+class ConversationInProgressError(FlowError):
+    """``start()`` found the conversation in a flow and was not told what to do with it.
+
+    Pass ``interrupt=True`` to run the new flow on top (the conversation returns to its
+    question when it ends) or ``replace=True`` to leave the flow in progress.
+
+    Attributes:
+        key: The conversation key.
+        flow: The flow it is in.
+    """
+
+    def __init__(self, key: str, flow: str) -> None:
+        self.key = key
+        self.flow = flow
+        super().__init__(
+            f"conversation {key} is in flow {flow!r}: start(..., interrupt=True) runs the new "
+            "flow on top of it, start(..., replace=True) leaves it"
         )
 
 

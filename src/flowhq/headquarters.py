@@ -3,53 +3,49 @@
 Each call reads top to bottom as intake -> conversations -> delivery: the key and the
 input are checked before any I/O, the conversation is loaded, stepped and committed under its
 lock, and the committed replies are sent. The rooms doing that work live in
-:mod:`flowhq.runtime`.
+:mod:`flowhq.runtime`; time (timers, scheduled starts) is described in docs/time.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from attrs import evolve as attrs_evolve
 
-from flowhq.components.api_call import ApiCall
 from flowhq.components.error_handler import ErrorHandler
 from flowhq.errors import FlowDefinitionError, InputError
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.store import Store
-from flowhq.runtime.api import ApiClient
-from flowhq.runtime.conversations import Conversations
-from flowhq.runtime.delivery import Delivery
+from flowhq.runtime import intake
+from flowhq.runtime.api import ApiClient, check_api_client
+from flowhq.runtime.conversations import Conversations, Transaction
+from flowhq.runtime.delivery import Delivery, Undeliverable
 from flowhq.runtime.intake import Intake
 from flowhq.runtime.records import Outcome, StepObserver
-from flowhq.runtime.settings import ApiOptions, DeliveryOptions, Limits
+from flowhq.runtime.settings import (
+    ApiOptions,
+    Clock,
+    DeliveryOptions,
+    Limits,
+    TimerOptions,
+    system_clock,
+    upgrade,
+)
 from flowhq.runtime.step import Stepper
-from flowhq.runtime.turn import Turns
-from flowhq.state.json_values import storable_copy
-from flowhq.state.secrets import normalize_token
+from flowhq.runtime.timekeeper import Timekeeper, checked_timer_id, due_time
+from flowhq.runtime.turn import Start, Turns
+from flowhq.state.document import Timer
 from flowhq.statecharts.flow import Flow
-from flowhq.statecharts.model import all_states
 
 __all__ = ["Headquarters"]
 
 logger = logging.getLogger("flowhq.headquarters")
-
-# The flat keywords of the first release, and the settings group each now belongs to.
-_DEPRECATED = {
-    "max_steps": ("limits", "max_steps"),
-    "max_text": ("limits", "max_text"),
-    "max_attempts": ("limits", "max_attempts"),
-    "redelivery_after": ("delivery", "redelivery_after"),
-    "duplicate_grace": ("delivery", "duplicate_grace"),
-    "api_timeout": ("api", "timeout"),
-    "api_retries": ("api", "retries"),
-    "api_backoff": ("api", "backoff"),
-}
 
 
 class Headquarters:
@@ -73,6 +69,11 @@ class Headquarters:
             next message needs no load: one round trip per message when this process
             handled the previous one. A stale copy only costs the commit's conflict
             answer, which carries the current document.
+        clock: What tells the time (timers, timestamps): a zero-argument callable returning
+            an aware UTC ``datetime``; tests pass a ``flowhq.testing.ManualClock``.
+        timers: How due timers are fired (``TimerOptions``).
+        on_undeliverable: Called with replies that cannot be sent at all (outside the
+            channel's service window): ``(key, messages, reason)``, sync or async.
         observer: Instrumentation hook (``flowhq.testing`` uses it to force results and to
             record the transitions tests exercise); leave it out in production.
         deprecated: The flat keywords of 0.1 (``max_steps``, ``max_text``, ``max_attempts``,
@@ -100,26 +101,26 @@ class Headquarters:
         delivery: DeliveryOptions | None = None,
         channels: Sequence[str] | None = None,
         cache: bool = True,
+        clock: Clock = system_clock,
+        timers: TimerOptions | None = None,
+        on_undeliverable: Undeliverable | None = None,
         observer: StepObserver | None = None,
         **deprecated: Any,
     ) -> None:
         api_options = api if isinstance(api, ApiOptions) else ApiOptions(api)
-        groups = _upgrade(
+        limits, delivery, api_options = upgrade(
             deprecated, limits or Limits(), delivery or DeliveryOptions(), api_options
         )
-        limits, delivery, api_options = groups
         self.flows = _by_name(flows)
         entry = entry or flows[0].name
         if entry not in self.flows:
             raise ValueError(f"entry flow {entry!r} is not among {sorted(self.flows)}")
-        _check_api(flows, api_options.client)
+        check_api_client(flows, api_options.client)
         check = getattr(messenger, "check_flows", None)
         if check is not None and (problems := check(list(flows))):
             raise FlowDefinitionError(type(messenger).__name__, problems)
-        self.store = store
-        self.messenger = messenger
-        self.ttl = ttl
-        self.limits = limits
+        self.store, self.messenger, self.ttl, self.limits = store, messenger, ttl, limits
+        self.clock = clock
         self.error_handler = error_handler or ErrorHandler()
         self._api = ApiClient(api_options)
         self._intake = Intake(channels=channels, max_text=limits.max_text)
@@ -130,6 +131,7 @@ class Headquarters:
             error_handler=self.error_handler,
             max_steps=limits.max_steps,
             observer=observer,
+            clock=clock,
         )
         turns = Turns(
             self._stepper,
@@ -140,7 +142,12 @@ class Headquarters:
         self._conversations = Conversations(
             store, turns, ttl=ttl, max_attempts=limits.max_attempts, cache=cache
         )
-        self._delivery = Delivery(messenger, self._conversations, delivery)
+        self._delivery = Delivery(
+            messenger, self._conversations, delivery, clock=clock, on_undeliverable=on_undeliverable
+        )
+        self._timekeeper = Timekeeper(
+            self._conversations, self._delivery, clock=clock, options=timers or TimerOptions()
+        )
 
     def __repr__(self) -> str:
         return f"Headquarters(flows={sorted(self.flows)}, store={self.store!r})"
@@ -184,20 +191,133 @@ class Headquarters:
             outcome.delivered = await self._delivery.retried(key, done.loaded, inbound.message_id)
         return outcome
 
-    async def start(self, channel: str, identifier: str, flow: str | None = None) -> Outcome:
+    async def start(
+        self,
+        channel: str,
+        identifier: str,
+        flow: str | None = None,
+        *,
+        data: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        interrupt: bool = False,
+        replace: bool = False,
+    ) -> Outcome:
         """Begin ``flow`` (default: the entry flow) without an inbound message.
 
-        Any flow the conversation was in is left. Use it for business-initiated conversations.
+        For business-initiated conversations: a reminder, a notice, a survey.
+
+        Args:
+            channel: The channel type.
+            identifier: The user's identifier on it.
+            flow: The flow to begin (default: the entry flow).
+            data: Values the flow starts with (``{name}`` in its texts).
+            at: Begin then instead of now (an aware ``datetime``); the outcome's ``timer``
+                is the scheduled start's id (``cancel_timer`` takes it).
+            interrupt: Over a conversation in a flow, run ``flow`` on top of it: when
+                ``flow`` ends, the conversation returns to the question it was at, its
+                values intact, the question asked again.
+            replace: Over a conversation in a flow, leave that flow.
+
+        Raises:
+            InputError: an unknown flow, bad data, a naive ``at``.
+            ConversationInProgressError: the conversation is in a flow and neither
+                ``interrupt`` nor ``replace`` is set (for ``at``: checked when it fires,
+                logged and dropped then).
         """
         key = self._intake.key(channel, identifier)
         name = flow or self.entry
         if name not in self.flows:
             raise InputError(f"unknown flow {name!r}; known: {sorted(self.flows)}")
+        start = Start(name, intake.values(data), interrupt=interrupt, replace=replace)
+        if at is not None:
+            due = due_time(self.clock(), at=at, after=None)
+            details: dict[str, Any] = {"flow": name, "values": start.values}
+            details |= {"interrupt": interrupt, "replace": replace}
+            timer = Timer(checked_timer_id(None), due, "start", "", data=details)
+            return await self._commit(key, self._conversations.schedule(key, timer))
+        return await self._commit(key, self._conversations.begin(key, start))
 
+    async def schedule(
+        self,
+        channel: str,
+        identifier: str,
+        event: str,
+        *,
+        at: datetime | None = None,
+        after: timedelta | float | None = None,
+        timer_id: str | None = None,
+    ) -> str:
+        """Fire ``event`` into the conversation later, as a command would.
+
+        Where the conversation then stands the event must be enabled; if it is not, the
+        timer is stale: logged at INFO, nothing sent. Scheduling a ``timer_id`` again
+        replaces the earlier timer.
+
+        Args:
+            channel: The channel type.
+            identifier: The user's identifier on it.
+            event: The event to fire.
+            at: When (an aware ``datetime``); or
+            after: how long from now (a ``timedelta`` or seconds).
+            timer_id: Your id for the timer (default: a new random one).
+
+        Returns:
+            The timer's id.
+
+        Raises:
+            InputError: a malformed event or id, neither or both of ``at``/``after``.
+        """
+        key = self._intake.key(channel, identifier)
+        if not isinstance(event, str) or not event.replace(".", "_").isidentifier():
+            raise InputError(f"event must be an event name, not {event!r}")
+        due = due_time(self.clock(), at=at, after=after)
+        timer = Timer(checked_timer_id(timer_id), due, "event", "", event=event)
+        await self._commit(key, self._conversations.schedule(key, timer))
+        return timer.id
+
+    async def cancel_timer(self, channel: str, identifier: str, timer_id: str) -> bool:
+        """Cancel a timer set by ``schedule`` or ``start(at=...)``; whether there was one."""
+        key = self._intake.key(channel, identifier)
+        outcome = await self._commit(key, self._conversations.cancel(key, timer_id))
+        return outcome.timer is not None
+
+    async def timers(self, channel: str, identifier: str) -> list[Timer]:
+        """The conversation's pending timers, soonest first (copies; nothing is changed)."""
+        loaded = await self.store.load(self._intake.key(channel, identifier))
+        document = loaded.document
+        return sorted(document.timers, key=lambda timer: timer.due) if document else []
+
+    async def fire(self, channel: str, identifier: str) -> Outcome:
+        """Fire this conversation's due timers now and return what that did.
+
+        For tests and consoles that want the outcome (``fire_due`` only counts); the timer
+        index catches up on its next pass.
+        """
+        key = self._intake.key(channel, identifier)
+        return await self._commit(key, self._conversations.fire(key))
+
+    async def fire_due(self) -> int:
+        """Fire the timers due now (one pass); return how many fired.
+
+        Any number of processes may call it at once: each timer fires once. For tests and
+        cron-style callers; ``run_timers`` loops over it.
+        """
+        return await self._timekeeper.fire_due()
+
+    async def run_timers(self, stop: asyncio.Event | None = None) -> None:
+        """Fire due timers until ``stop`` is set (or the task is cancelled).
+
+        Run it in every process of the bot (the WhatsApp webhook app does); they share the
+        work (``TimerOptions`` sets the lease, batch and pause between passes).
+        """
+        await self._timekeeper.run(stop or asyncio.Event())
+
+    async def _commit(self, key: ConversationKey, transaction: Awaitable[Transaction]) -> Outcome:
+        """Run a transaction of ``key`` under its lock and send what it committed."""
         async with self._conversations.lock(key):
-            done = await self._conversations.begin(key, name)
-            assert done.committed is not None
-            done.outcome.delivered = await self._delivery.after_commit(key, done.committed)
+            done = await transaction
+            if done.committed is not None:
+                done.outcome.delivered = await self._delivery.after_commit(key, done.committed)
         return done.outcome
 
     async def initialize(
@@ -221,13 +341,9 @@ class Headquarters:
             InputError: a token that cannot be used, or data JSON cannot hold.
         """
         key = self._intake.key(channel, identifier)
-        changes = _protected_changes(dashboard, action, auth_token)
-
-        async with self._conversations.lock(key):
-            done = await self._conversations.initialize(key, changes)
-            assert done.committed is not None
-            await self._delivery.after_commit(key, done.committed)
-        return done.outcome.revision
+        changes = intake.protected_changes(dashboard, action, auth_token)
+        outcome = await self._commit(key, self._conversations.initialize(key, changes))
+        return outcome.revision
 
     async def redeliver(self, *, older_than: float | None = None) -> int:
         """Send committed but undelivered replies, in every conversation.
@@ -278,64 +394,3 @@ def _by_name(flows: Sequence[type[Flow]]) -> dict[str, type[Flow]]:
             raise ValueError(f"two flows are named {flow_cls.name!r}")
         named[flow_cls.name] = flow_cls
     return named
-
-
-def _upgrade(
-    deprecated: Mapping[str, Any], limits: Limits, delivery: DeliveryOptions, api: ApiOptions
-) -> tuple[Limits, DeliveryOptions, ApiOptions]:
-    """Fold the 0.1 flat keywords into their settings groups, warning once per call."""
-    unknown = sorted(set(deprecated) - set(_DEPRECATED))
-    if unknown:
-        raise TypeError(f"Headquarters() got unexpected keyword arguments {unknown}")
-    if not deprecated:
-        return limits, delivery, api
-    groups: dict[str, Any] = {"limits": limits, "delivery": delivery, "api": api}
-    hints = []
-    for name, value in deprecated.items():
-        group, attribute = _DEPRECATED[name]
-        groups[group] = attrs_evolve(groups[group], **{attribute: value})
-        hints.append(f"{name}= -> {group}={type(groups[group]).__name__}({attribute}=...)")
-    warnings.warn(
-        "flat Headquarters keywords are deprecated: " + "; ".join(hints),
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return groups["limits"], groups["delivery"], groups["api"]
-
-
-def _protected_changes(
-    dashboard: Mapping[str, Any] | None, action: Mapping[str, Any] | None, token: str | None
-) -> dict[str, Any]:
-    """The checked copies ``initialize`` writes (refused before any I/O)."""
-    changes: dict[str, Any] = {}
-    if token is not None:
-        try:
-            changes["token"] = normalize_token(token)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-    for name, data in (("dashboard", dashboard), ("action", action)):
-        if data is not None:
-            try:
-                changes[name] = storable_copy(dict(data), f"{name} data")
-            except TypeError as exc:
-                raise InputError(str(exc)) from None
-    return changes
-
-
-def _check_api(flows: Sequence[type[Flow]], client: httpx.AsyncClient | None) -> None:
-    if client is not None:
-        return
-    calls = [
-        f"{flow_cls.__name__}.{state.id}"
-        for flow_cls in flows
-        for state in all_states(flow_cls)
-        if isinstance(state, ApiCall)
-    ]
-    if calls:
-        raise FlowDefinitionError(
-            "Headquarters",
-            [
-                f"ApiCall states {', '.join(calls)} need an API client: pass "
-                "Headquarters(api=httpx.AsyncClient(base_url=...))"
-            ],
-        )

@@ -124,7 +124,7 @@ async def _begin(
         for message in await hq.pending(CHAT_CHANNEL, identifier):
             write("bot> " + message.plain_text())
         return False
-    outcome = await hq.start(CHAT_CHANNEL, identifier)
+    outcome = await hq.start(CHAT_CHANNEL, identifier, replace=True)
     return outcome.finished
 
 

@@ -8,6 +8,7 @@ from flowhq.components.confirm import Confirm
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
 from flowhq.components.message import Message
 from flowhq.components.prompt import Prompt
+from flowhq.components.wait import Wait
 
 __all__ = [
     "Action",
@@ -20,4 +21,5 @@ __all__ = [
     "ErrorHandler",
     "Message",
     "Prompt",
+    "Wait",
 ]

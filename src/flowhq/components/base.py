@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import ClassVar, Protocol, runtime_checkable
 
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import Role, StateManager
-from flowhq.statecharts.component_state import ComponentState
+from flowhq.statecharts.component_state import ComponentState, TimerSpec, seconds
 from flowhq.statecharts.templates import Template, TemplateError
 
-__all__ = ["Component", "ComponentBase"]
+__all__ = ["Component", "ComponentBase", "Delay", "Reminders"]
+
+Delay = timedelta | float
+"""A duration: a ``timedelta`` or a number of seconds."""
+
+Reminders = Iterable[tuple[Delay, str]]
+"""``(delay, text)`` pairs: each text goes out once, ``delay`` after the question."""
 
 
 @runtime_checkable
@@ -66,8 +73,40 @@ class ComponentBase(ComponentState):
 
     @property
     def template_fields(self) -> tuple[str, ...]:
-        """Placeholder names used by this component's text."""
-        return self.text.fields
+        """Placeholder names used by this component's text and its reminders."""
+        return (*self.text.fields, *self.timer_fields)
+
+    @property
+    def timer_fields(self) -> tuple[str, ...]:
+        """Placeholder names of the reminders' texts."""
+        return tuple(name for spec in self.timers if spec.text for name in spec.text.fields)
+
+    def _set_timers(self, timeout: Delay | None, reminders: Reminders) -> None:
+        """Arm ``timeout`` (adds the result ``timeout``) and ``reminders`` on each visit."""
+        specs: list[TimerSpec] = []
+        if timeout is not None:
+            try:
+                specs.append(TimerSpec("timeout", seconds(timeout, "timeout"), result="timeout"))
+            except ValueError as exc:
+                self.definition_problems.append(str(exc))
+            else:
+                self.results = (*self.results, "timeout")
+        for number, reminder in enumerate(reminders, start=1):
+            try:
+                delay, text = reminder
+                specs.append(
+                    TimerSpec(
+                        "reminder", seconds(delay, f"reminder {number}"), self._template(text)
+                    )
+                )
+            except (TypeError, ValueError) as exc:
+                self.definition_problems.append(f"reminder {number}: {exc}")
+        limit = next((spec.delay for spec in specs if spec.kind == "timeout"), None)
+        if limit is not None and any(
+            spec.kind == "reminder" and spec.delay >= limit for spec in specs
+        ):
+            self.definition_problems.append("a reminder due at or after the timeout never goes out")
+        self.timers = tuple(specs)
 
     def describe(self) -> str:
         """Kind and text as written (never filled with stored values)."""

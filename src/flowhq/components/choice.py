@@ -10,7 +10,7 @@ from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import StateManager
 from flowhq.statecharts.checks import handles
 
-from .base import AnswerComponent
+from .base import AnswerComponent, Delay, Reminders
 
 __all__ = ["MAX_OPTION_ID", "Choice", "option_result"]
 
@@ -56,6 +56,8 @@ class Choice(AnswerComponent):
         descriptions: Optional one-line descriptions by option id (shown under list rows).
         save_as: Save under this name instead of the state's own.
         menu_label: Label of the button that opens a long list (WhatsApp: up to 20 chars).
+        timeout: No answer this long after the question: the result is ``timeout``.
+        reminders: ``(delay, text)`` pairs sent once each while no answer came.
         initial: This is the initial state.
     """
 
@@ -69,6 +71,8 @@ class Choice(AnswerComponent):
         descriptions: Mapping[str, str] | None = None,
         save_as: str | None = None,
         menu_label: str | None = None,
+        timeout: Delay | None = None,
+        reminders: Reminders = (),
         initial: bool = False,
     ) -> None:
         self.options = dict(options)
@@ -79,6 +83,7 @@ class Choice(AnswerComponent):
         )  # fmt: skip
         self.descriptions = dict(descriptions or {})
         self.menu_label = menu_label
+        self._set_timers(timeout, reminders)
         self._check_options()
 
     def _check_options(self) -> None:

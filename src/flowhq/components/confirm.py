@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import Role, StateManager
 
-from .base import ComponentBase
+from .base import ComponentBase, Delay, Reminders
 
 __all__ = ["NO_WORDS", "YES_WORDS", "Confirm", "normalize_answer"]
 
@@ -55,6 +55,8 @@ class Confirm(ComponentBase):
         no: Title of the no button.
         yes_words: Typed answers taken as yes (case-insensitive); the button title counts too.
         no_words: Typed answers taken as no.
+        timeout: No answer this long after the question: the result is ``timeout``.
+        reminders: ``(delay, text)`` pairs sent once each while no answer came.
         initial: This is the initial state.
     """
 
@@ -70,9 +72,12 @@ class Confirm(ComponentBase):
         no: str = "no",
         yes_words: Iterable[str] | None = None,
         no_words: Iterable[str] | None = None,
+        timeout: Delay | None = None,
+        reminders: Reminders = (),
         initial: bool = False,
     ) -> None:
         super().__init__(text, results=("yes", "no"), initial=initial)
+        self._set_timers(timeout, reminders)
         self.yes_title = yes
         self.no_title = no
         self._own_words = (yes_words, no_words)

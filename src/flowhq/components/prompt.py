@@ -9,7 +9,7 @@ from flowhq.errors import ValidationError
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import StateManager
 
-from .base import AnswerComponent
+from .base import AnswerComponent, Delay, Reminders
 
 __all__ = ["ACCEPTED_KINDS", "Prompt", "Validator"]
 
@@ -33,7 +33,8 @@ _ASK_FOR = {
 class Prompt(AnswerComponent):
     """Ask ``text``, validate each answer, save the cleaned value under the state's name.
 
-    Results: ``valid``, and ``exhausted`` when ``max_attempts`` is given.
+    Results: ``valid``, ``exhausted`` when ``max_attempts`` is given, ``timeout`` when
+    ``timeout`` is given.
 
     ``quantity = Prompt("How many?", validator=integer(min=1))`` saves the answer as
     ``quantity`` (``{quantity}`` in later texts, ``data["quantity"]`` in guards).
@@ -47,6 +48,10 @@ class Prompt(AnswerComponent):
         accept: The kinds of message that answer it (default text only). A location is
             saved as ``{"latitude", "longitude", "name", "address"}``; media as
             ``{"id", "mime_type", "caption"}``; the validator applies to text.
+        timeout: No answer this long after the question (a ``timedelta`` or seconds):
+            the result is ``timeout``. An answer cancels it.
+        reminders: ``(delay, text)`` pairs: while no answer came, each text goes out once,
+            ``delay`` after the question.
         initial: This is the initial state.
     """
 
@@ -61,6 +66,8 @@ class Prompt(AnswerComponent):
         max_attempts: int | None = None,
         error_text: str | None = None,
         accept: Iterable[str] = ("text",),
+        timeout: Delay | None = None,
+        reminders: Reminders = (),
         initial: bool = False,
     ) -> None:
         results = ("valid", "exhausted") if max_attempts is not None else ("valid",)
@@ -76,12 +83,13 @@ class Prompt(AnswerComponent):
         self.validator = validator
         self.max_attempts = max_attempts
         self.error_text = self._template(error_text) if error_text is not None else None
+        self._set_timers(timeout, reminders)
 
     @property
     def template_fields(self) -> tuple[str, ...]:
         """Placeholders of the question and of the error text."""
         extra = self.error_text.fields if self.error_text else ()
-        return (*self.text.fields, *extra)
+        return (*self.text.fields, *extra, *self.timer_fields)
 
     def describe(self) -> str:
         """Kind, question and the saved name."""

@@ -238,7 +238,7 @@ class Simulator:
         assert self.hq is not None
         await self.store.delete(ConversationKey(CHANNEL, user))
         self._notice(user, "Conversation restarted.")
-        await self.hq.start(CHANNEL, user)
+        await self.hq.start(CHANNEL, user, replace=True)
 
     def force(self, user: str, state: str, result: str) -> None:
         """Make the next entry of ``state`` in ``user``'s conversation finish with ``result``."""

@@ -20,6 +20,11 @@ class Messenger(Protocol):
     in the outbox and are sent again by the next handling of the conversation or by
     ``Headquarters.redeliver()`` (at-least-once); permanently refused ones are dropped and
     recorded in the conversation.
+
+    Optional members a messenger may have: ``service_window`` (seconds after the user's
+    last message during which replies may be sent; later they are recorded as undeliverable
+    and never sent), ``check_flows(flows)`` (problems its channel has with the flows),
+    ``acknowledge(message_id)`` (mark an inbound message read) and ``aclose()``.
     """
 
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
@@ -28,10 +33,16 @@ class Messenger(Protocol):
 
 
 class RecordingMessenger:
-    """Keeps every delivered message in memory; handy in tests and demos."""
+    """Keeps every delivered message in memory; handy in tests and demos.
 
-    def __init__(self) -> None:
+    Args:
+        service_window: Behave like a channel that only answers this many seconds after
+            the user's last message (``None``: always).
+    """
+
+    def __init__(self, *, service_window: float | None = None) -> None:
         self.sent: list[tuple[ConversationKey, OutboundMessage]] = []
+        self.service_window = service_window
 
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
         """Record ``messages`` for ``key``."""

@@ -274,6 +274,8 @@ class JsonCodec:
         schema = data["_metadata"].get("schema")
         if schema == 1:
             _upgrade_from_1(data)
+        elif schema == 2:  # schema 3 only added fields, with defaults
+            data["_metadata"]["schema"] = SCHEMA_VERSION
         elif schema != SCHEMA_VERSION:
             raise SnapshotError(key, f"unsupported schema {schema!r}")
         try:

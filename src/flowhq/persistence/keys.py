@@ -11,6 +11,8 @@ stream and its lease are tagged by the shard number.
 
 from __future__ import annotations
 
+import zlib
+
 from attrs import frozen
 
 from flowhq.messaging.key import ConversationKey
@@ -59,3 +61,27 @@ class KeyBuilder:
     def workers(self) -> str:
         """``flowhq:updates:workers``: the sorted set of live workers' heartbeats."""
         return f"{self.prefix}:updates:workers"
+
+    def timers(self, shard: int) -> str:
+        """``flowhq:timers:{3}``: shard ``shard`` of the timer index (a sorted set).
+
+        Members are conversations (:meth:`member`), scored by when their next timer is due.
+        """
+        return f"{self.prefix}:timers:{{{shard}}}"
+
+    @staticmethod
+    def member(conversation: ConversationKey) -> str:
+        """``whatsapp:+15550001``: a conversation as a member of the timer index."""
+        return f"{conversation.channel}:{conversation.identifier}"
+
+    @staticmethod
+    def parse_member(member: str) -> ConversationKey | None:
+        """The conversation a timer index member names (channels hold no colon)."""
+        channel, sep, identifier = member.partition(":")
+        return ConversationKey(channel, identifier) if sep else None
+
+    @staticmethod
+    def timer_shard(conversation: ConversationKey, shards: int) -> int:
+        """The timer index shard of a conversation (stable across processes: CRC-32)."""
+        member = f"{conversation.channel}:{conversation.identifier}"
+        return zlib.crc32(member.encode("utf-8", "surrogatepass")) % shards

@@ -6,6 +6,7 @@ Not shared between processes, and not thread-safe: one event loop owns it.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
@@ -13,7 +14,7 @@ from attrs import define, field
 
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, Loaded, check_owner
+from flowhq.persistence.store import Claim, CommitResult, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["MemoryStore"]
@@ -42,6 +43,10 @@ class MemoryStore:
     ) -> None:
         self.codec: Codec = codec or JsonCodec(token_keys=token_keys)
         self._entries: dict[ConversationKey, _Entry] = {}
+        # The timer index: the score of each conversation, and a heap of (score, key) whose
+        # stale pairs (another score since) are skipped when they come up.
+        self._wake: dict[ConversationKey, float] = {}
+        self._heap: list[tuple[float, str, ConversationKey]] = []
         self._next_sweep = 0.0
 
     def __repr__(self) -> str:
@@ -99,8 +104,11 @@ class MemoryStore:
         expected: int,
         ttl: int | None = None,
         forget: Collection[int] = (),
+        wake_at: float | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``; see ``Store.commit``."""
+        if wake_at is not None:
+            self._lower(key, wake_at)
         entry = self._live(key)
         revision = entry.revision if entry else 0
         if revision != expected:
@@ -134,8 +142,48 @@ class MemoryStore:
             entry.failures.update(failures or {})
 
     async def delete(self, key: ConversationKey) -> bool:
-        """Delete the conversation; return whether it existed."""
+        """Delete the conversation (and its timer index entry); return whether it existed."""
+        self._wake.pop(key, None)
         return self._entries.pop(key, None) is not None
+
+    def _set(self, key: ConversationKey, score: float) -> None:
+        self._wake[key] = score
+        heapq.heappush(self._heap, (score, str(key), key))
+
+    def _lower(self, key: ConversationKey, score: float) -> None:
+        current = self._wake.get(key)
+        if current is None or score < current:
+            self._set(key, score)
+
+    async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Claim]:
+        """Take up to ``limit`` due conversations; see ``Store.claim_due``."""
+        claims: list[Claim] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now and len(claims) < limit:
+            score, _, key = heapq.heappop(heap)
+            if self._wake.get(key) != score:
+                continue  # superseded by a later write
+            token = now + lease
+            self._set(key, token)
+            claims.append(Claim(key, token))
+        return claims
+
+    async def release_due(self, claim: Claim, wake_at: float | None) -> None:
+        """Settle a claimed entry; see ``Store.release_due``."""
+        current = self._wake.get(claim.key)
+        if current is None:
+            return
+        if current == claim.token:
+            if wake_at is None:
+                del self._wake[claim.key]
+            else:
+                self._set(claim.key, wake_at)
+        elif wake_at is not None:
+            self._lower(claim.key, wake_at)
+
+    async def timers_due(self, now: float) -> int:
+        """How many conversations have a due timer index entry."""
+        return sum(1 for score in self._wake.values() if score <= now)
 
     async def scan(self) -> AsyncIterator[ConversationKey]:
         """Iterate over the stored conversation keys (a snapshot of them)."""

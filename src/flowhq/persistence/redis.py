@@ -31,12 +31,15 @@ from flowhq.errors import SnapshotError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
 from flowhq.persistence.keys import KeyBuilder
-from flowhq.persistence.store import CommitResult, Loaded, check_owner
+from flowhq.persistence.store import Claim, CommitResult, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["RedisStore"]
 
 logger = logging.getLogger("flowhq.persistence")
+
+TIMER_SHARDS = 16
+"""Shards of the timer index; fixed for a deployment (a conversation's shard depends on it)."""
 
 # KEYS[1] the conversation; ARGV: expected revision (decimal string), document, TTL in ms
 # (0: no expiry), then revisions whose delivery marks can go. Returns {1, new_rev},
@@ -76,7 +79,41 @@ return 1
 """
 
 
-_SCRIPTS = {"commit": COMMIT, "mark_delivered": MARK_DELIVERED}
+# KEYS[1] a shard of the timer index; ARGV: now, limit, token. Takes up to `limit` members
+# due at `now` and moves each to `token` (now + lease): a claimer that dies leaves them to be
+# claimed again then. Scores travel as the shortest decimal of a double: exact both ways.
+CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
+end
+return due
+"""
+
+# KEYS[1] a shard of the timer index; ARGV: member, token, next due time ('' for none).
+# A member still at the claim's token takes the conversation's next due time (or leaves);
+# one a step lowered since the claim is only lowered further.
+RELEASE_DUE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+if tonumber(score) == tonumber(ARGV[2]) then
+  if ARGV[3] == '' then
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  else
+    redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  end
+elseif ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+_SCRIPTS = {
+    "commit": COMMIT,
+    "mark_delivered": MARK_DELIVERED,
+    "claim_due": CLAIM_DUE,
+    "release_due": RELEASE_DUE,
+}
 # Redis names scripts by their SHA-1; it identifies code here, it protects nothing.
 _SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in _SCRIPTS.values()}  # noqa: S324
 
@@ -110,10 +147,17 @@ class RedisStore:
     """
 
     def __init__(
-        self, client: RedisClient, *, prefix: str = "flowhq", codec: Codec | None = None
+        self,
+        client: RedisClient,
+        *,
+        prefix: str = "flowhq",
+        codec: Codec | None = None,
+        timer_shards: int = TIMER_SHARDS,
     ) -> None:
         self.client = client
         self.keys = KeyBuilder(prefix)
+        self.timer_shards = timer_shards
+        self._claim_from = 0
         self.codec: Codec = codec or JsonCodec()
         self._scripts_loaded = False
         self._loading = asyncio.Lock()
@@ -245,8 +289,12 @@ class RedisStore:
         expected: int,
         ttl: int | None = None,
         forget: Collection[int] = (),
+        wake_at: float | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``, atomically (one EVALSHA).
+
+        With ``wake_at``, the timer index entry is lowered in the same round trip (a
+        pipeline: ``ZADD LT`` first, then the commit; see ``Store.commit``).
 
         Raises:
             SnapshotError: the key holds something that is not a flowhq conversation.
@@ -255,10 +303,12 @@ class RedisStore:
         raw = self.codec.encode(document)
         ttl_ms = int(ttl * 1000) if ttl else 0
         redis_key = self.keys.key(key)
+        args = [str(expected), raw, str(ttl_ms), *forget]
         try:
-            reply = await self._call(
-                self._eval(COMMIT, redis_key, [str(expected), raw, str(ttl_ms), *forget])
-            )
+            if wake_at is None:
+                reply = await self._call(self._eval(COMMIT, redis_key, args))
+            else:
+                reply = await self._call(self._commit_waking(key, args, wake_at))
         except ResponseError as exc:
             raise SnapshotError(str(key), f"Redis refused the commit: {exc}") from None
         status = int(reply[0])
@@ -289,10 +339,122 @@ class RedisStore:
         if args:
             await self._call(self._eval(MARK_DELIVERED, self.keys.key(key), args))
 
-    async def delete(self, key: ConversationKey) -> bool:
-        """Delete the conversation; return whether it existed."""
+    async def _commit_waking(self, key: ConversationKey, args: list[Any], wake_at: float) -> Any:
+        """The commit, with the timer index entry lowered to ``wake_at`` in the same trip.
+
+        On one Redis, a pipeline sends the ``ZADD LT`` first. On a cluster (where redis-py
+        pipelines no scripts) both go out at once, to their own nodes.
+        """
         redis_key = self.keys.key(key)
-        return bool(await self._call(self.client.delete(redis_key)))
+        index, member = self._index_of(key), self.keys.member(key)
+        lowered: Any
+        if isinstance(self.client, RedisCluster):
+            lowered, reply = await asyncio.gather(
+                self.client.zadd(index, {member: wake_at}, lt=True),
+                self._eval(COMMIT, redis_key, args),
+                return_exceptions=True,
+            )
+        else:
+            if not self._scripts_loaded:
+                await self._load_scripts()
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zadd(index, {member: wake_at}, lt=True)
+                pipe.evalsha(_SHAS[COMMIT], 1, redis_key, *args)
+                lowered, reply = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError):  # the index was lowered: harmless alone
+                self._scripts_loaded = False
+                reply = await self._eval(COMMIT, redis_key, args)
+        if isinstance(reply, BaseException):
+            raise reply
+        for attempt in range(3):  # the commit may have landed: its timer must be indexed
+            if not isinstance(lowered, BaseException):
+                return reply
+            logger.warning("timer index of %s not written (%s); retrying", key, lowered)
+            await asyncio.sleep(0.05 * 2**attempt)
+            try:
+                lowered = await self.client.zadd(index, {member: wake_at}, lt=True)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                lowered = exc
+        raise StoreUnavailableError(f"Redis did not take the timer index entry of {key}")
+
+    def _index_of(self, key: ConversationKey) -> str:
+        return self.keys.timers(self.keys.timer_shard(key, self.timer_shards))
+
+    async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Claim]:
+        """Take due conversations from every shard in one pipeline (see ``Store.claim_due``).
+
+        Each shard gives up to ``limit / shards`` (rounded up), starting from a shard that
+        rotates between calls, so a busy shard cannot starve the others.
+        """
+        if not self._scripts_loaded:
+            await self._load_scripts()
+        shards = self.timer_shards
+        per_shard = max(1, -(-limit // shards))
+        token = repr(now + lease)
+        start, self._claim_from = self._claim_from, (self._claim_from + 1) % shards
+        order = [(start + offset) % shards for offset in range(shards)]
+        replies = await self._call(self._claim(order, repr(now), per_shard, token))
+        claims = []
+        for members in replies:
+            for member in members:
+                key = self.keys.parse_member(_text(member))
+                if key is not None:
+                    claims.append(Claim(key, float(token)))
+        return claims
+
+    async def _claim(
+        self, shards: list[int], now: str, limit: int, token: str, *, again: bool = True
+    ) -> list[Any]:
+        """Run the claim script on ``shards``: one pipeline, or at once on a cluster."""
+        if isinstance(self.client, RedisCluster):
+            return list(
+                await asyncio.gather(
+                    *(
+                        self._eval(CLAIM_DUE, self.keys.timers(shard), [now, limit, token])
+                        for shard in shards
+                    )
+                )
+            )
+        async with self.client.pipeline(transaction=False) as pipe:
+            for shard in shards:
+                pipe.evalsha(_SHAS[CLAIM_DUE], 1, self.keys.timers(shard), now, str(limit), token)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        missing = [s for s, r in zip(shards, replies, strict=True) if isinstance(r, NoScriptError)]
+        if missing and again:  # Redis lost its scripts meanwhile: the claims that ran stand
+            self._scripts_loaded = False
+            await self._load_scripts()
+            replies = [r for r in replies if not isinstance(r, NoScriptError)]
+            replies += await self._claim(missing, now, limit, token, again=False)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def release_due(self, claim: Claim, wake_at: float | None) -> None:
+        """Settle a claimed entry (one EVALSHA; see ``Store.release_due``)."""
+        args = [
+            self.keys.member(claim.key),
+            repr(claim.token),
+            "" if wake_at is None else repr(wake_at),
+        ]
+        await self._call(self._eval(RELEASE_DUE, self._index_of(claim.key), args))
+
+    async def timers_due(self, now: float) -> int:
+        """Conversations with a due timer index entry, over every shard (one pipeline)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for shard in range(self.timer_shards):
+                pipe.zcount(self.keys.timers(shard), "-inf", repr(now))
+            counts = await self._call(pipe.execute())
+        return sum(int(count) for count in counts)
+
+    async def delete(self, key: ConversationKey) -> bool:
+        """Delete the conversation and its timer index entry; return whether it existed."""
+        redis_key = self.keys.key(key)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.delete(redis_key)
+            pipe.zrem(self._index_of(key), self.keys.member(key))
+            deleted, _ = await self._call(pipe.execute())
+        return bool(deleted)
 
     async def scan(self) -> AsyncIterator[ConversationKey]:
         """Iterate over every stored conversation (every primary of a cluster)."""

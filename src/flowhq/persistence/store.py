@@ -18,7 +18,7 @@ from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["CommitResult", "Loaded", "Store", "check_owner"]
+__all__ = ["Claim", "CommitResult", "Loaded", "Store", "check_owner"]
 
 
 @frozen
@@ -62,6 +62,18 @@ class CommitResult:
     """On success, the document as now stored."""
 
 
+@frozen
+class Claim:
+    """A conversation taken from the timer index by ``claim_due``.
+
+    ``token`` is the score the claim wrote (when the claim lapses); ``release_due`` uses it
+    to tell whether a step lowered the entry meanwhile.
+    """
+
+    key: ConversationKey
+    token: float
+
+
 class Store(Protocol):
     """Persistence seam used by ``Headquarters`` and the CLI; nothing else touches storage."""
 
@@ -80,6 +92,7 @@ class Store(Protocol):
         expected: int,
         ttl: int | None = None,
         forget: Collection[int] = (),
+        wake_at: float | None = None,
     ) -> CommitResult:
         """Write ``document`` only if the stored revision is still ``expected``.
 
@@ -89,7 +102,30 @@ class Store(Protocol):
             expected: The revision the step was computed from (0: no document yet).
             ttl: Seconds until the conversation expires, or ``None`` to keep it.
             forget: Revisions whose entries left the outbox; their delivery marks can go.
+            wake_at: When the document's next timer is due (epoch seconds): the timer
+                index entry of the conversation is lowered to it in the same round trip,
+                before the commit (an entry left by a commit that then lost is harmless,
+                a missing one would lose a timer). ``None`` leaves the index alone.
         """
+        ...
+
+    async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Claim]:
+        """Take up to ``limit`` conversations whose timer index entry is due at ``now``.
+
+        Each claimed entry moves to ``now + lease``: a claimer that dies leaves it to be
+        claimed again then. Two claimers never take the same entry.
+        """
+        ...
+
+    async def release_due(self, claim: Claim, wake_at: float | None) -> None:
+        """Set a claimed entry to the conversation's next timer (``None``: remove it).
+
+        If a step lowered the entry since the claim, it is only lowered further.
+        """
+        ...
+
+    async def timers_due(self, now: float) -> int:
+        """How many conversations have a timer index entry due at ``now``."""
         ...
 
     async def mark_delivered(

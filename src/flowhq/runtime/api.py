@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from flowhq.errors import FlowError
+from flowhq.components.api_call import ApiCall
+from flowhq.errors import FlowDefinitionError, FlowError
 from flowhq.runtime.settings import ApiOptions
 from flowhq.state.secrets import redact
+from flowhq.statecharts.flow import Flow
+from flowhq.statecharts.model import all_states
 
-__all__ = ["ApiClient"]
+__all__ = ["ApiClient", "check_api_client"]
 
 # Failures worth another attempt: the server may have done the work and answered late, or
 # never got the request. A protocol error on our side (a bad header) would fail again.
@@ -105,3 +108,27 @@ def _sanitized(exc: httpx.HTTPError, secret: str | None) -> httpx.HTTPError:
     if isinstance(exc, httpx.RequestError):
         return type(exc)(message)
     return httpx.HTTPError(message)
+
+
+def check_api_client(flows: Sequence[type[Flow]], client: httpx.AsyncClient | None) -> None:
+    """Refuse flows with an ``ApiCall`` when there is no client to call with.
+
+    Raises:
+        FlowDefinitionError: naming the states that need one.
+    """
+    if client is not None:
+        return
+    calls = [
+        f"{flow_cls.__name__}.{state.id}"
+        for flow_cls in flows
+        for state in all_states(flow_cls)
+        if isinstance(state, ApiCall)
+    ]
+    if calls:
+        raise FlowDefinitionError(
+            "Headquarters",
+            [
+                f"ApiCall states {', '.join(calls)} need an API client: pass "
+                "Headquarters(api=httpx.AsyncClient(base_url=...))"
+            ],
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,8 +23,10 @@ from flowhq.errors import ConflictError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.store import Loaded, Store
+from flowhq.runtime import timers
 from flowhq.runtime.records import Outcome, StepRecord
-from flowhq.runtime.turn import Planned, Turns
+from flowhq.runtime.turn import Planned, Start, Turns
+from flowhq.state.document import ConversationDocument, Timer
 
 __all__ = ["CACHE_SIZE", "Conversations", "Transaction"]
 
@@ -141,11 +144,39 @@ class Conversations:
 
         return await self._transact(key, step)
 
-    async def begin(self, key: ConversationKey, flow: str) -> Transaction:
-        """Begin ``flow`` in the conversation and commit."""
+    async def begin(self, key: ConversationKey, start: Start) -> Transaction:
+        """Begin a flow in the conversation and commit.
+
+        Raises:
+            ConversationInProgressError: see ``Turns.begin``.
+        """
 
         async def step(loaded: Loaded) -> Planned:
-            return await self.turns.step(key, loaded, inbound=None, begin=flow)
+            return await self.turns.begin(key, loaded, start)
+
+        return await self._transact(key, step)
+
+    async def fire(self, key: ConversationKey) -> Transaction:
+        """Fire the conversation's due timers and commit (nothing when none is due)."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return await self.turns.fire(key, loaded)
+
+        return await self._transact(key, step)
+
+    async def schedule(self, key: ConversationKey, timer: Timer) -> Transaction:
+        """Set ``timer`` in the conversation and commit."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return self.turns.schedule(key, loaded, timer)
+
+        return await self._transact(key, step)
+
+    async def cancel(self, key: ConversationKey, timer_id: str) -> Transaction:
+        """Remove the timer ``timer_id`` and commit (nothing when there is none)."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return self.turns.cancel(key, loaded, timer_id)
 
         return await self._transact(key, step)
 
@@ -156,6 +187,14 @@ class Conversations:
             return self.turns.initialize(key, loaded, changes)
 
         return await self._transact(key, step)
+
+    def _ttl(self, document: ConversationDocument) -> int | None:
+        """The conversation's TTL, long enough that it outlives its last timer."""
+        last = timers.latest(document)
+        if self.ttl is None or last is None:
+            return self.ttl
+        until_last = math.ceil(last - self.turns.stepper.clock().timestamp())
+        return max(self.ttl, until_last + self.ttl)
 
     async def _transact(self, key: ConversationKey, step: Step) -> Transaction:
         """Run ``step`` and commit what it planned; on a conflict, step again.
@@ -175,12 +214,16 @@ class Conversations:
             planned = await step(loaded)
             if planned.document is None:
                 return Transaction(planned.outcome, loaded, None, planned.record)
+            wake_at = timers.earliest(planned.document)
+            # A store written before timers existed still serves flows that set none.
+            waking = {"wake_at": wake_at} if wake_at is not None else {}
             result = await self.store.commit(
                 key,
                 planned.document,
                 expected=loaded.revision,
-                ttl=self.ttl,
+                ttl=self._ttl(planned.document),
                 forget=sorted(loaded.marks()),  # their entries left the outbox in the step
+                **waking,
             )
             if result.ok:
                 planned.outcome.revision = result.revision

@@ -19,10 +19,12 @@ mark sends them again.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 
 from flowhq.errors import DeliveryError, SnapshotError
 from flowhq.messaging.key import ConversationKey
@@ -31,9 +33,18 @@ from flowhq.messaging.types import OutboundMessage
 from flowhq.persistence.store import Loaded
 from flowhq.runtime.conversations import Conversations
 from flowhq.runtime.outbox import Pending, message_of, pending
-from flowhq.runtime.settings import DeliveryOptions
+from flowhq.runtime.settings import Clock, DeliveryOptions, system_clock
+from flowhq.state.document import ConversationDocument
 
-__all__ = ["Delivery"]
+__all__ = ["WINDOW_CLOSED", "Delivery", "Undeliverable"]
+
+WINDOW_CLOSED = (
+    "outside the channel's customer-service window (the user last wrote too long ago); "
+    "only approved templates may be sent"
+)
+
+Undeliverable = Callable[[ConversationKey, list[OutboundMessage], str], "Awaitable[None] | None"]
+"""Called with replies that cannot be sent at all, and why."""
 
 logger = logging.getLogger("flowhq.delivery")
 
@@ -51,6 +62,9 @@ class Delivery:
         messenger: Where replies go (``None``: the caller sends them).
         conversations: The locks, cache and store the conversations live in.
         options: When lost replies are sent again.
+        clock: The time, for the channel's service window.
+        on_undeliverable: Told about replies that could not be sent at all (outside the
+            service window): ``(key, messages, reason)``, sync or async.
     """
 
     def __init__(
@@ -58,8 +72,13 @@ class Delivery:
         messenger: Messenger | None,
         conversations: Conversations,
         options: DeliveryOptions,
+        *,
+        clock: Clock = system_clock,
+        on_undeliverable: Undeliverable | None = None,
     ) -> None:
         self.messenger = messenger
+        self.clock = clock
+        self.on_undeliverable = on_undeliverable
         self.conversations = conversations
         self.store = conversations.store
         self.redelivery_after = options.redelivery_after
@@ -90,7 +109,7 @@ class Delivery:
             return None
         owed = pending(committed)
         due = self.due(key, owed, own=committed.revision)
-        delivered = await self.deliver(key, due)
+        delivered = await self.deliver(key, due, committed.document)
         if delivered and len(due) == len(owed):
             marks = frozenset(p.revision for p in due)
             self.conversations.remember(
@@ -127,7 +146,7 @@ class Delivery:
                     conversations.evict(key)
                     last = max(p.revision for p in mine)
                     due = [p for p in pending(loaded) if p.revision <= last]  # older first
-                    return await self.deliver(key, due)
+                    return await self.deliver(key, due, loaded.document)
             await asyncio.sleep(min(wait, self.duplicate_grace))
         return False
 
@@ -147,7 +166,7 @@ class Delivery:
                 async with conversations.lock(key):
                     loaded = await self.store.load(key)
                     due = self.due(key, pending(loaded), own=None, age=older_than)
-                    if due and await self.deliver(key, due):
+                    if due and await self.deliver(key, due, loaded.document):
                         sent += len(due)
                     conversations.evict(key)
             except SnapshotError as exc:
@@ -183,12 +202,25 @@ class Delivery:
         """Undelivered entries produced by ``message_id`` (a retried webhook's replies)."""
         return [p for p in pending(loaded) if p.entry.message_id == message_id]
 
-    async def deliver(self, key: ConversationKey, due: Sequence[Pending]) -> bool:
-        """Send ``due`` in order and mark what went out. Returns whether all of it did."""
+    async def deliver(
+        self,
+        key: ConversationKey,
+        due: Sequence[Pending],
+        document: ConversationDocument | None = None,
+    ) -> bool:
+        """Send ``due`` in order and mark what went out. Returns whether all of it did.
+
+        Outside the channel's service window (``document`` says when the user last wrote)
+        nothing is sent: the replies are recorded as undeliverable and dropped.
+        """
         if not due:
             return True
         assert self.messenger is not None
         messages = [message_of(p.entry) for p in due]
+        if document is not None and self._window_closed(document):
+            await self._undeliverable(key, messages, WINDOW_CLOSED)
+            await self._mark(key, due, 0, DeliveryError(WINDOW_CLOSED, permanent=True))
+            return False
         error: DeliveryError | None = None
         try:
             await self.messenger.send(key, messages)
@@ -203,6 +235,30 @@ class Delivery:
         sent = len(due) if error is None else max(0, min(error.sent, len(due)))
         await self._mark(key, due, sent, error)
         return error is None
+
+    def _window_closed(self, document: ConversationDocument) -> bool:
+        """Whether the channel's window for free-form replies has closed for this user."""
+        window = getattr(self.messenger, "service_window", None)
+        if window is None:
+            return False
+        last = document.metadata.last_inbound_at
+        if last is None:
+            return True
+        elapsed = self.clock().timestamp() - datetime.fromisoformat(last).timestamp()
+        return elapsed > float(window)
+
+    async def _undeliverable(
+        self, key: ConversationKey, messages: list[OutboundMessage], reason: str
+    ) -> None:
+        logger.warning("%d replies to %s not sent: %s", len(messages), key, reason)
+        if self.on_undeliverable is None:
+            return
+        try:
+            result = self.on_undeliverable(key, messages, reason)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # the hook is the operator's; its failure must not lose the step
+            logger.exception("on_undeliverable failed for %s", key)
 
     async def _mark(
         self, key: ConversationKey, due: Sequence[Pending], sent: int, error: DeliveryError | None

@@ -7,14 +7,16 @@ over-long text is answered with a refusal and never reaches the store (docs/arch
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from flowhq.errors import InputError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage
-from flowhq.state.json_values import has_lone_surrogate
+from flowhq.state.json_values import has_lone_surrogate, storable_copy
+from flowhq.state.secrets import normalize_token
 
-__all__ = ["EMPTY_TEXT", "MAX_ID", "MAX_TEXT", "TOO_LONG", "Intake"]
+__all__ = ["EMPTY_TEXT", "MAX_ID", "MAX_TEXT", "TOO_LONG", "Intake", "protected_changes", "values"]
 
 MAX_TEXT = 4096
 """Default limit on inbound text length (WhatsApp's own limit for a text message)."""
@@ -99,3 +101,40 @@ class Intake:
         if inbound.text is not None and len(inbound.text) > self.max_text:
             return TOO_LONG.format(limit=self.max_text)
         return None
+
+
+def protected_changes(
+    dashboard: Mapping[str, Any] | None, action: Mapping[str, Any] | None, token: str | None
+) -> dict[str, Any]:
+    """The checked copies ``initialize`` writes (refused before any I/O)."""
+    changes: dict[str, Any] = {}
+    if token is not None:
+        try:
+            changes["token"] = normalize_token(token)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    for name, data in (("dashboard", dashboard), ("action", action)):
+        if data is not None:
+            try:
+                changes[name] = storable_copy(dict(data), f"{name} data")
+            except TypeError as exc:
+                raise InputError(str(exc)) from None
+    return changes
+
+
+def values(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A checked copy of the values a flow is started with (``start(data=...)``).
+
+    Raises:
+        InputError: a name that is not a plain name, or a value JSON cannot hold.
+    """
+    if data is None:
+        return {}
+    bad = sorted(repr(name) for name in data if not str(name).isidentifier())
+    if bad:
+        raise InputError(f"start data names must be plain names: {', '.join(bad)}")
+    try:
+        copied: dict[str, Any] = storable_copy(dict(data), "start data")
+    except TypeError as exc:
+        raise InputError(str(exc)) from None
+    return copied

@@ -90,6 +90,8 @@ class Outcome:
         rejected: The input was refused before any I/O (empty, too long).
         record: What the step fired and which transitions it took (``None`` when nothing
             ran: a duplicate, a rejection, a rolled-back step).
+        timer: The id of the timer a call scheduled (``start(at=...)``), if any.
+        fired: The ids of the timers this step fired (stale ones included).
     """
 
     replies: list[OutboundMessage] = field(factory=list)
@@ -101,3 +103,5 @@ class Outcome:
     delivered: bool | None = None
     rejected: bool = False
     record: StepRecord | None = None
+    timer: str | None = None
+    fired: list[str] = field(factory=list)

@@ -9,11 +9,33 @@ Each group is a frozen value; pass the ones you change::
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
 import httpx
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 from attrs.validators import ge, gt, optional
 
-__all__ = ["ApiOptions", "DeliveryOptions", "Limits"]
+__all__ = [
+    "ApiOptions",
+    "Clock",
+    "DeliveryOptions",
+    "Limits",
+    "TimerOptions",
+    "system_clock",
+    "upgrade",
+]
+
+Clock = Callable[[], datetime]
+"""What tells a Headquarters the time: a zero-argument callable returning an aware UTC
+``datetime`` (tests pass a fake one that they move forward)."""
+
+
+def system_clock() -> datetime:
+    """The system's time, in UTC."""
+    return datetime.now(UTC)
 
 
 @frozen
@@ -52,6 +74,24 @@ class DeliveryOptions:
 
 
 @frozen
+class TimerOptions:
+    """How due timers are fired (docs/time.md).
+
+    Attributes:
+        lease: Seconds a process holds the conversations it claimed; if it dies, others
+            claim them again after this (a firing is never lost, never doubled).
+        batch: Conversations claimed per pass.
+        concurrency: Conversations fired at once by one process.
+        interval: Seconds between passes of ``run_timers`` when nothing more is due.
+    """
+
+    lease: float = field(default=30.0, validator=gt(0))
+    batch: int = field(default=200, validator=ge(1))
+    concurrency: int = field(default=50, validator=ge(1))
+    interval: float = field(default=0.25, validator=gt(0))
+
+
+@frozen
 class Limits:
     """Bounds that keep one conversation from costing too much.
 
@@ -64,3 +104,39 @@ class Limits:
     max_steps: int = field(default=100, validator=ge(1))
     max_text: int = field(default=4096, validator=ge(1))
     max_attempts: int = field(default=20, validator=ge(1))
+
+
+# The flat keywords of the first release, and the settings group each now belongs to.
+_DEPRECATED = {
+    "max_steps": ("limits", "max_steps"),
+    "max_text": ("limits", "max_text"),
+    "max_attempts": ("limits", "max_attempts"),
+    "redelivery_after": ("delivery", "redelivery_after"),
+    "duplicate_grace": ("delivery", "duplicate_grace"),
+    "api_timeout": ("api", "timeout"),
+    "api_retries": ("api", "retries"),
+    "api_backoff": ("api", "backoff"),
+}
+
+
+def upgrade(
+    deprecated: Mapping[str, Any], limits: Limits, delivery: DeliveryOptions, api: ApiOptions
+) -> tuple[Limits, DeliveryOptions, ApiOptions]:
+    """Fold the 0.1 flat keywords into their settings groups, warning once per call."""
+    unknown = sorted(set(deprecated) - set(_DEPRECATED))
+    if unknown:
+        raise TypeError(f"Headquarters() got unexpected keyword arguments {unknown}")
+    if not deprecated:
+        return limits, delivery, api
+    groups: dict[str, Any] = {"limits": limits, "delivery": delivery, "api": api}
+    hints = []
+    for name, value in deprecated.items():
+        group, attribute = _DEPRECATED[name]
+        groups[group] = evolve(groups[group], **{attribute: value})
+        hints.append(f"{name}= -> {group}={type(groups[group]).__name__}({attribute}=...)")
+    warnings.warn(
+        "flat Headquarters keywords are deprecated: " + "; ".join(hints),
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return groups["limits"], groups["delivery"], groups["api"]

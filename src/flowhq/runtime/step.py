@@ -9,8 +9,10 @@ any entry.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -20,9 +22,10 @@ from flowhq.components.base import ComponentBase
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
 from flowhq.errors import FlowError, StepLimitError
 from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
+from flowhq.runtime import timers
 from flowhq.runtime.records import ForcedResult, StepObserver, StepRecord, Taken
-from flowhq.state.document import ChartState, ConversationDocument, Current
-from flowhq.state.manager import ApiRequester, Messaging, StateManager
+from flowhq.state.document import ChartState, ConversationDocument, Current, Frame, Timer
+from flowhq.state.manager import ApiRequester, Messaging, StateManager, TemplateValues
 from flowhq.state.upgrade import split_legacy_values
 from flowhq.statecharts.checks import handles
 from flowhq.statecharts.engine import Chart, CompiledFlow, Node, NoTransitionError, compiled
@@ -56,6 +59,8 @@ class StepResult:
 
     replies: list[OutboundMessage]
     record: StepRecord
+    timers: tuple[str, ...] = ()
+    """The ids of the timers the step fired."""
 
     @property
     def flow(self) -> str:
@@ -85,8 +90,10 @@ class Stepper:
         error_handler: ErrorHandler,
         max_steps: int,
         observer: StepObserver | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.observer = observer
+        self.clock = clock or _utc_now
         self.flows = flows
         self.entry = entry
         self.api = api
@@ -100,8 +107,13 @@ class Stepper:
         revision: int,
         inbound: InboundMessage | None,
         begin: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        interrupt: bool = False,
     ) -> StepResult:
         """Advance ``document`` (in place) by one inbound message, or begin flow ``begin``.
+
+        ``values`` are saved for the flow ``begin`` starts; with ``interrupt`` the flow the
+        conversation is in waits on the stack and resumes when ``begin`` ends.
 
         Raises:
             RollbackError: when the step must be thrown away (an unhandled component error,
@@ -110,13 +122,35 @@ class Stepper:
         run = _Run(self, document, revision)
         run.message = inbound.answer if inbound is not None else None
         if begin is not None:
-            run.begin(self.flows[begin])
+            run.begin(self.flows[begin], values=values, interrupt=interrupt)
         else:
             deliver = run.resume()
             if deliver and inbound is not None:
                 await run.deliver(inbound)
         await run.drain()
         return run.finish()
+
+    async def fire(self, document: ConversationDocument, *, revision: int) -> StepResult | None:
+        """Fire the timers of ``document`` due now (in place); ``None`` when none is due.
+
+        A timer whose visit ended, whose event is not enabled where the conversation
+        stands, or whose flow is gone is stale: it is dropped and logged, nothing is sent.
+
+        Raises:
+            RollbackError: as for :meth:`run`.
+        """
+        run = _Run(self, document, revision)
+        due = timers.take_due(document, run.now)
+        if not due:
+            return None
+        run.message = ", ".join(f"timer:{timer.id}" for timer in due)
+        run.restore()
+        for timer in due:
+            run.apply(timer)
+            await run.drain()
+        result = run.finish()
+        result.timers = tuple(timer.id for timer in due)
+        return result
 
     def pending(self, document: ConversationDocument, *, revision: int) -> list[OutboundMessage]:
         """The question the conversation waits on, rendered again (nothing is changed).
@@ -133,6 +167,10 @@ class Stepper:
         component = waiting[0]
         component.reprompt(run._manager(component, resumed=True))
         return run.messaging.messages
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _base36(number: int) -> str:
@@ -159,6 +197,7 @@ class _Run:
         self.taken: list[Taken] = []
         self.chart: Chart | None = None
         self.message: str | None = None
+        self.now = stepper.clock().timestamp()
 
     @property
     def flow(self) -> CompiledFlow | None:
@@ -173,10 +212,25 @@ class _Run:
 
     # -- chart -----------------------------------------------------------------------------
 
-    def begin(self, flow_cls: type[Flow]) -> None:
-        """Start ``flow_cls`` at its initial state (its entries run in ``drain``)."""
-        current = self.document.current
+    def begin(
+        self,
+        flow_cls: type[Flow],
+        *,
+        values: Mapping[str, Any] | None = None,
+        interrupt: bool = False,
+    ) -> None:
+        """Start ``flow_cls`` at its initial state (its entries run in ``drain``).
+
+        With ``interrupt``, the flow in progress waits on the stack, its values and
+        position kept apart, and resumes when ``flow_cls`` ends.
+        """
+        document = self.document
+        current = document.current
+        if interrupt and current.path is not None:
+            document.stack.append(Frame(copy.deepcopy(current), copy.deepcopy(document.chart)))
+            current = copy.deepcopy(current)
         self.document.current = Current(values=current.values, labels=current.labels)
+        self.document.current.values.update(values or {})
         self.document.current.path = flow_cls.name
         self.document.chart = ChartState(flow=flow_cls.name, fingerprint=fingerprint(flow_cls))
         self.chart = compiled(flow_cls).chart()
@@ -426,11 +480,15 @@ class _Run:
             return decision.result
 
     def _enter(self, component: ComponentBase, resumed: bool) -> None:
-        """Bookkeeping of a component's entry: a fresh visit of a question gets a new tag."""
+        """Bookkeeping of a component's entry: a fresh visit of a question gets a new tag.
+
+        A fresh visit also arms its timers; a return through history keeps both.
+        """
         if component.accepts_input:
             tags = self.document.current.tags
             if not resumed or component.id not in tags:
                 tags[component.id] = _base36(self.revision + 1)
+                timers.arm(self.document, component, tags[component.id], self.now)
 
     async def drain(self) -> None:
         """Run entered components until every active one waits or the flow is final.
@@ -455,7 +513,11 @@ class _Run:
 
     def finish(self) -> StepResult:
         """Write the chart's position into the document and describe the step."""
-        assert self.chart is not None
+        if self.chart is None:  # timers fired into a conversation with no flow to run
+            return StepResult(self.messaging.messages, self._record("", [], finished=False))
+        if self._finished() and self.document.stack:
+            self._return_from_interrupt()
+            return self.finish()
         assert self.flow is not None
         flow_cls = self.flow_cls
         configuration = self.chart.configuration_ids()
@@ -475,8 +537,14 @@ class _Run:
             current.path = flow_cls.name
             current.component = waiting[0].id if waiting else None
             current.awaiting_input = bool(waiting)
-        record = StepRecord(
-            flow=flow_cls.name,
+        remembered = {state_id for ids in chart.history.values() for state_id in ids}
+        timers.prune(self.document, {*configuration, *remembered})
+        record = self._record(flow_cls.name, configuration, finished=finished)
+        return StepResult(self.messaging.messages, record)
+
+    def _record(self, flow: str, configuration: list[str], *, finished: bool) -> StepRecord:
+        return StepRecord(
+            flow=flow,
             fired=tuple(self.fired),
             transitions=tuple(self.taken),
             configuration=tuple(configuration),
@@ -485,7 +553,105 @@ class _Run:
             message=self.message,
             replies=tuple(m.text for m in self.messaging.messages),
         )
-        return StepResult(self.messaging.messages, record)
+
+    # -- interruptions and timers --------------------------------------------------------
+
+    def _return_from_interrupt(self) -> None:
+        """The interrupting flow ended: back to the interrupted one, its question asked again.
+
+        Its values and position come back as they were; the question gets its timers again
+        (a new wait from now), keeping its tag so its earlier buttons still count.
+        """
+        frame = self.document.stack.pop()
+        self.document.current, self.document.chart = frame.current, frame.chart
+        flow_cls = self.stepper.flows.get(frame.current.path or "")
+        self.chart = self._restore(flow_cls) if flow_cls is not None else None
+        if self.chart is None:
+            entry = self.stepper.flows[self.stepper.entry]
+            self._restart(entry, "the interrupted flow is gone")
+            return
+        for component in self._waiting():
+            tag = self.document.current.tags.get(component.id)
+            if tag is not None:
+                timers.arm(self.document, component, tag, self.now)
+        waiting = self._waiting()
+        if waiting:
+            waiting[0].reprompt(self._manager(waiting[0], resumed=True))
+
+    def restore(self) -> None:
+        """Restore the active flow for timers, if it can be; never start or restart one."""
+        name = self.document.current.path
+        flow_cls = self.stepper.flows.get(name) if name is not None else None
+        if flow_cls is None:
+            return
+        saved = self.document.chart
+        flow = compiled(flow_cls)
+        chart = _legal_chart(flow, saved.configuration, saved.history)
+        if chart is None:  # the flow changed shape: its migrations may still place it
+            migrated = _migrated(flow, saved, flow_cls.migrations)
+            chart = _legal_chart(flow, migrated, saved.history)
+        if chart is not None and saved.flow == flow_cls.name:
+            self.chart = chart
+
+    def apply(self, timer: Timer) -> None:
+        """Fire one due timer into the chart, or log it as stale."""
+        if timer.kind == "start":
+            self._start(timer)
+            return
+        why = self._stale(timer)
+        if why is not None:
+            logger.info("conversation %s: timer %s is stale: %s", self._who(), timer.id, why)
+            return
+        assert self.flow is not None
+        if timer.kind == "event":
+            assert timer.event is not None
+            self.fire(timer.event, None)
+            return
+        component = self.flow.nodes[timer.state or ""].state
+        assert isinstance(component, ComponentBase)
+        if timer.kind == "reminder":
+            reminders = [spec for spec in component.timers if spec.kind == "reminder"]
+            values = TemplateValues(self.document, labels=True)
+            self.messaging.send(reminders[timer.number - 1].text.render(values))
+            return
+        spec = next(spec for spec in component.timers if spec.kind == timer.kind)
+        assert spec.result is not None
+        self.fire(spec.result, component.id)
+
+    def _stale(self, timer: Timer) -> str | None:
+        """Why ``timer`` cannot fire where the conversation stands (``None``: it can)."""
+        if self.chart is None or self._finished():
+            return "no flow is in progress"
+        if timer.kind == "event":
+            enabled = self.chart.enabled_events(self._guard_kwargs(None))
+            return None if timer.event in enabled else f"{timer.event!r} is not enabled here"
+        state = timer.state or ""
+        if not self._active(state) or self.document.current.tags.get(state) != timer.seq:
+            return f"the visit of {state!r} it belonged to ended"
+        component = self.flow.nodes[state].state if self.flow is not None else None
+        specs = getattr(component, "timers", ())
+        if timer.kind == "reminder" and timer.number > sum(s.kind == "reminder" for s in specs):
+            return f"{state!r} has no reminder {timer.number} any more"
+        if timer.kind != "reminder" and not any(s.kind == timer.kind for s in specs):
+            return f"{state!r} has no {timer.kind} any more"
+        return None
+
+    def _start(self, timer: Timer) -> None:
+        """A start scheduled with ``start(at=...)``: begin its flow if it still can."""
+        name = str(timer.data.get("flow", ""))
+        flow_cls = self.stepper.flows.get(name)
+        busy = self.chart is not None and not self._finished()
+        interrupt, replace = bool(timer.data.get("interrupt")), bool(timer.data.get("replace"))
+        if flow_cls is None or (busy and not interrupt and not replace):
+            why = (
+                f"flow {name!r} is not registered" if flow_cls is None else "a flow is in progress"
+            )
+            logger.warning(
+                "conversation %s: scheduled start %s dropped: %s", self._who(), timer.id, why
+            )
+            return
+        values = timer.data.get("values") or {}
+        self.begin(flow_cls, values=values, interrupt=interrupt and busy)
 
 
 def _migrated(flow: CompiledFlow, saved: ChartState, migrations: Mapping[str, str]) -> list[str]:

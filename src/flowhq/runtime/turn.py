@@ -9,23 +9,25 @@ timestamps. It reads no store and sends nothing (docs/architecture.md).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from attrs import define
+from attrs import define, field, frozen
 
 from flowhq.components.error_handler import ErrorHandler
+from flowhq.errors import ConversationInProgressError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.codec import Codec
 from flowhq.persistence.store import Loaded
+from flowhq.runtime import timers
 from flowhq.runtime.outbox import entries_of, pending
 from flowhq.runtime.records import Outcome, StepRecord
-from flowhq.runtime.step import RollbackError, Stepper
-from flowhq.state.document import Channel, ConversationDocument, utc_now
+from flowhq.runtime.step import RollbackError, Stepper, StepResult
+from flowhq.state.document import Channel, ConversationDocument, Timer
 from flowhq.state.manager import record
 
-__all__ = ["INBOX_SIZE", "Planned", "Turns"]
+__all__ = ["INBOX_SIZE", "Planned", "Start", "Turns"]
 
 INBOX_SIZE = 64
 """How many processed message ids a conversation remembers for deduplication."""
@@ -38,6 +40,23 @@ class Planned:
     document: ConversationDocument | None
     outcome: Outcome
     record: StepRecord | None = None
+
+
+@frozen
+class Start:
+    """A flow to begin, the values it starts with, and what becomes of a flow in progress.
+
+    ``interrupt`` runs the new flow on top of it; ``replace`` leaves it; neither refuses.
+    """
+
+    flow: str
+    values: Mapping[str, Any] = field(factory=dict)
+    interrupt: bool = False
+    replace: bool = False
+
+
+Run = Callable[[ConversationDocument], Awaitable[StepResult | None]]
+"""Runs a step over the working copy; ``None`` when there was nothing to do."""
 
 
 class Turns:
@@ -73,6 +92,60 @@ class Turns:
             )
             return Planned(None, duplicate)
         return await self.step(key, loaded, inbound=inbound)
+
+    async def begin(self, key: ConversationKey, loaded: Loaded, start: Start) -> Planned:
+        """The turn that begins a flow without an inbound message.
+
+        Raises:
+            ConversationInProgressError: the conversation is in a flow and ``start`` says
+                neither ``interrupt`` nor ``replace``.
+        """
+        in_flow = loaded.document.current.path if loaded.document is not None else None
+        if in_flow is not None and not start.interrupt and not start.replace:
+            raise ConversationInProgressError(str(key), in_flow)
+        interrupt = start.interrupt and in_flow is not None
+
+        async def run(document: ConversationDocument) -> StepResult:
+            return await self.stepper.run(
+                document,
+                revision=loaded.revision,
+                inbound=None,
+                begin=start.flow,
+                values=start.values,
+                interrupt=interrupt,
+            )
+
+        return await self._turn(key, loaded, run, inbound=None)
+
+    async def fire(self, key: ConversationKey, loaded: Loaded) -> Planned:
+        """The turn that fires the conversation's due timers (nothing when none is due)."""
+        if loaded.document is None:
+            return Planned(None, Outcome())
+
+        async def run(document: ConversationDocument) -> StepResult | None:
+            return await self.stepper.fire(document, revision=loaded.revision)
+
+        def drop_due(document: ConversationDocument) -> None:  # they must not fire again
+            timers.take_due(document, self.stepper.clock().timestamp())
+
+        return await self._turn(key, loaded, run, inbound=None, rolled_back=drop_due)
+
+    def schedule(self, key: ConversationKey, loaded: Loaded, timer: Timer) -> Planned:
+        """A turn that sets ``timer``, replacing one with the same id."""
+        document = self.working_copy(key, loaded)
+        document.timers = [t for t in document.timers if t.id != timer.id]
+        document.timers.append(timer)
+        document.metadata.updated_at = self._now()
+        return Planned(document, Outcome(timer=timer.id))
+
+    def cancel(self, key: ConversationKey, loaded: Loaded, timer_id: str) -> Planned:
+        """A turn that removes the timer ``timer_id`` (nothing when there is none)."""
+        if loaded.document is None or all(t.id != timer_id for t in loaded.document.timers):
+            return Planned(None, Outcome())
+        document = self.working_copy(key, loaded)
+        document.timers = [t for t in document.timers if t.id != timer_id]
+        document.metadata.updated_at = self._now()
+        return Planned(document, Outcome(timer=timer_id))
 
     def initialize(
         self, key: ConversationKey, loaded: Loaded, changes: Mapping[str, Any]
@@ -119,21 +192,36 @@ class Turns:
         return self.working_copy(key, copy)
 
     async def step(
+        self, key: ConversationKey, loaded: Loaded, *, inbound: InboundMessage
+    ) -> Planned:
+        """Run one step of ``inbound`` over the working copy."""
+
+        async def run(document: ConversationDocument) -> StepResult:
+            return await self.stepper.run(document, revision=loaded.revision, inbound=inbound)
+
+        return await self._turn(key, loaded, run, inbound=inbound)
+
+    async def _turn(
         self,
         key: ConversationKey,
         loaded: Loaded,
+        run: Run,
         *,
         inbound: InboundMessage | None,
-        begin: str | None = None,
+        rolled_back: Callable[[ConversationDocument], None] | None = None,
     ) -> Planned:
-        """Run one step over the working copy; an unrecoverable one is rolled back."""
+        """Run a step over the working copy; an unrecoverable one is rolled back.
+
+        ``rolled_back`` adjusts the kept copy of a rolled-back step (timers that fired
+        into an error leave anyway, or they would fire into it again and again).
+        """
         document = self.working_copy(key, loaded)
         try:
-            step = await self.stepper.run(
-                document, revision=loaded.revision, inbound=inbound, begin=begin
-            )
+            step = await run(document)
         except RollbackError as rollback:
             document = self.pristine(key, loaded)
+            if rolled_back is not None:
+                rolled_back(document)
             replies = [self._apology(rollback, document)]
             outcome = Outcome(
                 replies=list(replies),
@@ -142,11 +230,23 @@ class Turns:
             )
             self._bookkeep(document, loaded.revision, inbound, replies)
             return Planned(document, outcome)
+        if step is None:  # nothing was due: nothing to commit
+            stored = loaded.document
+            assert stored is not None
+            return Planned(
+                None,
+                Outcome(
+                    revision=loaded.revision,
+                    flow=stored.current.path,
+                    configuration=list(stored.chart.configuration),
+                ),
+            )
         outcome = Outcome(
             replies=list(step.replies),
             flow=step.flow,
             configuration=step.configuration,
             finished=step.finished,
+            fired=list(step.timers),
         )
         self._bookkeep(document, loaded.revision, inbound, step.replies)
         return Planned(document, outcome, step.record)
@@ -163,6 +263,9 @@ class Turns:
             )
         return OutboundMessage(decision.apology or handler.apology)
 
+    def _now(self) -> str:
+        return self.stepper.clock().isoformat(timespec="microseconds")
+
     def _bookkeep(
         self,
         document: ConversationDocument,
@@ -171,7 +274,7 @@ class Turns:
         replies: list[OutboundMessage],
     ) -> None:
         """What every commit carries: the message id, the outbox entries, the timestamps."""
-        now = utc_now()
+        now = self._now()
         if inbound is not None:
             document.inbox.append(inbound.message_id)
             if len(document.inbox) > INBOX_SIZE:

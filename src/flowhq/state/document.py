@@ -20,15 +20,20 @@ __all__ = [
     "ChartState",
     "ConversationDocument",
     "Current",
+    "Frame",
     "Metadata",
     "OutboxEntry",
+    "Timer",
     "Validation",
     "ValidationEntry",
     "utc_now",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the document layout; bumped when a stored field changes meaning.
+
+3: ``timers`` (due timers, committed with the step that set them) and ``stack`` (flows
+interrupted by ``start(interrupt=True)``); a schema-2 document reads as one with neither.
 
 2: saved values (``current.values``) and their display texts (``current.labels``) live apart
 from component data (``current.data``); outbox entries carry the options' tag, descriptions
@@ -143,6 +148,36 @@ class OutboxEntry:
 
 
 @define
+class Timer:
+    """A timer due in this conversation (see docs/time.md).
+
+    ``kind`` says what firing it does: ``timeout``, ``reminder`` and ``wait`` belong to the
+    visit ``seq`` (the question tag) of the component state ``state``; ``event`` fires
+    ``event`` as a command would; ``start`` begins the flow named in ``data``. ``due`` is
+    in epoch seconds (UTC). ``number`` is a reminder's position among its state's reminders.
+    A firing is a step; the timer leaves the document in the commit of that step, so it
+    never fires twice.
+    """
+
+    id: str
+    due: float
+    kind: str
+    seq: str
+    state: str | None = None
+    event: str | None = None
+    number: int = 0
+    data: dict[str, Any] = Factory(dict)
+
+
+@define
+class Frame:
+    """A flow interrupted by another; it is resumed, question asked again, when that ends."""
+
+    current: Current
+    chart: ChartState
+
+
+@define
 class Metadata:
     """Bookkeeping: schema version and timestamps (ISO-8601 UTC).
 
@@ -171,4 +206,6 @@ class ConversationDocument:
     validation: Validation = Factory(Validation)
     inbox: list[str] = Factory(list)
     outbox: list[OutboxEntry] = Factory(list)
+    timers: list[Timer] = Factory(list)
+    stack: list[Frame] = Factory(list)
     metadata: Metadata = Factory(Metadata)

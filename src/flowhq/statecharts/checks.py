@@ -182,9 +182,12 @@ def saved_names(states: list[State]) -> dict[str, list[str]]:
     return names
 
 
-def _template_names(states: list[State]) -> list[str]:
-    """Every plain ``{name}`` must be saved by some state; outside data is namespaced."""
-    provided = saved_names(states)
+def _template_names(states: list[State], flow_cls: Any) -> list[str]:
+    """Every plain ``{name}`` is saved by a state or given at the start.
+
+    Outside data is namespaced (``{dashboard.x}``, ``{action.x}``).
+    """
+    provided = set(saved_names(states)) | set(getattr(flow_cls, "start_data", ()))
     problems = []
     for state in states:
         if not isinstance(state, ComponentState):
@@ -192,12 +195,13 @@ def _template_names(states: list[State]) -> list[str]:
         for name in dict.fromkeys(state.template_fields):
             if "." in name or name in provided:
                 continue
-            close = difflib.get_close_matches(name, list(provided), n=1)
+            close = difflib.get_close_matches(name, sorted(provided), n=1)
             hint = f"; did you mean {{{close[0]}}}?" if close else ""
             problems.append(
                 f"state {state.id!r}: template value {{{name}}} is saved by no state{hint} "
-                "(values from outside the flow are {dashboard.name} or {action.name}; "
-                "an Action or ApiCall handler declares what it saves with saves=)"
+                "(values from outside the flow are {dashboard.name} or {action.name}, or "
+                "given by start(data=...) and listed in the flow's start_data; an Action or "
+                "ApiCall handler declares what it saves with saves=)"
             )
     return problems
 
@@ -331,6 +335,6 @@ def find_problems(flow_cls: Any) -> list[str]:
     problems += _dead_ends(states)
     problems += _history_without_default(states)
     problems += _parallel_inputs(states)
-    problems += _template_names(states)
+    problems += _template_names(states, flow_cls)
     problems += _endless_loops(states)
     return problems

@@ -10,11 +10,57 @@ can read a flow without running anything.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, ClassVar
 
+from attrs import frozen
 from statemachine import State
 
-__all__ = ["ComponentState"]
+__all__ = ["ComponentState", "TimerSpec", "format_delay", "seconds"]
+
+
+@frozen
+class TimerSpec:
+    """A timer a component state arms on each fresh visit (see docs/time.md).
+
+    Attributes:
+        kind: ``"timeout"`` (finish with ``timeout``), ``"reminder"`` (send ``text`` once)
+            or ``"wait"`` (finish with ``done``).
+        delay: Seconds after the state was entered.
+        text: The reminder's template (a ``flowhq.statecharts.templates.Template``).
+        result: The result the timer finishes the component with (``None``: a reminder).
+    """
+
+    kind: str
+    delay: float
+    text: Any = None
+    result: str | None = None
+
+
+def seconds(value: timedelta | float, what: str) -> float:
+    """``value`` (a ``timedelta`` or seconds) in seconds.
+
+    Raises:
+        ValueError: not a positive duration.
+    """
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{what} must be a positive timedelta or number of seconds, not {value!r}")
+    return float(value)
+
+
+def format_delay(delay: float) -> str:
+    """A delay the way a person writes it: ``90`` -> ``1m30s``, ``82800`` -> ``23h``."""
+    rest = round(delay)
+    if rest < 1:
+        return f"{delay:g}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 class ComponentState(State):
@@ -44,6 +90,8 @@ class ComponentState(State):
         self.results: tuple[str, ...] = tuple(results)
         self.definition_problems: list[str] = []
         """Problems found while constructing (e.g. a bad template); reported by the checker."""
+        self.timers: tuple[TimerSpec, ...] = ()
+        """The timers each fresh visit arms (a timeout, reminders, a wait)."""
 
     def describe(self) -> str:
         """A short, secret-free description for diagrams and reports."""

@@ -132,6 +132,7 @@ _FLOW_ATTRIBUTES = frozenset(
         "no_words",
         "restart_text",
         "stale_button_text",
+        "start_data",
     }
 )
 
@@ -203,6 +204,8 @@ class Flow(StateChart[Any], metaclass=FlowMeta):
         restart_text: Sent when a stored conversation cannot continue after a deploy and
             the flow starts over.
         stale_button_text: Sent when the user taps a button of an earlier question.
+        start_data: Names of the values ``Headquarters.start(..., data=...)`` gives the
+            flow (its templates and guards may use them).
     """
 
     name: str
@@ -215,6 +218,7 @@ class Flow(StateChart[Any], metaclass=FlowMeta):
         "Sorry, this conversation was updated while we were talking. Let's start again."
     )
     stale_button_text: ClassVar[str] = "That button belongs to an earlier question."
+    start_data: ClassVar[tuple[str, ...]] = ()
     __flowhq_problems__: ClassVar[list[str]] = []
 
     # Unhandled results are bugs the checker rejects; at run time they must fail loudly.

@@ -5,6 +5,7 @@ together take every transition; ``replay`` drives one and says where it diverged
 plugin (``pytest --flowhq-coverage``) reports the transitions no test exercised.
 """
 
+from flowhq.testing.clock import ManualClock
 from flowhq.testing.conversation import Conversation, no_api
 from flowhq.testing.coverage import TransitionCoverage, declared_transitions
 from flowhq.testing.paths import Move, Path, PathPlan, Step, aplan, paths, plan
@@ -12,6 +13,7 @@ from flowhq.testing.replay import ReplayReport, replay
 
 __all__ = [
     "Conversation",
+    "ManualClock",
     "Move",
     "Path",
     "PathPlan",

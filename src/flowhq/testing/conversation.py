@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict, deque
 from collections.abc import Mapping
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +18,7 @@ from flowhq.persistence import MemoryStore, Store
 from flowhq.runtime.records import ForcedResult, Outcome, StepRecord
 from flowhq.state import Messaging, Role, StateManager
 from flowhq.statecharts import Flow
+from flowhq.testing.clock import ManualClock
 from flowhq.testing.coverage import TransitionCoverage, active_coverage
 
 __all__ = ["Conversation"]
@@ -76,6 +78,8 @@ class Conversation:
         identifier: Identifier of the test user.
         coverage: Where committed transitions are recorded (default: the recorder of
             ``pytest --flowhq-coverage`` when it is on).
+        clock: The time, for a flow class (default: a new ``ManualClock``, which moves
+            only by :meth:`advance`); a ``Headquarters`` you built brings its own.
 
     Example::
 
@@ -93,6 +97,7 @@ class Conversation:
         channel: str = "test",
         identifier: str = "+15550000000",
         coverage: TransitionCoverage | None = None,
+        clock: ManualClock | None = None,
     ) -> None:
         coverage = coverage if coverage is not None else active_coverage.get()
         self._observer = _Observer(coverage)
@@ -101,7 +106,10 @@ class Conversation:
             self.hq.observer = self._observer
         else:
             self.hq = Headquarters(
-                flows=[target], store=store or MemoryStore(), api=api or no_api()
+                flows=[target],
+                store=store or MemoryStore(),
+                api=api or no_api(),
+                clock=clock or ManualClock(),
             )
             self.hq.observer = self._observer
         if coverage is not None:
@@ -133,9 +141,36 @@ class Conversation:
 
     # -- talking ---------------------------------------------------------------------------
 
-    async def start(self, flow: str | None = None) -> list[str]:
-        """Begin the flow without a user message (as ``Headquarters.start``)."""
-        return await self._record(await self.hq.start(self.key.channel, self.key.identifier, flow))
+    async def start(
+        self,
+        flow: str | None = None,
+        *,
+        data: Mapping[str, Any] | None = None,
+        interrupt: bool = False,
+        replace: bool = False,
+    ) -> list[str]:
+        """Begin a flow without a user message (as ``Headquarters.start``)."""
+        outcome = await self.hq.start(
+            self.key.channel,
+            self.key.identifier,
+            flow,
+            data=data,
+            interrupt=interrupt,
+            replace=replace,
+        )
+        return await self._record(outcome)
+
+    async def advance(self, delta: timedelta | float) -> list[str]:
+        """Move the clock forward and fire what became due; return the replies.
+
+        Raises:
+            TypeError: the Headquarters' clock is not a ``ManualClock``.
+        """
+        clock = self.hq.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError("advance() needs Headquarters(clock=ManualClock())")
+        clock.advance(delta)
+        return await self._record(await self.hq.fire(self.key.channel, self.key.identifier))
 
     async def say(self, text: str) -> list[str]:
         """Send a text message; return the texts of this step's replies."""

@@ -200,7 +200,7 @@ class _Explorer:
         forcing = _Forcing(self.flow_cls, chosen)
         hq = Headquarters(flows=[self.flow_cls], store=store, observer=forcing, api=no_api())
         if text is None:
-            outcome = await hq.start(KEY.channel, KEY.identifier)
+            outcome = await hq.start(KEY.channel, KEY.identifier, replace=True)
         else:
             inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{depth}", text)
             outcome = await hq.handle(inbound)

@@ -70,6 +70,10 @@ class WhatsAppMessenger:
         ValueError: when the access token is empty or contains control characters.
     """
 
+    service_window: float = 24 * 3600
+    """Seconds after the user's last message during which free-form replies may be sent
+    (Meta's customer-service window); later, only approved templates."""
+
     def __init__(
         self,
         *,
