@@ -1,18 +1,22 @@
-"""The dev console's API: the simulator end to end, and the inspector on a real redis-server
+"""The dev console's API: the simulator end to end, the inspector on a real redis-server
 holding a few hundred conversations (listing, filters, the funnel against the truth, read-only
-refusals, the access token for a non-local Redis). The page itself: test_dev_console_browser.
+refusals), and the console safe on a network (the hosts it answers as, cross-site writes, the
+access token beyond loopback or for a non-local Redis). The page itself:
+test_dev_console_browser.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -22,7 +26,9 @@ from examples.demo_api import DemoApi
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from flowhq import ConversationKey, Headquarters, InboundMessage, RedisStore
-from flowhq.cli.dev import is_local
+from flowhq.cli import main
+from flowhq.cli.dev import address, is_local
+from flowhq.dev.access import Access, needs_token
 from flowhq.dev.app import FlowSource, console_app
 from flowhq.persistence.codec import JsonCodec
 from flowhq.testing import no_api
@@ -79,7 +85,7 @@ def test_the_simulator_runs_the_real_channel_code(console: httpx.Client) -> None
 
 
 def test_forcing_a_result_walks_the_error_branch(console: httpx.Client) -> None:
-    user = console.post("/api/users").json()["user"]
+    user = console.post("/api/users", json={}).json()["user"]
     for text in ("hi", "margherita", "l", "2", "1 Main Street"):
         console.post(f"/api/chat/{user}/text", json={"text": text})
         time.sleep(0.1)
@@ -100,7 +106,7 @@ def test_whatsapp_limits_show_as_whatsapp_would_refuse(console: httpx.Client) ->
 
 
 def test_generated_paths_replay_step_by_step(console: httpx.Client) -> None:
-    user = console.post("/api/users").json()["user"]
+    user = console.post("/api/users", json={}).json()["user"]
     paths = console.get("/api/paths/pizza_order").json()["paths"]
     path = next(p for p in paths if p["finished"])
     for move in range(len(path["moves"])):
@@ -228,7 +234,7 @@ def test_the_inspector_is_read_only_by_default(
 ) -> None:
     client, _ = inspected
     key = client.get("/api/conversations").json()["items"][0]["key"]
-    refused = client.post(f"/api/conversations/{key}")
+    refused = client.post(f"/api/conversations/{key}", json={})
     assert refused.status_code == 403
     assert client.get(f"/api/conversations/{key}").status_code == 200  # still there
 
@@ -247,7 +253,8 @@ async def test_reset_only_with_allow_reset(redis_url: str) -> None:
     with served(app, lifespan="on") as url:
         async with httpx.AsyncClient(base_url=url) as client:
             key = "whatsapp:+1555000000"
-            assert (await client.post(f"/api/conversations/{key}")).json() == {"deleted": True}
+            deleted = await client.post(f"/api/conversations/{key}", json={})
+            assert deleted.json() == {"deleted": True}
             assert (await client.get(f"/api/conversations/{key}")).status_code == 404
 
 
@@ -289,10 +296,10 @@ def test_which_redis_is_local(url: str, local: bool) -> None:
     assert is_local(url) is local
 
 
-def test_a_non_local_redis_needs_the_printed_token(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "redis", "--bind", "127.0.0.1 127.0.0.2").start()
+@contextlib.contextmanager
+def flowhq_dev(tmp_path: Path, *options: str, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
+    """``flowhq dev`` (the signup flow) as a subprocess: the line it printed and its base URL."""
     port = free_port()
-    url = f"redis://127.0.0.2:{server.port}/0"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -302,11 +309,12 @@ def test_a_non_local_redis_needs_the_printed_token(tmp_path: Path) -> None:
             "examples.signup:Signup",
             "--asgi",
             "examples.demo_api:app",
-            "--redis",
-            url,
+            "--host",
+            host,
             "--port",
             str(port),
             "--no-reload",
+            *options,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -316,29 +324,250 @@ def test_a_non_local_redis_needs_the_printed_token(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert "?token=" in line, line
-        token = line.split("?token=")[1].split()[0]
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://{host}:{port}"
         deadline = time.monotonic() + 20
         while True:
             try:
-                refused = httpx.get(f"{base}/api/info")
+                httpx.get(f"{base}/static/console.css")
                 break
             except httpx.TransportError:
-                assert time.monotonic() < deadline
+                assert time.monotonic() < deadline, "flowhq dev did not answer"
                 time.sleep(0.1)
-        assert refused.status_code == 401
-        assert httpx.get(f"{base}/").status_code == 401
-        allowed = httpx.get(f"{base}/api/info", headers={"authorization": f"Bearer {token}"})
-        assert allowed.status_code == 200
-        listed = httpx.get(f"{base}/api/conversations", params={"token": token})
-        assert listed.status_code == 200
+        yield line, base
     finally:
         process.terminate()
         process.wait(timeout=15)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def printed_token(line: str) -> str:
+    assert "?token=" in line, line
+    return line.split("?token=")[1].split(maxsplit=1)[0]
+
+
+def test_a_non_local_redis_needs_the_printed_token(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", "--bind", "127.0.0.1 127.0.0.2").start()
+    url = f"redis://127.0.0.2:{server.port}/0"
+    try:
+        with flowhq_dev(tmp_path, "--redis", url) as (line, base):
+            token = printed_token(line)
+            assert httpx.get(f"{base}/api/info").status_code == 401
+            assert httpx.get(f"{base}/").status_code == 401
+            bearer = {"authorization": f"Bearer {token}"}
+            assert httpx.get(f"{base}/api/info", headers=bearer).status_code == 200
+            listed = httpx.get(f"{base}/api/conversations", params={"token": token})
+            assert listed.status_code == 200
+    finally:
         server.kill()
+
+
+# -- safe on a network -------------------------------------------------------------------------
+
+ATTACKER = "http://attacker.example"
+FROM_ANOTHER_SITE: Sequence[dict[str, str]] = (
+    {"origin": ATTACKER, "sec-fetch-site": "cross-site"},  # any browser today
+    {"origin": ATTACKER},  # a browser without fetch metadata
+    {"sec-fetch-site": "cross-site"},
+    {"sec-fetch-site": "same-site", "origin": "http://localhost:3000"},  # another local app
+    {"origin": "null"},  # a sandboxed frame, a file:// page
+)
+
+
+def own_page(client: httpx.Client | httpx.AsyncClient) -> dict[str, str]:
+    """The headers a browser sends with the console page's own fetch()."""
+    return {"origin": str(client.base_url).rstrip("/"), "sec-fetch-site": "same-origin"}
+
+
+def test_a_name_the_console_is_not_served_as_is_refused(console: httpx.Client) -> None:
+    """DNS rebinding: attacker.example resolves to 127.0.0.1 and its page calls the console
+    as same-origin; the Host header still names attacker.example."""
+    port = console.base_url.port
+    rebound = {"host": f"attacker.example:{port}"}
+    users = console.get("/api/users").json()["users"]
+    for path in ("/", "/api/info", "/api/users", "/static/console.js"):
+        assert console.get(path, headers=rebound).status_code == 400, path
+    added = console.post("/api/users", json={}, headers=rebound)
+    assert added.status_code == 400
+    assert console.get("/api/users").json()["users"] == users  # nobody was added
+    for name in ("localhost", "127.0.0.1", "[::1]", "LOCALHOST."):
+        assert console.get("/api/info", headers={"host": f"{name}:{port}"}).status_code == 200
+    for malformed in ("", "localhost:http", "[::1", "a:b:c"):
+        assert console.get("/api/info", headers={"host": malformed}).status_code == 400
+
+
+def test_cross_site_posts_cannot_run_a_flow(console: httpx.Client) -> None:
+    """A cross-site form or fetch (text/plain needs no preflight) must not chat for a user."""
+    user = console.get("/api/info").json()["users"][0]
+    for headers in FROM_ANOTHER_SITE:
+        refused = console.post(
+            f"/api/chat/{user}/text",
+            content='{"text": "sent by another site"}',
+            headers={"content-type": "text/plain", **headers},
+        )
+        assert refused.status_code == 403, headers
+        as_json = console.post(f"/api/chat/{user}/text", json={"text": "json too"}, headers=headers)
+        assert as_json.status_code == 403, headers
+    # Not from a browser page (no Origin, no fetch metadata), but not JSON: still refused.
+    plain = console.post(
+        f"/api/chat/{user}/text",
+        content='{"text": "plain"}',
+        headers={"content-type": "text/plain"},
+    )
+    assert plain.status_code == 415
+    # The page's own request goes through; the replies arrive in order, so once the menu is
+    # there, any refused message that had run would be in the chat before it.
+    own = console.post(f"/api/chat/{user}/text", json={"text": "hi"}, headers=own_page(console))
+    assert own.status_code == 200
+    chat = entries(console, user, 2)
+    assert [entry["text"] for entry in chat if entry["direction"] == "in"] == ["hi"]
+
+
+async def test_a_cross_site_post_cannot_reset_a_conversation(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    hq = Headquarters(flows=[PizzaOrder], store=store, api=no_api())
+    await hq.handle(InboundMessage("whatsapp", "+15550004242", "m1", "hi"))
+    await store.close()
+    inspect = RedisStore.from_url(redis_url)
+    app = console_app(
+        FlowSource.of([PizzaOrder]),
+        [PizzaOrder],
+        api=no_api(),
+        inspect_store=inspect,
+        allow_reset=True,
+        reload_every=0,
+    )
+    path = "/api/conversations/whatsapp:+15550004242"
+    with served(app, lifespan="on") as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            for headers in FROM_ANOTHER_SITE:
+                refused = await client.post(
+                    path, content="x", headers={"content-type": "text/plain", **headers}
+                )
+                assert refused.status_code == 403, headers
+            form = await client.post(path, data={"a": "b"})  # a form, even without Origin
+            assert form.status_code == 415
+            assert (await client.get(path)).status_code == 200  # still there
+            deleted = await client.post(path, json={}, headers=own_page(client))
+            assert deleted.json() == {"deleted": True}
+            assert (await client.get(path)).status_code == 404
+
+
+def test_cross_site_reads_of_the_api_are_refused(console: httpx.Client) -> None:
+    """The same-origin policy hides the answer, but the request would still run: an <img>
+    on another site could make the console draw diagrams all day."""
+    diagram = "/api/diagram/pizza_order.svg"
+    for headers in FROM_ANOTHER_SITE:
+        assert console.get(diagram, headers=headers).status_code == 403, headers
+    assert console.get(diagram, headers=own_page(console)).status_code == 200
+    # Following a link to the page from elsewhere is fine: the page itself holds nothing.
+    link = console.get("/", headers={"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"})
+    assert link.status_code == 200
+
+
+def test_the_page_cannot_be_framed_nor_leak_its_address(console: httpx.Client) -> None:
+    """Framed by another site, the page's Reset button could be clicked through a decoy; and
+    the page's address may hold the token, which a Referer would carry away."""
+    for path in ("/", "/api/info", "/static/console.js"):
+        headers = console.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "no-referrer"
+    refused = console.get("/", headers={"host": "attacker.example"})
+    assert refused.headers["x-frame-options"] == "DENY"
+
+
+def test_beyond_loopback_the_console_needs_its_printed_token(tmp_path: Path) -> None:
+    """127.0.0.2 stands for a network address (the tests stay on loopback); the console
+    treats any address but localhost, 127.0.0.1 and ::1 as beyond loopback."""
+    with flowhq_dev(tmp_path, host="127.0.0.2") as (line, base):
+        token = printed_token(line)
+        assert len(token) >= 32
+        assert httpx.get(f"{base}/api/info").status_code == 401
+        assert httpx.get(f"{base}/").status_code == 401
+        chat = httpx.post(f"{base}/api/chat/15550001001/text", json={"text": "hi"})
+        assert chat.status_code == 401
+        for wrong in ("", "x" * len(token), token[:-1], "é" * 4):  # non-ASCII: a 401, not a 500
+            assert httpx.get(f"{base}/api/info", params={"token": wrong}).status_code == 401
+        bearer = {"authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/api/info", headers=bearer).status_code == 200
+        assert httpx.get(f"{base}/", params={"token": token}).status_code == 200
+        added = httpx.post(f"{base}/api/users", json={}, headers=bearer)
+        assert added.status_code == 200
+        assert httpx.get(f"{base}/static/console.js").status_code == 200  # the page's own code
+        rebound = {**bearer, "host": "attacker.example"}
+        assert httpx.get(f"{base}/api/info", headers=rebound).status_code == 400
+
+
+def test_a_given_token_is_required_and_never_printed(tmp_path: Path) -> None:
+    token = "a-token-the-developer-chose"
+    with flowhq_dev(tmp_path, "--token", token) as (line, base):
+        assert token not in line
+        assert "?token=" not in line
+        assert httpx.get(f"{base}/api/info").status_code == 401
+        assert httpx.get(f"{base}/api/info", params={"token": token}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("bind", "redis_is_local", "needed"),
+    [
+        ("127.0.0.1", True, False),
+        ("localhost", True, False),
+        ("::1", True, False),
+        ("0.0.0.0", True, True),
+        ("::", True, True),
+        ("192.168.1.5", True, True),
+        ("127.0.0.2", True, True),
+        ("127.0.0.1", False, True),
+    ],
+)
+def test_which_consoles_need_a_token(bind: str, redis_is_local: bool, needed: bool) -> None:
+    assert needs_token(bind, redis_is_local=redis_is_local) is needed
+
+
+def test_the_hosts_a_console_answers_as() -> None:
+    loopback = Access.serving("127.0.0.1")
+    assert loopback.allows_host("localhost:8765")
+    assert loopback.allows_host("[::1]:8765")
+    assert not loopback.allows_host("192.168.1.7:8765")
+    assert not loopback.allows_host("localhost.attacker.example")
+    everywhere = Access.serving("0.0.0.0", allowed_hosts=["Console.Example.com"])
+    assert everywhere.allows_host("192.168.1.7:8765")  # an address cannot be rebound
+    assert everywhere.allows_host("[fe80::1]:8765")
+    assert everywhere.allows_host(f"{socket.gethostname()}:8765")
+    assert everywhere.allows_host("console.example.com.:443")
+    assert not everywhere.allows_host("attacker.example:8765")
+    one = Access.serving("192.168.1.5", allowed_hosts=["fe80::1"])
+    assert one.allows_host("192.168.1.5:8765")
+    assert one.allows_host("[fe80::1]")
+    assert not one.allows_host("192.168.1.7:8765")
+    with pytest.raises(ValueError, match="empty"):
+        Access.serving("127.0.0.1", token="")
+    with pytest.raises(ValueError, match="not a host name"):
+        Access.serving("127.0.0.1", allowed_hosts=["bad:host:name:"])
+
+
+def test_the_command_refuses_an_empty_token_and_a_bad_host_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["dev", "examples.signup:Signup", "--token", ""]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["dev", "examples.signup:Signup", "--allowed-host", "[::1"]) == 2
+    assert "not a host name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("bind", "page"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8765/"),
+        ("localhost", "http://localhost:8765/"),
+        ("::1", "http://[::1]:8765/"),
+        ("0.0.0.0", "http://127.0.0.1:8765/"),
+        ("::", "http://127.0.0.1:8765/"),
+    ],
+)
+def test_the_printed_address(bind: str, page: str) -> None:
+    assert address(bind, 8765) == page
 
 
 HOT_V1 = """

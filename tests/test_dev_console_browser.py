@@ -9,6 +9,7 @@ show are also written to ``docs/images/dev-console-*.png``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,8 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
-from tests.support import free_port
+from tests.support import free_port, served
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,11 +45,12 @@ DOCS_IMAGES = ROOT / "docs" / "images"
 ACTIVE = re.compile(r"\bactive\b")
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def flowhq_dev(
+    log: Path, *options: str, probe: dict[str, str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """``flowhq dev`` with the pizza flow and the demo API, on a free port: its base URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("console") / "flowhq-dev.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
@@ -58,10 +64,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "--port",
                 str(port),
                 "--no-reload",
+                *options,
             ],
             cwd=ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -70,7 +78,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None:
                 pytest.fail(f"flowhq dev exited with {process.returncode}:\n{log.read_text()}")
             try:
-                if httpx.get(f"{base}/api/info", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/api/info", headers=probe, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -85,6 +93,13 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``flowhq dev`` on loopback, without a token: its base URL."""
+    with flowhq_dev(tmp_path_factory.mktemp("console") / "flowhq-dev.log") as base:
+        yield base
 
 
 @pytest.fixture
@@ -210,3 +225,74 @@ def test_pizza_order_in_the_browser(console: str, page: Page) -> None:
     expect(diagram).not_to_have_js_property("naturalWidth", 0)  # the SVG loaded
     expect(by_test_id(page, "reset")).to_be_hidden()  # read-only without --allow-reset
     screenshot(page, "dev-console-inspector")
+
+
+def test_the_page_works_with_a_token_and_resets_through_the_guard(
+    tmp_path: Path, page: Page
+) -> None:
+    """Every request of the page passes the console's checks: the token (a header for fetch,
+    the query for the event stream and the diagram), same-origin JSON writes, and a reset."""
+    token = "browser-test-token"
+    log = tmp_path / "flowhq-dev.log"
+    probe = {"authorization": f"Bearer {token}"}
+    env = {"FLOWHQ_DEV_TOKEN": token}
+    with flowhq_dev(log, "--allow-reset", probe=probe, env=env) as base:
+        assert httpx.get(f"{base}/api/info").status_code == 401
+        page.goto(f"{base}/?token={token}")
+        expect(page.locator("body[data-ready=yes]")).to_be_attached()
+        expect(page.locator("body[data-live=yes]")).to_be_attached()  # the event stream
+        send(page, "hi")
+        bot_says(page, "Which pizza would you like?")  # arrived through the event stream
+        expect(state_node(page, "pizza")).to_have_class(ACTIVE)  # the diagram, token in query
+        by_test_id(page, "inspector-tab").click()
+        by_test_id(page, "conversation-row").filter(has_text="whatsapp:15550001001").click()
+        expect(by_test_id(page, "opened-diagram")).not_to_have_js_property("naturalWidth", 0)
+        page.once("dialog", lambda dialog: dialog.accept())
+        by_test_id(page, "reset").click()
+        expect(page.locator("#reset-result")).to_have_text("deleted")
+        gone = httpx.get(f"{base}/api/conversations/whatsapp:15550001001", headers=probe)
+        assert gone.status_code == 404
+
+
+def attack(chat: str) -> Starlette:
+    """Another site's page: it posts to ``chat`` as a no-cors text/plain fetch, then as a
+    form, the two writes a browser sends without asking the console first."""
+    html = f"""<!doctype html>
+        <form id="form" method="post" action="{chat}/text" enctype="text/plain">
+          <input name='{{"text": "from a form", "x": "' value='"}}'>
+        </form>
+        <script>
+          fetch("{chat}/text", {{method: "POST", mode: "no-cors",
+            headers: {{"Content-Type": "text/plain"}}, body: '{{"text": "from a fetch"}}'}})
+            .finally(() => document.getElementById("form").submit());
+        </script>"""
+
+    async def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(html)
+
+    return Starlette(routes=[Route("/", index)])
+
+
+@pytest.mark.parametrize("other", ["localhost", "127.0.0.1"], ids=["cross-site", "same-site"])
+def test_another_site_cannot_post_to_the_console(console: str, page: Page, other: str) -> None:
+    """The other site is served on loopback too (a page from the internet is kept from
+    loopback by chromium itself, other browsers do not): ``localhost`` is another site than
+    the console's ``127.0.0.1``; ``127.0.0.1`` on another port is the same site, another
+    origin, as another local app would be."""
+    own = {"origin": console, "sec-fetch-site": "same-origin"}
+    user = httpx.post(f"{console}/api/users", json={}, headers=own).json()["user"]
+    chat = f"{console}/api/chat/{user}"
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if r.url == f"{chat}/text" else None)
+    with served(attack(chat)) as served_at:
+        page.goto(served_at.replace("127.0.0.1", other))
+        expect(page).to_have_url(f"{chat}/text")  # the form was sent, after the fetch
+    assert statuses == [403, 403]
+    # Replies come in order: once the console answered its own "hi", a message the other
+    # site had slipped in would be in the chat before it.
+    httpx.post(f"{chat}/text", json={"text": "hi"}, headers=own)
+    deadline = time.monotonic() + 10
+    while len(entries := httpx.get(chat).json()["entries"]) < 2:
+        assert time.monotonic() < deadline, entries
+        time.sleep(0.05)
+    assert [entry["text"] for entry in entries if entry["direction"] == "in"] == ["hi"]

@@ -6,6 +6,7 @@ Needs ``pip install 'flowhq[console]'`` (Starlette and uvicorn).
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 from typing import TextIO
 from urllib.parse import urlparse
@@ -18,10 +19,11 @@ from flowhq.cli._common import (
     load_flow,
     redis_store,
 )
+from flowhq.dev.access import WILDCARDS, Access, host_name, is_loopback, needs_token
 
-__all__ = ["add_parser", "is_local", "run"]
+__all__ = ["add_parser", "address", "is_local", "run"]
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", ""})
+TOKEN_VARIABLE = "FLOWHQ_DEV_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,13 +34,27 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dev.add_argument("flows", nargs="+", metavar="MODULE:Flow", help="the flows (first: entry)")
     add_api_options(dev)
     add_redis_options(dev, help="inspect the conversations in this Redis")
-    dev.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dev.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (beyond loopback, the page needs the token)",
+    )
     dev.add_argument("--port", type=int, default=8765, help="port to listen on")
+    dev.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another name the console is served as (repeatable; others are refused)",
+    )
     dev.add_argument(
         "--allow-reset", action="store_true", help="let the inspector delete conversations"
     )
     dev.add_argument(
-        "--token", help="access token the page must carry (generated for a non-local Redis)"
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE) or None,  # set but empty: not given
+        help=f"access token the page must carry (default: ${TOKEN_VARIABLE}; generated when "
+        "listening beyond loopback or reading a non-local Redis)",
     )
     dev.add_argument("--no-reload", action="store_true", help="do not reload edited flows")
 
@@ -46,7 +62,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def is_local(url: str) -> bool:
     """Whether a Redis URL points at this machine (a unix socket or a loopback name)."""
     parsed = urlparse(url)
-    return parsed.scheme == "unix" or (parsed.hostname or "") in LOCAL_HOSTS
+    return parsed.scheme == "unix" or is_loopback(parsed.hostname or "localhost")
+
+
+def address(host: str, port: int) -> str:
+    """The page's address for a console listening on ``host`` (loopback for a wildcard)."""
+    name = host_name(host) or host
+    if name in WILDCARDS:
+        name = "127.0.0.1"
+    return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
 
 
 def run(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -59,8 +83,14 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
         raise CliError(f"the console needs pip install 'flowhq[console]' ({exc})") from None
     flows = [load_flow(target) for target in args.flows]
     token = args.token
-    if args.redis and not is_local(args.redis) and token is None:
-        token = secrets.token_urlsafe(18)
+    redis_is_local = not args.redis or is_local(args.redis)
+    generated = token is None and needs_token(args.host, redis_is_local=redis_is_local)
+    if generated:
+        token = secrets.token_urlsafe(24)
+    try:
+        access = Access.serving(args.host, allowed_hosts=args.allowed_host, token=token)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     inspect = redis_store(args.redis, cluster=args.cluster, inspect=True) if args.redis else None
     app = console_app(
         FlowSource.of(flows),
@@ -68,14 +98,23 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
         api=api_client(args),
         inspect_store=inspect,
         allow_reset=args.allow_reset,
-        token=token,
+        access=access,
         reload_every=0 if args.no_reload else 1.0,
     )
-    address = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
-    print(f"flowhq dev: {address}  ({', '.join(f.name for f in flows)}; Ctrl-C stops)", file=stdout)
-    if token and not args.token:
-        print("(a non-local Redis: the page needs the token above)", file=stdout)
+    # The only place a generated token is ever written: this line, once. A given one is not
+    # echoed (the user has it), and uvicorn's access log, which would show ?token=, is off.
+    page = address(args.host, args.port) + (f"?token={token}" if generated else "")
+    print(f"flowhq dev: {page}  ({', '.join(f.name for f in flows)}; Ctrl-C stops)", file=stdout)
+    if generated:
+        reason = f"listening on {args.host}" if redis_is_local else "a non-local Redis"
+        print(f"({reason}: the page needs the token above, shown only here)", file=stdout)
+    if access.any_address:
+        print("(every interface: open it by this machine's address or name)", file=stdout)
+    if token and not generated:
+        print("(the page needs your token: add ?token=TOKEN to the address)", file=stdout)
     stdout.flush()
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", access_log=False
+    )
     uvicorn.Server(config).run()
     return 0

@@ -2,14 +2,14 @@
 
 The simulator always runs on its own in-memory store, so talking to a flow never writes to
 a real Redis. With ``--redis`` the inspector reads that Redis, read-only unless
-``allow_reset``; against a non-local Redis every request needs the access token.
+``allow_reset``. Every request passes :class:`~flowhq.dev.guard.Guard` first: the hosts the
+console is served as, the access token, same-origin JSON writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -18,14 +18,9 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import (
-    FileResponse,
-    JSONResponse,
-    PlainTextResponse,
-    Response,
-    StreamingResponse,
-)
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -33,7 +28,9 @@ from flowhq import diagrams
 from flowhq._modules import reload
 from flowhq.channels.whatsapp import CHANNEL
 from flowhq.components.base import ComponentBase
+from flowhq.dev.access import Access
 from flowhq.dev.events import EventBus, sse
+from flowhq.dev.guard import Guard
 from flowhq.dev.inspector import Inspector
 from flowhq.dev.simulator import Simulator
 from flowhq.errors import FlowError, InputError
@@ -107,7 +104,7 @@ def console_app(
     api: httpx.AsyncClient | None = None,
     inspect_store: Store | None = None,
     allow_reset: bool = False,
-    token: str | None = None,
+    access: Access = Access(),  # noqa: B008 - frozen: one shared default is safe
     reload_every: float = 1.0,
 ) -> Starlette:
     """Build the console.
@@ -119,8 +116,8 @@ def console_app(
         inspect_store: The store the inspector reads (default: the simulator's own; closed
             when the console stops).
         allow_reset: Let the inspector delete conversations.
-        token: When set, every request must carry it (``Authorization: Bearer`` or
-            ``?token=``).
+        access: The hosts the console is served as and its access token (default: loopback
+            only, no token).
         reload_every: Seconds between checks of the flow files (0: no hot reload).
     """
     console = Console(
@@ -129,7 +126,7 @@ def console_app(
         api=api,
         inspect_store=inspect_store,
         allow_reset=allow_reset,
-        token=token,
+        access=access,
         reload_every=reload_every,
     )
     return console.app
@@ -149,7 +146,7 @@ class Console:
         api: httpx.AsyncClient | None,
         inspect_store: Store | None,
         allow_reset: bool,
-        token: str | None,
+        access: Access,
         reload_every: float,
     ) -> None:
         self.source = source
@@ -159,7 +156,7 @@ class Console:
         self.inspect_store = inspect_store
         self.inspector = Inspector(inspect_store or self.simulator.store, self.flows)
         self.allow_reset = allow_reset
-        self.token = token
+        self.access = access
         self.reload_every = reload_every
         self.stop = asyncio.Event()
         self.app = Starlette(
@@ -168,24 +165,27 @@ class Console:
                 Mount("/api", routes=self._api_routes()),
                 Mount("/static", StaticFiles(directory=STATIC), name="static"),
             ],
+            middleware=[Middleware(Guard, access=access)],
             lifespan=self.lifespan,
         )
         self.app.state.console = self
 
     def _api_routes(self) -> list[Route]:
-        guarded = self.guarded
+        json_errors = self.json_errors
         return [
-            Route("/info", guarded(self.info)),
-            Route("/events", guarded(self.events)),
-            Route("/users", guarded(self.users), methods=["GET", "POST"]),
-            Route("/chat/{user}", guarded(self.chat)),
-            Route("/chat/{user}/{action}", guarded(self.act), methods=["POST"]),
-            Route("/state/{user}", guarded(self.conversation_state)),
-            Route("/diagram/{flow}.svg", guarded(self.diagram)),
-            Route("/paths/{flow}", guarded(self.paths)),
-            Route("/conversations", guarded(self.conversations)),
-            Route("/conversations/{key:path}", guarded(self.conversation), methods=["GET", "POST"]),
-            Route("/funnel/{flow}", guarded(self.funnel)),
+            Route("/info", json_errors(self.info)),
+            Route("/events", json_errors(self.events)),
+            Route("/users", json_errors(self.users), methods=["GET", "POST"]),
+            Route("/chat/{user}", json_errors(self.chat)),
+            Route("/chat/{user}/{action}", json_errors(self.act), methods=["POST"]),
+            Route("/state/{user}", json_errors(self.conversation_state)),
+            Route("/diagram/{flow}.svg", json_errors(self.diagram)),
+            Route("/paths/{flow}", json_errors(self.paths)),
+            Route("/conversations", json_errors(self.conversations)),
+            Route(
+                "/conversations/{key:path}", json_errors(self.conversation), methods=["GET", "POST"]
+            ),
+            Route("/funnel/{flow}", json_errors(self.funnel)),
         ]
 
     def flow(self, name: str | None) -> type[Flow]:
@@ -194,22 +194,13 @@ class Console:
             return self.flows[0]
         return {flow.name: flow for flow in self.flows}[name]
 
-    # -- auth ------------------------------------------------------------------------------
+    # -- errors ----------------------------------------------------------------------------
 
-    def authorized(self, request: Request) -> bool:
-        """Whether the request carries the access token (or none is needed)."""
-        if self.token is None:
-            return True
-        header = request.headers.get("authorization", "")
-        given = header.removeprefix("Bearer ").strip() or request.query_params.get("token", "")
-        return hmac.compare_digest(given, self.token)
-
-    def guarded(self, handler: Handler) -> Handler:
-        """``handler`` behind the token check, with errors as JSON."""
+    @staticmethod
+    def json_errors(handler: Handler) -> Handler:
+        """``handler`` with its errors as JSON (the access checks ran before, in the Guard)."""
 
         async def run(request: Request) -> Response:
-            if not self.authorized(request):
-                return JSONResponse({"error": "access token required"}, status_code=401)
             try:
                 return await handler(request)
             except (KeyError, InputError, ValueError) as exc:
@@ -223,8 +214,6 @@ class Console:
 
     async def index(self, request: Request) -> Response:
         """The page."""
-        if not self.authorized(request):
-            return PlainTextResponse("access token required: open the address printed", 401)
         return FileResponse(STATIC / "index.html")
 
     async def info(self, request: Request) -> Response:
