@@ -6,6 +6,7 @@ Every test goes through the real codec (the stores encode what they keep).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -39,6 +40,27 @@ def document(identifier: str = "+15550001", **fields: object) -> ConversationDoc
     for name, value in fields.items():
         setattr(doc, name, value)
     return doc
+
+
+async def overwrite(
+    store: Store, key: ConversationKey, raw: bytes, *, revision: int | None = None
+) -> None:
+    """Write over a stored conversation behind the store's back, keeping its revision.
+
+    What an operator's manual fix or a corruption does. MemoryStore has no other writer, so
+    its entry is reached directly; Redis gets a plain HSET.
+    """
+    if isinstance(store, MemoryStore):
+        entry = store._entries[key]
+        entry.raw = raw
+        if revision is not None:
+            entry.revision = revision
+        return
+    assert isinstance(store, RedisStore)
+    fields: dict[str, bytes | int] = {"doc": raw}
+    if revision is not None:
+        fields["rev"] = revision
+    await store.client.hset(store.keys.key(key), mapping=fields)  # type: ignore[misc]
 
 
 async def test_absent_conversation(store: Store) -> None:
@@ -121,6 +143,15 @@ async def test_delete_and_scan(store: Store) -> None:
     assert await store.delete(ConversationKey("whatsapp", "+10"))
     assert not await store.delete(ConversationKey("whatsapp", "+10"))
     assert len({key async for key in store.scan()}) == 30
+
+
+async def test_an_unknown_document_field_is_refused(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0)
+    data = json.loads(store.codec.encode(document()))
+    data["evil"] = 1
+    await overwrite(store, KEY, json.dumps(data).encode())
+    with pytest.raises(SnapshotError, match=r"unknown fields .*evil"):
+        await store.load(KEY)
 
 
 @pytest.fixture(params=["redis", "cluster"])
