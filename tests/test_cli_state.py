@@ -191,7 +191,10 @@ def valid_document(identifier: str = "+15550009") -> dict[str, object]:
 
 POISON: dict[str, dict[str, bytes]] = {
     "unknown-field": {"doc": json.dumps({**valid_document(), "evil": 1}).encode(), "rev": b"3"},
+    "negative-revision": {"doc": json.dumps(valid_document()).encode(), "rev": b"-5"},
     "null": {"doc": b"null", "rev": b"3"},
+    "bad-mark": {"doc": json.dumps(valid_document()).encode(), "rev": b"3", "dlp:2": b"-1"},
+    "unknown-hash-field": {"doc": json.dumps(valid_document()).encode(), "rev": b"3", "x": b""},
 }
 
 

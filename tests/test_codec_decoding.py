@@ -1,7 +1,7 @@
 """Decoding a stored document: a valid document or ``SnapshotError``, whatever the bytes.
 
-Strict types are tested in test_templates_codec; here: unknown fields, documents a commit
-could not write back, and fuzzing (random bytes, random JSON,
+Strict types are tested in test_templates_codec; here: unknown fields, the ranges flowhq
+writes, documents a commit could not write back, and fuzzing (random bytes, random JSON,
 valid documents with one part replaced or one field added).
 """
 
@@ -94,6 +94,37 @@ def test_an_unknown_field_is_a_snapshot_error_naming_it(path: str) -> None:
     assert reason.startswith("unknown fields")
     assert "evil" in reason
     assert "newer flowhq" in reason
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("validation.attempts.ask_email", -1, "validation.attempts"),
+        ("validation.attempts.ask_email", 2**64 - 1, "validation.attempts"),
+        ("current.tags.ask_email", "-5", "current.tags"),
+        ("current.tags.ask_email", "", "current.tags"),
+        ("current.tags.ask_email", "ABC", "current.tags"),
+        ("current.tags.ask_email", "1" * 13, "current.tags"),
+        ("outbox.0.revision", -5, "outbox[0].revision"),
+        ("outbox.0.revision", 0, "outbox[0].revision"),
+        ("outbox.0.revision", 10**18, "outbox[0].revision"),
+        ("outbox.0.queued_at", -1.0, "outbox[0].queued_at"),
+        ("_metadata.upgraded_from", 2, "upgraded_from"),
+        ("_metadata.upgraded_from", -1, "upgraded_from"),
+        ("_metadata.updated_at", "yesterday", "updated_at"),
+        ("_metadata.initialized_at", "2026-01-01T00:00:00", "initialized_at"),  # no zone
+        ("_metadata.last_inbound_at", "", "last_inbound_at"),
+        ("auth.token", "", "auth.token"),
+        ("auth.token", "tok\r\nX-Injected: 1", "auth.token"),
+    ],
+)
+def test_values_out_of_the_range_flowhq_writes_are_refused(
+    path: str, value: object, named: str
+) -> None:
+    with pytest.raises(SnapshotError) as info:
+        CODEC.decode(KEY, stored(**{path: value}))
+    assert info.value.reason.startswith("out of range")
+    assert named in info.value.reason
 
 
 @pytest.mark.parametrize(

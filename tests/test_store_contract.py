@@ -63,6 +63,15 @@ async def overwrite(
     await store.client.hset(store.keys.key(key), mapping=fields)  # type: ignore[misc]
 
 
+async def stored_raw(store: Store, key: ConversationKey) -> bytes | None:
+    """The stored document's bytes, read without decoding them."""
+    if isinstance(store, MemoryStore):
+        return store._entries[key].raw
+    assert isinstance(store, RedisStore)
+    raw: bytes | None = await store.client.hget(store.keys.key(key), "doc")  # type: ignore[misc]
+    return raw
+
+
 async def test_absent_conversation(store: Store) -> None:
     loaded = await store.load(KEY)
     assert loaded.document is None
@@ -145,6 +154,22 @@ async def test_delete_and_scan(store: Store) -> None:
     assert len({key async for key in store.scan()}) == 30
 
 
+@pytest.mark.parametrize("revision", [-5, -1, 0, 10**18, 2**64])
+async def test_a_stored_revision_out_of_range_is_refused(store: Store, revision: int) -> None:
+    await store.commit(KEY, document(), expected=0)
+    await overwrite(store, KEY, store.codec.encode(document()), revision=revision)
+    with pytest.raises(SnapshotError, match="revision"):
+        await store.load(KEY)
+
+
+async def test_replies_of_an_uncommitted_revision_are_refused(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0)
+    ahead = document(outbox=[OutboxEntry(2, "from the future")])
+    await overwrite(store, KEY, store.codec.encode(ahead))
+    with pytest.raises(SnapshotError, match="revision 2 > 1"):
+        await store.load(KEY)
+
+
 async def test_an_unknown_document_field_is_refused(store: Store) -> None:
     await store.commit(KEY, document(), expected=0)
     data = json.loads(store.codec.encode(document()))
@@ -180,3 +205,45 @@ async def test_corrupt_value_is_an_error_for_that_conversation_only(redis_like: 
     assert await store.client.hget(store.keys.key(foreign), "owner") == b"someone else"
     assert await store.client.get(store.keys.key(wrong_type)) == b"just a string"
     assert (await store.load(good)).document is not None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rev", b"-5"),
+        ("rev", b"05"),  # the commit compares revisions as strings: it would conflict forever
+        ("rev", b"+5"),
+        ("rev", b" 5"),
+        ("rev", b"5_0"),
+        ("rev", b"1e3"),
+        ("rev", b"99999999999999999999999"),
+        ("dlv:-1", b"1"),
+        ("dlv:x", b"1"),
+        ("dlv:9", b"1"),  # a revision not committed yet
+        ("dlv:1", b"2"),
+        ("dlp:1", b"-3"),
+        ("dlp:1", b"many"),
+        ("dlf:1", b"\xff\xfe"),
+        ("dlf:1", b"x" * 501),
+        ("evil", b"1"),
+    ],
+)
+async def test_every_hash_field_is_checked(
+    redis_store: RedisStore, field: str, value: bytes
+) -> None:
+    key = ConversationKey("whatsapp", "+15550001")
+    await redis_store.commit(key, document(), expected=0)
+    await redis_store.client.hset(redis_store.keys.key(key), field, value)  # type: ignore[misc]
+    with pytest.raises(SnapshotError) as info:
+        await redis_store.load(key)
+    assert info.value.key == str(key)
+
+
+async def test_valid_marks_load(redis_store: RedisStore) -> None:
+    key = ConversationKey("whatsapp", "+15550001")
+    await redis_store.commit(key, document(), expected=0)
+    await redis_store.commit(key, document(), expected=1)
+    await redis_store.mark_delivered(key, [1], progress={2: 1}, failures={2: "é" * 600})
+    loaded = await redis_store.load(key)
+    assert (loaded.delivered, loaded.progress) == ({1}, {2: 1})
+    assert loaded.failures == {2: "é" * 500}  # kept to its first 500 characters

@@ -1,10 +1,11 @@
 """JSON codec of the conversation document: orjson for the bytes, one strict cattrs converter.
 
-Decoding is strict (docs/persistence.md): a field of the wrong type or a field this flowhq
-does not know is a ``SnapshotError``, never coerced, and nothing else escapes ``decode``.
-cattrs would otherwise turn ``null`` into the string ``"None"``, a string into a list of its
-characters and ``{}`` into ``[]``, and the coerced document would then be committed over the
-original. Documents written by schema 1 are upgraded on the way in.
+Decoding is strict (docs/persistence.md): a field of the wrong type, a field this flowhq does
+not know, or a value out of the range flowhq writes (:mod:`flowhq.persistence.integrity`) is a
+``SnapshotError``, never coerced, and nothing else escapes ``decode``. cattrs would otherwise
+turn ``null`` into the string ``"None"``, a string into a list of its characters and ``{}``
+into ``[]``, and the coerced document would then be committed over the original. Documents
+written by schema 1 are upgraded on the way in.
 
 The converter is built per codec (no module-level singleton): stores own theirs.
 """
@@ -26,6 +27,7 @@ from cattrs.errors import BaseValidationError, CattrsError, ForbiddenExtraKeysEr
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from flowhq.errors import SnapshotError
+from flowhq.persistence.integrity import document_problem
 from flowhq.persistence.secrets import PREFIX, TokenCipher, TokenCipherError
 from flowhq.state.document import SCHEMA_VERSION, ConversationDocument, ValidationEntry
 
@@ -282,6 +284,9 @@ class JsonCodec:
             raise SnapshotError(key, f"malformed document: {self._explain(data)}") from None
         _check_writable(key, raw, data)
         self._decrypt(key, document)
+        problem = document_problem(document)
+        if problem is not None:
+            raise SnapshotError(key, f"out of range: {problem}")
         return document
 
     def _decrypt(self, key: str, document: ConversationDocument) -> None:

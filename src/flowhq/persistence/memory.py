@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from attrs import define, field
 
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
+from flowhq.persistence.integrity import MAX_FAILURE_REASON
+from flowhq.persistence.store import (
+    CommitResult,
+    ConversationKey,
+    Loaded,
+    check_stored,
+)
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["MemoryStore"]
@@ -76,7 +82,7 @@ class MemoryStore:
         if entry is None:
             return Loaded(None)
         document = self.codec.decode(str(key), entry.raw)
-        check_owner(key, document)
+        check_stored(key, document, entry.revision)
         return Loaded(
             document,
             entry.revision,
@@ -130,7 +136,10 @@ class MemoryStore:
         if entry is not None:
             entry.delivered.update(revisions)
             entry.progress.update(progress or {})
-            entry.failures.update(failures or {})
+            entry.failures.update(
+                (revision, reason[:MAX_FAILURE_REASON])
+                for revision, reason in (failures or {}).items()
+            )
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation; return whether it existed."""

@@ -30,7 +30,8 @@ from redis.retry import Retry
 
 from flowhq.errors import SnapshotError, StoreUnavailableError
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
+from flowhq.persistence.integrity import MAX_FAILURE_REASON, parse_count
+from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_stored
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["KeyBuilder", "RedisStore"]
@@ -104,6 +105,54 @@ class KeyBuilder:
 
 
 RedisClient = aioredis.Redis | RedisCluster
+
+
+def _shown(value: bytes) -> str:
+    """A stored value for an error message: short, printable."""
+    return repr(bytes(value)[:24].decode(errors="replace"))
+
+
+def _marks(
+    key: str, fields: dict[Any, Any], revision: int
+) -> tuple[set[int], dict[int, int], dict[int, str]]:
+    """The delivery marks among a conversation's hash fields, each checked.
+
+    A mark names a committed revision (1 to ``revision``); ``dlv`` holds 1, ``dlp`` a count,
+    ``dlf`` a reason of at most ``MAX_FAILURE_REASON`` characters of UTF-8.
+
+    Raises:
+        SnapshotError: a mark out of range, or a field flowhq does not write.
+    """
+    delivered: set[int] = set()
+    progress: dict[int, int] = {}
+    failures: dict[int, str] = {}
+    for name, value in fields.items():
+        if name in (b"doc", b"rev"):
+            continue
+        kind = bytes(name[:4])
+        marked = parse_count(bytes(name[4:]))
+        if kind not in (b"dlv:", b"dlp:", b"dlf:"):
+            raise SnapshotError(key, f"unknown field {_shown(name)} in the conversation's hash")
+        if marked is None or marked > revision:
+            raise SnapshotError(key, f"delivery mark {_shown(name)} names no committed revision")
+        if kind == b"dlv:":
+            if value != b"1":
+                raise SnapshotError(key, f"delivery mark {_shown(name)} holds {_shown(value)}")
+            delivered.add(marked)
+        elif kind == b"dlp:":
+            count = parse_count(bytes(value))
+            if count is None:
+                raise SnapshotError(key, f"delivery mark {_shown(name)} holds {_shown(value)}")
+            progress[marked] = count
+        else:
+            try:
+                reason = bytes(value).decode()
+            except UnicodeDecodeError:
+                reason = None
+            if reason is None or len(reason) > MAX_FAILURE_REASON:
+                raise SnapshotError(key, f"delivery mark {_shown(name)} holds no short text")
+            failures[marked] = reason
+    return delivered, progress, failures
 
 
 def _text(value: object) -> str:
@@ -219,30 +268,23 @@ class RedisStore:
             raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
 
     def _loaded(self, key: ConversationKey, fields: dict[Any, Any]) -> Loaded:
-        """Build a ``Loaded`` from the hash's fields (bytes keys as redis-py returns them)."""
+        """Build a ``Loaded`` from the hash's fields (bytes keys as redis-py returns them).
+
+        Every field is checked (``_marks``); a field flowhq does not write is refused, like an
+        unknown field of the document: a newer flowhq's field is never misread.
+        """
         if not fields:
             return Loaded(None)
         doc, rev = fields.get(b"doc"), fields.get(b"rev")
         if doc is None or rev is None:
             raise SnapshotError(str(key), "a foreign hash is stored at this key")
-        delivered: set[int] = set()
-        progress: dict[int, int] = {}
-        failures: dict[int, str] = {}
-        try:
-            revision = int(rev)
-            for name, value in fields.items():
-                kind, revision_text = name[:4], name[4:]
-                if kind == b"dlv:":
-                    delivered.add(int(revision_text))
-                elif kind == b"dlp:":
-                    progress[int(revision_text)] = int(value)
-                elif kind == b"dlf:":
-                    failures[int(revision_text)] = bytes(value).decode(errors="replace")
-        except ValueError:
-            raise SnapshotError(str(key), "revision or delivery mark is not a number") from None
+        revision = parse_count(bytes(rev))
+        if revision is None:
+            raise SnapshotError(str(key), f"revision {_shown(rev)} is not a positive number")
+        delivered, progress, failures = _marks(str(key), fields, revision)
         raw = bytes(doc)
         document = self.codec.decode(str(key), raw)
-        check_owner(key, document)
+        check_stored(key, document, revision)
         return Loaded(document, revision, frozenset(delivered), progress, failures, raw)
 
     async def load(self, key: ConversationKey) -> Loaded:
@@ -307,7 +349,7 @@ class RedisStore:
         for revision, count in (progress or {}).items():
             args += [f"dlp:{revision}", count]
         for revision, reason in (failures or {}).items():
-            args += [f"dlf:{revision}", reason]
+            args += [f"dlf:{revision}", reason[:MAX_FAILURE_REASON]]
         if args:
             await self._call(self._eval(MARK_DELIVERED, self.keys.key(key), args))
 

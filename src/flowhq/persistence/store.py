@@ -16,9 +16,10 @@ from attrs import field, frozen
 from flowhq.errors import SnapshotError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec
+from flowhq.persistence.integrity import MAX_COUNT
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_owner"]
+__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_stored"]
 
 
 @frozen
@@ -83,6 +84,9 @@ class Store(Protocol):
     ) -> CommitResult:
         """Write ``document`` only if the stored revision is still ``expected``.
 
+        A refused commit answers with what is stored now (``CommitResult.current``), decoded
+        like a load: a corrupt document raises ``SnapshotError`` then.
+
         Args:
             key: The conversation.
             document: The whole new document (inbox and outbox included).
@@ -123,12 +127,20 @@ class Store(Protocol):
         ...
 
 
-def check_owner(key: ConversationKey, document: ConversationDocument) -> None:
-    """Refuse a document stored under ``key`` that belongs to another conversation.
+def check_stored(key: ConversationKey, document: ConversationDocument, revision: int) -> None:
+    """Refuse a document that does not fit where it is stored.
 
     Raises:
-        SnapshotError: the document names another channel or user.
+        SnapshotError: the document names another channel or user, its revision is out of
+            range, or its outbox holds replies of a revision not committed yet.
     """
     channel = document.channel
     if channel.type != key.channel or channel.identifier != key.identifier:
         raise SnapshotError(str(key), "the document belongs to another conversation; not using it")
+    if not 1 <= revision <= MAX_COUNT:
+        raise SnapshotError(str(key), f"revision {revision} is out of range")
+    for entry in document.outbox:
+        if entry.revision > revision:
+            raise SnapshotError(
+                str(key), f"the outbox holds replies of revision {entry.revision} > {revision}"
+            )
