@@ -82,6 +82,41 @@ async def test_an_unknown_field_is_refused_and_kept(store: Store) -> None:
     data["evil"] = 1  # also what a newer flowhq adding a field would write
     tampered = json.dumps(data).encode()
     await overwrite(store, KEY, tampered)
-    with pytest.raises(SnapshotError, match="unknown fields"):
-        await Headquarters(flows=[Counter], store=store).handle(message("m3", "two"))
+    for handler in (hq, Headquarters(flows=[Counter], store=store)):
+        with pytest.raises(SnapshotError, match="unknown fields"):
+            await handler.handle(message("m3", "two"))
     assert await stored_raw(store, KEY) == tampered
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [b"{oops", b"null", b"[]", b'{"_metadata": {"schema": 2}}'],
+    ids=["invalid-json", "null", "list", "half-a-document"],
+)
+async def test_the_document_cache_never_commits_over_a_corrupted_document(
+    store: Store, corrupt: bytes
+) -> None:
+    """The process that handled the last message keeps its document; the revision is
+    unchanged, so only the document's digest tells that the stored one is another."""
+    hq = Headquarters(flows=[Counter], store=store)
+    await counted_twice(hq)
+    await overwrite(store, KEY, corrupt)
+    with pytest.raises(SnapshotError) as info:
+        await hq.handle(message("m3", "two"))
+    assert info.value.key == str(KEY)
+    assert await stored_raw(store, KEY) == corrupt
+
+
+async def test_the_document_cache_picks_up_a_manual_fix(store: Store) -> None:
+    hq = Headquarters(flows=[Counter], store=store)
+    await counted_twice(hq)
+    loaded = await store.load(KEY)
+    assert loaded.document is not None
+    fixed = loaded.document
+    fixed.current.values["count"] = 41  # an operator corrects the count by hand
+    await overwrite(store, KEY, store.codec.encode(fixed))
+    outcome = await hq.handle(message("m3", "two"))
+    assert outcome.revision == 3
+    after = await store.load(KEY)
+    assert after.document is not None
+    assert after.document.current.values["count"] == 42

@@ -6,6 +6,7 @@ Every test goes through the real codec (the stores encode what they keep).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 
@@ -40,6 +41,10 @@ def document(identifier: str = "+15550001", **fields: object) -> ConversationDoc
     for name, value in fields.items():
         setattr(doc, name, value)
     return doc
+
+
+def sha1_hex(raw: bytes) -> str:
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
 
 
 async def overwrite(
@@ -152,6 +157,51 @@ async def test_delete_and_scan(store: Store) -> None:
     assert await store.delete(ConversationKey("whatsapp", "+10"))
     assert not await store.delete(ConversationKey("whatsapp", "+10"))
     assert len({key async for key in store.scan()}) == 30
+
+
+async def test_commit_refuses_a_document_it_was_not_derived_from(store: Store) -> None:
+    first = document(inbox=["a"])
+    await store.commit(KEY, first, expected=0)
+    loaded = await store.load(KEY)
+    assert loaded.digest == sha1_hex(store.codec.encode(first))  # what Redis's sha1hex says
+    stale = await store.commit(KEY, document(inbox=["b"]), expected=1, digest=sha1_hex(b"{}"))
+    assert not stale.ok
+    assert stale.current is not None
+    assert (stale.current.document, stale.current.revision) == (first, 1)
+    second = document(inbox=["b"])
+    fresh = await store.commit(KEY, second, expected=1, digest=loaded.digest)
+    assert (fresh.ok, fresh.revision) == (True, 2)
+    again = await store.commit(KEY, document(inbox=["c"]), expected=2, digest=loaded.digest)
+    assert not again.ok  # the digest of revision 1's document, not of what is stored now
+    assert (await store.load(KEY)).document == second
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [b"{oops", b"null", b'{"_metadata": 5}', b"", b"\xff"],
+    ids=["invalid-json", "null", "foreign-json", "empty", "bad-utf8"],
+)
+async def test_corrupted_document_at_the_same_revision_is_never_written_over(
+    store: Store, corrupt: bytes
+) -> None:
+    await store.commit(KEY, document(inbox=["a"]), expected=0)
+    copy = await store.load(KEY)  # what a process keeps in its cache
+    await overwrite(store, KEY, corrupt)  # the revision stays 1
+    with pytest.raises(SnapshotError) as info:
+        await store.commit(KEY, document(inbox=["b"]), expected=1, digest=copy.digest)
+    assert info.value.key == str(KEY)
+    assert await stored_raw(store, KEY) == corrupt
+
+
+async def test_a_manual_fix_at_the_same_revision_is_the_current_document(store: Store) -> None:
+    await store.commit(KEY, document(inbox=["a"]), expected=0)
+    copy = await store.load(KEY)
+    fixed = document(inbox=["a"], dashboard={"plan": "fixed by hand"})
+    await overwrite(store, KEY, store.codec.encode(fixed))
+    result = await store.commit(KEY, document(inbox=["b"]), expected=1, digest=copy.digest)
+    assert not result.ok
+    assert result.current is not None
+    assert (result.current.document, result.current.revision) == (fixed, 1)
 
 
 @pytest.mark.parametrize("revision", [-5, -1, 0, 10**18, 2**64])

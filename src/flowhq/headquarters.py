@@ -502,6 +502,7 @@ class Headquarters:
                     expected=loaded.revision,
                     ttl=self.ttl,
                     forget=sorted(loaded.marks()),  # their entries left the outbox above
+                    digest=loaded.digest,  # a cached copy never overwrites a changed document
                 )
                 if result.ok:
                     outcome.revision = result.revision

@@ -18,6 +18,7 @@ from flowhq.persistence.store import (
     ConversationKey,
     Loaded,
     check_stored,
+    digest_of,
 )
 from flowhq.state.document import ConversationDocument
 
@@ -104,11 +105,13 @@ class MemoryStore:
         expected: int,
         ttl: int | None = None,
         forget: Collection[int] = (),
+        digest: str | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``; see ``Store.commit``."""
         entry = self._live(key)
         revision = entry.revision if entry else 0
-        if revision != expected:
+        moved = digest is not None and (entry is None or digest_of(entry.raw) != digest)
+        if revision != expected or moved:
             return CommitResult(False, revision, self._loaded(key, entry))
         raw = self.codec.encode(document)
         expires_at = time.monotonic() + ttl if ttl else None

@@ -39,10 +39,12 @@ __all__ = ["KeyBuilder", "RedisStore"]
 logger = logging.getLogger("flowhq.persistence")
 
 # KEYS[1] the conversation; ARGV: expected revision (decimal string), document, TTL in ms
-# (0: no expiry), then revisions whose delivery marks can go. Returns {1, new_rev},
-# {0, HGETALL} on a conflict (so the retry needs no load), or {-1} when a foreign hash is at
-# the key. Revisions are compared as strings and bumped with HINCRBY: Lua numbers are
-# doubles, which lose exactness past 2^53.
+# (0: no expiry), the SHA-1 of the document the step started from ('' for none), then
+# revisions whose delivery marks can go. Returns {1, new_rev}, {0, HGETALL} when the revision
+# or the document is not the expected one (so the retry needs no load), or {-1} when a
+# foreign hash is at the key. Revisions are compared as strings and bumped with HINCRBY: Lua
+# numbers are doubles, which lose exactness past 2^53. The digest catches a document written
+# over at the same revision (by hand, or a corruption) that a cached copy would overwrite.
 COMMIT = """
 local rev = redis.call('HGET', KEYS[1], 'rev')
 if rev == false and redis.call('EXISTS', KEYS[1]) == 1 then
@@ -51,9 +53,15 @@ end
 if (rev or '0') ~= ARGV[1] then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
+if ARGV[4] ~= '' then
+  local doc = redis.call('HGET', KEYS[1], 'doc')
+  if doc == false or redis.sha1hex(doc) ~= ARGV[4] then
+    return {0, redis.call('HGETALL', KEYS[1])}
+  end
+end
 redis.call('HSET', KEYS[1], 'doc', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i], 'dlp:' .. ARGV[i], 'dlf:' .. ARGV[i])
 end
 if ARGV[3] ~= '0' then
@@ -309,8 +317,12 @@ class RedisStore:
         expected: int,
         ttl: int | None = None,
         forget: Collection[int] = (),
+        digest: str | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``, atomically (one EVALSHA).
+
+        With ``digest``, the script also compares the stored document's SHA-1 with it (see
+        ``Store.commit``); still one round trip.
 
         Raises:
             SnapshotError: the key holds something that is not a flowhq conversation.
@@ -321,7 +333,9 @@ class RedisStore:
         redis_key = self.keys.key(key)
         try:
             reply = await self._call(
-                self._eval(COMMIT, redis_key, [str(expected), raw, str(ttl_ms), *forget])
+                self._eval(
+                    COMMIT, redis_key, [str(expected), raw, str(ttl_ms), digest or "", *forget]
+                )
             )
         except ResponseError as exc:
             raise SnapshotError(str(key), f"Redis refused the commit: {exc}") from None

@@ -8,6 +8,7 @@ implement the same contract and are tested by one suite.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Protocol
 
@@ -19,7 +20,17 @@ from flowhq.persistence.codec import Codec
 from flowhq.persistence.integrity import MAX_COUNT
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_stored"]
+__all__ = ["CommitResult", "ConversationKey", "Loaded", "Store", "check_stored", "digest_of"]
+
+
+def digest_of(raw: bytes) -> str:
+    """The SHA-1 (hex) of a stored document, as Redis's ``redis.sha1hex`` spells it.
+
+    It tells a document from another one that was written over it (a corruption, an
+    operator's fix) without comparing the bytes. An accident detector, not a defence: whoever
+    can write to the store can write anything.
+    """
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
 
 
 @frozen
@@ -42,6 +53,11 @@ class Loaded:
 
     A store must set it whenever ``document`` is set.
     """
+
+    @property
+    def digest(self) -> str | None:
+        """The digest of ``raw`` (see :func:`digest_of`), for ``Store.commit(digest=...)``."""
+        return digest_of(self.raw) if self.raw is not None else None
 
     def marks(self) -> frozenset[int]:
         """Every revision with a delivery mark of any kind (they go with the next commit)."""
@@ -81,6 +97,7 @@ class Store(Protocol):
         expected: int,
         ttl: int | None = None,
         forget: Collection[int] = (),
+        digest: str | None = None,
     ) -> CommitResult:
         """Write ``document`` only if the stored revision is still ``expected``.
 
@@ -93,6 +110,10 @@ class Store(Protocol):
             expected: The revision the step was computed from (0: no document yet).
             ttl: Seconds until the conversation expires, or ``None`` to keep it.
             forget: Revisions whose entries left the outbox; their delivery marks can go.
+            digest: ``Loaded.digest`` of the document the step was computed from. When
+                given, the commit is also refused if the stored document is another one,
+                even at the same revision (written over by hand, or corrupted): a copy kept
+                from an earlier commit must never overwrite it unseen.
         """
         ...
 
