@@ -211,6 +211,7 @@ async def test_state_show_explains_and_reset_deletes_whatever_is_stored(
     assert await _run(["state", "show", conversation, "--redis", redis_url]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"flowhq: conversation {conversation}: unreadable stored document")
+    assert err.strip().endswith(f"`flowhq state reset {conversation}` deletes it")
     assert len(err.strip().splitlines()) == 1  # one line, no traceback
     assert await _run(["state", "reset", conversation, "--redis", redis_url, "--yes"]) == 0
     assert f"deleted {conversation}" in capsys.readouterr().out
