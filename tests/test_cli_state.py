@@ -12,6 +12,8 @@ import pytest
 
 from flowhq import ConversationKey, Headquarters, InboundMessage, RedisStore
 from flowhq.cli import main
+from flowhq.persistence import JsonCodec
+from flowhq.state.document import Channel, ConversationDocument
 from tests.test_redis_concurrency import Counter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,3 +181,39 @@ def test_state_show_into_head_ends_quietly(redis_url: str) -> None:
     assert result.stdout == "{\n"
     assert result.stderr == ""
     assert result.returncode == 0
+
+
+def valid_document(identifier: str = "+15550009") -> dict[str, object]:
+    document = ConversationDocument(channel=Channel("whatsapp", identifier))
+    data: dict[str, object] = json.loads(JsonCodec().encode(document))
+    return data
+
+
+POISON: dict[str, dict[str, bytes]] = {
+    "unknown-field": {"doc": json.dumps({**valid_document(), "evil": 1}).encode(), "rev": b"3"},
+    "negative-revision": {"doc": json.dumps(valid_document()).encode(), "rev": b"-5"},
+    "null": {"doc": b"null", "rev": b"3"},
+    "bad-mark": {"doc": json.dumps(valid_document()).encode(), "rev": b"3", "dlp:2": b"-1"},
+    "unknown-hash-field": {"doc": json.dumps(valid_document()).encode(), "rev": b"3", "x": b""},
+}
+
+
+@pytest.mark.parametrize("poison", sorted(POISON))
+async def test_state_show_explains_and_reset_deletes_whatever_is_stored(
+    redis_url: str, capsys: pytest.CaptureFixture[str], poison: str
+) -> None:
+    import redis
+
+    key = "flowhq:{whatsapp:+15550009}"
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.hset(key, mapping=POISON[poison])  # type: ignore[arg-type]
+    conversation = "whatsapp:+15550009"
+    assert await _run(["state", "show", conversation, "--redis", redis_url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowhq: conversation {conversation}: unreadable stored document")
+    assert err.strip().endswith(f"`flowhq state reset {conversation}` deletes it")
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    assert await _run(["state", "reset", conversation, "--redis", redis_url, "--yes"]) == 0
+    assert f"deleted {conversation}" in capsys.readouterr().out
+    with redis.Redis.from_url(redis_url) as admin:
+        assert not admin.exists(key)

@@ -6,6 +6,8 @@ Every test goes through the real codec (the stores encode what they keep).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -39,6 +41,40 @@ def document(identifier: str = "+15550001", **fields: object) -> ConversationDoc
     for name, value in fields.items():
         setattr(doc, name, value)
     return doc
+
+
+def sha1_hex(raw: bytes) -> str:
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+
+async def overwrite(
+    store: Store, key: ConversationKey, raw: bytes, *, revision: int | None = None
+) -> None:
+    """Write over a stored conversation behind the store's back, keeping its revision.
+
+    What an operator's manual fix or a corruption does. MemoryStore has no other writer, so
+    its entry is reached directly; Redis gets a plain HSET.
+    """
+    if isinstance(store, MemoryStore):
+        entry = store._entries[key]
+        entry.raw = raw
+        if revision is not None:
+            entry.revision = revision
+        return
+    assert isinstance(store, RedisStore)
+    fields: dict[str, bytes | int] = {"doc": raw}
+    if revision is not None:
+        fields["rev"] = revision
+    await store.client.hset(store.keys.key(key), mapping=fields)  # type: ignore[misc]
+
+
+async def stored_raw(store: Store, key: ConversationKey) -> bytes | None:
+    """The stored document's bytes, read without decoding them."""
+    if isinstance(store, MemoryStore):
+        return store._entries[key].raw
+    assert isinstance(store, RedisStore)
+    raw: bytes | None = await store.client.hget(store.keys.key(key), "doc")  # type: ignore[misc]
+    return raw
 
 
 async def test_absent_conversation(store: Store) -> None:
@@ -121,6 +157,76 @@ async def test_delete_and_scan(store: Store) -> None:
     assert await store.delete(ConversationKey("whatsapp", "+10"))
     assert not await store.delete(ConversationKey("whatsapp", "+10"))
     assert len({key async for key in store.scan()}) == 30
+
+
+async def test_commit_refuses_a_document_it_was_not_derived_from(store: Store) -> None:
+    first = document(inbox=["a"])
+    await store.commit(KEY, first, expected=0)
+    loaded = await store.load(KEY)
+    assert loaded.digest == sha1_hex(store.codec.encode(first))  # what Redis's sha1hex says
+    stale = await store.commit(KEY, document(inbox=["b"]), expected=1, digest=sha1_hex(b"{}"))
+    assert not stale.ok
+    assert stale.current is not None
+    assert (stale.current.document, stale.current.revision) == (first, 1)
+    second = document(inbox=["b"])
+    fresh = await store.commit(KEY, second, expected=1, digest=loaded.digest)
+    assert (fresh.ok, fresh.revision) == (True, 2)
+    again = await store.commit(KEY, document(inbox=["c"]), expected=2, digest=loaded.digest)
+    assert not again.ok  # the digest of revision 1's document, not of what is stored now
+    assert (await store.load(KEY)).document == second
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [b"{oops", b"null", b'{"_metadata": 5}', b"", b"\xff"],
+    ids=["invalid-json", "null", "foreign-json", "empty", "bad-utf8"],
+)
+async def test_corrupted_document_at_the_same_revision_is_never_written_over(
+    store: Store, corrupt: bytes
+) -> None:
+    await store.commit(KEY, document(inbox=["a"]), expected=0)
+    copy = await store.load(KEY)  # what a process keeps in its cache
+    await overwrite(store, KEY, corrupt)  # the revision stays 1
+    with pytest.raises(SnapshotError) as info:
+        await store.commit(KEY, document(inbox=["b"]), expected=1, digest=copy.digest)
+    assert info.value.key == str(KEY)
+    assert await stored_raw(store, KEY) == corrupt
+
+
+async def test_a_manual_fix_at_the_same_revision_is_the_current_document(store: Store) -> None:
+    await store.commit(KEY, document(inbox=["a"]), expected=0)
+    copy = await store.load(KEY)
+    fixed = document(inbox=["a"], dashboard={"plan": "fixed by hand"})
+    await overwrite(store, KEY, store.codec.encode(fixed))
+    result = await store.commit(KEY, document(inbox=["b"]), expected=1, digest=copy.digest)
+    assert not result.ok
+    assert result.current is not None
+    assert (result.current.document, result.current.revision) == (fixed, 1)
+
+
+@pytest.mark.parametrize("revision", [-5, -1, 0, 10**18, 2**64])
+async def test_a_stored_revision_out_of_range_is_refused(store: Store, revision: int) -> None:
+    await store.commit(KEY, document(), expected=0)
+    await overwrite(store, KEY, store.codec.encode(document()), revision=revision)
+    with pytest.raises(SnapshotError, match="revision"):
+        await store.load(KEY)
+
+
+async def test_replies_of_an_uncommitted_revision_are_refused(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0)
+    ahead = document(outbox=[OutboxEntry(2, "from the future")])
+    await overwrite(store, KEY, store.codec.encode(ahead))
+    with pytest.raises(SnapshotError, match="revision 2 > 1"):
+        await store.load(KEY)
+
+
+async def test_an_unknown_document_field_is_refused(store: Store) -> None:
+    await store.commit(KEY, document(), expected=0)
+    data = json.loads(store.codec.encode(document()))
+    data["evil"] = 1
+    await overwrite(store, KEY, json.dumps(data).encode())
+    with pytest.raises(SnapshotError, match=r"unknown fields .*evil"):
+        await store.load(KEY)
 
 
 @pytest.fixture(params=["redis", "cluster"])
@@ -250,3 +356,45 @@ async def test_concurrent_claimers_never_take_one_entry_twice(store: Store) -> N
     taken = [claim.key for batch in batches for claim in batch if claim.key in set(keys)]
     assert len(taken) == len(set(taken))
     assert set(taken) == set(keys)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rev", b"-5"),
+        ("rev", b"05"),  # the commit compares revisions as strings: it would conflict forever
+        ("rev", b"+5"),
+        ("rev", b" 5"),
+        ("rev", b"5_0"),
+        ("rev", b"1e3"),
+        ("rev", b"99999999999999999999999"),
+        ("dlv:-1", b"1"),
+        ("dlv:x", b"1"),
+        ("dlv:9", b"1"),  # a revision not committed yet
+        ("dlv:1", b"2"),
+        ("dlp:1", b"-3"),
+        ("dlp:1", b"many"),
+        ("dlf:1", b"\xff\xfe"),
+        ("dlf:1", b"x" * 501),
+        ("evil", b"1"),
+    ],
+)
+async def test_every_hash_field_is_checked(
+    redis_store: RedisStore, field: str, value: bytes
+) -> None:
+    key = ConversationKey("whatsapp", "+15550001")
+    await redis_store.commit(key, document(), expected=0)
+    await redis_store.client.hset(redis_store.keys.key(key), field, value)  # type: ignore[misc]
+    with pytest.raises(SnapshotError) as info:
+        await redis_store.load(key)
+    assert info.value.key == str(key)
+
+
+async def test_valid_marks_load(redis_store: RedisStore) -> None:
+    key = ConversationKey("whatsapp", "+15550001")
+    await redis_store.commit(key, document(), expected=0)
+    await redis_store.commit(key, document(), expected=1)
+    await redis_store.mark_delivered(key, [1], progress={2: 1}, failures={2: "é" * 600})
+    loaded = await redis_store.load(key)
+    assert (loaded.delivered, loaded.progress) == ({1}, {2: 1})
+    assert loaded.failures == {2: "é" * 500}  # kept to its first 500 characters

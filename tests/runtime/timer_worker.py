@@ -65,7 +65,7 @@ def headquarters(
         flows=[Nudge],
         store=RedisStore.from_url(url),
         messenger=messenger,
-        delivery=DeliveryOptions(redelivery_after=4.0),
+        delivery=DeliveryOptions(redelivery_after=10.0),
         timers=TimerOptions(lease=3.0, batch=100, concurrency=concurrency),
     )
 

@@ -1,7 +1,9 @@
 """``flowhq state show|reset``: inspect or delete a stored conversation.
 
-``show`` prints the stored document with the auth token as ``***``; ``reset`` deletes a
-conversation, including one that cannot be read (that is what it is for).
+``show`` prints the stored document with the auth token as ``***``, or why it cannot be read
+(one line: loading raises nothing but ``SnapshotError`` for what is stored); ``reset`` deletes
+a conversation whatever is stored at its key, including what cannot be read (that is what it
+is for).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from typing import Any, TextIO
 
 from flowhq import ConversationKey, RedisStore, SnapshotError
-from flowhq.cli._common import add_redis_options, redis_store
+from flowhq.cli._common import CliError, add_redis_options, redis_store
 from flowhq.persistence import JsonCodec
 from flowhq.state import ConversationDocument
 
@@ -49,7 +51,7 @@ async def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             loaded = await store.load(key)
         except SnapshotError as exc:
             if args.action == "show":
-                raise
+                raise CliError(f"{exc}; `flowhq state reset {key}` deletes it") from None
             why = f"it cannot be read: {exc.reason}"
             return await _reset(store, key, why, ask=not args.yes, stdin=stdin, stdout=stdout)
         if loaded.document is None:

@@ -1,9 +1,11 @@
 """JSON codec of the conversation document: orjson for the bytes, one strict cattrs converter.
 
-Decoding is strict (DESIGN §9): a field of the wrong type is a ``SnapshotError``, never
-coerced. cattrs would otherwise turn ``null`` into the string ``"None"``, a string into a
-list of its characters and ``{}`` into ``[]``, and the coerced document would then be
-committed over the original. Documents written by schema 1 are upgraded on the way in.
+Decoding is strict (docs/persistence.md): a field of the wrong type, a field this flowhq does
+not know, or a value out of the range flowhq writes (:mod:`flowhq.persistence.integrity`) is a
+``SnapshotError``, never coerced, and nothing else escapes ``decode``. cattrs would otherwise
+turn ``null`` into the string ``"None"``, a string into a list of its characters and ``{}``
+into ``[]``, and the coerced document would then be committed over the original. Documents
+written by schema 1 are upgraded on the way in.
 
 The converter is built per codec (no module-level singleton): stores own theirs.
 """
@@ -21,10 +23,11 @@ from cattrs.cols import (
     list_structure_factory,
     mapping_structure_factory,
 )
-from cattrs.errors import BaseValidationError
+from cattrs.errors import BaseValidationError, CattrsError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from flowhq.errors import SnapshotError
+from flowhq.persistence.integrity import document_problem
 from flowhq.persistence.secrets import PREFIX, TokenCipher, TokenCipherError
 from flowhq.state.document import SCHEMA_VERSION, ConversationDocument, ValidationEntry
 
@@ -264,44 +267,87 @@ class JsonCodec:
         return orjson.dumps(data)
 
     def decode(self, key: str, raw: bytes) -> ConversationDocument:
-        """Parse ``raw``; anything that is not a flowhq document raises ``SnapshotError``."""
-        try:
-            data: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:  # also bad UTF-8 and nesting over 1,024 levels
-            raise SnapshotError(key, f"not JSON: {exc}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("_metadata"), dict):
-            raise SnapshotError(key, "not a flowhq conversation document")
-        schema = data["_metadata"].get("schema")
-        if schema == 1:
-            _upgrade_from_1(data)
-        elif schema == 2:  # schema 3 only added fields, with defaults
-            data["_metadata"]["schema"] = SCHEMA_VERSION
-        elif schema != SCHEMA_VERSION:
-            raise SnapshotError(key, f"unsupported schema {schema!r}")
+        """Parse ``raw``; anything that is not a flowhq document raises ``SnapshotError``.
+
+        No other exception leaves it, whatever the bytes (the test suite fuzzes it).
+        """
+        data = _parse(key, raw)
         try:
             document: ConversationDocument = self._structure(data, ConversationDocument)
-        except (BaseValidationError, TypeError, ValueError, KeyError, AttributeError):
+        except ForbiddenExtraKeysError:
+            raise SnapshotError(
+                key,
+                f"unknown fields ({self._explain(data)}): written by a newer flowhq or by hand; "
+                f"this one reads schema {SCHEMA_VERSION} and refuses what it would drop",
+            ) from None
+        except (CattrsError, TypeError, ValueError, KeyError, AttributeError, IndexError):
             raise SnapshotError(key, f"malformed document: {self._explain(data)}") from None
-        token = document.auth.token
-        if token is not None and token.startswith(PREFIX) and not self._opaque:
-            if self._cipher is None:
-                raise SnapshotError(
-                    key, "the auth token is encrypted; configure the store's token keys"
-                )
-            channel = document.channel
-            try:
-                document.auth.token = self._cipher.decrypt(
-                    token, f"{channel.type}:{channel.identifier}"
-                )
-            except TokenCipherError as exc:
-                raise SnapshotError(key, str(exc)) from None
+        _check_writable(key, raw, data)
+        self._decrypt(key, document)
+        problem = document_problem(document)
+        if problem is not None:
+            raise SnapshotError(key, f"out of range: {problem}")
         return document
+
+    def _decrypt(self, key: str, document: ConversationDocument) -> None:
+        token = document.auth.token
+        if token is None or not token.startswith(PREFIX) or self._opaque:
+            return
+        if self._cipher is None:
+            raise SnapshotError(key, "the auth token is encrypted; configure the store's keys")
+        channel = document.channel
+        conversation = f"{channel.type}:{channel.identifier}"
+        try:
+            document.auth.token = self._cipher.decrypt(token, conversation)
+        except TokenCipherError as exc:
+            raise SnapshotError(key, str(exc)) from None
 
     def _explain(self, data: dict[str, Any]) -> str:
         try:
             self._explainer.structure(data, ConversationDocument)
         except BaseValidationError as exc:
-            return "; ".join(transform_error(exc, path="document")[:5])
+            found = transform_error(exc, path="document")[:5]
+            return "; ".join(line.replace("extra fields found", "unknown") for line in found)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
         return "fields of the wrong type"
+
+
+def _parse(key: str, raw: bytes) -> dict[str, Any]:
+    """The JSON object in ``raw`` at the current schema (older schemas upgraded)."""
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:  # also bad UTF-8 and nesting over 1,024 levels
+        raise SnapshotError(key, f"not JSON: {exc}") from None
+    if type(data) is not dict or type(data.get("_metadata")) is not dict:
+        raise SnapshotError(key, "not a flowhq conversation document")
+    schema = data["_metadata"].get("schema")
+    if type(schema) is not int:  # `true == 1` and `2.0 == 2` in Python
+        raise SnapshotError(key, f"unsupported schema {schema!r}")
+    if schema == 1:
+        _upgrade_from_1(data)
+    elif schema == 2:  # schema 3 only added fields, with defaults
+        data["_metadata"]["schema"] = SCHEMA_VERSION
+    elif schema != SCHEMA_VERSION:
+        raise SnapshotError(key, f"unsupported schema {schema!r}")
+    return data
+
+
+# orjson reads JSON nested up to 1,024 levels but writes only 254: a document must load only
+# if the commit can write it back.
+_WRITABLE_DEPTH = 254
+
+
+def _check_writable(key: str, raw: bytes, data: dict[str, Any]) -> None:
+    """Refuse a document nested deeper than a commit could write again.
+
+    Counting brackets first is a cheap necessary condition; only then is it encoded.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= _WRITABLE_DEPTH:
+        return
+    try:
+        orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        raise SnapshotError(
+            key, f"values nested deeper than {_WRITABLE_DEPTH} levels cannot be written back"
+        ) from None

@@ -14,7 +14,14 @@ from attrs import define, field
 
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
-from flowhq.persistence.store import Claim, CommitResult, Loaded, check_owner
+from flowhq.persistence.integrity import MAX_FAILURE_REASON
+from flowhq.persistence.store import (
+    Claim,
+    CommitResult,
+    Loaded,
+    check_stored,
+    digest_of,
+)
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["MemoryStore"]
@@ -82,7 +89,7 @@ class MemoryStore:
         if entry is None:
             return Loaded(None)
         document = self.codec.decode(str(key), entry.raw)
-        check_owner(key, document)
+        check_stored(key, document, entry.revision)
         return Loaded(
             document,
             entry.revision,
@@ -105,13 +112,15 @@ class MemoryStore:
         ttl: int | None = None,
         forget: Collection[int] = (),
         wake_at: float | None = None,
+        digest: str | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``; see ``Store.commit``."""
         if wake_at is not None:
             self._lower(key, wake_at)
         entry = self._live(key)
         revision = entry.revision if entry else 0
-        if revision != expected:
+        moved = digest is not None and (entry is None or digest_of(entry.raw) != digest)
+        if revision != expected or moved:
             return CommitResult(False, revision, self._loaded(key, entry))
         raw = self.codec.encode(document)
         expires_at = time.monotonic() + ttl if ttl else None
@@ -139,7 +148,10 @@ class MemoryStore:
         if entry is not None:
             entry.delivered.update(revisions)
             entry.progress.update(progress or {})
-            entry.failures.update(failures or {})
+            entry.failures.update(
+                (revision, reason[:MAX_FAILURE_REASON])
+                for revision, reason in (failures or {}).items()
+            )
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation (and its timer index entry); return whether it existed."""

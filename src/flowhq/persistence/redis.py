@@ -30,8 +30,9 @@ from redis.retry import Retry
 from flowhq.errors import SnapshotError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.integrity import MAX_FAILURE_REASON, parse_count
 from flowhq.persistence.keys import KeyBuilder
-from flowhq.persistence.store import Claim, CommitResult, Loaded, check_owner
+from flowhq.persistence.store import Claim, CommitResult, Loaded, check_stored
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["RedisStore"]
@@ -42,10 +43,12 @@ TIMER_SHARDS = 16
 """Shards of the timer index; fixed for a deployment (a conversation's shard depends on it)."""
 
 # KEYS[1] the conversation; ARGV: expected revision (decimal string), document, TTL in ms
-# (0: no expiry), then revisions whose delivery marks can go. Returns {1, new_rev},
-# {0, HGETALL} on a conflict (so the retry needs no load), or {-1} when a foreign hash is at
-# the key. Revisions are compared as strings and bumped with HINCRBY: Lua numbers are
-# doubles, which lose exactness past 2^53.
+# (0: no expiry), the SHA-1 of the document the step started from ('' for none), then
+# revisions whose delivery marks can go. Returns {1, new_rev}, {0, HGETALL} when the revision
+# or the document is not the expected one (so the retry needs no load), or {-1} when a
+# foreign hash is at the key. Revisions are compared as strings and bumped with HINCRBY: Lua
+# numbers are doubles, which lose exactness past 2^53. The digest catches a document written
+# over at the same revision (by hand, or a corruption) that a cached copy would overwrite.
 COMMIT = """
 local rev = redis.call('HGET', KEYS[1], 'rev')
 if rev == false and redis.call('EXISTS', KEYS[1]) == 1 then
@@ -54,9 +57,15 @@ end
 if (rev or '0') ~= ARGV[1] then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
+if ARGV[4] ~= '' then
+  local doc = redis.call('HGET', KEYS[1], 'doc')
+  if doc == false or redis.sha1hex(doc) ~= ARGV[4] then
+    return {0, redis.call('HGETALL', KEYS[1])}
+  end
+end
 redis.call('HSET', KEYS[1], 'doc', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i], 'dlp:' .. ARGV[i], 'dlf:' .. ARGV[i])
 end
 if ARGV[3] ~= '0' then
@@ -119,6 +128,54 @@ _SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in _SCRIPT
 
 
 RedisClient = aioredis.Redis | RedisCluster
+
+
+def _shown(value: bytes) -> str:
+    """A stored value for an error message: short, printable."""
+    return repr(bytes(value)[:24].decode(errors="replace"))
+
+
+def _marks(
+    key: str, fields: dict[Any, Any], revision: int
+) -> tuple[set[int], dict[int, int], dict[int, str]]:
+    """The delivery marks among a conversation's hash fields, each checked.
+
+    A mark names a committed revision (1 to ``revision``); ``dlv`` holds 1, ``dlp`` a count,
+    ``dlf`` a reason of at most ``MAX_FAILURE_REASON`` characters of UTF-8.
+
+    Raises:
+        SnapshotError: a mark out of range, or a field flowhq does not write.
+    """
+    delivered: set[int] = set()
+    progress: dict[int, int] = {}
+    failures: dict[int, str] = {}
+    for name, value in fields.items():
+        if name in (b"doc", b"rev"):
+            continue
+        kind = bytes(name[:4])
+        marked = parse_count(bytes(name[4:]))
+        if kind not in (b"dlv:", b"dlp:", b"dlf:"):
+            raise SnapshotError(key, f"unknown field {_shown(name)} in the conversation's hash")
+        if marked is None or marked > revision:
+            raise SnapshotError(key, f"delivery mark {_shown(name)} names no committed revision")
+        if kind == b"dlv:":
+            if value != b"1":
+                raise SnapshotError(key, f"delivery mark {_shown(name)} holds {_shown(value)}")
+            delivered.add(marked)
+        elif kind == b"dlp:":
+            count = parse_count(bytes(value))
+            if count is None:
+                raise SnapshotError(key, f"delivery mark {_shown(name)} holds {_shown(value)}")
+            progress[marked] = count
+        else:
+            try:
+                reason = bytes(value).decode()
+            except UnicodeDecodeError:
+                reason = None
+            if reason is None or len(reason) > MAX_FAILURE_REASON:
+                raise SnapshotError(key, f"delivery mark {_shown(name)} holds no short text")
+            failures[marked] = reason
+    return delivered, progress, failures
 
 
 def _text(value: object) -> str:
@@ -241,30 +298,23 @@ class RedisStore:
             raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
 
     def _loaded(self, key: ConversationKey, fields: dict[Any, Any]) -> Loaded:
-        """Build a ``Loaded`` from the hash's fields (bytes keys as redis-py returns them)."""
+        """Build a ``Loaded`` from the hash's fields (bytes keys as redis-py returns them).
+
+        Every field is checked (``_marks``); a field flowhq does not write is refused, like an
+        unknown field of the document: a newer flowhq's field is never misread.
+        """
         if not fields:
             return Loaded(None)
         doc, rev = fields.get(b"doc"), fields.get(b"rev")
         if doc is None or rev is None:
             raise SnapshotError(str(key), "a foreign hash is stored at this key")
-        delivered: set[int] = set()
-        progress: dict[int, int] = {}
-        failures: dict[int, str] = {}
-        try:
-            revision = int(rev)
-            for name, value in fields.items():
-                kind, revision_text = name[:4], name[4:]
-                if kind == b"dlv:":
-                    delivered.add(int(revision_text))
-                elif kind == b"dlp:":
-                    progress[int(revision_text)] = int(value)
-                elif kind == b"dlf:":
-                    failures[int(revision_text)] = bytes(value).decode(errors="replace")
-        except ValueError:
-            raise SnapshotError(str(key), "revision or delivery mark is not a number") from None
+        revision = parse_count(bytes(rev))
+        if revision is None:
+            raise SnapshotError(str(key), f"revision {_shown(rev)} is not a positive number")
+        delivered, progress, failures = _marks(str(key), fields, revision)
         raw = bytes(doc)
         document = self.codec.decode(str(key), raw)
-        check_owner(key, document)
+        check_stored(key, document, revision)
         return Loaded(document, revision, frozenset(delivered), progress, failures, raw)
 
     async def load(self, key: ConversationKey) -> Loaded:
@@ -290,11 +340,13 @@ class RedisStore:
         ttl: int | None = None,
         forget: Collection[int] = (),
         wake_at: float | None = None,
+        digest: str | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``, atomically (one EVALSHA).
 
-        With ``wake_at``, the timer index entry is lowered in the same round trip (a
-        pipeline: ``ZADD LT`` first, then the commit; see ``Store.commit``).
+        With ``digest``, the script also compares the stored document's SHA-1 with it. With
+        ``wake_at``, the timer index entry is lowered in the same round trip (a pipeline:
+        ``ZADD LT`` first, then the commit; see ``Store.commit``).
 
         Raises:
             SnapshotError: the key holds something that is not a flowhq conversation.
@@ -303,7 +355,7 @@ class RedisStore:
         raw = self.codec.encode(document)
         ttl_ms = int(ttl * 1000) if ttl else 0
         redis_key = self.keys.key(key)
-        args = [str(expected), raw, str(ttl_ms), *forget]
+        args = [str(expected), raw, str(ttl_ms), digest or "", *forget]
         try:
             if wake_at is None:
                 reply = await self._call(self._eval(COMMIT, redis_key, args))
@@ -335,7 +387,7 @@ class RedisStore:
         for revision, count in (progress or {}).items():
             args += [f"dlp:{revision}", count]
         for revision, reason in (failures or {}).items():
-            args += [f"dlf:{revision}", reason]
+            args += [f"dlf:{revision}", reason[:MAX_FAILURE_REASON]]
         if args:
             await self._call(self._eval(MARK_DELIVERED, self.keys.key(key), args))
 

@@ -8,6 +8,7 @@ implement the same contract and are tested by one suite.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Protocol
 
@@ -16,9 +17,20 @@ from attrs import field, frozen
 from flowhq.errors import SnapshotError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec
+from flowhq.persistence.integrity import MAX_COUNT
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["Claim", "CommitResult", "Loaded", "Store", "check_owner"]
+__all__ = ["Claim", "CommitResult", "Loaded", "Store", "check_stored", "digest_of"]
+
+
+def digest_of(raw: bytes) -> str:
+    """The SHA-1 (hex) of a stored document, as Redis's ``redis.sha1hex`` spells it.
+
+    It tells a document from another one that was written over it (a corruption, an
+    operator's fix) without comparing the bytes. An accident detector, not a defence: whoever
+    can write to the store can write anything.
+    """
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
 
 
 @frozen
@@ -41,6 +53,11 @@ class Loaded:
 
     A store must set it whenever ``document`` is set.
     """
+
+    @property
+    def digest(self) -> str | None:
+        """The digest of ``raw`` (see :func:`digest_of`), for ``Store.commit(digest=...)``."""
+        return digest_of(self.raw) if self.raw is not None else None
 
     def marks(self) -> frozenset[int]:
         """Every revision with a delivery mark of any kind (they go with the next commit)."""
@@ -93,8 +110,12 @@ class Store(Protocol):
         ttl: int | None = None,
         forget: Collection[int] = (),
         wake_at: float | None = None,
+        digest: str | None = None,
     ) -> CommitResult:
         """Write ``document`` only if the stored revision is still ``expected``.
+
+        A refused commit answers with what is stored now (``CommitResult.current``), decoded
+        like a load: a corrupt document raises ``SnapshotError`` then.
 
         Args:
             key: The conversation.
@@ -106,6 +127,10 @@ class Store(Protocol):
                 index entry of the conversation is lowered to it in the same round trip,
                 before the commit (an entry left by a commit that then lost is harmless,
                 a missing one would lose a timer). ``None`` leaves the index alone.
+            digest: ``Loaded.digest`` of the document the step was computed from. When
+                given, the commit is also refused if the stored document is another one,
+                even at the same revision (written over by hand, or corrupted): a copy kept
+                from an earlier commit must never overwrite it unseen.
         """
         ...
 
@@ -171,12 +196,20 @@ class Store(Protocol):
         ...
 
 
-def check_owner(key: ConversationKey, document: ConversationDocument) -> None:
-    """Refuse a document stored under ``key`` that belongs to another conversation.
+def check_stored(key: ConversationKey, document: ConversationDocument, revision: int) -> None:
+    """Refuse a document that does not fit where it is stored.
 
     Raises:
-        SnapshotError: the document names another channel or user.
+        SnapshotError: the document names another channel or user, its revision is out of
+            range, or its outbox holds replies of a revision not committed yet.
     """
     channel = document.channel
     if channel.type != key.channel or channel.identifier != key.identifier:
         raise SnapshotError(str(key), "the document belongs to another conversation; not using it")
+    if not 1 <= revision <= MAX_COUNT:
+        raise SnapshotError(str(key), f"revision {revision} is out of range")
+    for entry in document.outbox:
+        if entry.revision > revision:
+            raise SnapshotError(
+                str(key), f"the outbox holds replies of revision {entry.revision} > {revision}"
+            )

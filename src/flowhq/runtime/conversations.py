@@ -223,6 +223,7 @@ class Conversations:
                 expected=loaded.revision,
                 ttl=self._ttl(planned.document),
                 forget=sorted(loaded.marks()),  # their entries left the outbox in the step
+                digest=loaded.digest,  # a cached copy never overwrites a changed document
                 **waking,
             )
             if result.ok:

@@ -174,6 +174,14 @@ def _utc_now() -> datetime:
 
 
 def _base36(number: int) -> str:
+    """``number`` in base 36 (a question tag).
+
+    Raises:
+        ValueError: ``number`` is negative (``divmod`` would never reach 0: the loop spun
+            forever on a corrupt stored revision before stores checked revisions).
+    """
+    if number < 0:
+        raise ValueError(f"a question tag needs a non-negative number, not {number}")
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
