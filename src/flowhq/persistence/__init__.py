@@ -1,8 +1,9 @@
 """Stores: where conversation documents live, and their codec."""
 
 from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.keys import KeyBuilder
 from flowhq.persistence.memory import MemoryStore
-from flowhq.persistence.redis import KeyBuilder, RedisStore
+from flowhq.persistence.redis import RedisStore
 from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, Store
 
 __all__ = [

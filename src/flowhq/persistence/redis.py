@@ -19,7 +19,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Collection, Mapping, Sequence
 from typing import Any, cast
 
-from attrs import frozen
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
@@ -30,10 +29,11 @@ from redis.retry import Retry
 
 from flowhq.errors import SnapshotError, StoreUnavailableError
 from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.keys import KeyBuilder
 from flowhq.persistence.store import CommitResult, ConversationKey, Loaded, check_owner
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["KeyBuilder", "RedisStore"]
+__all__ = ["RedisStore"]
 
 logger = logging.getLogger("flowhq.persistence")
 
@@ -78,29 +78,6 @@ return 1
 _SCRIPTS = {"commit": COMMIT, "mark_delivered": MARK_DELIVERED}
 # Redis names scripts by their SHA-1; it identifies code here, it protects nothing.
 _SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in _SCRIPTS.values()}  # noqa: S324
-
-
-@frozen
-class KeyBuilder:
-    """Builds and parses the Redis key of a conversation; the one place keys are spelled."""
-
-    prefix: str = "flowhq"
-
-    def key(self, conversation: ConversationKey) -> str:
-        """``flowhq:{whatsapp:+15550001}``: the braces make the conversation the hash tag."""
-        return f"{self.prefix}:{{{conversation.channel}:{conversation.identifier}}}"
-
-    def pattern(self) -> str:
-        """SCAN pattern matching every conversation key under the prefix."""
-        return f"{self.prefix}:{{*}}"
-
-    def parse(self, key: str) -> ConversationKey | None:
-        """Return the conversation a key belongs to, or ``None`` for other keys."""
-        head = f"{self.prefix}:{{"
-        if not key.startswith(head) or not key.endswith("}"):
-            return None
-        channel, sep, identifier = key[len(head) : -1].partition(":")
-        return ConversationKey(channel, identifier) if sep else None
 
 
 RedisClient = aioredis.Redis | RedisCluster
