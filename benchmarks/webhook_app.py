@@ -12,8 +12,9 @@ import os
 import httpx
 
 from flowhq import Action, Flow, Headquarters, Prompt, RedisStore, StateManager
-from flowhq.channels.whatsapp import RedisStreamQueue, WhatsAppMessenger, webhook_app
+from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+from flowhq.inbox import RedisStreamQueue
 
 TOKEN = "bench-token"
 SECRET = "bench-secret"

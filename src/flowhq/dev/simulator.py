@@ -23,13 +23,14 @@ import attrs
 import httpx
 from attrs import define, field
 
-from flowhq.channels.whatsapp import CHANNEL, MemoryQueue, WhatsAppMessenger, webhook_app
+from flowhq.channels.whatsapp import CHANNEL, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi, ReadRequest, Refusal
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, sign
 from flowhq.dev.events import EventBus
 from flowhq.dev.updates import interactive, location, text_message, webhook_body
 from flowhq.errors import FlowError
 from flowhq.headquarters import Headquarters, StepRecord
+from flowhq.inbox import MemoryQueue
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.store import Store
 from flowhq.statecharts.flow import Flow

@@ -29,7 +29,6 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
-from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from flowhq.errors import (
     ChannelError,
@@ -39,6 +38,7 @@ from flowhq.errors import (
     StoreUnavailableError,
 )
 from flowhq.headquarters import Headquarters
+from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
 from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.redis import RedisStore
 
@@ -190,7 +190,7 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
 def _default_queue(hq: Headquarters) -> UpdateQueue:
     store = hq.store
     if isinstance(store, RedisStore):
-        return RedisStreamQueue(store.client, prefix=store.keys.prefix)
+        return RedisStreamQueue(store.client, keys=store.keys)
     return MemoryQueue()
 
 

@@ -11,7 +11,7 @@ from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from flowhq import InboundMessage
-from flowhq.channels.whatsapp import RedisStreamQueue
+from flowhq.inbox import RedisStreamQueue
 
 USERS = [f"1555{n:07d}" for n in range(24)]
 

@@ -1,0 +1,36 @@
+"""Names that moved out of the WhatsApp channel, importable from here for one more release."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+__all__ = ["moved"]
+
+MOVED = {
+    "Handler": "flowhq.inbox",
+    "MemoryQueue": "flowhq.inbox",
+    "RedisStreamQueue": "flowhq.inbox",
+    "UpdateQueue": "flowhq.inbox",
+    "shard_of": "flowhq.inbox",
+    "encode": "flowhq.inbox.queue",
+    "decode": "flowhq.inbox.queue",
+}
+"""Name -> its home now. The update queue is any channel's, not WhatsApp's (0.x → flowhq.inbox)."""
+
+
+def moved(module: str, name: str) -> object:
+    """The object ``name`` that ``module`` used to define, with a ``DeprecationWarning``.
+
+    Raises:
+        AttributeError: ``name`` never lived in ``module``.
+    """
+    home = MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} moved to {home}.{name}; the old path goes away in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return getattr(importlib.import_module(home), name)
