@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -30,16 +28,15 @@ from starlette.routing import Route
 
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
-from flowhq.errors import (
-    ChannelError,
-    ConflictError,
-    InputError,
-    SnapshotError,
-    StoreUnavailableError,
-)
+from flowhq.errors import ChannelError
 from flowhq.headquarters import Headquarters
 from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
-from flowhq.messaging.types import InboundMessage
+from flowhq.inbox.workers import (
+    EventCallback,
+    call_back,
+    redeliver_periodically,
+    update_handler,
+)
 from flowhq.persistence.redis import RedisStore
 
 __all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
@@ -48,9 +45,6 @@ logger = logging.getLogger("flowhq.channels.whatsapp")
 
 StatusCallback = Callable[[Status], "Awaitable[None] | None"]
 """Called with each delivery status (sent, delivered, read, played, failed)."""
-
-EventCallback = Callable[[InboundMessage], "Awaitable[None] | None"]
-"""Called with updates that are not answers to a flow (reactions, system notices)."""
 
 NOT_FOR_FLOWS = frozenset({"reaction", "system"})
 """Update kinds that are not a user's answer: a reaction to a message, a changed number."""
@@ -106,6 +100,7 @@ def webhook_app(
     if not app_secret or not verify_token:
         raise ValueError("webhook_app needs the app secret and the verify token")
     updates = queue or _default_queue(hq)
+    handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event)
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -138,9 +133,6 @@ def webhook_app(
         task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
         return PlainTextResponse("ok", background=task)
 
-    async def handle(message: InboundMessage) -> bool:
-        return await _handle(hq, message, on_event)
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -149,7 +141,9 @@ def webhook_app(
             tasks.append(asyncio.create_task(updates.run(handle, stop), name="flowhq-workers"))
         if redeliver_every:
             tasks.append(
-                asyncio.create_task(_redeliver(hq, redeliver_every, stop), name="flowhq-redeliver")
+                asyncio.create_task(
+                    redeliver_periodically(hq, redeliver_every, stop), name="flowhq-redeliver"
+                )
             )
         try:
             yield
@@ -194,31 +188,6 @@ def _default_queue(hq: Headquarters) -> UpdateQueue:
     return MemoryQueue()
 
 
-async def _handle(
-    hq: Headquarters, message: InboundMessage, on_event: EventCallback | None
-) -> bool:
-    """Handle one update; ``False`` keeps it queued (the store is unreachable)."""
-    if message.kind in NOT_FOR_FLOWS:
-        if on_event is not None:
-            await _call(on_event, message)
-        return True
-    acknowledge = getattr(hq.messenger, "acknowledge", None)
-    marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
-    try:
-        await hq.handle(message)
-    except (StoreUnavailableError, ConflictError) as exc:
-        logger.warning("WhatsApp update %s kept for later: %s", message.message_id, exc)
-        return False
-    except (InputError, SnapshotError) as exc:  # retrying cannot help: log and drop it
-        logger.error("WhatsApp update %s dropped: %s", message.message_id, exc)
-    except Exception:
-        logger.exception("WhatsApp update %s dropped after an error", message.message_id)
-    finally:
-        if marking is not None:
-            await marking
-    return True
-
-
 async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None) -> None:
     for status in statuses:
         if status.status == "failed":
@@ -231,26 +200,6 @@ async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None
             )
         if on_status is not None:
             try:
-                await _call(on_status, status)
+                await call_back(on_status, status)
             except Exception:
                 logger.exception("on_status failed for %s", status.message_id)
-
-
-async def _call(callback: Callable[[Any], Any], argument: Any) -> None:
-    result = callback(argument)
-    if inspect.isawaitable(result):
-        await result
-
-
-async def _redeliver(hq: Headquarters, every: float, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
-            return
-        try:
-            sent = await hq.redeliver()
-        except Exception:
-            logger.exception("periodic redeliver failed")
-        else:
-            if sent:
-                logger.info("redelivered %d replies", sent)
