@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 
 from benchmarks.harness import Problems, RedisServer, free_port
 from flowhq.channels.whatsapp.signature import sign
-from flowhq.dev.updates import text_message, webhook_body
+from flowhq.testing.whatsapp import delivery, text
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
@@ -125,7 +125,9 @@ async def _load(
         connection = await _Connection.open(bases[index % len(bases)])
         try:
             for n in range(messages + 1):  # the first message starts the flow
-                body = webhook_body(NUMBER, [text_message(user, "hi" if n == 0 else f"m{n}")])
+                body = delivery(
+                    ([text(user, "hi" if n == 0 else f"m{n}")], []), phone_number_id=NUMBER
+                )
                 signed = sign(body, SECRET)
                 started = time.perf_counter()
                 status = await connection.post(body, signed)

@@ -13,8 +13,8 @@ import httpx
 
 from flowhq import Action, Flow, Headquarters, Prompt, RedisStore, StateManager
 from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
-from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
 from flowhq.inbox import RedisStreamQueue
+from flowhq.testing.whatsapp import FakeGraphApi
 
 TOKEN = "bench-token"
 SECRET = "bench-secret"

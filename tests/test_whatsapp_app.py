@@ -20,20 +20,19 @@ from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from flowhq import Action, Flow, Headquarters, Message, Prompt, RedisStore, StateManager
 from flowhq.channels.whatsapp import Status, WhatsAppMessenger, webhook_app
-from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi
-from tests.redis_servers import RedisServer
-from tests.support import served, wait_for
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
-from tests.whatsapp_updates import (
-    APP_SECRET,
-    VERIFY_TOKEN,
+from flowhq.channels.whatsapp.signature import sign
+from flowhq.testing.whatsapp import (
+    Delivery,
+    FakeGraphApi,
     button_reply,
     delivery,
     list_reply,
-    signature,
     status,
     text,
 )
+from tests.redis_servers import RedisServer
+from tests.support import served, wait_for
+from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 USER = "15551230001"
 
@@ -67,7 +66,7 @@ def bot(
 async def post(url: str, body: bytes, *, signed: bool = True) -> httpx.Response:
     headers = {"content-type": "application/json"}
     if signed:
-        headers["x-hub-signature-256"] = signature(body)
+        headers["x-hub-signature-256"] = sign(body, APP_SECRET)
     async with httpx.AsyncClient() as client:
         return await client.post(f"{url}/webhook", content=body, headers=headers)
 
@@ -115,7 +114,7 @@ async def test_forged_and_missing_signatures_process_nothing(
             forged = await client.post(
                 f"{url}/webhook",
                 content=body,
-                headers={"x-hub-signature-256": signature(body, "another-secret")},
+                headers={"x-hub-signature-256": sign(body, "another-secret")},
             )
         assert forged.status_code == 403
         await asyncio.sleep(0.5)
@@ -391,7 +390,7 @@ async def test_a_delivery_over_the_size_limit_is_refused_with_413(
             response = await client.post(
                 f"{url}/webhook",
                 content=stream(),
-                headers={"x-hub-signature-256": signature(big)},
+                headers={"x-hub-signature-256": sign(big, APP_SECRET)},
             )
         assert response.status_code == 413
         assert (await post(url, delivery(([text(USER, "hi")], [])))).status_code == 200

@@ -16,10 +16,10 @@ import httpx
 import pytest
 import redis
 
-from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+from flowhq.channels.whatsapp.signature import sign
+from flowhq.testing.whatsapp import FakeGraphApi, delivery, text
 from tests.support import free_port, wait_for
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
-from tests.whatsapp_updates import APP_SECRET, VERIFY_TOKEN, delivery, signature, text
+from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,9 @@ async def post(url: str, user: str, body: str) -> None:
     payload = delivery(([text(user, body)], []))
     async with httpx.AsyncClient() as client:
         response = await client.post(
-            f"{url}/webhook", content=payload, headers={"x-hub-signature-256": signature(payload)}
+            f"{url}/webhook",
+            content=payload,
+            headers={"x-hub-signature-256": sign(payload, APP_SECRET)},
         )
     assert response.status_code == 200
 

@@ -1,5 +1,5 @@
-"""``flowhq.inbox`` is the one home of the update queue; the old WhatsApp paths still work for
-one release, with a DeprecationWarning."""
+"""``flowhq.inbox`` is the one home of the update queue and ``flowhq.testing.whatsapp`` of the
+fake Graph API; the old WhatsApp paths still work for one release, with a DeprecationWarning."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 import flowhq.channels.whatsapp
 import flowhq.inbox
+import flowhq.testing.whatsapp
 from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
 
 
@@ -41,3 +42,11 @@ def test_the_warning_points_at_the_importing_line() -> None:
 def test_other_names_are_still_missing() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         _ = flowhq.channels.whatsapp.Nothing  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["FakeGraphApi", "Delivery", "refuse"])
+def test_the_fake_graph_api_moved_to_the_testing_kit(name: str) -> None:
+    old = importlib.import_module("flowhq.channels.whatsapp.fake_graph")
+    with pytest.warns(DeprecationWarning, match=f"moved to flowhq.testing.whatsapp.{name}"):
+        moved = getattr(old, name)
+    assert moved is getattr(flowhq.testing.whatsapp, name)

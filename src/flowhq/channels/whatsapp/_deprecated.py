@@ -1,4 +1,9 @@
-"""Names that moved out of the WhatsApp channel, importable from here for one more release."""
+"""Names that moved out of the WhatsApp channel, importable from here for one more release.
+
+The update queue is any channel's (now :mod:`flowhq.inbox`); the fake Graph API is a test
+double (now :mod:`flowhq.testing.whatsapp`). Their homes are imported only when an old name
+is asked for, so the channel never depends on them.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,12 @@ MOVED = {
     "encode": "flowhq.inbox.queue",
     "decode": "flowhq.inbox.queue",
 }
-"""Name -> its home now. The update queue is any channel's, not WhatsApp's (0.x → flowhq.inbox)."""
+"""Name -> its home now, for the package and its old ``queue`` module."""
+
+MOVED_FROM_FAKE_GRAPH = dict.fromkeys(
+    ("Delivery", "FakeGraphApi", "ReadRequest", "Refusal", "refuse"), "flowhq.testing.whatsapp"
+)
+"""Name -> its home now, for the old ``fake_graph`` module."""
 
 
 def moved(module: str, name: str) -> object:
@@ -25,7 +35,7 @@ def moved(module: str, name: str) -> object:
     Raises:
         AttributeError: ``name`` never lived in ``module``.
     """
-    home = MOVED.get(name)
+    home = (MOVED_FROM_FAKE_GRAPH if module.endswith(".fake_graph") else MOVED).get(name)
     if home is None:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
     warnings.warn(
