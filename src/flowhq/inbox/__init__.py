@@ -5,7 +5,8 @@ A channel's webhook verifies and parses a delivery, records its updates on an
 and decide whether it is done, kept for a later try or dropped (see docs/architecture.md).
 """
 
-from flowhq.inbox.queue import Handler, MemoryQueue, UpdateQueue, shard_of
+from flowhq.inbox.lanes import Handler
+from flowhq.inbox.queue import MemoryQueue, UpdateQueue, shard_of
 from flowhq.inbox.redis_streams import RedisStreamQueue
 
 __all__ = ["Handler", "MemoryQueue", "RedisStreamQueue", "UpdateQueue", "shard_of"]

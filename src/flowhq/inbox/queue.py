@@ -17,32 +17,28 @@ while different users are handled in parallel.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
 
 import attrs
 import orjson
 
+from flowhq.inbox.lanes import Handler, Lanes
 from flowhq.messaging.types import InboundMessage, Location, Media
 
 __all__ = [
-    "Handler",
     "MemoryQueue",
     "UpdateQueue",
-    "by_conversation",
     "decode",
     "encode",
     "encoded_or_none",
-    "handle_in_order",
     "shard_of",
 ]
 
 logger = logging.getLogger("flowhq.inbox")
-
-Handler = Callable[[InboundMessage], Awaitable[bool]]
-"""Handles one update; returns ``False`` to keep it for a later try (the store is down)."""
 
 
 def shard_of(identifier: str, shards: int) -> int:
@@ -100,43 +96,20 @@ class UpdateQueue(Protocol):
         ...
 
 
-async def handle_in_order(
-    handler: Handler, messages: Sequence[InboundMessage], stop: asyncio.Event
-) -> int:
-    """Handle ``messages`` (one conversation's) in order; return how many were handled.
-
-    Once ``stop`` is set the update in hand is finished and the rest left for later.
-    """
-    for done, message in enumerate(messages):
-        if stop.is_set():
-            return done
-        while not await handler(message):
-            if stop.is_set():
-                return done
-            await asyncio.sleep(1.0)  # the store is down: wait, keep the order
-    return len(messages)
-
-
-def by_conversation(
-    entries: Sequence[tuple[Any, InboundMessage]],
-) -> dict[tuple[str, str], list[tuple[Any, InboundMessage]]]:
-    """Group ``(entry id, update)`` pairs by conversation, keeping their order."""
-    groups: dict[tuple[str, str], list[tuple[Any, InboundMessage]]] = {}
-    for entry in entries:
-        message = entry[1]
-        groups.setdefault((message.channel, message.identifier), []).append(entry)
-    return groups
-
-
 class MemoryQueue:
-    """In-process queues, one task per shard; for embedded use and tests.
+    """In-process queues, one reader per shard; for embedded use and tests.
+
+    Each shard's updates go to one lane per conversation (in order), so a slow step holds up
+    only its own user.
 
     Args:
-        shards: How many conversations can be handled at once.
+        shards: Queues the updates are spread over.
+        batch: Updates a shard may have in hand at once.
     """
 
-    def __init__(self, *, shards: int = 8) -> None:
+    def __init__(self, *, shards: int = 8, batch: int = 100) -> None:
         self.shards = shards
+        self.batch = batch
         self._queues: list[asyncio.Queue[InboundMessage]] = [asyncio.Queue() for _ in range(shards)]
 
     def __repr__(self) -> str:
@@ -156,12 +129,25 @@ class MemoryQueue:
     async def _drain(
         self, queue: asyncio.Queue[InboundMessage], handler: Handler, stop: asyncio.Event
     ) -> None:
-        while not stop.is_set():
-            try:
-                message = await asyncio.wait_for(queue.get(), timeout=0.2)
-            except TimeoutError:
-                continue
-            await handle_in_order(handler, [message], stop)
+        lanes = Lanes(handler, stop, limit=self.batch, done=_nothing_to_acknowledge)
+        entries = itertools.count()
+        try:
+            while not stop.is_set():
+                if not lanes.room:
+                    await lanes.wait_for_room(seconds=0.2)
+                    continue
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=0.2)
+                except TimeoutError:
+                    continue
+                lanes.add(next(entries), message)
+            await lanes.drain()  # each conversation finishes the update in hand
+        finally:
+            lanes.cancel()
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+async def _nothing_to_acknowledge(entry_id: Hashable) -> None:
+    """An in-process update needs no acknowledgement."""

@@ -15,26 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import itertools
 import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
+from functools import partial
 from typing import Any, cast
 
+from attrs import frozen
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from flowhq.inbox.queue import (
-    Handler,
-    by_conversation,
-    decode,
-    encoded_or_none,
-    handle_in_order,
-    shard_of,
-)
+from flowhq.inbox.lanes import Handler, Lanes
+from flowhq.inbox.queue import decode, encoded_or_none, shard_of
 from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.keys import KeyBuilder
 
@@ -65,6 +63,83 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+# KEYS[1] the stream, KEYS[2] its lease; ARGV: group, worker (the lease holder), consumer,
+# count, first (1 on the first read of a holding). Returns false unless the worker holds the
+# lease: a worker whose lease lapsed (its loop stalled) takes nothing more, so no entry
+# reaches a consumer that no longer holds the shard. Else, in one atomic step: claim up to
+# count entries other consumers left pending (deleting a consumer once it has none), then,
+# only if none is left with them, read new entries — an old holder's entries always come
+# before anything newer. Returns {claimed, new, the stream's last id, more to read (0/1)}.
+# On a first read, consumers with nothing pending are deleted (the group stays small).
+READ = """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  return false
+end
+local group, consumer, count = ARGV[1], ARGV[3], tonumber(ARGV[4])
+if ARGV[5] == '1' then
+  for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], group)) do
+    if info[2] ~= consumer and info[4] == 0 then
+      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group, info[2])
+    end
+  end
+end
+local claimed, left = {}, 0
+local summary = redis.call('XPENDING', KEYS[1], group)
+if type(summary[4]) == 'table' then
+  for _, owner in ipairs(summary[4]) do
+    local name, pending = owner[1], tonumber(owner[2])
+    if name ~= consumer then
+      local room = count - #claimed
+      if room > 0 then
+        local ids = {}
+        for _, entry in ipairs(redis.call('XPENDING', KEYS[1], group, '-', '+', room, name)) do
+          ids[#ids + 1] = entry[1]
+        end
+        for _, entry in ipairs(redis.call('XCLAIM', KEYS[1], group, consumer, 0, unpack(ids))) do
+          claimed[#claimed + 1] = entry
+        end
+        pending = pending - #ids
+        if pending == 0 then
+          redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group, name)
+        end
+      end
+      left = left + pending
+    end
+  end
+end
+local new = {}
+if left == 0 and #claimed < count then
+  local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count - #claimed,
+                           'STREAMS', KEYS[1], '>')
+  if reply then new = reply[1][2] end
+end
+local more = 0
+if left > 0 or #claimed + #new >= count then more = 1 end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+return {claimed, new, last[1] and last[1][1] or '0-0', more}
+"""
+
+# Redis names scripts by their SHA-1; it identifies code here, it protects nothing.
+_SHAS = {READ: hashlib.sha1(READ.encode()).hexdigest()}  # noqa: S324
+
+
+@frozen
+class _Read:
+    """What one fenced read took: entries in the order to handle them."""
+
+    entries: list[Any]
+    more: bool
+    """More may be waiting: read again at once."""
+    last: Any
+    """The stream's last entry id: a wait for new entries starts after it."""
+
+
+def _order(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as numbers, to sort ids from several consumers."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 class RedisStreamQueue:
@@ -110,6 +185,7 @@ class RedisStreamQueue:
         self.group = group
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._groups_ready: set[int] = set()
+        self._holdings = itertools.count(1)
 
     def __repr__(self) -> str:
         return f"RedisStreamQueue(prefix={self.prefix!r}, shards={self.shards})"
@@ -234,70 +310,98 @@ class RedisStreamQueue:
                 held[shard] = asyncio.create_task(self._consume(shard, handler, stop))
 
     async def _consume(self, shard: int, handler: Handler, stop: asyncio.Event) -> None:
-        """Handle a held shard: first what a previous holder left pending, then new entries."""
-        stream = self.stream(shard)
-        claim_from: Any = "0-0"
-        while not stop.is_set():
-            try:
-                await self._ensure_group(shard)
-                claim_from = await self._take(stream, claim_from, handler, stop)
-            except (RedisError, OSError):
-                # Redis is unreachable (the balance loop logs it). Entries read and not yet
-                # acknowledged are claimed again once it is back (handling twice is harmless),
-                # and the group is made again if Redis came back without its data.
-                self._groups_ready.discard(shard)
-                claim_from = "0-0"
-                await asyncio.sleep(min(1.0, self.lease / 3))
+        """Handle a held shard until ``stop``: what others left pending first, then new entries.
 
-    async def _take(
-        self, stream: str, claim_from: Any, handler: Handler, stop: asyncio.Event
-    ) -> Any:
-        """Handle the next entries: pending ones from ``claim_from`` on, else new ones.
-
-        Returns where claiming goes on next (``None``: nothing pending is left).
+        Every read is fenced by the lease and claims, in the same atomic step, what other
+        consumers left pending (a previous holder's entries), so those come before anything
+        newer of the same conversation. Updates go to one lane per conversation: a slow step
+        holds up only its own user.
         """
-        entries: list[Any]
-        if claim_from is not None:
-            reply = await cast(
-                Awaitable[Any],
-                self.client.xautoclaim(
-                    stream, self.group, self.worker, min_idle_time=0, start_id=claim_from
-                ),
-            )
-            next_id, entries = reply[0], reply[1]
-            claim_from = None if next_id in (b"0-0", "0-0") else next_id
-        else:
-            reply = await cast(
-                Awaitable[Any],
-                self.client.xreadgroup(
-                    self.group, self.worker, {stream: ">"}, count=self.batch, block=self.block
-                ),
-            )
-            entries = reply[0][1] if reply else []
-        if entries:
-            await self._handle(stream, entries, handler, stop)
-        return claim_from
+        stream, lease = self.stream(shard), self._lease_key(shard)
+        # A consumer name per holding: what an earlier holding of this process left pending
+        # is "another consumer's", claimed like a dead worker's.
+        consumer = f"{self.worker}/{shard}/{next(self._holdings)}"
+        lanes = Lanes(
+            handler, stop, limit=self.batch, done=partial(self._acknowledge, stream, stop)
+        )
+        first = True
+        try:
+            while not stop.is_set() and not lanes.failed:
+                if not lanes.room:
+                    await lanes.wait_for_room(seconds=self.block / 1000)
+                    continue
+                try:
+                    await self._ensure_group(shard)
+                    read = await self._read(stream, lease, consumer, lanes.room, first=first)
+                    if read is None:  # the lease lapsed: wait until it is renewed or lost
+                        await asyncio.sleep(min(1.0, self.lease / 3))
+                        continue
+                    first = False
+                    await self._dispatch(stream, read.entries, lanes)
+                    if not read.more:
+                        await self._wait_for_new(stream, read.last)
+                except (RedisError, OSError) as exc:
+                    if isinstance(exc, ResponseError) and "NOGROUP" not in str(exc):
+                        logger.error("Update queue: Redis refused to read %s: %s", stream, exc)
+                    # Redis is unreachable (the balance loop logs it); the group is made
+                    # again if Redis came back without its data.
+                    self._groups_ready.discard(shard)
+                    await asyncio.sleep(min(1.0, self.lease / 3))
+            await lanes.drain()  # each conversation finishes the update in hand
+        finally:
+            lanes.cancel()
 
-    async def _handle(
-        self, stream: str, entries: list[Any], handler: Handler, stop: asyncio.Event
-    ) -> None:
-        decoded: list[tuple[Any, InboundMessage]] = []
-        for entry_id, fields in entries:
-            if not fields:  # deleted meanwhile
-                await self._done(stream, [entry_id])
+    async def _read(
+        self, stream: str, lease: str, consumer: str, count: int, *, first: bool
+    ) -> _Read | None:
+        """Claim others' pending entries, then read new ones, if this worker holds the lease."""
+        reply = await self._script(
+            READ, [stream, lease], [self.group, self.worker, consumer, count, int(first)]
+        )
+        if not reply:
+            return None
+        claimed = sorted(reply[0], key=lambda entry: _order(entry[0]))
+        return _Read([*claimed, *reply[1]], bool(int(reply[3])), reply[2])
+
+    async def _dispatch(self, stream: str, entries: Sequence[Any], lanes: Lanes) -> None:
+        """Give each entry to its conversation's lane, in order."""
+        unreadable = []
+        for entry_id, flat in entries:
+            if lanes.holds(entry_id):  # claimed back from a holder that took it meanwhile
                 continue
             try:
-                decoded.append((entry_id, decode(fields[b"m"])))
+                message = decode(dict(zip(flat[::2], flat[1::2], strict=True))[b"m"])
             except Exception:  # an entry no version of this code can read: drop it
                 logger.exception("Update queue: dropping unreadable entry %s", entry_id)
+                unreadable.append(entry_id)
+                continue
+            lanes.add(entry_id, message)
+        if unreadable:
+            await self._done(stream, unreadable)
+
+    async def _wait_for_new(self, stream: str, last: Any) -> None:
+        """Wait (up to ``block`` ms) for an entry newer than ``last``, without taking it."""
+        await cast(Awaitable[Any], self.client.xread({stream: last}, count=1, block=self.block))
+
+    async def _script(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a script by its SHA (one round trip), sending it once where it is missing."""
+        try:
+            return await cast(
+                Awaitable[Any], self.client.evalsha(_SHAS[source], len(keys), *keys, *args)
+            )
+        except NoScriptError:  # a restarted server or another cluster node
+            return await cast(Awaitable[Any], self.client.eval(source, len(keys), *keys, *args))
+
+    async def _acknowledge(self, stream: str, stop: asyncio.Event, entry_id: Any) -> None:
+        """Acknowledge a handled entry, trying again while Redis is unreachable."""
+        while True:
+            try:
                 await self._done(stream, [entry_id])
-
-        async def one(group: list[tuple[Any, InboundMessage]]) -> None:
-            handled = await handle_in_order(handler, [m for _, m in group], stop)
-            if handled:
-                await self._done(stream, [entry_id for entry_id, _ in group[:handled]])
-
-        await asyncio.gather(*(one(group) for group in by_conversation(decoded).values()))
+                return
+            except (RedisError, OSError):
+                if stop.is_set():  # left pending: handled again later, harmlessly
+                    return
+                await asyncio.sleep(min(1.0, self.lease / 3))
 
     async def _done(self, stream: str, ids: Sequence[Any]) -> None:
         async with self.client.pipeline(transaction=False) as pipe:

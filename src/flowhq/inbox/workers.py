@@ -23,7 +23,7 @@ from typing import Any
 
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
-from flowhq.inbox.queue import Handler
+from flowhq.inbox.lanes import Handler
 from flowhq.messaging.types import InboundMessage
 
 __all__ = ["EventCallback", "call_back", "redeliver_periodically", "update_handler"]
