@@ -149,11 +149,11 @@ async def test_two_workers_share_the_updates_and_keep_each_users_order(
 async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in_order(
     environment: dict[str, str],
 ) -> None:
-    """The fault campaign's load, bounded: 2 worker processes, 30 users by 10 messages posted
-    to either, a sync Action blocking 2 s on every 20th. Each user's answers must be applied
-    exactly once and in order, and nothing may stay pending."""
+    """The fault campaign's load, bounded: 2 worker processes, 30 users by 16 messages posted
+    to either as users type (a pause between two), a sync Action blocking 2 s on every 20th.
+    Each user's answers must be applied exactly once and in order, nothing may stay pending."""
     users = [f"1555444{n:04d}" for n in range(30)]
-    count = 10
+    count = 16
     workers: list[Worker] = []
     try:
         workers.extend(
@@ -163,10 +163,17 @@ async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in
         await asyncio.sleep(2.5)  # both hold their share of the shards
 
         async def conversation(n: int, user: str) -> None:
-            await post(workers[n % 2].url, user, "hi")
-            for k in range(1, count + 1):
-                slow = (n * count + k) % 20 == 0
-                await post(workers[(n + k) % 2].url, user, f"{k}!" if slow else str(k))
+            async with httpx.AsyncClient(timeout=30) as client:
+                for k in range(count + 1):  # the first message starts the flow
+                    slow = k and (n * count + k) % 20 == 0
+                    body = delivery(([text(user, f"{k}!" if slow else str(k))], []))
+                    response = await client.post(
+                        f"{workers[(n + k) % 2].url}/webhook",
+                        content=body,
+                        headers={"x-hub-signature-256": sign(body, APP_SECRET)},
+                    )
+                    assert response.status_code == 200
+                    await asyncio.sleep(0.2)  # entries keep coming while workers are busy
 
         await asyncio.gather(*(conversation(n, user) for n, user in enumerate(users)))
         with redis.Redis.from_url(environment["REDIS_URL"]) as admin:
