@@ -84,7 +84,12 @@ class UpdateQueue(Protocol):
     """Records updates durably and feeds them to a handler, in order per conversation."""
 
     async def put(self, messages: Sequence[InboundMessage]) -> None:
-        """Record ``messages`` (they are durable when this returns)."""
+        """Record ``messages`` (they are durable when this returns).
+
+        Raises:
+            StoreUnavailableError: where they are recorded cannot be reached (the caller
+                refuses the delivery, so that it comes again).
+        """
         ...
 
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:

@@ -29,9 +29,13 @@ from typing import Any, cast
 from attrs import frozen
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from flowhq.errors import StoreUnavailableError
 from flowhq.inbox.lanes import Handler, Lanes
+from flowhq.inbox.outage import OutageLog
 from flowhq.inbox.queue import decode, encoded_or_none, shard_of
 from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.keys import KeyBuilder
@@ -157,6 +161,8 @@ class RedisStreamQueue:
         batch: Updates read at once from a shard.
         block: Milliseconds a read waits for new updates.
         group: The consumer group.
+        outage: Where an outage of Redis is logged (one line as it starts, one as it ends);
+            ``webhook_app`` shares it with its POST handling and workers.
 
     Raises:
         ValueError: ``prefix`` and ``keys`` name different namespaces.
@@ -173,11 +179,13 @@ class RedisStreamQueue:
         batch: int = 100,
         block: int = 500,
         group: str = "flowhq",
+        outage: OutageLog | None = None,
     ) -> None:
         if keys is not None and prefix is not None and prefix != keys.prefix:
             raise ValueError(f"prefix {prefix!r} differs from the keys' {keys.prefix!r}")
         self.client = client
         self.keys = keys or KeyBuilder(prefix or "flowhq")
+        self.outage = outage or OutageLog()
         self.shards = shards
         self.lease = lease
         self.batch = batch
@@ -212,14 +220,20 @@ class RedisStreamQueue:
         A message that cannot be recorded (a lone surrogate or an integer over 64 bits
         somewhere in it: valid JSON, but nothing could store it) is logged and left out, so
         it never makes Meta retry the whole delivery, the good messages with it.
+
+        Raises:
+            StoreUnavailableError: Redis is unreachable; nothing was recorded for sure.
         """
         recorded = [(message, raw) for message in messages if (raw := encoded_or_none(message))]
         if not recorded:
             return
-        async with self.client.pipeline(transaction=False) as pipe:
-            for message, raw in recorded:
-                pipe.xadd(self.stream(shard_of(message.identifier, self.shards)), {"m": raw})
-            await pipe.execute()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for message, raw in recorded:
+                    pipe.xadd(self.stream(shard_of(message.identifier, self.shards)), {"m": raw})
+                await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
 
     async def _ensure_group(self, shard: int) -> None:
         if shard in self._groups_ready:
@@ -235,22 +249,14 @@ class RedisStreamQueue:
         """Hold a fair share of the shards and handle their updates until ``stop``."""
         held: dict[int, asyncio.Task[None]] = {}
         halt = asyncio.Event()  # the consumers stop at their next update once it is set
-        reachable = True
         try:
             while not stop.is_set():
                 try:
                     await self._balance(held, handler, halt)
                 except (RedisError, OSError) as exc:  # keep trying: updates wait in Redis
-                    if reachable:
-                        logger.warning(
-                            "Update queue: Redis unreachable (%s); updates wait until it is back",
-                            exc,
-                        )
-                    reachable = False
+                    self.outage.failed(exc)
                 else:
-                    if not reachable:
-                        logger.warning("Update queue: Redis is back; handling waiting updates")
-                    reachable = True
+                    self.outage.recovered()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.lease / 3)
         finally:

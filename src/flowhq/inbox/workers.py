@@ -24,6 +24,7 @@ from typing import Any
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
 from flowhq.inbox.lanes import Handler
+from flowhq.inbox.outage import OutageLog
 from flowhq.messaging.types import InboundMessage
 
 __all__ = ["EventCallback", "call_back", "redeliver_periodically", "update_handler"]
@@ -39,6 +40,7 @@ def update_handler(
     *,
     not_for_flows: Collection[str] = (),
     on_event: EventCallback | None = None,
+    outage: OutageLog | None = None,
 ) -> Handler:
     """The handler that feeds queued updates to ``hq``.
 
@@ -47,22 +49,25 @@ def update_handler(
         not_for_flows: Update kinds that are not a user's answer (a reaction, a changed
             number): they go to ``on_event`` and never reach a flow.
         on_event: Called with those updates.
+        outage: Where updates kept for lack of the store are counted (one line per outage
+            instead of one per update).
 
     Returns:
         A handler returning ``False`` to keep an update for a later try.
     """
+    outages = outage or OutageLog()
 
     async def handle(message: InboundMessage) -> bool:
         if message.kind in not_for_flows:
             if on_event is not None:
                 await call_back(on_event, message)
             return True
-        return await handle_update(hq, message)
+        return await handle_update(hq, message, outage=outages)
 
     return handle
 
 
-async def handle_update(hq: Headquarters, message: InboundMessage) -> bool:
+async def handle_update(hq: Headquarters, message: InboundMessage, *, outage: OutageLog) -> bool:
     """Handle one update; ``False`` keeps it queued (the store is unreachable).
 
     While the step runs, the messenger marks the message read when it can (WhatsApp's
@@ -72,13 +77,18 @@ async def handle_update(hq: Headquarters, message: InboundMessage) -> bool:
     marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
     try:
         await hq.handle(message)
-    except (StoreUnavailableError, ConflictError) as exc:
+    except StoreUnavailableError as exc:
+        outage.failed(exc, "updates kept for later")
+        return False
+    except ConflictError as exc:
         logger.warning("%s update %s kept for later: %s", message.channel, message.message_id, exc)
         return False
     except (InputError, SnapshotError) as exc:  # retrying cannot help: log and drop it
         logger.error("%s update %s dropped: %s", message.channel, message.message_id, exc)
     except Exception:
         logger.exception("%s update %s dropped after an error", message.channel, message.message_id)
+    else:
+        outage.recovered()
     finally:
         if marking is not None:
             await marking
@@ -92,16 +102,26 @@ async def call_back(callback: Callable[[Any], Any], argument: Any) -> None:
         await result
 
 
-async def redeliver_periodically(hq: Headquarters, every: float, stop: asyncio.Event) -> None:
-    """Call ``hq.redeliver()`` every ``every`` seconds until ``stop`` is set."""
+async def redeliver_periodically(
+    hq: Headquarters, every: float, stop: asyncio.Event, *, outage: OutageLog | None = None
+) -> None:
+    """Call ``hq.redeliver()`` every ``every`` seconds until ``stop`` is set.
+
+    An unreachable store is reported to ``outage`` (one line per outage), not logged on
+    every run.
+    """
+    outage = outage or OutageLog()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
             return
         try:
             sent = await hq.redeliver()
+        except StoreUnavailableError as exc:
+            outage.failed(exc)
         except Exception:
             logger.exception("periodic redeliver failed")
         else:
+            outage.recovered()
             if sent:
                 logger.info("redelivered %d replies", sent)

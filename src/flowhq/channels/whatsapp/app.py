@@ -22,21 +22,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
-from flowhq.errors import ChannelError
+from flowhq.errors import ChannelError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
 from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
+from flowhq.inbox.outage import OutageLog
 from flowhq.inbox.workers import (
     EventCallback,
     call_back,
     redeliver_periodically,
     update_handler,
 )
+from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.redis import RedisStore
 
 __all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
@@ -100,7 +102,10 @@ def webhook_app(
     if not app_secret or not verify_token:
         raise ValueError("webhook_app needs the app secret and the verify token")
     updates = queue or _default_queue(hq)
-    handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event)
+    # One log of Redis outages for the POSTs, the workers and the queue: a line as it
+    # starts, one as it ends, not one per refused delivery or retried update.
+    outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
+    handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -110,26 +115,17 @@ def webhook_app(
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
-        header = request.headers.get(SIGNATURE_HEADER)
-        if header is None:
-            return PlainTextResponse("missing signature", status_code=401)
-        body = await _read_at_most(request, max_body)
-        if body is None:
-            logger.warning("WhatsApp webhook: a delivery over %d bytes was refused", max_body)
-            return PlainTextResponse("delivery too large", status_code=413)
-        if not verify_signature(body, header, app_secret):
-            logger.warning("WhatsApp webhook: a delivery with a wrong signature was refused")
-            return PlainTextResponse("bad signature", status_code=403)
+        body = await _signed_body(request, app_secret, max_body)
+        if isinstance(body, Response):
+            return body
         try:
             batch = parse_webhook(body)
-        except ChannelError as exc:
-            logger.error("WhatsApp webhook: malformed delivery refused: %s", exc)
+        except ChannelError as exc:  # the sender's mistake, not ours: no traceback
+            logger.warning("WhatsApp webhook: malformed delivery refused: %s", exc)
             return PlainTextResponse(str(exc), status_code=400)
-        try:
-            await updates.put(batch.messages)
-        except Exception:  # not recorded: Meta must try again
-            logger.exception("WhatsApp webhook: could not record %d updates", len(batch.messages))
-            return PlainTextResponse("try again", status_code=503)
+        refused = await _record(updates, batch.messages, outage)
+        if refused is not None:
+            return refused
         task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
         return PlainTextResponse("ok", background=task)
 
@@ -142,7 +138,8 @@ def webhook_app(
         if redeliver_every:
             tasks.append(
                 asyncio.create_task(
-                    redeliver_periodically(hq, redeliver_every, stop), name="flowhq-redeliver"
+                    redeliver_periodically(hq, redeliver_every, stop, outage=outage),
+                    name="flowhq-redeliver",
                 )
             )
         try:
@@ -164,6 +161,41 @@ def webhook_app(
     app.state.queue = updates
     app.state.headquarters = hq
     return app
+
+
+async def _signed_body(request: Request, app_secret: str, max_body: int) -> bytes | Response:
+    """The body of a delivery signed with ``app_secret``, or the response refusing it."""
+    header = request.headers.get(SIGNATURE_HEADER)
+    if header is None:
+        return PlainTextResponse("missing signature", status_code=401)
+    try:
+        body = await _read_at_most(request, max_body)
+    except ClientDisconnect:  # the sender's connection broke: nothing to answer
+        logger.info("WhatsApp webhook: the client went away before the body was whole")
+        return PlainTextResponse("incomplete body", status_code=400)
+    if body is None:
+        logger.warning("WhatsApp webhook: a delivery over %d bytes was refused", max_body)
+        return PlainTextResponse("delivery too large", status_code=413)
+    if not verify_signature(body, header, app_secret):
+        logger.warning("WhatsApp webhook: a delivery with a wrong signature was refused")
+        return PlainTextResponse("bad signature", status_code=403)
+    return body
+
+
+async def _record(
+    updates: UpdateQueue, messages: Sequence[InboundMessage], outage: OutageLog
+) -> Response | None:
+    """Record ``messages``; ``None`` once they are, else the 503 that makes Meta retry."""
+    try:
+        await updates.put(messages)
+    except StoreUnavailableError as exc:  # counted, not logged once per delivery
+        outage.failed(exc, "deliveries answered 503")
+    except Exception:
+        logger.exception("WhatsApp webhook: could not record %d updates", len(messages))
+    else:
+        outage.recovered()
+        return None
+    return PlainTextResponse("try again", status_code=503)
 
 
 async def _read_at_most(request: Request, limit: int) -> bytes | None:
