@@ -207,7 +207,7 @@ def with_slow_steps(
         bases = [base for _, base in started_workers]
         users = [f"1888{run_id():06d}{n:05d}" for n in range(conversations)]
         latencies: list[float] = []
-        asyncio.run(_load(bases, users, messages, latencies, pause=0.2))
+        asyncio.run(_load(bases, users, messages, latencies, pause=0.1))
         expected = conversations * messages
         deadline = time.monotonic() + 120
         while asyncio.run(_counted(server.url, users)) < expected:
