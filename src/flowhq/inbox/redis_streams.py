@@ -5,10 +5,13 @@ them) with a consumer group; every key comes from the store's
 :class:`~flowhq.persistence.keys.KeyBuilder`. Recording a POST's updates is one pipelined
 round trip. Each shard is processed by one worker at a time, the holder of a lease the
 worker renews while it lives; several processes or machines share the shards (each takes
-its fair part). An entry is acknowledged (and deleted) once handled; one left pending by a
-worker that died is claimed (``XAUTOCLAIM``) by the next holder of its shard and handled
-first. At-least-once: an update may be handled twice after a crash, and the conversation's
-message-id deduplication makes that harmless (see docs/whatsapp.md).
+its fair part). Every read is fenced by the lease (a worker that lost it takes nothing
+more) and first claims what other consumers left pending (a dead or stalled worker's
+entries), so a user's updates are handled in order whoever crashed or stalled. Taken
+updates go to one lane per conversation (:mod:`flowhq.inbox.lanes`). An entry is
+acknowledged (and deleted) once handled. At-least-once: an update may be handled twice
+after a crash, and the conversation's message-id deduplication makes that harmless (see
+docs/whatsapp.md).
 """
 
 from __future__ import annotations
@@ -158,7 +161,7 @@ class RedisStreamQueue:
             moves conversations to other shards while old entries still wait).
         lease: Seconds a worker holds a shard without renewing; a dead worker's shards move
             to live ones after this.
-        batch: Updates read at once from a shard.
+        batch: Updates a shard may have in hand at once (read, not yet handled).
         block: Milliseconds a read waits for new updates.
         group: The consumer group.
         outage: Where an outage of Redis is logged (one line as it starts, one as it ends);
