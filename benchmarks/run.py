@@ -189,8 +189,9 @@ def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problem
             webhook.with_slow_steps(
                 server,
                 2,
-                conversations=settings.scale(20, 10),
-                messages=settings.scale(20, 10),
+                conversations=settings.scale(200, 20),
+                messages=settings.scale(10, 3),
+                pause=1.0,
                 problems=problems,
             )
         )
@@ -233,7 +234,7 @@ def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problem
         rows.append(
             Row(
                 f"ack latency {name}, 2 worker processes, a 2 s step every 20",
-                "20, paced",
+                "200, paced",
                 "ms",
                 [r[index] for r in slow],
                 False,

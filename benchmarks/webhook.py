@@ -11,9 +11,9 @@ deliveries (one message each), each conversation's messages in order.
   messages, well under what one worker handles), each POST timed until its 200 — the
   number Meta cares about (it expects a median under 250 ms). Under a saturating load the
   latency is only the queue in front of a busy CPU.
-- Acknowledgement latency with slow steps: the same paced load from more conversations,
-  while every 20th step a worker runs waits 2 s in an async Action. The 200 must not depend
-  on what flows do.
+- Acknowledgement latency with slow steps: a paced load from many conversations (the fault
+  campaign's 200 users), while every 20th step a worker runs waits 2 s in an async Action.
+  The 200 must not depend on what flows do.
 """
 
 from __future__ import annotations
@@ -193,6 +193,7 @@ def with_slow_steps(
     *,
     conversations: int,
     messages: int,
+    pause: float,
     every: int = 20,
     seconds: float = 2.0,
     problems: Problems,
@@ -207,7 +208,7 @@ def with_slow_steps(
         bases = [base for _, base in started_workers]
         users = [f"1888{run_id():06d}{n:05d}" for n in range(conversations)]
         latencies: list[float] = []
-        asyncio.run(_load(bases, users, messages, latencies, pause=0.1))
+        asyncio.run(_load(bases, users, messages, latencies, pause=pause))
         expected = conversations * messages
         deadline = time.monotonic() + 120
         while asyncio.run(_counted(server.url, users)) < expected:
