@@ -114,9 +114,12 @@ doubled message makes `make bench` exit non-zero).
   `WhatsAppMessenger` to a fake Graph API inside each worker, read receipts included; updates
   through the Redis Stream queue). A bare keep-alive HTTP client posts signed deliveries, one
   message each, each conversation's in order. *Ack latency*: POST to 200 under a paced load
-  (10 conversations, 50 ms between messages). *Messages processed*: 200 conversations as fast
-  as the workers go, until Redis shows every message counted. On a 2-core machine the load,
-  redis-server and the workers share the cores, so a second worker has little to gain here.
+  (10 conversations, 50 ms between messages). *A 2 s step every 20*: 200 conversations
+  (1 s between messages) while every 20th step a worker runs waits 2 s in an async Action:
+  the 200 must not depend on what flows do. *Messages processed*: 200
+  conversations as fast as the workers go, until Redis shows every message counted. On a
+  2-core machine the load, redis-server and the workers share the cores, so a second worker
+  has little to gain here.
 - **Contention**: 4 processes × 200 messages to ONE conversation (a one-question flow that
   counts answers), `Headquarters` default settings. Reports the share of messages that ended
   in `ConflictError`; checks that the document counted exactly the messages that succeeded.

@@ -183,6 +183,20 @@ def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problem
             p50, p99, speed = measured
             say(f"  run {run + 1}: {workers} worker(s): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
             say(f"  run {run + 1}: {workers} worker(s): {speed:,.0f} msg/s")
+    slow: list[tuple[float, float]] = []
+    for run in range(settings.runs):
+        slow.append(
+            webhook.with_slow_steps(
+                server,
+                2,
+                conversations=settings.scale(200, 20),
+                messages=settings.scale(10, 3),
+                pause=1.0,
+                problems=problems,
+            )
+        )
+        p50, p99 = slow[-1]
+        say(f"  run {run + 1}: slow steps, 2 workers: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     rows = []
     for workers, runs in results.items():
         plural = "es" if workers > 1 else ""
@@ -213,6 +227,17 @@ def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problem
                 "200 conversations",
                 "msg/s",
                 [r[2] for r in runs],
+                group=group,
+            )
+        )
+    for index, name in enumerate(("p50", "p99")):
+        rows.append(
+            Row(
+                f"ack latency {name}, 2 worker processes, a 2 s step every 20",
+                "200, paced",
+                "ms",
+                [r[index] for r in slow],
+                False,
                 group=group,
             )
         )

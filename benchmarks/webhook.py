@@ -11,6 +11,9 @@ deliveries (one message each), each conversation's messages in order.
   messages, well under what one worker handles), each POST timed until its 200 — the
   number Meta cares about (it expects a median under 250 ms). Under a saturating load the
   latency is only the queue in front of a busy CPU.
+- Acknowledgement latency with slow steps: a paced load from many conversations (the fault
+  campaign's 200 users), while every 20th step a worker runs waits 2 s in an async Action.
+  The 200 must not depend on what flows do.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ import redis.asyncio as aioredis
 
 from benchmarks.harness import Problems, RedisServer, free_port
 from flowhq.channels.whatsapp.signature import sign
-from flowhq.dev.updates import text_message, webhook_body
+from flowhq.testing.whatsapp import delivery, text
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
 NUMBER = "100000000000002"
 
 
-def _start(url: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -52,7 +55,7 @@ def _start(url: str) -> tuple[subprocess.Popen[bytes], str]:
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, "REDIS_URL": url},
+        env={**os.environ, "REDIS_URL": url, **env},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -125,7 +128,9 @@ async def _load(
         connection = await _Connection.open(bases[index % len(bases)])
         try:
             for n in range(messages + 1):  # the first message starts the flow
-                body = webhook_body(NUMBER, [text_message(user, "hi" if n == 0 else f"m{n}")])
+                body = delivery(
+                    ([text(user, "hi" if n == 0 else f"m{n}")], []), phone_number_id=NUMBER
+                )
                 signed = sign(body, SECRET)
                 started = time.perf_counter()
                 status = await connection.post(body, signed)
@@ -182,6 +187,49 @@ def run(
     return p50, p99, (conversations * (messages + 1)) / elapsed
 
 
+def with_slow_steps(
+    server: RedisServer,
+    workers: int,
+    *,
+    conversations: int,
+    messages: int,
+    pause: float,
+    every: int = 20,
+    seconds: float = 2.0,
+    problems: Problems,
+) -> tuple[float, float]:
+    """(p50 ack ms, p99 ack ms) of a paced load while every ``every``-th step waits."""
+    server.flush()
+    started_workers = [
+        _start(server.url, SLOW_EVERY=str(every), SLOW_SECONDS=str(seconds)) for _ in range(workers)
+    ]
+    try:
+        time.sleep(4.0 if workers > 1 else 0.5)  # let the workers share the shards
+        bases = [base for _, base in started_workers]
+        users = [f"1888{run_id():06d}{n:05d}" for n in range(conversations)]
+        latencies: list[float] = []
+        asyncio.run(_load(bases, users, messages, latencies, pause=pause))
+        expected = conversations * messages
+        deadline = time.monotonic() + 120
+        while asyncio.run(_counted(server.url, users)) < expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        problems.expect(
+            f"webhook with slow steps, {workers} worker(s): messages counted",
+            asyncio.run(_counted(server.url, users)),
+            expected,
+        )
+    finally:
+        for process, _ in started_workers:
+            process.terminate()
+            process.wait(timeout=30)
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return p50, p99
+
+
 _runs = iter(range(1, 1_000_000))
 
 
@@ -190,4 +238,4 @@ def run_id() -> int:
     return next(_runs)
 
 
-__all__ = ["run"]
+__all__ = ["run", "with_slow_steps"]

@@ -2,18 +2,22 @@
 
 A one-question flow that counts answers; replies go through the real WhatsAppMessenger to a
 FakeGraphApi inside the process (so the Graph API's own latency is left out); updates go
-through the Redis Stream queue on ``REDIS_URL``.
+through the Redis Stream queue on ``REDIS_URL``. With ``SLOW_EVERY=n`` the counting Action is
+async and every n-th one the process runs waits ``SLOW_SECONDS`` (an API call that is slow).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 
 import httpx
 
 from flowhq import Action, Flow, Headquarters, Prompt, RedisStore, StateManager
-from flowhq.channels.whatsapp import RedisStreamQueue, WhatsAppMessenger, webhook_app
-from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
+from flowhq.inbox import RedisStreamQueue
+from flowhq.testing.whatsapp import FakeGraphApi
 
 TOKEN = "bench-token"
 SECRET = "bench-secret"
@@ -25,10 +29,21 @@ def increment(state_manager: StateManager) -> str:
     return "done"
 
 
+SLOW_EVERY = int(os.environ.get("SLOW_EVERY", "0"))
+SLOW_SECONDS = float(os.environ.get("SLOW_SECONDS", "2"))
+_runs = itertools.count(1)
+
+
+async def increment_slowly(state_manager: StateManager) -> str:
+    if next(_runs) % SLOW_EVERY == 0:
+        await asyncio.sleep(SLOW_SECONDS)
+    return increment(state_manager)
+
+
 class Counter(Flow):
     name = "counter"
     ask = Prompt("Say something", initial=True)
-    count = Action(increment, saves=("count",))
+    count = Action(increment_slowly if SLOW_EVERY else increment, saves=("count",))
     valid = ask.to(count)
     done = count.to(ask)
 

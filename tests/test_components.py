@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 import httpx
@@ -282,6 +283,77 @@ async def test_actions_sync_and_async() -> None:
     conv2 = Conv(Headquarters(flows=[Acts], store=MemoryStore()))
     await conv2.send("start")
     assert await conv2.send("2") == ["Small 4."]
+
+
+class ThreadGate:
+    """Where blocking user code waits for the test, and tells the test it is waiting."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.waiting = asyncio.Event()
+        self.released = threading.Event()
+
+    def wait(self) -> bool:
+        """Block the calling thread until released (5 s at most)."""
+        self.loop.call_soon_threadsafe(self.waiting.set)
+        released = self.released.wait(timeout=5)
+        self.released.clear()
+        return released
+
+    async def release(self) -> None:
+        """Release the next waiter; only possible while the event loop runs."""
+        await self.waiting.wait()
+        self.waiting.clear()
+        self.released.set()
+
+
+GATES: list[ThreadGate] = []
+
+
+def wait_for_release(state_manager: StateManager) -> str:
+    """Blocks as sync user code does (a ``requests`` call) until the test releases it; a
+    function that ran on the event loop would stop the loop that releases it."""
+    return "done" if GATES[0].wait() else "blocked"
+
+
+def handler_waiting_for_release(response: httpx.Response, state_manager: StateManager) -> str:
+    return "success" if GATES[0].wait() else "blocked"
+
+
+class Blocking(Flow):
+    ask = Prompt("Go?", initial=True)
+    work = Action(wait_for_release, results=("done", "blocked"))
+    fetch = ApiCall(
+        "GET",
+        "/orders/A200",
+        handler=handler_waiting_for_release,
+        results=("success", "blocked", "error"),
+    )
+    released = Message("Released.", final=True)
+    blocked_msg = Message("The event loop was blocked.", final=True)
+    valid = ask.to(work)
+    done = work.to(fetch)
+    success = fetch.to(released)
+    blocked = work.to(blocked_msg) | fetch.to(blocked_msg)
+    error = fetch.to(blocked_msg)
+
+
+async def test_sync_actions_and_handlers_that_block_leave_the_event_loop_free(
+    api_client: httpx.AsyncClient,
+) -> None:
+    gate = ThreadGate()
+    GATES[:] = [gate]
+    conv = Conv(Headquarters(flows=[Blocking], store=MemoryStore(), api=api_client))
+    await conv.send("start")
+
+    async def release_twice() -> None:
+        await gate.release()  # the Action
+        await gate.release()  # the ApiCall's handler
+
+    releasing = asyncio.create_task(release_twice())
+    replies = await conv.send("go")
+    releasing.cancel()
+    assert replies == ["Released."]
 
 
 class Fork(Flow):

@@ -29,20 +29,20 @@ from flowhq import (
     StateManager,
 )
 from flowhq.channels.whatsapp import Status, WhatsAppMessenger, webhook_app
-from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi
-from tests.redis_servers import RedisServer
-from tests.support import served, wait_for
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
-from tests.whatsapp_updates import (
-    APP_SECRET,
-    VERIFY_TOKEN,
+from flowhq.channels.whatsapp.signature import sign
+from flowhq.runtime.delivery import pending
+from flowhq.testing.whatsapp import (
+    Delivery,
+    FakeGraphApi,
     button_reply,
     delivery,
     list_reply,
-    signature,
     status,
     text,
 )
+from tests.redis_servers import RedisServer
+from tests.support import served, wait_for
+from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 USER = "15551230001"
 
@@ -76,7 +76,7 @@ def bot(
 async def post(url: str, body: bytes, *, signed: bool = True) -> httpx.Response:
     headers = {"content-type": "application/json"}
     if signed:
-        headers["x-hub-signature-256"] = signature(body)
+        headers["x-hub-signature-256"] = sign(body, APP_SECRET)
     async with httpx.AsyncClient() as client:
         return await client.post(f"{url}/webhook", content=body, headers=headers)
 
@@ -84,6 +84,15 @@ async def post(url: str, body: bytes, *, signed: bool = True) -> httpx.Response:
 async def say(url: str, *messages: dict[str, Any]) -> None:
     response = await post(url, delivery((list(messages), [])))
     assert response.status_code == 200, response.text
+
+
+async def delivered(redis_url: str, user: str = USER) -> None:
+    """Wait until the user's replies are marked delivered in the store."""
+    for _ in range(500):
+        if not pending(await load(redis_url, user)):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("replies still pending")
 
 
 def reply_ids(message: Delivery) -> dict[str, str]:
@@ -124,7 +133,7 @@ async def test_forged_and_missing_signatures_process_nothing(
             forged = await client.post(
                 f"{url}/webhook",
                 content=body,
-                headers={"x-hub-signature-256": signature(body, "another-secret")},
+                headers={"x-hub-signature-256": sign(body, "another-secret")},
             )
         assert forged.status_code == 403
         await asyncio.sleep(0.5)
@@ -370,6 +379,7 @@ async def test_redis_down_answers_503_and_the_workers_carry_on_when_it_is_back(
     with bot([Signup], fresh_redis.url, graph) as (url, _):
         await say(url, text(USER, "hi"))
         await wait_for(lambda: fake.texts(USER) == ["What's your name?"])
+        await delivered(fresh_redis.url)  # else sent again after the outage (at-least-once)
         fresh_redis.kill()
         assert (await post(url, answer)).status_code == 503  # not recorded: Meta tries again
         await asyncio.sleep(8.0)  # the workers meet the outage too
@@ -400,8 +410,78 @@ async def test_a_delivery_over_the_size_limit_is_refused_with_413(
             response = await client.post(
                 f"{url}/webhook",
                 content=stream(),
-                headers={"x-hub-signature-256": signature(big)},
+                headers={"x-hub-signature-256": sign(big, APP_SECRET)},
             )
         assert response.status_code == 413
         assert (await post(url, delivery(([text(USER, "hi")], [])))).status_code == 200
         await wait_for(lambda: fake.texts(USER) == ["What's your name?"])
+
+
+async def test_a_redis_outage_is_one_line_as_it_starts_and_one_with_the_count_as_it_ends(
+    fresh_redis: RedisServer, fake_graph: tuple[FakeGraphApi, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No traceback and no line per refused POST or retried update: the outage is logged
+    once when it starts and once when it ends, with what it cost in between."""
+    fake, graph = fake_graph
+    with bot([Signup], fresh_redis.url, graph) as (url, _):
+        await say(url, text(USER, "hi"))
+        await wait_for(lambda: fake.texts(USER) == ["What's your name?"])
+        await delivered(fresh_redis.url)
+        caplog.set_level(logging.WARNING)
+        fresh_redis.kill()
+        refused = [await post(url, delivery(([text(USER, f"try {n}")], []))) for n in range(4)]
+        await asyncio.sleep(2.0)  # the workers and the queue's balance meet the outage too
+        fresh_redis.start()
+        await say(url, text(USER, "Ann"))
+        await wait_for(lambda: fake.texts(USER)[-1:] == ["Thanks Ann! Your email?"], seconds=30)
+        await wait_for(lambda: "Redis is back" in caplog.text)
+    assert [r.status_code for r in refused] == [503] * 4
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelname for r in lines] == ["WARNING", "WARNING"], caplog.text
+    assert "Redis unreachable" in lines[0].getMessage()
+    assert "4 deliveries answered 503" in lines[1].getMessage()
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_a_client_that_goes_away_mid_body_leaves_no_traceback(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    server_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not propagate
+    body = delivery(([text(USER, "hi")], []))
+    try:
+        with bot([Signup], redis_url, fake_graph[1]) as (url, _):
+            server_log.addHandler(caplog.handler)  # after uvicorn configured its logging
+            host, port = url.removeprefix("http://").split(":")
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"POST /webhook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+                + f"X-Hub-Signature-256: {sign(body, APP_SECRET)}\r\n".encode()
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:20]
+            )
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            writer.close()  # gone before the rest of the body
+            await wait_for(
+                lambda: any(
+                    "went away" in r.getMessage() or r.levelno >= logging.ERROR
+                    for r in caplog.records
+                )
+            )
+    finally:
+        server_log.removeHandler(caplog.handler)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_malformed_json_is_the_senders_mistake_a_warning_without_traceback(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="flowhq")
+    with bot([Signup], redis_url, fake_graph[1]) as (url, _):
+        response = await post(url, b'{"object": "whatsapp_business_account", "entry": [')
+    assert response.status_code == 400
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.exc_info) for r in lines] == [("WARNING", None)]
+    assert "malformed delivery refused" in lines[0].getMessage()

@@ -13,8 +13,8 @@ import pytest
 
 from flowhq import Confirm, ConversationKey, Flow, Message, OutboundMessage
 from flowhq.channels.whatsapp import WhatsAppMessenger
-from flowhq.channels.whatsapp.fake_graph import FakeGraphApi, ReadRequest
 from flowhq.errors import DeliveryError
+from flowhq.testing.whatsapp import FakeGraphApi, ReadRequest
 from tests.support import free_port
 from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 

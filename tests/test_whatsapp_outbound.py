@@ -10,16 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flowhq.channels.whatsapp
+import flowhq.testing.whatsapp
 from flowhq import Choice, Confirm, Flow, Message
 from flowhq.channels.whatsapp import (
     MORE_PREFIX,
-    fake_graph,
     messenger,
     outbound,
     parse_more,
     render,
 )
-from flowhq.channels.whatsapp.fake_graph import refuse
 from flowhq.channels.whatsapp.outbound import (
     BODY_LIMIT,
     BUTTON_TITLE_LIMIT,
@@ -34,6 +33,8 @@ from flowhq.channels.whatsapp.outbound import (
     split_text,
 )
 from flowhq.messaging.types import OutboundMessage, decode_button_id
+from flowhq.testing.whatsapp import fake_graph, payloads
+from flowhq.testing.whatsapp.fake_graph import refuse
 
 TO = "4915112345678"
 LOGGER = "flowhq.channels.whatsapp"
@@ -65,7 +66,9 @@ def button_replies(payload: dict[str, Any]) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "module", [flowhq.channels.whatsapp, outbound, messenger, fake_graph], ids=lambda m: m.__name__
+    "module",
+    [flowhq.channels.whatsapp, outbound, messenger, flowhq.testing.whatsapp, fake_graph, payloads],
+    ids=lambda m: m.__name__,
 )
 def test_all_is_sorted_and_complete(module: Any) -> None:
     assert module.__all__ == sorted(module.__all__)

@@ -5,6 +5,7 @@ started the documented way."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -16,10 +17,10 @@ import httpx
 import pytest
 import redis
 
-from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+from flowhq.channels.whatsapp.signature import sign
+from flowhq.testing.whatsapp import FakeGraphApi, delivery, text
 from tests.support import free_port, wait_for
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
-from tests.whatsapp_updates import APP_SECRET, VERIFY_TOKEN, delivery, signature, text
+from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +88,9 @@ async def post(url: str, user: str, body: str) -> None:
     payload = delivery(([text(user, body)], []))
     async with httpx.AsyncClient() as client:
         response = await client.post(
-            f"{url}/webhook", content=payload, headers={"x-hub-signature-256": signature(payload)}
+            f"{url}/webhook",
+            content=payload,
+            headers={"x-hub-signature-256": sign(payload, APP_SECRET)},
         )
     assert response.status_code == 200
 
@@ -138,6 +141,58 @@ async def test_two_workers_share_the_updates_and_keep_each_users_order(
         with redis.Redis.from_url(environment["REDIS_URL"]) as admin:
             holders = {admin.get(f"flowhq:updates:{{{n}}}:lease") for n in range(2)}
         assert len(holders) == 2  # the two shards are held by two different workers
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in_order(
+    environment: dict[str, str],
+) -> None:
+    """The fault campaign's load, bounded: 2 worker processes, 30 users by 16 messages posted
+    to either as users type (a pause between two), a sync Action blocking 2 s on every 20th.
+    Each user's answers must be applied exactly once and in order, nothing may stay pending."""
+    users = [f"1555444{n:04d}" for n in range(30)]
+    count = 16
+    workers: list[Worker] = []
+    try:
+        workers.extend(
+            Worker({**environment, "BLOCK_SECONDS": "2"}, app="tests.whatsapp_load_app:app")
+            for _ in range(2)
+        )
+        await asyncio.sleep(2.5)  # both hold their share of the shards
+
+        async def conversation(n: int, user: str) -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                for k in range(count + 1):  # the first message starts the flow
+                    slow = k and (n * count + k) % 20 == 0
+                    body = delivery(([text(user, f"{k}!" if slow else str(k))], []))
+                    response = await client.post(
+                        f"{workers[(n + k) % 2].url}/webhook",
+                        content=body,
+                        headers={"x-hub-signature-256": sign(body, APP_SECRET)},
+                    )
+                    assert response.status_code == 200
+                    await asyncio.sleep(0.2)  # entries keep coming while workers are busy
+
+        await asyncio.gather(*(conversation(n, user) for n, user in enumerate(users)))
+        with redis.Redis.from_url(environment["REDIS_URL"]) as admin:
+            streams = [f"flowhq:updates:{{{n}}}" for n in range(4)]
+
+            def drained() -> bool:
+                return all(
+                    admin.xlen(s) == 0 and admin.xpending(s, "flowhq")["pending"] == 0
+                    for s in streams
+                )
+
+            await wait_for(drained, seconds=45)
+
+            def seen(user: str) -> object:
+                raw = admin.hget(f"flowhq:{{whatsapp:{user}}}", "doc")
+                return json.loads(raw)["current"]["values"].get("seen") if raw else None
+
+            expected = [str(k) for k in range(1, count + 1)]
+            assert {user: seen(user) for user in users} == dict.fromkeys(users, expected)
     finally:
         for worker in workers:
             worker.stop()

@@ -1,4 +1,5 @@
-"""Fixtures serving ``FakeGraphApi`` for real on loopback (a pytest plugin: see conftest.py)."""
+"""Fixtures serving ``FakeGraphApi`` for real on loopback (a pytest plugin: see conftest.py),
+and the secrets the tests' webhook apps and fake Graph API use."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from flowhq.channels.whatsapp.fake_graph import FakeGraphApi
+from flowhq.testing.whatsapp import PHONE_NUMBER_ID, FakeGraphApi
 from tests.support import served
 
 FAKE_TOKEN = "EAAG-fake-token-4f1c9b27"
-PHONE_NUMBER_ID = "1098765432"
+APP_SECRET = "app-secret-for-tests"
+VERIFY_TOKEN = "verify-token-for-tests"
+
+__all__ = ["APP_SECRET", "FAKE_TOKEN", "PHONE_NUMBER_ID", "VERIFY_TOKEN"]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from flowhq import Action, Flow, Headquarters, Message, Prompt, RedisStore, StateManager
-from flowhq.channels.whatsapp import RedisStreamQueue, WhatsAppMessenger, webhook_app
+from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
+from flowhq.inbox import RedisStreamQueue
 
 ENV = os.environ
 

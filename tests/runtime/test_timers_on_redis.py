@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,7 @@ async def test_a_thousand_timers_over_three_processes_and_a_crash_fire_once_each
         identifier = f"+1555{n:07}"
         await hq.start("test", identifier)
         at = start + (n % 40) * 0.1
-        await hq.schedule("test", identifier, "nudge", after=at - time.time())
+        await hq.schedule("test", identifier, "nudge", at=datetime.fromtimestamp(at, UTC))
         due[identifier] = at
     await hq.aclose()
     sent, marker = tmp_path / "sent.tsv", tmp_path / "victim"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import ClassVar
 
 from flowhq.errors import FlowError
 from flowhq.state.manager import Role, StateManager
 
+from ._user_code import call_user_function
 from .base import ComponentBase
 
 __all__ = ["Action"]
@@ -18,6 +18,9 @@ ActionFunc = Callable[[StateManager], "str | Awaitable[str]"]
 
 class Action(ComponentBase):
     """Run ``func(state_manager)`` (sync or async); its return value is the result.
+
+    An async function runs on the event loop; a sync one in a worker thread, so a blocking
+    call in it (``requests``, a database driver) holds up only this conversation.
 
     The function has the API role: it may call ``make_api_request``, save the values it
     declares in ``saves`` and update dashboard/action data.
@@ -65,9 +68,7 @@ class Action(ComponentBase):
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Run the function and return its result."""
-        result = self.func(state_manager)
-        if inspect.isawaitable(result):
-            result = await result
+        result = await call_user_function(self.func, state_manager)
         if result not in self.results:
             raise FlowError(f"action {self.id!r} returned {result!r}, not one of {self.results}")
         return str(result)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, ClassVar
@@ -14,6 +13,7 @@ from flowhq.errors import FlowError
 from flowhq.state.manager import Role, StateManager
 from flowhq.statecharts.templates import Template, TemplateError, fill_json, json_fields
 
+from ._user_code import call_user_function
 from .base import ComponentBase
 
 __all__ = ["ApiCall", "ResponseHandler"]
@@ -39,7 +39,8 @@ class ApiCall(ComponentBase):
         url: URL or path relative to the client's ``base_url``; ``{name}`` placeholders are
             filled with saved values (option ids, not titles) and URL-encoded.
         json: JSON body; strings in it may be ``{name}`` templates.
-        handler: ``(response, state_manager) -> result | None`` (sync or async).
+        handler: ``(response, state_manager) -> result | None`` (sync or async; a sync one
+            runs in a worker thread, so it may block).
         results: Every result the call can finish with (default ``success``, ``error``;
             add ``timeout`` to branch on it).
         save_as: Save the JSON response under this name.
@@ -123,9 +124,7 @@ class ApiCall(ComponentBase):
         if self.save_as and not response.is_error and payload is not None:
             state_manager.save_value(self.save_as, payload)
         if self.handler is not None:
-            result: Any = self.handler(response, state_manager)
-            if inspect.isawaitable(result):
-                result = await result
+            result: Any = await call_user_function(self.handler, response, state_manager)
             if result is not None:
                 if result not in self.results:
                     raise FlowError(

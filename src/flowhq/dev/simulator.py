@@ -23,18 +23,19 @@ import attrs
 import httpx
 from attrs import define, field
 
-from flowhq.channels.whatsapp import CHANNEL, MemoryQueue, WhatsAppMessenger, webhook_app
-from flowhq.channels.whatsapp.fake_graph import Delivery, FakeGraphApi, ReadRequest, Refusal
+from flowhq.channels.whatsapp import CHANNEL, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, sign
 from flowhq.dev.events import EventBus
-from flowhq.dev.updates import interactive, location, text_message, webhook_body
 from flowhq.errors import FlowError
 from flowhq.headquarters import Headquarters
+from flowhq.inbox import MemoryQueue
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.store import Store
 from flowhq.runtime.records import StepRecord
 from flowhq.runtime.settings import DeliveryOptions
 from flowhq.statecharts.flow import Flow
+from flowhq.testing.whatsapp import payloads
+from flowhq.testing.whatsapp.fake_graph import Delivery, FakeGraphApi, ReadRequest, Refusal
 
 __all__ = ["ChatEntry", "Simulator"]
 
@@ -217,19 +218,20 @@ class Simulator:
 
     async def say(self, user: str, text: str) -> None:
         """The user types ``text``."""
-        message = text_message(user, text)
+        message = payloads.text(user, text)
         self._inbound(user, message["id"], "text", text)
         await self._post(message)
 
     async def tap(self, user: str, reply_id: str, title: str, *, row: bool) -> None:
         """The user taps a reply button (or a list row, with ``row``)."""
-        message = interactive(user, reply_id, title, row=row)
+        reply = payloads.list_reply if row else payloads.button_reply
+        message = reply(user, reply_id, title)
         self._inbound(user, message["id"], "text", title)
         await self._post(message)
 
     async def share_location(self, user: str, latitude: float, longitude: float, name: str) -> None:
         """The user shares a location."""
-        message = location(user, latitude, longitude, name)
+        message = payloads.location(user, latitude, longitude, name=name)
         self._inbound(user, message["id"], "location", f"📍 {name or ''} {latitude}, {longitude}")
         await self._post(message)
 
@@ -304,7 +306,9 @@ class Simulator:
     async def _post(self, message: dict[str, Any]) -> None:
         """Deliver a webhook the way Meta does: a signed POST to the webhook app."""
         assert self._client is not None
-        body = webhook_body(PHONE_NUMBER_ID, [message])
+        body = payloads.delivery(
+            ([message], []), phone_number_id=PHONE_NUMBER_ID, profile_name="Console user"
+        )
         response = await self._client.post(
             "/webhook",
             content=body,

@@ -7,14 +7,18 @@ turns the body into channel-neutral :class:`~flowhq.messaging.types.InboundMessa
 and delivery :class:`Status` updates, raising :class:`~flowhq.errors.ChannelError` when the
 envelope itself is malformed. :class:`WhatsAppMessenger` renders replies as Cloud API
 messages (text, reply buttons, lists) and sends them through httpx.
+
+The update queue (``MemoryQueue``, ``RedisStreamQueue``, ``UpdateQueue``) lives in
+:mod:`flowhq.inbox`; importing it from here still works for one release, with a
+``DeprecationWarning``.
 """
 
+from flowhq.channels.whatsapp._deprecated import moved
 from flowhq.channels.whatsapp._message import CHANNEL
 from flowhq.channels.whatsapp.app import webhook_app
 from flowhq.channels.whatsapp.inbound import Status, StatusError, WebhookBatch, parse_webhook
 from flowhq.channels.whatsapp.messenger import WhatsAppMessenger
 from flowhq.channels.whatsapp.outbound import MORE_PREFIX, parse_more, render
-from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
 from flowhq.channels.whatsapp.signature import verify_signature
 from flowhq.errors import ChannelError as ChannelError  # importable here too, listed in errors
 
@@ -22,11 +26,8 @@ from flowhq.errors import ChannelError as ChannelError  # importable here too, l
 __all__ = [
     "CHANNEL",
     "MORE_PREFIX",
-    "MemoryQueue",
-    "RedisStreamQueue",
     "Status",
     "StatusError",
-    "UpdateQueue",
     "WebhookBatch",
     "WhatsAppMessenger",
     "parse_more",
@@ -35,3 +36,7 @@ __all__ = [
     "verify_signature",
     "webhook_app",
 ]
+
+
+def __getattr__(name: str) -> object:
+    return moved(__name__, name)

@@ -17,28 +17,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
-from flowhq.channels.whatsapp.queue import MemoryQueue, RedisStreamQueue, UpdateQueue
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
-from flowhq.errors import (
-    ChannelError,
-    ConflictError,
-    InputError,
-    SnapshotError,
-    StoreUnavailableError,
-)
+from flowhq.errors import ChannelError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
+from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
+from flowhq.inbox.outage import OutageLog
+from flowhq.inbox.workers import (
+    EventCallback,
+    call_back,
+    redeliver_periodically,
+    update_handler,
+)
 from flowhq.messaging.types import InboundMessage
 from flowhq.persistence.redis import RedisStore
 
@@ -48,9 +47,6 @@ logger = logging.getLogger("flowhq.channels.whatsapp")
 
 StatusCallback = Callable[[Status], "Awaitable[None] | None"]
 """Called with each delivery status (sent, delivered, read, played, failed)."""
-
-EventCallback = Callable[[InboundMessage], "Awaitable[None] | None"]
-"""Called with updates that are not answers to a flow (reactions, system notices)."""
 
 NOT_FOR_FLOWS = frozenset({"reaction", "system"})
 """Update kinds that are not a user's answer: a reaction to a message, a changed number."""
@@ -106,6 +102,10 @@ def webhook_app(
     if not app_secret or not verify_token:
         raise ValueError("webhook_app needs the app secret and the verify token")
     updates = queue or _default_queue(hq)
+    # One log of Redis outages for the POSTs, the workers and the queue: a line as it
+    # starts, one as it ends, not one per refused delivery or retried update.
+    outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
+    handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -115,31 +115,19 @@ def webhook_app(
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
-        header = request.headers.get(SIGNATURE_HEADER)
-        if header is None:
-            return PlainTextResponse("missing signature", status_code=401)
-        body = await _read_at_most(request, max_body)
-        if body is None:
-            logger.warning("WhatsApp webhook: a delivery over %d bytes was refused", max_body)
-            return PlainTextResponse("delivery too large", status_code=413)
-        if not verify_signature(body, header, app_secret):
-            logger.warning("WhatsApp webhook: a delivery with a wrong signature was refused")
-            return PlainTextResponse("bad signature", status_code=403)
+        body = await _signed_body(request, app_secret, max_body)
+        if isinstance(body, Response):
+            return body
         try:
             batch = parse_webhook(body)
-        except ChannelError as exc:
-            logger.error("WhatsApp webhook: malformed delivery refused: %s", exc)
+        except ChannelError as exc:  # the sender's mistake, not ours: no traceback
+            logger.warning("WhatsApp webhook: malformed delivery refused: %s", exc)
             return PlainTextResponse(str(exc), status_code=400)
-        try:
-            await updates.put(batch.messages)
-        except Exception:  # not recorded: Meta must try again
-            logger.exception("WhatsApp webhook: could not record %d updates", len(batch.messages))
-            return PlainTextResponse("try again", status_code=503)
+        refused = await _record(updates, batch.messages, outage)
+        if refused is not None:
+            return refused
         task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
         return PlainTextResponse("ok", background=task)
-
-    async def handle(message: InboundMessage) -> bool:
-        return await _handle(hq, message, on_event)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -149,7 +137,10 @@ def webhook_app(
             tasks.append(asyncio.create_task(updates.run(handle, stop), name="flowhq-workers"))
         if redeliver_every:
             tasks.append(
-                asyncio.create_task(_redeliver(hq, redeliver_every, stop), name="flowhq-redeliver")
+                asyncio.create_task(
+                    redeliver_periodically(hq, redeliver_every, stop, outage=outage),
+                    name="flowhq-redeliver",
+                )
             )
         try:
             yield
@@ -172,6 +163,41 @@ def webhook_app(
     return app
 
 
+async def _signed_body(request: Request, app_secret: str, max_body: int) -> bytes | Response:
+    """The body of a delivery signed with ``app_secret``, or the response refusing it."""
+    header = request.headers.get(SIGNATURE_HEADER)
+    if header is None:
+        return PlainTextResponse("missing signature", status_code=401)
+    try:
+        body = await _read_at_most(request, max_body)
+    except ClientDisconnect:  # the sender's connection broke: nothing to answer
+        logger.info("WhatsApp webhook: the client went away before the body was whole")
+        return PlainTextResponse("incomplete body", status_code=400)
+    if body is None:
+        logger.warning("WhatsApp webhook: a delivery over %d bytes was refused", max_body)
+        return PlainTextResponse("delivery too large", status_code=413)
+    if not verify_signature(body, header, app_secret):
+        logger.warning("WhatsApp webhook: a delivery with a wrong signature was refused")
+        return PlainTextResponse("bad signature", status_code=403)
+    return body
+
+
+async def _record(
+    updates: UpdateQueue, messages: Sequence[InboundMessage], outage: OutageLog
+) -> Response | None:
+    """Record ``messages``; ``None`` once they are, else the 503 that makes Meta retry."""
+    try:
+        await updates.put(messages)
+    except StoreUnavailableError as exc:  # counted, not logged once per delivery
+        outage.failed(exc, "deliveries answered 503")
+    except Exception:
+        logger.exception("WhatsApp webhook: could not record %d updates", len(messages))
+    else:
+        outage.recovered()
+        return None
+    return PlainTextResponse("try again", status_code=503)
+
+
 async def _read_at_most(request: Request, limit: int) -> bytes | None:
     """The request body, or ``None`` as soon as it is over ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
@@ -190,33 +216,8 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
 def _default_queue(hq: Headquarters) -> UpdateQueue:
     store = hq.store
     if isinstance(store, RedisStore):
-        return RedisStreamQueue(store.client, prefix=store.keys.prefix)
+        return RedisStreamQueue(store.client, keys=store.keys)
     return MemoryQueue()
-
-
-async def _handle(
-    hq: Headquarters, message: InboundMessage, on_event: EventCallback | None
-) -> bool:
-    """Handle one update; ``False`` keeps it queued (the store is unreachable)."""
-    if message.kind in NOT_FOR_FLOWS:
-        if on_event is not None:
-            await _call(on_event, message)
-        return True
-    acknowledge = getattr(hq.messenger, "acknowledge", None)
-    marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
-    try:
-        await hq.handle(message)
-    except (StoreUnavailableError, ConflictError) as exc:
-        logger.warning("WhatsApp update %s kept for later: %s", message.message_id, exc)
-        return False
-    except (InputError, SnapshotError) as exc:  # retrying cannot help: log and drop it
-        logger.error("WhatsApp update %s dropped: %s", message.message_id, exc)
-    except Exception:
-        logger.exception("WhatsApp update %s dropped after an error", message.message_id)
-    finally:
-        if marking is not None:
-            await marking
-    return True
 
 
 async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None) -> None:
@@ -231,26 +232,6 @@ async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None
             )
         if on_status is not None:
             try:
-                await _call(on_status, status)
+                await call_back(on_status, status)
             except Exception:
                 logger.exception("on_status failed for %s", status.message_id)
-
-
-async def _call(callback: Callable[[Any], Any], argument: Any) -> None:
-    result = callback(argument)
-    if inspect.isawaitable(result):
-        await result
-
-
-async def _redeliver(hq: Headquarters, every: float, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
-            return
-        try:
-            sent = await hq.redeliver()
-        except Exception:
-            logger.exception("periodic redeliver failed")
-        else:
-            if sent:
-                logger.info("redelivered %d replies", sent)

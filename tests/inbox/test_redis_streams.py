@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 
 import pytest
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from flowhq import InboundMessage
-from flowhq.channels.whatsapp import RedisStreamQueue
+from flowhq.inbox import RedisStreamQueue
+from flowhq.inbox.queue import encode
 
 USERS = [f"1555{n:07d}" for n in range(24)]
 
@@ -121,3 +123,82 @@ async def test_an_update_that_cannot_be_recorded_is_left_out_alone(
     assert "'wamid.surrogate'" in caplog.text
     assert "'wamid.huge'" in caplog.text
     await client.aclose()
+
+
+async def test_entries_a_stale_holder_read_after_the_take_over_are_claimed_and_kept_in_order(
+    redis_url: str,
+) -> None:
+    """A worker whose loop stalled past its lease may still read once it wakes: the new
+    holder must claim what it read (not only at take-over) and handle it before anything
+    newer of the same user."""
+    client = aioredis.from_url(redis_url)
+    queue = RedisStreamQueue(client, shards=1, lease=1.0, block=50)
+    user = USERS[0]
+    seen: list[str] = []
+    stop = asyncio.Event()
+
+    async def handler(message: InboundMessage) -> bool:
+        seen.append(message.text or "")
+        if len(seen) == 3:
+            stop.set()
+        return True
+
+    runner = asyncio.create_task(queue.run(handler, stop))
+    await wait_until(lambda: client.get(queue._lease_key(0)))  # taken over, nothing pending
+    await asyncio.sleep(0.2)
+    # Recorded and at once read by a stale holder, as reads went before fencing (one
+    # transaction: the current holder cannot take it first).
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.xadd(
+            queue.stream(0), {"m": encode(InboundMessage("whatsapp", user, "wamid.1", text="1"))}
+        )
+        pipe.xreadgroup("flowhq", "stale-worker", {queue.stream(0): ">"})
+        stale = (await pipe.execute())[1]
+    await queue.put(
+        [
+            InboundMessage("whatsapp", user, "wamid.2", text="2"),
+            InboundMessage("whatsapp", user, "wamid.3", text="3"),
+        ]
+    )
+    await asyncio.wait_for(runner, timeout=10)
+
+    assert len(stale[0][1]) == 1
+    assert seen == ["1", "2", "3"]
+    assert await queue.pending() == 0
+    await client.aclose()
+
+
+async def test_a_worker_that_lost_its_lease_reads_nothing_more(redis_url: str) -> None:
+    """Fencing: after another worker took the shard, the old holder takes no new entry."""
+    client = aioredis.from_url(redis_url)
+    queue = RedisStreamQueue(client, shards=1, lease=1.0, block=50)
+    handled: list[str] = []
+    stop = asyncio.Event()
+
+    async def handler(message: InboundMessage) -> bool:
+        handled.append(message.message_id)
+        return True
+
+    runner = asyncio.create_task(queue.run(handler, stop))
+    await wait_until(lambda: client.get(queue._lease_key(0)))
+    await asyncio.sleep(0.2)
+    await client.set(queue._lease_key(0), "another-worker", px=60_000)  # taken over
+    await queue.put([InboundMessage("whatsapp", USERS[0], "wamid.late", text="late")])
+    await asyncio.sleep(1.0)  # several reads and one renewal period of the old holder
+    pending = await client.xpending(queue.stream(0), "flowhq")
+    stop.set()
+    await asyncio.wait_for(runner, timeout=10)
+
+    assert handled == []
+    assert pending["pending"] == 0  # not even read: the new holder gets it whole
+    assert await queue.pending() == 1
+    await client.aclose()
+
+
+async def wait_until(check: Callable[[], Awaitable[object]], seconds: float = 10.0) -> None:
+    """Wait until the awaited ``check()`` is true; fail after ``seconds``."""
+    for _ in range(int(seconds / 0.02)):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting")
