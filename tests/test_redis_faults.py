@@ -99,8 +99,12 @@ async def test_redis_down_then_back(fresh_redis: RedisServer) -> None:
     await store.close()
 
 
+class Killed(BaseException):
+    """The process dies: nothing of it runs any more (no handler, no mark)."""
+
+
 class DiesOnce(RecordingMessenger):
-    """Raises like a process killed between commit and send, once."""
+    """Dies like a process killed between commit and send, once."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,7 +113,7 @@ class DiesOnce(RecordingMessenger):
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
         if self.dead:
             self.dead = False
-            raise SystemError("process killed")
+            raise Killed
         await super().send(key, messages)
 
 
@@ -119,7 +123,8 @@ async def test_crash_between_commit_and_delivery(
     caplog.set_level(logging.CRITICAL, logger="flowhq")
     store = RedisStore.from_url(redis_url)
     crashed = Headquarters(flows=[Counter], store=store, messenger=DiesOnce())
-    await crashed.handle(InboundMessage("whatsapp", "+15550001", "start", "hi"))
+    with pytest.raises(Killed):
+        await crashed.handle(InboundMessage("whatsapp", "+15550001", "start", "hi"))
     # A new process knows nothing of the failure, so it waits for `redelivery_after` (30 s).
     messenger = RecordingMessenger()
     fresh = Headquarters(flows=[Counter], store=store, messenger=messenger)
@@ -135,9 +140,10 @@ async def test_next_message_resends_a_dead_senders_replies(
 ) -> None:
     caplog.set_level(logging.CRITICAL, logger="flowhq")
     store = RedisStore.from_url(redis_url)
-    await Headquarters(flows=[Counter], store=store, messenger=DiesOnce()).handle(
-        InboundMessage("whatsapp", "+15550001", "start", "hi")
-    )
+    with pytest.raises(Killed):
+        await Headquarters(flows=[Counter], store=store, messenger=DiesOnce()).handle(
+            InboundMessage("whatsapp", "+15550001", "start", "hi")
+        )
     messenger = RecordingMessenger()
     fresh = Headquarters(
         flows=[Counter],

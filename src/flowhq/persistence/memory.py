@@ -35,6 +35,7 @@ class _Entry:
     expires_at: float | None
     progress: dict[int, int] = field(factory=dict)
     failures: dict[int, str] = field(factory=dict)
+    stalled: set[int] = field(factory=set)
 
 
 class MemoryStore:
@@ -97,6 +98,7 @@ class MemoryStore:
             dict(entry.progress),
             dict(entry.failures),
             entry.raw,
+            frozenset(entry.stalled),
         )
 
     async def load(self, key: ConversationKey) -> Loaded:
@@ -130,6 +132,7 @@ class MemoryStore:
         else:
             entry.raw, entry.revision, entry.expires_at = raw, revision + 1, expires_at
             entry.delivered -= gone
+            entry.stalled -= gone
             for marks in (entry.progress, entry.failures):
                 for old in gone & set(marks):
                     del marks[old]
@@ -142,10 +145,12 @@ class MemoryStore:
         *,
         progress: Mapping[int, int] | None = None,
         failures: Mapping[int, str] | None = None,
+        stalled: Collection[int] = (),
     ) -> None:
         """Record delivery marks of ``key`` (see ``Store.mark_delivered``)."""
         entry = self._live(key)
         if entry is not None:
+            entry.stalled.update(stalled)
             entry.delivered.update(revisions)
             entry.progress.update(progress or {})
             entry.failures.update(

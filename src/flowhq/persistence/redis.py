@@ -66,7 +66,8 @@ end
 redis.call('HSET', KEYS[1], 'doc', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
 for i = 5, #ARGV do
-  redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i], 'dlp:' .. ARGV[i], 'dlf:' .. ARGV[i])
+  redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i], 'dlp:' .. ARGV[i], 'dlf:' .. ARGV[i],
+    'dls:' .. ARGV[i])
 end
 if ARGV[3] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -77,7 +78,8 @@ return {1, redis.call('HGET', KEYS[1], 'rev')}
 """
 
 # KEYS[1] the conversation; ARGV: field, value pairs of delivery marks (dlv:<rev> all
-# delivered, dlp:<rev> how many went out, dlf:<rev> dropped after a permanent failure).
+# delivered, dlp:<rev> how many went out, dlf:<rev> dropped after a permanent failure,
+# dls:<rev> stalled: its sending failed for now and nobody is sending it).
 # Nothing is created for a conversation that is gone.
 MARK_DELIVERED = """
 if redis.call('HEXISTS', KEYS[1], 'rev') == 0 then return 0 end
@@ -137,11 +139,11 @@ def _shown(value: bytes) -> str:
 
 def _marks(
     key: str, fields: dict[Any, Any], revision: int
-) -> tuple[set[int], dict[int, int], dict[int, str]]:
+) -> tuple[set[int], dict[int, int], dict[int, str], set[int]]:
     """The delivery marks among a conversation's hash fields, each checked.
 
     A mark names a committed revision (1 to ``revision``); ``dlv`` holds 1, ``dlp`` a count,
-    ``dlf`` a reason of at most ``MAX_FAILURE_REASON`` characters of UTF-8.
+    ``dlf`` a reason of at most ``MAX_FAILURE_REASON`` characters of UTF-8, ``dls`` holds 1.
 
     Raises:
         SnapshotError: a mark out of range, or a field flowhq does not write.
@@ -149,19 +151,20 @@ def _marks(
     delivered: set[int] = set()
     progress: dict[int, int] = {}
     failures: dict[int, str] = {}
+    stalled: set[int] = set()
     for name, value in fields.items():
         if name in (b"doc", b"rev"):
             continue
         kind = bytes(name[:4])
         marked = parse_count(bytes(name[4:]))
-        if kind not in (b"dlv:", b"dlp:", b"dlf:"):
+        if kind not in (b"dlv:", b"dlp:", b"dlf:", b"dls:"):
             raise SnapshotError(key, f"unknown field {_shown(name)} in the conversation's hash")
         if marked is None or marked > revision:
             raise SnapshotError(key, f"delivery mark {_shown(name)} names no committed revision")
-        if kind == b"dlv:":
+        if kind in (b"dlv:", b"dls:"):
             if value != b"1":
                 raise SnapshotError(key, f"delivery mark {_shown(name)} holds {_shown(value)}")
-            delivered.add(marked)
+            (delivered if kind == b"dlv:" else stalled).add(marked)
         elif kind == b"dlp:":
             count = parse_count(bytes(value))
             if count is None:
@@ -175,7 +178,7 @@ def _marks(
             if reason is None or len(reason) > MAX_FAILURE_REASON:
                 raise SnapshotError(key, f"delivery mark {_shown(name)} holds no short text")
             failures[marked] = reason
-    return delivered, progress, failures
+    return delivered, progress, failures, stalled
 
 
 def _text(value: object) -> str:
@@ -311,11 +314,13 @@ class RedisStore:
         revision = parse_count(bytes(rev))
         if revision is None:
             raise SnapshotError(str(key), f"revision {_shown(rev)} is not a positive number")
-        delivered, progress, failures = _marks(str(key), fields, revision)
+        delivered, progress, failures, stalled = _marks(str(key), fields, revision)
         raw = bytes(doc)
         document = self.codec.decode(str(key), raw)
         check_stored(key, document, revision)
-        return Loaded(document, revision, frozenset(delivered), progress, failures, raw)
+        return Loaded(
+            document, revision, frozenset(delivered), progress, failures, raw, frozenset(stalled)
+        )
 
     async def load(self, key: ConversationKey) -> Loaded:
         """Return the document at ``key`` with its revision and delivered mark (one HGETALL).
@@ -379,9 +384,12 @@ class RedisStore:
         *,
         progress: Mapping[int, int] | None = None,
         failures: Mapping[int, str] | None = None,
+        stalled: Collection[int] = (),
     ) -> None:
         """Record delivery marks of ``key`` (one EVALSHA; see ``Store.mark_delivered``)."""
         args: list[str | int] = []
+        for revision in stalled:
+            args += [f"dls:{revision}", 1]
         for revision in revisions:
             args += [f"dlv:{revision}", 1]
         for revision, count in (progress or {}).items():

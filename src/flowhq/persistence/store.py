@@ -53,6 +53,9 @@ class Loaded:
 
     A store must set it whenever ``document`` is set.
     """
+    stalled: frozenset[int] = frozenset()
+    """Revisions whose sending failed for now (and will be retried): nobody is sending them,
+    so whichever process handles the conversation next sends them first, in order."""
 
     @property
     def digest(self) -> str | None:
@@ -160,6 +163,7 @@ class Store(Protocol):
         *,
         progress: Mapping[int, int] | None = None,
         failures: Mapping[int, str] | None = None,
+        stalled: Collection[int] = (),
     ) -> None:
         """Record delivery of outbox entries.
 
@@ -168,6 +172,7 @@ class Store(Protocol):
             revisions: Revisions whose entries all reached the messenger (or were dropped).
             progress: Revision -> how many of its entries went out, for partial sends.
             failures: Revision -> reason, for entries dropped after a permanent failure.
+            stalled: Revisions whose entries failed to go out for now (kept, retried).
         """
         ...
 

@@ -229,7 +229,9 @@ class Conversations:
             if result.ok:
                 planned.outcome.revision = result.revision
                 planned.outcome.record = planned.record
-                committed = Loaded(planned.document, result.revision, raw=result.raw)
+                committed = Loaded(
+                    planned.document, result.revision, raw=result.raw, stalled=loaded.stalled
+                )
                 observer = self.turns.stepper.observer
                 if observer is not None and planned.record is not None:
                     observer.committed(planned.record)

@@ -6,7 +6,9 @@ marked delivered in the store (or partly delivered: how many of its entries went
 the next commit drops the delivered entries. A process sends:
 
 - its own commit's entries, right after the commit;
-- entries whose send failed (or was cancelled) in this process, before anything newer;
+- entries whose send failed (or was cancelled): in this process, or in any process, which
+  marks them stalled in the store; they go before anything newer, so order holds even when
+  the process that failed to send them died;
 - entries older than ``redelivery_after``: their sender died before marking them;
 - the entries of a message that arrives again (a webhook retried after a crash), once
   their original sender has had ``duplicate_grace`` seconds to send them.
@@ -108,7 +110,7 @@ class Delivery:
         if self.messenger is None:
             return None
         owed = pending(committed)
-        due = self.due(key, owed, own=committed.revision)
+        due = self.due(key, owed, own=committed.revision, stalled=committed.stalled)
         delivered = await self.deliver(key, due, committed.document)
         if delivered and len(due) == len(owed):
             marks = frozenset(p.revision for p in due)
@@ -165,7 +167,8 @@ class Delivery:
             try:
                 async with conversations.lock(key):
                     loaded = await self.store.load(key)
-                    due = self.due(key, pending(loaded), own=None, age=older_than)
+                    owed = pending(loaded)
+                    due = self.due(key, owed, own=None, age=older_than, stalled=loaded.stalled)
                     if due and await self.deliver(key, due, loaded.document):
                         sent += len(due)
                     conversations.evict(key)
@@ -182,12 +185,15 @@ class Delivery:
         *,
         own: int | None,
         age: float | None = None,
+        stalled: frozenset[int] = frozenset(),
     ) -> list[Pending]:
         """Which of the ``owed`` entries this process sends now, in commit order.
 
-        See the module docs: its own commit's, those that failed here, and lost ones.
+        See the module docs: its own commit's, those whose sending failed (here, or in any
+        process: ``stalled``), and lost ones. Older ones go first, so replies keep their
+        order even when the process that failed to send them died.
         """
-        failed = self._failed.get(key, set())
+        failed = self._failed.get(key, set()) | stalled
         cutoff = time.time() - (self.redelivery_after if age is None else age)
         due = [
             p
@@ -268,6 +274,7 @@ class Delivery:
         done = {p.revision for p in due[:sent] if p is last_of[p.revision]}
         progress = {p.revision: p.seq + 1 for p in due[:sent] if p.revision not in done}
         failures: dict[int, str] = {}
+        stalled: set[int] = set()
         if error is not None:
             failing = [p.revision for p in due[sent:]]
             if error.permanent:
@@ -282,9 +289,15 @@ class Delivery:
                 )
             else:
                 self._remember(key, set(failing))
+                stalled = set(failing)  # in the store too: this process may die before a retry
                 logger.warning("replies to %s stay in the outbox: %s", key, error)
-        if done or progress or failures:
-            await self.store.mark_delivered(key, done, progress=progress, failures=failures)
+        if done or progress or failures or stalled:
+            if stalled:
+                await self.store.mark_delivered(
+                    key, done, progress=progress, failures=failures, stalled=stalled
+                )
+            else:  # a store written before stalled marks existed still works without them
+                await self.store.mark_delivered(key, done, progress=progress, failures=failures)
         self._forget(key, done | set(failures))
 
     def _remember(self, key: ConversationKey, revisions: set[int]) -> None:

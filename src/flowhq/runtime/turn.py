@@ -188,6 +188,7 @@ class Turns:
             loaded.delivered,
             loaded.progress,
             loaded.failures,
+            stalled=loaded.stalled,
         )
         return self.working_copy(key, copy)
 
