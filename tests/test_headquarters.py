@@ -166,10 +166,10 @@ async def test_two_headquarters_sharing_a_store_conflict_and_retry() -> None:
             await asyncio.sleep(0)
             return loaded
 
-        async def commit(self, key, document, *, expected, ttl=None, forget=(), digest=None):  # type: ignore[no-untyped-def]
+        async def commit(self, key, document, *, expected, ttl=None, forget=(), **extra):  # type: ignore[no-untyped-def]
             await asyncio.sleep(0)
             result: CommitResult = await self.inner.commit(
-                key, document, expected=expected, ttl=ttl, forget=forget, digest=digest
+                key, document, expected=expected, ttl=ttl, forget=forget, **extra
             )
             self.conflicts += not result.ok
             return result
@@ -198,7 +198,7 @@ async def test_two_headquarters_sharing_a_store_conflict_and_retry() -> None:
 
 async def test_conflict_error_after_bounded_attempts() -> None:
     class Hostile(MemoryStore):
-        async def commit(self, key, document, *, expected, ttl=None, forget=(), digest=None):  # type: ignore[no-untyped-def]
+        async def commit(self, key, document, *, expected, ttl=None, forget=(), **extra):  # type: ignore[no-untyped-def]
             other = ConversationDocument(channel=document.channel)  # someone else wins
             await super().commit(key, other, expected=expected, ttl=ttl)
             return await super().commit(key, document, expected=-1, ttl=ttl)

@@ -14,6 +14,7 @@ import pytest
 
 from flowhq import ConversationKey, MemoryStore, SnapshotError, Store
 from flowhq.persistence.redis import RedisStore
+from flowhq.persistence.store import Seen
 from flowhq.state.document import Auth, Channel, ConversationDocument, OutboxEntry
 
 KEY = ConversationKey("whatsapp", "+15550001")
@@ -398,3 +399,44 @@ async def test_valid_marks_load(redis_store: RedisStore) -> None:
     loaded = await redis_store.load(key)
     assert (loaded.delivered, loaded.progress) == ({1}, {2: 1})
     assert loaded.failures == {2: "é" * 500}  # kept to its first 500 characters
+
+
+# --- message ids seen beyond the document's inbox ----------------------------------------
+
+
+def seen(message_id: str, at: float, *, limit: int = 1000) -> Seen:
+    return Seen(message_id, at, since=at - 100, limit=limit, keep=3600)
+
+
+async def test_a_commit_of_a_message_seen_before_is_a_duplicate(store: Store) -> None:
+    key = timer_key("seen")
+    doc = ConversationDocument(channel=Channel(key.channel, key.identifier))
+    assert (await store.commit(key, doc, expected=0, seen=seen("wamid.1", 1000.0))).ok
+    again = await store.commit(key, doc, expected=1, seen=seen("wamid.1", 1001.0))
+    assert again.duplicate
+    assert not again.ok
+    assert (await store.load(key)).revision == 1  # nothing was written
+    assert (await store.commit(key, doc, expected=1, seen=seen("wamid.2", 1002.0))).ok
+
+
+async def test_past_the_limit_the_oldest_ids_make_way_for_a_floor(store: Store) -> None:
+    key = timer_key("floor")
+    doc = ConversationDocument(channel=Channel(key.channel, key.identifier))
+    for n in range(6):
+        result = await store.commit(key, doc, expected=n, seen=seen(f"m{n}", 1000.0 + n, limit=3))
+        assert result.ok
+    # m0..m2 went; their newest time (1002) is the floor: a message from before counts as seen
+    late = await store.commit(key, doc, expected=6, seen=seen("never-seen", 1001.5, limit=3))
+    assert late.duplicate
+    assert (await store.commit(key, doc, expected=6, seen=seen("m1", 1001.0, limit=3))).duplicate
+    fresh = await store.commit(key, doc, expected=6, seen=seen("new", 1002.5, limit=3))
+    assert fresh.ok
+
+
+async def test_ids_older_than_the_window_are_forgotten(store: Store) -> None:
+    key = timer_key("window")
+    doc = ConversationDocument(channel=Channel(key.channel, key.identifier))
+    assert (await store.commit(key, doc, expected=0, seen=seen("old", 1000.0))).ok
+    assert (await store.commit(key, doc, expected=1, seen=seen("later", 1200.0))).ok
+    # "old" (1000) is before 1200 - 100: forgotten (callers refuse such deliveries first)
+    assert (await store.commit(key, doc, expected=2, seen=seen("old", 1201.0))).ok

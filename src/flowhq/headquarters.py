@@ -139,9 +139,7 @@ class Headquarters:
             error_handler=self.error_handler,
             keeps_outbox=messenger is not None,
         )
-        self._conversations = Conversations(
-            store, turns, ttl=ttl, max_attempts=limits.max_attempts, cache=cache
-        )
+        self._conversations = Conversations(store, turns, ttl=ttl, limits=limits, cache=cache)
         self._delivery = Delivery(
             messenger, self._conversations, delivery, clock=clock, on_undeliverable=on_undeliverable
         )
@@ -176,6 +174,10 @@ class Headquarters:
             StoreUnavailableError: the store is down.
         """
         key = self._intake.admit(inbound)
+        if self._intake.too_old(inbound, self.clock().timestamp(), self.limits.dedup_window):
+            logger.warning("%s: message %s refused: older than the deduplication window", key,
+                           inbound.message_id)  # fmt: skip
+            return Outcome(rejected=True)
         refusal = self._intake.refusal(inbound)
         if refusal is not None:
             reply = OutboundMessage(refusal)

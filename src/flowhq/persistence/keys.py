@@ -85,3 +85,11 @@ class KeyBuilder:
         """The timer index shard of a conversation (stable across processes: CRC-32)."""
         member = f"{conversation.channel}:{conversation.identifier}"
         return zlib.crc32(member.encode("utf-8", "surrogatepass")) % shards
+
+    def seen(self, conversation: ConversationKey) -> str:
+        """``flowhq:{whatsapp:+15550001}:seen``: the ids of the conversation's messages.
+
+        It shares the conversation's hash tag (the commit script checks and adds to it) and
+        never matches :meth:`pattern`, which wants the key to end with the tag.
+        """
+        return f"{self.key(conversation)}:seen"

@@ -19,6 +19,7 @@ from flowhq.persistence.store import (
     Claim,
     CommitResult,
     Loaded,
+    Seen,
     check_stored,
     digest_of,
 )
@@ -38,6 +39,13 @@ class _Entry:
     stalled: set[int] = field(factory=set)
 
 
+@define
+class _Seen:
+    times: dict[str, float] = field(factory=dict)
+    floor: float | None = None
+    expires_at: float = 0.0
+
+
 class MemoryStore:
     """Keeps conversations in a dict, with revision compare-and-set like ``RedisStore``.
 
@@ -51,6 +59,7 @@ class MemoryStore:
     ) -> None:
         self.codec: Codec = codec or JsonCodec(token_keys=token_keys)
         self._entries: dict[ConversationKey, _Entry] = {}
+        self._seen: dict[ConversationKey, _Seen] = {}
         # The timer index: the score of each conversation, and a heap of (score, key) whose
         # stale pairs (another score since) are skipped when they come up.
         self._wake: dict[ConversationKey, float] = {}
@@ -85,6 +94,8 @@ class MemoryStore:
         ]
         for key in expired:
             del self._entries[key]
+        for key in [key for key, ids in self._seen.items() if ids.expires_at <= now]:
+            del self._seen[key]
 
     def _loaded(self, key: ConversationKey, entry: _Entry | None) -> Loaded:
         if entry is None:
@@ -115,10 +126,13 @@ class MemoryStore:
         forget: Collection[int] = (),
         wake_at: float | None = None,
         digest: str | None = None,
+        seen: Seen | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``; see ``Store.commit``."""
         if wake_at is not None:
             self._lower(key, wake_at)
+        if seen is not None and self._has_seen(key, seen):
+            return CommitResult(False, expected, duplicate=True)
         entry = self._live(key)
         revision = entry.revision if entry else 0
         moved = digest is not None and (entry is None or digest_of(entry.raw) != digest)
@@ -136,7 +150,32 @@ class MemoryStore:
             for marks in (entry.progress, entry.failures):
                 for old in gone & set(marks):
                     del marks[old]
+        if seen is not None:
+            self._remember_seen(key, seen)
         return CommitResult(True, revision + 1, raw=raw)
+
+    def _has_seen(self, key: ConversationKey, seen: Seen) -> bool:
+        ids = self._seen.get(key)
+        if ids is None or ids.expires_at <= time.monotonic():
+            return False
+        return seen.message_id in ids.times or (ids.floor is not None and seen.at <= ids.floor)
+
+    def _remember_seen(self, key: ConversationKey, seen: Seen) -> None:
+        """As the Redis commit script: add, forget the old, keep at most ``limit`` and a floor."""
+        ids = self._seen.get(key)
+        if ids is None or ids.expires_at <= time.monotonic():
+            ids = self._seen[key] = _Seen()
+        ids.times[seen.message_id] = seen.at
+        ids.times = {m: t for m, t in ids.times.items() if t >= seen.since}
+        if ids.floor is not None and ids.floor < seen.since:
+            ids.floor = None
+        extra = len(ids.times) - seen.limit
+        if extra > 0:
+            gone = sorted(ids.times.items(), key=lambda item: (item[1], item[0]))[:extra]
+            for message_id, _ in gone:
+                del ids.times[message_id]
+            ids.floor = max(gone[-1][1], ids.floor if ids.floor is not None else gone[-1][1])
+        ids.expires_at = time.monotonic() + seen.keep
 
     async def mark_delivered(
         self,

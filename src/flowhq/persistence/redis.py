@@ -32,7 +32,7 @@ from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
 from flowhq.persistence.integrity import MAX_FAILURE_REASON, parse_count
 from flowhq.persistence.keys import KeyBuilder
-from flowhq.persistence.store import Claim, CommitResult, Loaded, check_stored
+from flowhq.persistence.store import Claim, CommitResult, Loaded, Seen, check_stored
 from flowhq.state.document import ConversationDocument
 
 __all__ = ["RedisStore"]
@@ -42,17 +42,32 @@ logger = logging.getLogger("flowhq.persistence")
 TIMER_SHARDS = 16
 """Shards of the timer index; fixed for a deployment (a conversation's shard depends on it)."""
 
-# KEYS[1] the conversation; ARGV: expected revision (decimal string), document, TTL in ms
-# (0: no expiry), the SHA-1 of the document the step started from ('' for none), then
-# revisions whose delivery marks can go. Returns {1, new_rev}, {0, HGETALL} when the revision
-# or the document is not the expected one (so the retry needs no load), or {-1} when a
-# foreign hash is at the key. Revisions are compared as strings and bumped with HINCRBY: Lua
-# numbers are doubles, which lose exactness past 2^53. The digest catches a document written
-# over at the same revision (by hand, or a corruption) that a cached copy would overwrite.
+# KEYS[1] the conversation, KEYS[2] the ids of its messages seen (same slot). ARGV: 1 the
+# expected revision (decimal string), 2 the document, 3 its TTL in ms (0: no expiry), 4 the
+# SHA-1 of the document the step started from ('' for none), 5 the message id ('' for none),
+# 6 its time, 7 the time before which seen ids are forgotten, 8 how many ids are kept at
+# most, 9 how long they are kept (ms), then revisions whose delivery marks can go.
+# Returns {1, new_rev}; {0, HGETALL} when the revision or the document is not the expected
+# one (so the retry needs no load); {2} when the message was seen (a duplicate: nothing is
+# written); {-1} when a foreign hash is at the key. Revisions are compared as strings and
+# bumped with HINCRBY: Lua numbers are doubles, which lose exactness past 2^53. The digest
+# catches a document written over at the same revision (by hand, or a corruption) that a
+# cached copy would overwrite. Past the limit, the oldest ids go and the newest time among
+# them stays as a floor, under the member '' (a message id is never empty): a message from
+# before it counts as seen.
 COMMIT = """
 local rev = redis.call('HGET', KEYS[1], 'rev')
 if rev == false and redis.call('EXISTS', KEYS[1]) == 1 then
   return {-1}
+end
+if ARGV[5] ~= '' then
+  if redis.call('ZSCORE', KEYS[2], ARGV[5]) then
+    return {2}
+  end
+  local floor = redis.call('ZSCORE', KEYS[2], '')
+  if floor and tonumber(ARGV[6]) <= tonumber(floor) then
+    return {2}
+  end
 end
 if (rev or '0') ~= ARGV[1] then
   return {0, redis.call('HGETALL', KEYS[1])}
@@ -65,7 +80,7 @@ if ARGV[4] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'doc', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
-for i = 5, #ARGV do
+for i = 10, #ARGV do
   redis.call('HDEL', KEYS[1], 'dlv:' .. ARGV[i], 'dlp:' .. ARGV[i], 'dlf:' .. ARGV[i],
     'dls:' .. ARGV[i])
 end
@@ -73,6 +88,26 @@ if ARGV[3] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 else
   redis.call('PERSIST', KEYS[1])
+end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[7])
+  local floor = redis.call('ZSCORE', KEYS[2], '')
+  if floor then
+    redis.call('ZREM', KEYS[2], '')
+  end
+  local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[8])
+  if extra > 0 then
+    local gone = redis.call('ZRANGE', KEYS[2], 0, extra - 1, 'WITHSCORES')
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1)
+    if not floor or tonumber(gone[#gone]) > tonumber(floor) then
+      floor = gone[#gone]
+    end
+  end
+  if floor then
+    redis.call('ZADD', KEYS[2], floor, '')
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[9])
 end
 return {1, redis.call('HGET', KEYS[1], 'rev')}
 """
@@ -181,6 +216,14 @@ def _marks(
     return delivered, progress, failures, stalled
 
 
+def _seen_args(seen: Seen | None) -> list[str]:
+    """ARGV 5-9 of the commit script: the message and how long its id is kept."""
+    if seen is None:
+        return ["", "0", "0", "0", "0"]
+    keep_ms = str(max(1, int(seen.keep * 1000)))
+    return [seen.message_id, repr(seen.at), repr(seen.since), str(seen.limit), keep_ms]
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -276,19 +319,21 @@ class RedisStore:
                     await cast(Awaitable[str], self.client.script_load(source))
                 self._scripts_loaded = True
 
-    async def _eval(self, script: str, key: str, args: Sequence[Any]) -> Any:
-        """Run ``script`` by its SHA, loading the scripts when the server lacks them.
+    async def _eval(self, script: str, key: str | Sequence[str], args: Sequence[Any]) -> Any:
+        """Run ``script`` by its SHA on ``key`` (or keys), loading the scripts when needed.
 
         The server loses them on restart, SCRIPT FLUSH or failover.
         """
+        keys = [key] if isinstance(key, str) else list(key)
         if not self._scripts_loaded:
             await self._load_scripts()
+        call = self.client.evalsha
         try:
-            return await cast(Awaitable[Any], self.client.evalsha(_SHAS[script], 1, key, *args))
+            return await cast(Awaitable[Any], call(_SHAS[script], len(keys), *keys, *args))
         except NoScriptError:
             self._scripts_loaded = False
             await self._load_scripts()
-            return await cast(Awaitable[Any], self.client.evalsha(_SHAS[script], 1, key, *args))
+            return await cast(Awaitable[Any], call(_SHAS[script], len(keys), *keys, *args))
 
     async def _call(self, pending: Awaitable[Any] | Any) -> Any:
         """Await a redis-py command, turning lasting connection failures into ours.
@@ -346,8 +391,12 @@ class RedisStore:
         forget: Collection[int] = (),
         wake_at: float | None = None,
         digest: str | None = None,
+        seen: Seen | None = None,
     ) -> CommitResult:
         """Write ``document`` if the revision is still ``expected``, atomically (one EVALSHA).
+
+        With ``seen``, the message's id is checked against (and added to) the ids of the
+        conversation's messages, a sorted set beside its hash in the same slot.
 
         With ``digest``, the script also compares the stored document's SHA-1 with it. With
         ``wake_at``, the timer index entry is lowered in the same round trip (a pipeline:
@@ -359,11 +408,11 @@ class RedisStore:
         """
         raw = self.codec.encode(document)
         ttl_ms = int(ttl * 1000) if ttl else 0
-        redis_key = self.keys.key(key)
-        args = [str(expected), raw, str(ttl_ms), digest or "", *forget]
+        keys = [self.keys.key(key), self.keys.seen(key)]
+        args = [str(expected), raw, str(ttl_ms), digest or "", *_seen_args(seen), *forget]
         try:
             if wake_at is None:
-                reply = await self._call(self._eval(COMMIT, redis_key, args))
+                reply = await self._call(self._eval(COMMIT, keys, args))
             else:
                 reply = await self._call(self._commit_waking(key, args, wake_at))
         except ResponseError as exc:
@@ -373,6 +422,8 @@ class RedisStore:
             raise SnapshotError(str(key), "a foreign hash is stored at this key; not overwriting")
         if status == 1:
             return CommitResult(True, int(reply[1]), raw=raw)
+        if status == 2:
+            return CommitResult(False, expected, duplicate=True)
         flat = reply[1]
         current = self._loaded(key, dict(zip(flat[::2], flat[1::2], strict=True)))
         return CommitResult(False, current.revision, current)
@@ -405,13 +456,13 @@ class RedisStore:
         On one Redis, a pipeline sends the ``ZADD LT`` first. On a cluster (where redis-py
         pipelines no scripts) both go out at once, to their own nodes.
         """
-        redis_key = self.keys.key(key)
+        keys = [self.keys.key(key), self.keys.seen(key)]
         index, member = self._index_of(key), self.keys.member(key)
         lowered: Any
         if isinstance(self.client, RedisCluster):
             lowered, reply = await asyncio.gather(
                 self.client.zadd(index, {member: wake_at}, lt=True),
-                self._eval(COMMIT, redis_key, args),
+                self._eval(COMMIT, keys, args),
                 return_exceptions=True,
             )
         else:
@@ -419,11 +470,11 @@ class RedisStore:
                 await self._load_scripts()
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zadd(index, {member: wake_at}, lt=True)
-                pipe.evalsha(_SHAS[COMMIT], 1, redis_key, *args)
+                pipe.evalsha(_SHAS[COMMIT], len(keys), *keys, *args)
                 lowered, reply = await pipe.execute(raise_on_error=False)
             if isinstance(reply, NoScriptError):  # the index was lowered: harmless alone
                 self._scripts_loaded = False
-                reply = await self._eval(COMMIT, redis_key, args)
+                reply = await self._eval(COMMIT, keys, args)
         if isinstance(reply, BaseException):
             raise reply
         for attempt in range(3):  # the commit may have landed: its timer must be indexed
@@ -508,7 +559,11 @@ class RedisStore:
         return sum(int(count) for count in counts)
 
     async def delete(self, key: ConversationKey) -> bool:
-        """Delete the conversation and its timer index entry; return whether it existed."""
+        """Delete the conversation and its timer index entry; return whether it existed.
+
+        The ids of its messages stay until they expire: a delivery Meta retries after a
+        reset is still known as one.
+        """
         redis_key = self.keys.key(key)
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.delete(redis_key)

@@ -20,7 +20,7 @@ from flowhq.persistence.codec import Codec
 from flowhq.persistence.integrity import MAX_COUNT
 from flowhq.state.document import ConversationDocument
 
-__all__ = ["Claim", "CommitResult", "Loaded", "Store", "check_stored", "digest_of"]
+__all__ = ["Claim", "CommitResult", "Loaded", "Seen", "Store", "check_stored", "digest_of"]
 
 
 def digest_of(raw: bytes) -> str:
@@ -80,6 +80,34 @@ class CommitResult:
     current: Loaded | None = None
     raw: bytes | None = field(default=None, repr=False)
     """On success, the document as now stored."""
+    duplicate: bool = False
+    """Refused because the message was processed before (``Seen``); nothing was written."""
+
+
+@frozen
+class Seen:
+    """The inbound message a commit processes, for deduplication beyond the document's inbox.
+
+    The store keeps the ids of the conversation's messages beside it (scored by their time)
+    and refuses a commit whose message it has seen. Ids older than ``since`` are forgotten
+    (deliveries that old are refused before any step); past ``limit`` ids the oldest go, and
+    the time of the newest that went becomes a floor: a message from before it counts as seen
+    (a very late first delivery of it would be lost; it takes ``limit`` messages in the
+    window to get there).
+
+    Attributes:
+        message_id: The channel's id of the message.
+        at: Its time (epoch seconds): when the user sent it, else when it arrived.
+        since: Ids seen before this time are forgotten.
+        limit: How many ids a conversation keeps at most.
+        keep: Seconds the ids are kept after the conversation's last commit.
+    """
+
+    message_id: str
+    at: float
+    since: float
+    limit: int
+    keep: float
 
 
 @frozen
@@ -114,6 +142,7 @@ class Store(Protocol):
         forget: Collection[int] = (),
         wake_at: float | None = None,
         digest: str | None = None,
+        seen: Seen | None = None,
     ) -> CommitResult:
         """Write ``document`` only if the stored revision is still ``expected``.
 
@@ -134,6 +163,8 @@ class Store(Protocol):
                 given, the commit is also refused if the stored document is another one,
                 even at the same revision (written over by hand, or corrupted): a copy kept
                 from an earlier commit must never overwrite it unseen.
+            seen: The message this commit processes: refused as a duplicate
+                (``CommitResult.duplicate``) when the store has seen it, else remembered.
         """
         ...
 

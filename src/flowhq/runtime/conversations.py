@@ -22,9 +22,10 @@ from attrs import frozen
 from flowhq.errors import ConflictError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage
-from flowhq.persistence.store import Loaded, Store
+from flowhq.persistence.store import Loaded, Seen, Store
 from flowhq.runtime import timers
 from flowhq.runtime.records import Outcome, StepRecord
+from flowhq.runtime.settings import Limits
 from flowhq.runtime.turn import Planned, Start, Turns
 from flowhq.state.document import ConversationDocument, Timer
 
@@ -72,7 +73,7 @@ class Conversations:
         store: Where the documents live.
         turns: Plans each step (the chart, the components, the bookkeeping).
         ttl: Seconds a conversation is kept after its last commit (``None``: forever).
-        max_attempts: Commit attempts before ``ConflictError``.
+        limits: Commit attempts, and how long and how many message ids are remembered.
         cache: Keep each conversation's last committed document in this process. With an
             outbox, delivery decides what to cache once the replies' marks are known.
     """
@@ -83,13 +84,14 @@ class Conversations:
         turns: Turns,
         *,
         ttl: int | None,
-        max_attempts: int,
+        limits: Limits,
         cache: bool,
     ) -> None:
         self.store = store
         self.turns = turns
         self.ttl = ttl
-        self.max_attempts = max_attempts
+        self.limits = limits
+        self.max_attempts = limits.max_attempts
         self._locks: dict[ConversationKey, _KeyLock] = {}
         self._cache: OrderedDict[ConversationKey, Loaded] | None = OrderedDict() if cache else None
 
@@ -142,7 +144,16 @@ class Conversations:
         async def step(loaded: Loaded) -> Planned:
             return await self.turns.answer(key, loaded, inbound)
 
-        return await self._transact(key, step)
+        now = self.turns.stepper.clock().timestamp()
+        window = self.limits.dedup_window
+        seen = Seen(
+            inbound.message_id,
+            inbound.timestamp if inbound.timestamp is not None else now,
+            since=now - window,
+            limit=self.limits.dedup_limit,
+            keep=window,
+        )
+        return await self._transact(key, step, seen=seen)
 
     async def begin(self, key: ConversationKey, start: Start) -> Transaction:
         """Begin a flow in the conversation and commit.
@@ -196,12 +207,15 @@ class Conversations:
         until_last = math.ceil(last - self.turns.stepper.clock().timestamp())
         return max(self.ttl, until_last + self.ttl)
 
-    async def _transact(self, key: ConversationKey, step: Step) -> Transaction:
+    async def _transact(
+        self, key: ConversationKey, step: Step, *, seen: Seen | None = None
+    ) -> Transaction:
         """Run ``step`` and commit what it planned; on a conflict, step again.
 
         The caller holds :meth:`lock` for ``key``. A step that plans nothing (a duplicate)
         commits nothing and leaves nothing cached: its document may owe replies another
-        sender is marking.
+        sender is marking. With ``seen``, a message the store has seen (beyond the
+        document's own short inbox) is a duplicate too, found by the commit itself.
 
         Raises:
             ConflictError: the commit lost ``max_attempts`` times in a row.
@@ -214,9 +228,6 @@ class Conversations:
             planned = await step(loaded)
             if planned.document is None:
                 return Transaction(planned.outcome, loaded, None, planned.record)
-            wake_at = timers.earliest(planned.document)
-            # A store written before timers existed still serves flows that set none.
-            waking = {"wake_at": wake_at} if wake_at is not None else {}
             result = await self.store.commit(
                 key,
                 planned.document,
@@ -224,8 +235,11 @@ class Conversations:
                 ttl=self._ttl(planned.document),
                 forget=sorted(loaded.marks()),  # their entries left the outbox in the step
                 digest=loaded.digest,  # a cached copy never overwrites a changed document
-                **waking,
+                **_extras(timers.earliest(planned.document), seen),
             )
+            if result.duplicate:
+                outcome = Outcome(duplicate=True, revision=loaded.revision)
+                return Transaction(outcome, loaded, None, None)
             if result.ok:
                 planned.outcome.revision = result.revision
                 planned.outcome.record = planned.record
@@ -248,3 +262,16 @@ class Conversations:
             await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311
             loaded = await self.store.load(key)
         raise ConflictError(str(key), expected, loaded.revision, self.max_attempts)
+
+
+def _extras(wake_at: float | None, seen: Seen | None) -> dict[str, Any]:
+    """The commit's newer keywords, passed only when used.
+
+    A store written before timers and seen ids existed still serves what uses neither.
+    """
+    extras: dict[str, Any] = {}
+    if wake_at is not None:
+        extras["wake_at"] = wake_at
+    if seen is not None:
+        extras["seen"] = seen
+    return extras

@@ -93,6 +93,14 @@ class Intake:
             check_text(inbound.title, "title", limit=None)
         return key
 
+    def too_old(self, inbound: InboundMessage, now: float, window: float) -> bool:
+        """Whether ``inbound`` was sent before the deduplication window (a replay).
+
+        Its id may be forgotten by then, so it could not be told from a new message: it is
+        refused instead (logged, no reply).
+        """
+        return inbound.timestamp is not None and inbound.timestamp < now - window
+
     def refusal(self, inbound: InboundMessage) -> str | None:
         """The text that refuses ``inbound`` without a step (empty, too long), or ``None``."""
         blank = inbound.text is None or not inbound.text.strip()

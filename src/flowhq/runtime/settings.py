@@ -99,11 +99,18 @@ class Limits:
         max_steps: Transitions per message, to stop loops (``StepLimitError``).
         max_text: Longest accepted inbound text; longer ones are refused with a reply.
         max_attempts: Commit attempts before ``ConflictError``.
+        dedup_window: Seconds a message id is remembered, so a delivery the channel retries
+            is processed once (Meta retries for 7 days); a message older than this is
+            refused.
+        dedup_limit: Ids remembered per conversation at most; past it, the oldest make way
+            and a message from before them counts as seen.
     """
 
     max_steps: int = field(default=100, validator=ge(1))
     max_text: int = field(default=4096, validator=ge(1))
     max_attempts: int = field(default=20, validator=ge(1))
+    dedup_window: float = field(default=7 * 24 * 3600.0, validator=gt(0))
+    dedup_limit: int = field(default=10_000, validator=ge(64))
 
 
 # The flat keywords of the first release, and the settings group each now belongs to.
