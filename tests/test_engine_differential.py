@@ -59,7 +59,8 @@ from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
 from flowhq import Flow, Prompt
-from flowhq.statecharts.engine import Chart, NoTransitionError, compiled
+from flowhq.statecharts.chart import Chart, Macrostep
+from flowhq.statecharts.compiled import NoTransitionError, compiled
 from flowhq.statecharts.model import all_states, transitions
 from flowhq.statecharts.snapshot import restore, snapshot
 from flowhq.testing import paths
@@ -137,7 +138,7 @@ class Spy:
     again the transition that targeted it), which are not transitions taken.
 
     A state entered counts as resumed when the transition entering it targets a history
-    state whose remembered value holds it (what the engine reports in ``Chart.entered``).
+    state whose remembered value holds it (what the engine reports in ``Macrostep.entered``).
     """
 
     def __init__(self) -> None:
@@ -194,10 +195,10 @@ class Pair:
         spy, context = Spy(), Context()
         context.kwargs = dict(kwargs)
         machine = flow_cls(listeners=[spy, context], **kwargs)
-        chart = compiled(flow_cls).chart()
-        chart.start(kwargs)
+        chart = Chart(compiled(flow_cls))
+        step = chart.start(kwargs)
         pair = cls(flow_cls, machine, spy, chart, [f"(start{_describe(kwargs)})"], context)
-        pair.compare("(start)", pair._observe_machine(None), pair._observe_chart(None))
+        pair.compare("(start)", pair._observe_machine(None), pair._observe_chart(step, None))
         return pair
 
     @classmethod
@@ -211,7 +212,7 @@ class Pair:
         machine = restore(flow_cls, configuration, history, listeners=[spy, context])  # type: ignore[arg-type]
         if _finished(flow_cls, configuration):
             machine._engine.running = False  # finished stays finished (see the module docs)
-        chart = compiled(flow_cls).chart(configuration, history)
+        chart = Chart(compiled(flow_cls), configuration, history)
         trace = [f"(restored at {list(configuration)}, history {dict(history)})"]
         pair = cls(flow_cls, machine, spy, chart, trace, context)
         assert (chart.configuration_ids(), chart.history_ids()) == snapshot(machine), pair.where()  # type: ignore[arg-type]
@@ -236,7 +237,7 @@ class Pair:
         engine.clear()
         engine._root_parallel_final_pending = None
         self.spy.clear()
-        self.chart = compiled(self.flow_cls).chart(configuration, history)
+        self.chart = Chart(compiled(self.flow_cls), configuration, history)
         self.trace = [f"(restored at {list(configuration)}, history {dict(history)})"]
         assert (self.chart.configuration_ids(), self.chart.history_ids()) == snapshot(machine), (  # type: ignore[arg-type]
             self.where()
@@ -246,15 +247,18 @@ class Pair:
     def where(self) -> str:
         return f"{name(self.flow_cls)}: " + " -> ".join(self.trace)
 
-    def _observe_chart(self, exc: Exception | None) -> Observed:
+    def _observe_chart(self, step: Macrostep | None, exc: Exception | None) -> Observed:
+        """What the chart did: ``step``, or when it raised ``exc``, what it did before."""
         chart = self.chart
+        step = step if exc is None else chart.interrupted
+        assert step is not None
         observed = Observed(
             configuration=chart.configuration_ids(),
             history=chart.history_ids(),
-            entered=[(node.id, resumed) for node, resumed in chart.entered],
+            entered=[(node.id, resumed) for node, resumed in step.entered],
             taken=[
                 (trans.source.id, tuple(t.id for t in trans.targets), event)
-                for trans, event in chart.taken
+                for trans, event in step.taken
             ],
             error=None,
             terminated=not chart.running,
@@ -264,8 +268,7 @@ class Pair:
             observed.error_configuration = sorted(exc.configuration)
         elif exc is not None:
             observed.error = _error(exc)
-        chart.entered.clear()
-        chart.taken.clear()
+        assert observed.terminated == step.finished
         return observed
 
     def _observe_machine(self, exc: Exception | None) -> Observed:
@@ -311,11 +314,11 @@ class Pair:
         else:
             expected = self._observe_machine(None)
         try:
-            self.chart.send(event, kwargs)
+            step = self.chart.send(event, kwargs)
         except Exception as exc:
-            actual = self._observe_chart(exc)
+            actual = self._observe_chart(None, exc)
         else:
-            actual = self._observe_chart(None)
+            actual = self._observe_chart(step, None)
         self.compare(event, expected, actual)
         return expected
 
@@ -409,7 +412,7 @@ def reachable(flow_cls: Chartable) -> dict[Position, list[tuple[str, int]]]:
     if flow_cls in _REACHABLE:
         return _REACHABLE[flow_cls]
     flow = compiled(flow_cls)
-    chart = flow.chart()
+    chart = Chart(flow)
     chart.start(variant_kwargs(None)[0])
     found = {_position(chart): list[tuple[str, int]]()}
     queue = deque([_position(chart)])
@@ -419,7 +422,7 @@ def reachable(flow_cls: Chartable) -> dict[Position, list[tuple[str, int]]]:
         configuration, history = position
         for event in events:
             for index, kwargs in enumerate(variant_kwargs(event)):
-                chart = flow.chart(configuration, dict(history))
+                chart = Chart(flow, configuration, dict(history))
                 try:
                     chart.send(event, kwargs)
                 except Exception:  # no transition, or a guard that raised
@@ -608,28 +611,27 @@ def test_generated_paths_replay_alike(flow_cls: type[Flow]) -> None:
 
 
 def _drive(flow_cls: Chartable, path: Sequence[tuple[str, int]]) -> Chart:
-    chart = compiled(flow_cls).chart()
+    chart = Chart(compiled(flow_cls))
     chart.start(variant_kwargs(None)[0])
     for event, index in path:
         chart.send(event, variant_kwargs(event)[index])
-    chart.entered.clear()
-    chart.taken.clear()
     return chart
 
 
 def _outcome(chart: Chart, event: str, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
     try:
-        chart.send(event, kwargs)
+        step = chart.send(event, kwargs)
         error = None
     except Exception as exc:
-        error = _error(exc)
+        assert chart.interrupted is not None
+        step, error = chart.interrupted, _error(exc)
     # History values list states in configuration order, which is entry order in a chart
     # that got there by events and document order in a restored one: compare them as sets.
     history = {key: sorted(values) for key, values in chart.history_ids().items()}
-    entered = [(node.id, resumed) for node, resumed in chart.entered]
+    entered = [(node.id, resumed) for node, resumed in step.entered]
     # Transitions taken together are listed in configuration order too (the one that wins a
     # conflict is not: see test_difference_restored_chart_selects_in_another_order).
-    taken = sorted((t.source.id, tuple(n.id for n in t.targets), e) for t, e in chart.taken)
+    taken = sorted((t.source.id, tuple(n.id for n in t.targets), e) for t, e in step.taken)
     return error, chart.configuration_ids(), history, entered, taken, chart.running
 
 
@@ -643,11 +645,11 @@ def test_restored_chart_equals_started_chart(flow_cls: Chartable) -> None:
         if not started.running:
             continue  # a finished conversation is not restored (it starts over)
         saved = (started.configuration_ids(), started.history_ids())
-        assert _same_position(started) == _same_position(flow.chart(*_unpack(position)))
-        assert _same_position(flow.chart(*saved)) == _same_position(started)
+        assert _same_position(started) == _same_position(Chart(flow, *_unpack(position)))
+        assert _same_position(Chart(flow, *saved)) == _same_position(started)
         for event in flow_events(flow_cls):
             for kwargs in variant_kwargs(event):
-                restored = flow.chart(*saved)
+                restored = Chart(flow, *saved)
                 driven = _drive(flow_cls, path)
                 assert restored.enabled_events(kwargs) == driven.enabled_events(kwargs)
                 assert _outcome(restored, event, kwargs) == _outcome(driven, event, kwargs), (
@@ -735,10 +737,10 @@ def test_a_finished_top_level_parallel_stays_finished_when_restored() -> None:
     finished configuration is finished, driven there or restored there; a Flow ending in
     a top-level parallel state finishes."""
     kwargs = make_kwargs(None, {"ok": True})
-    driven = compiled(TopParallel).chart()
+    driven = Chart(compiled(TopParallel))
     driven.start(kwargs)
     driven.send("step", kwargs)
     driven.send("finish", kwargs)
     assert not driven.running
-    restored = compiled(TopParallel).chart(driven.configuration_ids(), driven.history_ids())
+    restored = Chart(compiled(TopParallel), driven.configuration_ids(), driven.history_ids())
     assert restored.running == driven.running

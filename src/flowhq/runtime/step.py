@@ -3,14 +3,14 @@
 This is the flow-control half of ``Headquarters`` (DESIGN §4, steps 4-6). It works on a
 private copy of the document and never touches the store or the messenger: the caller
 commits the result and sends the replies. The chart is the compiled form of the flow
-(:mod:`flowhq.statecharts.engine`), restored from the saved configuration without running
-any entry.
+(:mod:`flowhq.statecharts.compiled`) run by :mod:`flowhq.statecharts.chart`, restored from
+the saved configuration without running any entry.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, cast
 
@@ -23,8 +23,9 @@ from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
 from flowhq.state.document import ChartState, ConversationDocument, Current
 from flowhq.state.manager import ApiSettings, Messaging, StateManager
 from flowhq.state.upgrade import split_legacy_values
+from flowhq.statecharts.chart import Chart, Macrostep
 from flowhq.statecharts.checks import handles
-from flowhq.statecharts.engine import Chart, CompiledFlow, Node, NoTransitionError, compiled
+from flowhq.statecharts.compiled import CompiledFlow, Node, NoTransitionError, compiled
 from flowhq.statecharts.flow import Flow
 from flowhq.statecharts.snapshot import fingerprint
 
@@ -245,9 +246,9 @@ class _Run:
         self.document.current = Current(values=current.values, labels=current.labels)
         self.document.current.path = flow_cls.name
         self.document.chart = ChartState(flow=flow_cls.name, fingerprint=fingerprint(flow_cls))
-        self.chart = compiled(flow_cls).chart()
-        self._run_chart(lambda chart: chart.start(self._guard_kwargs(None)), "-")
-        self._queue_entered()
+        self.chart = Chart(compiled(flow_cls))
+        kwargs = self._guard_kwargs(None)
+        self._queue_entered(self._run_chart(lambda chart: chart.start(kwargs), "-"))
 
     def resume(self) -> bool:
         """Restore the active flow; return whether the inbound message should be delivered.
@@ -341,21 +342,18 @@ class _Run:
         assert self.chart is not None
         return self.chart.is_active(state_id)
 
-    def _queue_entered(self) -> None:
-        assert self.chart is not None
+    def _queue_entered(self, step: Macrostep) -> None:
         queued = {id(component) for component, _ in self.work}
-        for node, resumed in self.chart.entered:
+        for node, resumed in step.entered:
             state = node.state
             if isinstance(state, ComponentBase) and id(state) not in queued:
                 queued.add(id(state))
                 self.work.append((state, resumed))
-        self.chart.entered.clear()
-        for trans, event in self.chart.taken:
+        for trans, event in step.taken:
             target = trans.target.id if trans.target is not None else None
             taken = (trans.source.id, target, trans.declared_event(event))
             if taken not in self.taken:  # a parallel state's regions report it once each
                 self.taken.append(taken)
-        self.chart.taken.clear()
 
     def _manager(self, component: ComponentBase, *, resumed: bool = False) -> StateManager:
         return StateManager(
@@ -382,11 +380,10 @@ class _Run:
 
     # -- events ----------------------------------------------------------------------------
 
-    def _run_chart(self, action: Any, origin: str) -> None:
+    def _run_chart(self, action: Callable[[Chart], Macrostep], origin: str) -> Macrostep:
         assert self.chart is not None
-        assert self.flow is not None
         try:
-            action(self.chart)
+            return action(self.chart)
         except NoTransitionError as exc:
             error = FlowError(f"no transition for {exc.event!r} from {sorted(exc.configuration)}")
             raise RollbackError(origin, error) from None
@@ -403,8 +400,7 @@ class _Run:
         self.document.current.component_result = event
         self.fired.append((origin, event))
         kwargs = self._guard_kwargs(event)
-        self._run_chart(lambda chart: chart.send(event, kwargs), origin or "-")
-        self._queue_entered()
+        self._queue_entered(self._run_chart(lambda chart: chart.send(event, kwargs), origin or "-"))
 
     def _command(self, inbound: InboundMessage) -> str | None:
         assert self.chart is not None
@@ -593,4 +589,4 @@ def _legal_chart(
         for key, values in history.items()
         if key in nodes and nodes[key].is_history and all(value in nodes for value in values)
     }
-    return flow.chart(ordered, kept)
+    return Chart(flow, ordered, kept)
