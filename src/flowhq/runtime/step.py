@@ -25,9 +25,9 @@ from flowhq.state.manager import ApiSettings, Messaging, StateManager
 from flowhq.state.upgrade import split_legacy_values
 from flowhq.statecharts.chart import Chart, Macrostep
 from flowhq.statecharts.checks import handles
-from flowhq.statecharts.compiled import CompiledFlow, Node, NoTransitionError, compiled
+from flowhq.statecharts.compiled import CompiledFlow, NoTransitionError, compiled
 from flowhq.statecharts.flow import Flow
-from flowhq.statecharts.snapshot import fingerprint
+from flowhq.statecharts.restore import fingerprint, legal_chart, migrated
 
 __all__ = [
     "ForcedResult",
@@ -292,12 +292,12 @@ class _Run:
         saved = self.document.chart
         flow = compiled(flow_cls)
         current = fingerprint(flow_cls)
-        chart = _legal_chart(flow, saved.configuration, saved.history)
+        chart = legal_chart(flow, saved.configuration, saved.history)
         if chart is not None and saved.fingerprint == current and saved.flow == flow_cls.name:
             return chart
         if chart is None:
-            migrated = _migrated(flow, saved, flow_cls.migrations)
-            chart = _legal_chart(flow, migrated, saved.history)
+            moved = migrated(flow, saved.configuration, flow_cls.migrations)
+            chart = legal_chart(flow, moved, saved.history)
             if chart is None:
                 self._restart(
                     flow_cls,
@@ -543,50 +543,3 @@ class _Run:
             replies=tuple(m.text for m in self.messaging.messages),
         )
         return StepResult(self.messaging.messages, record)
-
-
-def _migrated(flow: CompiledFlow, saved: ChartState, migrations: Mapping[str, str]) -> list[str]:
-    """The saved configuration mapped through ``migrations``, ancestors re-derived.
-
-    Ids that map to no state of the flow are dropped (a removed section around a step that
-    still exists), compound targets enter their initial states, and ancestors are added;
-    whether the result is a position the flow can be in is for ``_legal_chart`` to say.
-    """
-    chosen: dict[str, None] = {}
-    for state_id in saved.configuration:
-        node = flow.nodes.get(migrations.get(state_id, state_id))
-        if node is None or node.is_history:
-            continue
-        for leaf in _default_leaves(node) if node.children else [node]:
-            for ancestor in reversed(leaf.ancestors):
-                chosen[ancestor.id] = None
-            chosen[leaf.id] = None
-    return [node_id for node_id in flow.nodes if node_id in chosen]
-
-
-def _default_leaves(node: Node) -> list[Node]:
-    if node.parallel:
-        return [leaf for child in node.children for leaf in _default_leaves(child)]
-    if node.initial is None or not node.initial.targets:
-        return [node]
-    return [leaf for target in node.initial.targets for leaf in _default_leaves(target)]
-
-
-def _legal_chart(
-    flow: CompiledFlow, configuration: list[str], history: Mapping[str, list[str]]
-) -> Chart | None:
-    """A chart at ``configuration`` if it is one the flow could be in, else ``None``.
-
-    History values that name unknown states are dropped (a first visit then takes the
-    default).
-    """
-    ordered = flow.legal(configuration)
-    if ordered is None:
-        return None
-    nodes = flow.nodes
-    kept = {
-        key: values
-        for key, values in history.items()
-        if key in nodes and nodes[key].is_history and all(value in nodes for value in values)
-    }
-    return Chart(flow, ordered, kept)

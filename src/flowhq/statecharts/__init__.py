@@ -2,7 +2,8 @@
 
 from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.flow import Flow, HistoryState, check_flow
-from flowhq.statecharts.snapshot import fingerprint, restore, snapshot
+from flowhq.statecharts.restore import fingerprint
+from flowhq.statecharts.snapshot import restore, snapshot
 
 __all__ = [
     "ComponentState",
