@@ -15,8 +15,8 @@ from examples.signup import Signup
 from flowhq import ConversationKey, Flow, Headquarters, InboundMessage, MemoryStore
 from flowhq.statecharts.chart import Chart
 from flowhq.statecharts.compiled import compiled
-from flowhq.statecharts.snapshot import restore
 from flowhq.testing import no_api, plan
+from tests.statecharts.oracle import restore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -62,7 +62,6 @@ from flowhq import Flow, Prompt
 from flowhq.statecharts.chart import Chart, Macrostep
 from flowhq.statecharts.compiled import NoTransitionError, compiled
 from flowhq.statecharts.model import all_states, transitions
-from flowhq.statecharts.snapshot import restore, snapshot
 from flowhq.testing import paths
 from tests.chart_zoo import (
     ZOO,
@@ -74,6 +73,7 @@ from tests.chart_zoo import (
     TopParallel,
 )
 from tests.flows import Age, Fragile, Menu, Nested
+from tests.statecharts.oracle import restore, snapshot
 
 Chartable = type[StateChart[Any]]
 

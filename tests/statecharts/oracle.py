@@ -1,7 +1,10 @@
-"""Snapshot and restore of a python-statemachine chart.
+"""The oracle: a flow as a python-statemachine chart, restored at saved ids and read back.
 
+flowhq runs flows on its compiled engine; python-statemachine is the reference it is held
+to. The differential test, the restore tests and the benchmarks build python-statemachine
+charts at a saved position with ``restore`` and read their position with ``snapshot``.
 Restoring presets the model with the saved configuration before the chart is constructed, so
-python-statemachine does not enter the initial state and no entry action runs (DESIGN §7).
+python-statemachine does not enter the initial state and no entry action runs.
 """
 
 from __future__ import annotations
