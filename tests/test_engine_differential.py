@@ -58,7 +58,7 @@ from examples.order_status import OrderStatus
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
-from flowhq import Flow, Prompt
+from flowhq import Flow, FlowDefinitionError, Message, Prompt, State
 from flowhq.statecharts.chart import Chart, Macrostep
 from flowhq.statecharts.compiled import NoTransitionError, compiled
 from flowhq.statecharts.model import all_states, transitions
@@ -71,6 +71,7 @@ from tests.chart_zoo import (
     RaisingDoneGuard,
     Regions,
     TopParallel,
+    ZooChart,
 )
 from tests.flows import Age, Fragile, Menu, Nested
 from tests.statecharts.oracle import restore, snapshot
@@ -682,8 +683,6 @@ def test_guards_are_given_the_event() -> None:
 
 def test_a_flow_may_not_declare_prepare_event() -> None:
     """The engine does not call ``prepare_event``: a Flow that declares one is refused."""
-    from flowhq import FlowDefinitionError, Message
-
     with pytest.raises(FlowDefinitionError, match="prepare_event"):
 
         class Prepared(Flow):
@@ -744,3 +743,89 @@ def test_a_finished_top_level_parallel_stays_finished_when_restored() -> None:
     assert not driven.running
     restored = Chart(compiled(TopParallel), driven.configuration_ids(), driven.history_ids())
     assert restored.running == driven.running
+
+
+# -- what the runtime does not run: one list, refused when defined and by ``compiled`` ----
+#
+# ``flowhq.statecharts.compiled.UNSUPPORTED`` lists what python-statemachine runs and the
+# compiled runtime does not. A Flow using any of it is refused when its class is created,
+# and ``compiled`` refuses any chart class using it, with the same lines.
+
+
+def _refusal(build: Any) -> list[str]:
+    with pytest.raises(FlowDefinitionError) as caught:
+        build()
+    return caught.value.problems
+
+
+def _compile_refusal(chart_cls: Chartable) -> list[str]:
+    with pytest.raises(FlowDefinitionError) as caught:
+        compiled(chart_cls)
+    return caught.value.problems
+
+
+def test_actions_are_refused_naming_states_by_id_and_transitions_readably() -> None:
+    """Display names never stand for a state; eventless and targetless transitions say so."""
+
+    def build() -> None:
+        class Acting(Flow):
+            ask = Prompt("What?", initial=True)
+            side = Message("Side")
+            end = Message("End", final=True)
+            finish = ask.to(end, on="log")
+            go = ask.to(side)
+            side.to(end, on="log")  # eventless
+
+            class pending(State.Compound, name="Pending things"):
+                wait = Prompt("Wait?", initial=True)
+                nothing = wait.to(None, on="log")  # targetless
+
+            valid = pending.to(end) | ask.to(end)
+            other = ask.to(pending)
+
+            def log(self) -> None:
+                pass
+
+            def on_enter_ask(self) -> None:
+                pass
+
+    remedy = "flows only declare guards: put side effects in an Action or ApiCall state"
+    assert _refusal(build) == [
+        f"eventless transition from 'side' to 'end' has a transition action (log); {remedy}",
+        f"state 'ask' has an entry action (on_enter_ask); {remedy}",
+        f"targetless transition 'nothing' from 'wait' has a transition action (log); {remedy}",
+        f"transition 'finish' from 'ask' to 'end' has a transition action (log); {remedy}",
+    ]
+
+
+def test_a_guard_naming_nothing_is_reported_by_transition() -> None:
+    def build() -> None:
+        class Unknown(Flow):
+            ask = Prompt("What?", initial=True)
+            end = Message("End", final=True)
+            other = Message("Other", final=True)
+            valid = ask.to(end, cond="nonexistent") | ask.to(other)
+
+    [problem] = _refusal(build)
+    assert problem.startswith(
+        "transition 'valid' from 'ask' to 'end': a callback cannot be found ("
+    ), problem
+    assert "'nonexistent'" in problem
+
+
+class Entering(ZooChart):
+    """A plain chart with an entry action: python-statemachine runs it, the engine would not."""
+
+    a = State(initial=True)
+    b = State(final=True)
+    go = a.to(b)
+
+    def on_enter_b(self) -> None:
+        pass
+
+
+def test_compiled_refuses_what_a_flow_is_refused() -> None:
+    assert _compile_refusal(Entering) == [
+        "state 'b' has an entry action (on_enter_b); flows only declare guards: put side "
+        "effects in an Action or ApiCall state"
+    ]

@@ -14,22 +14,39 @@ conversation's configuration first. They receive the event being processed (``ev
 callback supplies that context. Flows have no other callbacks (the checks refuse
 entry/exit/transition actions and ``prepare_event``), so nothing else of an instance is
 needed.
+
+What the runtime does not run is listed once, in :data:`UNSUPPORTED`: a flow class using any
+of it is refused when it is defined (``FlowDefinitionError``, from the same list) and
+``compiled`` refuses it too, so the checks and the engine cannot disagree.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from attrs import define, field
+from attrs import define, field, frozen
 from statemachine import State, StateChart
+from statemachine.callbacks import CallbackGroup
+from statemachine.exceptions import InvalidDefinition
+from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
 
-from flowhq.statecharts.flow import idle_instance
-from flowhq.statecharts.model import declared_events
+from flowhq.errors import FlowDefinitionError
+from flowhq.statecharts.model import all_states, declared_events, describe, transitions
 
-__all__ = ["CompiledFlow", "NoTransitionError", "Node", "Trans", "compiled"]
+__all__ = [
+    "UNSUPPORTED",
+    "CompiledFlow",
+    "NoTransitionError",
+    "Node",
+    "Trans",
+    "Unsupported",
+    "compiled",
+    "idle_instance",
+    "unsupported",
+]
 
 
 class NoTransitionError(LookupError):
@@ -156,6 +173,15 @@ class CompiledFlow:
     """A flow class as plain nodes and transitions, plus its guard evaluator."""
 
     def __init__(self, flow_cls: type[StateChart[Any]]) -> None:
+        """Compile ``flow_cls``.
+
+        Raises:
+            FlowDefinitionError: the flow uses something the runtime does not run
+                (:data:`UNSUPPORTED`).
+        """
+        problems = unsupported(flow_cls)
+        if problems:
+            raise FlowDefinitionError(flow_cls.__name__, problems)
         self.flow_cls = flow_cls
         self.nodes: dict[str, Node] = {}
         by_state: dict[int, Node] = {}
@@ -297,3 +323,124 @@ def _fits(node: Node, members: set[int]) -> bool:
 def compiled(flow_cls: type[StateChart[Any]]) -> CompiledFlow:
     """The compiled form of ``flow_cls`` (built once per class)."""
     return CompiledFlow(flow_cls)
+
+
+# -- what the runtime does not run: the one list ------------------------------------------
+
+
+def idle_instance(cls: Any) -> Any:
+    """An instance of ``cls`` set at its initial state without entering it (no callbacks run).
+
+    Its callback registry evaluates guards; it is never sent an event.
+    """
+    model = Model()  # type: ignore[no-untyped-call]
+    model.state = OrderedSet([cls.initial_state.id])
+    return cls(model=model)
+
+
+@frozen
+class Unsupported:
+    """Something python-statemachine runs that the compiled runtime does not.
+
+    Attributes:
+        feature: What it is, in a few words.
+        find: The problems it makes in a flow class, one readable line each (states named
+            by id). Called with the class and, when ``needs_chart``, a built instance.
+        needs_chart: Whether ``find`` reads a built instance's callback registry.
+    """
+
+    feature: str
+    find: Callable[[Any, Any], list[str]]
+    needs_chart: bool = False
+
+
+# Callback groups a flow may not fill: side effects belong in components (Action, ApiCall),
+# where they go through the StateManager, the ErrorHandler and the outbox. Guards (COND)
+# are the only callbacks a flow declares.
+_ACTION_GROUPS = {
+    CallbackGroup.PREPARE: "prepare_event callback",
+    CallbackGroup.ENTER: "entry action",
+    CallbackGroup.EXIT: "exit action",
+    CallbackGroup.BEFORE: "before-transition action",
+    CallbackGroup.ON: "transition action",
+    CallbackGroup.AFTER: "after-transition action",
+    CallbackGroup.VALIDATOR: "transition validator",
+    CallbackGroup.INVOKE: "invoked service",
+}
+
+
+def _owner(cls: Any, owner: Any) -> str:
+    """The flow, a state or a transition, as messages name it."""
+    if owner is cls:
+        return f"flow {cls.__name__}"
+    if isinstance(owner, State):
+        return f"{'history state' if owner.is_history else 'state'} {owner.id!r}"
+    return describe(owner)
+
+
+def _actions(cls: Any, machine: Any) -> list[str]:
+    registry = machine._callbacks
+    problems: list[str] = []
+    for owner in [cls, *all_states(cls), *transitions(cls)]:
+        for spec in owner._specs:
+            label = _ACTION_GROUPS.get(spec.group)
+            key = spec.group.build_key(owner._specs)
+            if label is None or key not in registry or not list(registry[key]):
+                continue
+            names = ", ".join(sorted({str(c) for c in registry[key]}))
+            article = "an" if label[0] in "aeiou" else "a"
+            problems.append(
+                f"{_owner(cls, owner)} has {article} {label} ({names}); flows only declare guards: "
+                "put side effects in an Action or ApiCall state"
+            )
+    return problems
+
+
+def _async_guards(_cls: Any, machine: Any) -> list[str]:
+    if not machine._callbacks.has_async_callbacks:
+        return []
+    return ["guards must be synchronous: do I/O in an ApiCall or Action state"]
+
+
+#: Everything of python-statemachine the runtime does not run as python-statemachine does.
+#: Flow classes using any of it are refused when defined, and ``compiled`` refuses them.
+UNSUPPORTED: tuple[Unsupported, ...] = (
+    Unsupported("callbacks other than guards", _actions, needs_chart=True),
+    Unsupported("asynchronous guards", _async_guards, needs_chart=True),
+)
+
+
+def _unresolved(cls: Any, exc: InvalidDefinition) -> str:
+    """python-statemachine's "Error on <transition> when resolving callbacks", by id.
+
+    Its message names the state or transition by display name; the owner is found again by
+    that text, so the message can name it by id.
+    """
+    cause = exc.__cause__
+    for owner in [*all_states(cls), *transitions(cls)]:
+        if cause is not None and str(exc) == f"Error on {owner} when resolving callbacks: {cause}":
+            return f"{_owner(cls, owner)}: a callback cannot be found ({cause})"
+    return f"the chart cannot be built: {exc}"
+
+
+def unsupported(flow_cls: Any, *, build: bool = True) -> list[str]:
+    """What of :data:`UNSUPPORTED` ``flow_cls`` uses, one readable line each.
+
+    Args:
+        flow_cls: A flow (or any python-statemachine ``StateChart``) class.
+        build: Also build an instance to read its callbacks; the class-creation checks skip
+            it when the structure is already known broken (an instance may not build).
+    """
+    problems = [
+        p for item in UNSUPPORTED if not item.needs_chart for p in item.find(flow_cls, None)
+    ]
+    if problems or not build:
+        return problems
+    try:
+        machine = idle_instance(flow_cls)
+    except InvalidDefinition as exc:
+        return [_unresolved(flow_cls, exc)]
+    except Exception as exc:
+        return [f"the chart cannot be built: {exc}"]
+    found = {p for item in UNSUPPORTED if item.needs_chart for p in item.find(flow_cls, machine)}
+    return sorted(found)
