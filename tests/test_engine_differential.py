@@ -71,6 +71,7 @@ from tests.chart_zoo import (
     RaisingDoneGuard,
     Regions,
     TopParallel,
+    TwoInitials,
     ZooChart,
 )
 from tests.flows import Age, Fragile, Menu, Nested
@@ -729,6 +730,15 @@ def test_conflicts_are_decided_in_configuration_order_as_python_statemachine_doe
     in_a_later_message = Pair.restored(Regions, *position).send("clash", kwargs)
     assert in_the_same_step.configuration == in_a_later_message.configuration
     assert in_the_same_step.entered != in_a_later_message.entered  # the documented caveat
+
+
+def test_the_first_of_several_initial_children_is_entered() -> None:
+    """A compound with two children marked initial: python-statemachine enters by its first
+    initial transition; the engine took the last one. TwoInitials starts in ``a``."""
+    pair = Pair.started(TwoInitials, make_kwargs(None, {}))
+    assert pair.chart.configuration_ids() == ["sec", "a"]
+    pair.send("leave", make_kwargs("leave", {}))
+    assert pair.send("back", make_kwargs("back", {})).configuration == ["sec", "a"]
 
 
 def test_a_finished_top_level_parallel_stays_finished_when_restored() -> None:

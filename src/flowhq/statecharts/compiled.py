@@ -212,7 +212,10 @@ class CompiledFlow:
             for transition in node.state.transitions:
                 trans = self._compile(transition, node, by_state)
                 if transition.initial:
-                    node.initial = trans
+                    # Several children marked initial make several initial transitions;
+                    # python-statemachine enters by the first one, in document order.
+                    if node.initial is None:
+                        node.initial = trans
                 else:
                     node.transitions.append(trans)
         initial = flow_cls.initial_state
