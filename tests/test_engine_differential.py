@@ -35,7 +35,9 @@ Two choices of flowhq's are given to the oracle, so both sides define the same t
   engine is stopped there too (python-statemachine keeps a restored one running; flowhq
   checks final states itself).
 
-The last section holds the differences found and how each was settled.
+Then the differences found and how each was settled; last, what the runtime does not run
+(``compiled.UNSUPPORTED``): a chart of each, refused by ``compiled`` and, as a Flow, when its
+class is created, with python-statemachine's own behaviour showing why.
 """
 
 from __future__ import annotations
@@ -839,3 +841,264 @@ def test_compiled_refuses_what_a_flow_is_refused() -> None:
         "state 'b' has an entry action (on_enter_b); flows only declare guards: put side "
         "effects in an Action or ApiCall state"
     ]
+
+
+# Charts of python-statemachine features the runtime does not run. Each runs differently
+# in python-statemachine than the engine would run it (checked where it can be), so a plain
+# chart is refused by ``compiled`` and a Flow when its class is created, with one message.
+
+
+class StartsElsewhere(ZooChart):
+    start_configuration_values = ["b"]
+    a = State(initial=True)
+    b = State()
+    go = a.to(b) | b.to(a)
+
+
+class Valued(ZooChart):
+    class hub(State.Compound, value="HUB"):
+        h1 = State(initial=True)
+        h_end = State(final=True)
+        finish = h1.to(h_end)
+
+    out = State()
+    go = hub.to(out, cond="In('hub')")
+
+
+class EventDataGuard(ZooChart):
+    a = State(initial=True)
+    b = State()
+    c = State()
+    go = a.to(b, cond="has_data") | a.to(c)
+
+    def has_data(self, event_data: Any) -> bool:
+        return event_data is not None
+
+
+class Ignoring(ZooChart):
+    allow_event_without_transition = True
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+
+
+class Catching(ZooChart):
+    catch_errors_as_events = True
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+
+
+class Initialising(ZooChart):
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.ready = True
+        super().__init__(*args, **kwargs)
+
+
+def _redeclaring() -> Chartable:
+    class Parent(ZooChart):
+        a = State(initial=True)
+        b = State()
+        go = a.to(b) | b.to(a)
+
+    class Child(Parent):
+        b = State()
+
+    return Child
+
+
+NOT_RUN: list[tuple[Chartable, list[str]]] = [
+    (
+        StartsElsewhere,
+        [
+            "flow StartsElsewhere sets start_configuration_values ('b'): a flow starts at its "
+            "initial state; mark that state initial=True instead (each region of a parallel "
+            "state starts at its own initial state)"
+        ],
+    ),
+    (
+        Valued,
+        [
+            "state 'hub' has value 'HUB': flowhq saves states by id, so a state's value is its "
+            "id (remove value='HUB')"
+        ],
+    ),
+    (
+        EventDataGuard,
+        [
+            "transition 'go' from 'a' to 'b' has a guard 'has_data' that declares event_data, "
+            "which flowhq does not give guards; declare what it reads instead (event, "
+            "component_result, data, labels, dashboard, action, source, target)"
+        ],
+    ),
+    (
+        Ignoring,
+        [
+            "flow Ignoring sets allow_event_without_transition = True: a result or command "
+            "that no transition takes is an error in flowhq (the step is rolled back and the "
+            "user told), never silently nothing; remove the setting and add the transition"
+        ],
+    ),
+    (
+        Catching,
+        [
+            "flow Catching sets catch_errors_as_events = True: a guard that raises rolls the "
+            "step back through flowhq's ErrorHandler, not into an error.execution event; "
+            "remove the setting (a component's errors already reach its 'error' transition)"
+        ],
+    ),
+    (
+        Initialising,
+        [
+            "flow Initialising defines __init__: flowhq does not create a flow per "
+            "conversation (one instance per flow class evaluates the guards), so it would not "
+            "run per conversation. Remove it: keep what a conversation knows with save_value "
+            "(guards read it as `data`) and shared objects such as clients at module level"
+        ],
+    ),
+    (
+        _redeclaring(),
+        [
+            "state 'b' is declared again in flow Child, but transition 'go' from 'a' to 'b' "
+            "still leads to the 'b' it replaced: give the new state another name (with "
+            "transitions of its own) instead of redeclaring 'b'"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("chart_cls", "problems"), NOT_RUN, ids=lambda c: getattr(c, "__name__", "")
+)
+def test_compiled_refuses_what_it_does_not_run(chart_cls: Chartable, problems: list[str]) -> None:
+    assert _compile_refusal(chart_cls) == problems
+
+
+def test_python_statemachine_runs_these_otherwise() -> None:
+    """Why each is refused: what python-statemachine does with it, where the engine would
+    start at the initial state, pass ``event_data=None``, ignore the flag, or crash."""
+    assert snapshot(StartsElsewhere())[0] == ["b"]  # type: ignore[arg-type]
+    guarded = EventDataGuard()
+    guarded.send("go")
+    assert snapshot(guarded)[0] == ["b"]  # type: ignore[arg-type]
+    ignoring = Ignoring()
+    ignoring.send("nope")  # no TransitionNotAllowed
+    assert snapshot(ignoring)[0] == ["a"]  # type: ignore[arg-type]
+    valued = Valued()
+    assert valued.configuration_values == OrderedSet(["HUB", "h1"])  # values, not ids
+    valued.send("go")
+    assert valued.configuration_values == OrderedSet(["out"])  # In('hub') held
+
+
+def test_flows_using_them_are_refused_when_defined() -> None:
+    """The same lines, from the same list, at Flow class creation."""
+
+    def starts_elsewhere() -> None:
+        class Elsewhere(Flow):
+            start_configuration_values = ["later"]
+            ask = Prompt("?", initial=True)
+            later = Prompt("Later?")
+            end = Message("End", final=True)
+            valid = ask.to(later) | later.to(end)
+
+    def valued() -> None:
+        class Hubbed(Flow):
+            class hub(State.Compound, value="HUB"):
+                ask = Prompt("?", initial=True)
+                done = Message("Done", final=True)
+                valid = ask.to(done)
+
+            end = Message("End", final=True)
+            other = Message("Other", final=True)
+            done_state_hub = hub.to(end, cond="In('hub')") | hub.to(other)
+
+    def event_data() -> None:
+        class Data(Flow):
+            ask = Prompt("?", initial=True)
+            a = Message("A", final=True)
+            b = Message("B", final=True)
+            valid = ask.to(a, unless="empty") | ask.to(b)
+
+            def empty(self, event_data: Any) -> bool:
+                return event_data is None
+
+    def flags(**settings: bool) -> Any:
+        def build() -> None:
+            type(
+                "Flagged",
+                (Flow,),
+                {
+                    **settings,
+                    "ask": (ask := Prompt("?", initial=True)),
+                    "end": (end := Message("End", final=True)),
+                    "valid": ask.to(end),
+                },
+            )
+
+        return build
+
+    def initialising() -> None:
+        class Initialised(Flow):
+            ask = Prompt("?", initial=True)
+            end = Message("End", final=True)
+            valid = ask.to(end)
+
+            def __init__(self, client: object, **kwargs: Any) -> None:
+                self.client = client
+                super().__init__(**kwargs)
+
+    class Parent(Flow):
+        ask = Prompt("?", initial=True)
+        end = Message("End", final=True)
+        valid = ask.to(end)
+
+    def redeclaring() -> None:
+        class Child(Parent):
+            end = Message("Another end", final=True)
+
+    assert _refusal(starts_elsewhere)[0].startswith(
+        "flow Elsewhere sets start_configuration_values ('later'): a flow starts at its initial"
+    )
+    assert _refusal(valued)[0].startswith("state 'hub' has value 'HUB': flowhq saves")
+    assert _refusal(event_data)[0].startswith(
+        "transition 'valid' from 'ask' to 'a' has a guard 'empty' that declares event_data"
+    )
+    assert _refusal(flags(allow_event_without_transition=True))[0].startswith(
+        "flow Flagged sets allow_event_without_transition = True"
+    )
+    assert _refusal(flags(catch_errors_as_events=True))[0].startswith(
+        "flow Flagged sets catch_errors_as_events = True"
+    )
+    assert _refusal(initialising) == [
+        "flow Initialised defines __init__: flowhq does not create a flow per conversation "
+        "(one instance per flow class evaluates the guards), so it would not run per "
+        "conversation. Remove it: keep what a conversation knows with save_value (guards read "
+        "it as `data`) and shared objects such as clients at module level"
+    ]
+    assert _refusal(redeclaring) == [
+        "state 'end' is declared again in flow Child, but transition 'valid' from 'ask' to "
+        "'end' still leads to the 'end' it replaced: give the new state another name (with "
+        "transitions of its own) instead of redeclaring 'end'"
+    ]
+
+
+def test_duplicate_ids_stay_refused() -> None:
+    def build() -> None:
+        class Twice(Flow):
+            class first(State.Compound):
+                ask = Prompt("?", initial=True)
+                done = Message("Done", final=True)
+                valid = ask.to(done)
+
+            class second(State.Compound):
+                ask = Prompt("Again?", initial=True)
+                done = Message("Done", final=True)
+                valid = ask.to(done)
+
+            done_state_first = first.to(second)
+
+    assert "state id 'ask' is used 2 times; state ids must be unique in a flow" in _refusal(build)

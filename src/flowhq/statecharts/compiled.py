@@ -23,7 +23,8 @@ of it is refused when it is defined (``FlowDefinitionError``, from the same list
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field, frozen
@@ -32,6 +33,7 @@ from statemachine.callbacks import CallbackGroup
 from statemachine.exceptions import InvalidDefinition
 from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
+from statemachine.spec_parser import names_in_boolean_expr
 
 from flowhq.errors import FlowDefinitionError
 from flowhq.statecharts.model import all_states, declared_events, describe, transitions
@@ -405,9 +407,136 @@ def _async_guards(_cls: Any, machine: Any) -> list[str]:
     return ["guards must be synchronous: do I/O in an ApiCall or Action state"]
 
 
+def _custom_init(cls: Any, _machine: Any) -> list[str]:
+    owners = [
+        klass.__name__
+        for klass in cls.__mro__
+        if "__init__" in vars(klass)
+        and issubclass(klass, StateChart)
+        and not klass.__module__.startswith(_LIBRARY)
+    ]
+    if not owners:
+        return []
+    where = "" if owners == [cls.__name__] else f" (in {owners[0]})"
+    return [
+        f"flow {cls.__name__} defines __init__{where}: flowhq does not create a flow per "
+        "conversation (one instance per flow class evaluates the guards), so it would not run "
+        "per conversation. Remove it: keep what a conversation knows with save_value (guards "
+        "read it as `data`) and shared objects such as clients at module level"
+    ]
+
+
+# Classes of these modules define python-statemachine's and flowhq's own __init__.
+_LIBRARY = ("statemachine.", "flowhq.statecharts.")
+
+
+def _start_configuration(cls: Any, _machine: Any) -> list[str]:
+    values = list(getattr(cls, "start_configuration_values", None) or ())
+    if not values:
+        return []
+    states_map = cls.states_map
+    ids = ", ".join(repr(states_map[v].id if v in states_map else v) for v in values)
+    return [
+        f"flow {cls.__name__} sets start_configuration_values ({ids}): a flow starts at its "
+        "initial state; mark that state initial=True instead (each region of a parallel "
+        "state starts at its own initial state)"
+    ]
+
+
+def _state_values(cls: Any, _machine: Any) -> list[str]:
+    return [
+        f"state {state.id!r} has value {state.value!r}: flowhq saves states by id, so a "
+        f"state's value is its id (remove value={state.value!r})"
+        for state in all_states(cls)
+        if state.value != state.id
+    ]
+
+
+def _redeclared_states(cls: Any, _machine: Any) -> list[str]:
+    """States a subclass declared again, which the parent's transitions still lead to."""
+    own = {id(state) for state in all_states(cls)}
+    problems: dict[str, str] = {}
+    for transition in transitions(cls):
+        for stale in [transition.source, *transition.targets]:
+            if id(stale) in own or stale.id in problems:
+                continue
+            problems[stale.id] = (
+                f"state {stale.id!r} is declared again in flow {cls.__name__}, but "
+                f"{describe(transition)} still leads to the {stale.id!r} it replaced: give the "
+                f"new state another name (with transitions of its own) instead of redeclaring "
+                f"{stale.id!r}"
+            )
+    return list(problems.values())
+
+
+def _guard_functions(cls: Any, transition: Any) -> Iterator[tuple[str, Any]]:
+    """The guards (``cond`` and ``unless``) of ``transition``: (name, function)."""
+    for spec in transition._specs:
+        if spec.group is not CallbackGroup.COND:
+            continue
+        if callable(spec.func):
+            yield spec.attr_name, spec.func
+            continue
+        names = names_in_boolean_expr(spec.func) if spec.may_contain_boolean_expression else ()
+        for name in sorted(names or {spec.attr_name}):
+            found = getattr(cls, name, None)
+            if callable(found):
+                yield name, found
+
+
+def _declares(function: Any, name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin or a callable without a signature
+        return False
+    found = parameters.get(name)
+    return found is not None and found.kind is not inspect.Parameter.VAR_KEYWORD
+
+
+def _event_data_guards(cls: Any, _machine: Any) -> list[str]:
+    return [
+        f"{describe(transition)} has a guard {name!r} that declares event_data, which flowhq "
+        "does not give guards; declare what it reads instead (event, component_result, data, "
+        "labels, dashboard, action, source, target)"
+        for transition in transitions(cls)
+        for name, function in _guard_functions(cls, transition)
+        if _declares(function, "event_data")
+    ]
+
+
+def _allows_unhandled_events(cls: Any, _machine: Any) -> list[str]:
+    if not getattr(cls, "allow_event_without_transition", False):
+        return []
+    return [
+        f"flow {cls.__name__} sets allow_event_without_transition = True: a result or command "
+        "that no transition takes is an error in flowhq (the step is rolled back and the user "
+        "told), never silently nothing; remove the setting and add the transition"
+    ]
+
+
+def _catches_errors(cls: Any, _machine: Any) -> list[str]:
+    if not getattr(cls, "catch_errors_as_events", False):
+        return []
+    return [
+        f"flow {cls.__name__} sets catch_errors_as_events = True: a guard that raises rolls "
+        "the step back through flowhq's ErrorHandler, not into an error.execution event; "
+        "remove the setting (a component's errors already reach its 'error' transition)"
+    ]
+
+
 #: Everything of python-statemachine the runtime does not run as python-statemachine does.
 #: Flow classes using any of it are refused when defined, and ``compiled`` refuses them.
 UNSUPPORTED: tuple[Unsupported, ...] = (
+    Unsupported("a custom __init__", _custom_init),
+    Unsupported(
+        "start_configuration_values (a start elsewhere than the initial state)",
+        _start_configuration,
+    ),
+    Unsupported("state values other than the state's id", _state_values),
+    Unsupported("states a subclass declares again", _redeclared_states),
+    Unsupported("guards that declare event_data", _event_data_guards),
+    Unsupported("allow_event_without_transition", _allows_unhandled_events),
+    Unsupported("catch_errors_as_events", _catches_errors),
     Unsupported("callbacks other than guards", _actions, needs_chart=True),
     Unsupported("asynchronous guards", _async_guards, needs_chart=True),
 )
