@@ -855,6 +855,16 @@ class StartsElsewhere(ZooChart):
     go = a.to(b) | b.to(a)
 
 
+class StartsAtInitial(ZooChart):
+    """Naming the initial state as the start is the default start (python-statemachine's
+    SCXML reader sets it so for every chart): accepted, and run alike."""
+
+    start_configuration_values = ["a"]
+    a = State(initial=True)
+    b = State()
+    go = a.to(b) | b.to(a)
+
+
 class Valued(ZooChart):
     class hub(State.Compound, value="HUB"):
         h1 = State(initial=True)
@@ -976,6 +986,12 @@ NOT_RUN: list[tuple[Chartable, list[str]]] = [
 )
 def test_compiled_refuses_what_it_does_not_run(chart_cls: Chartable, problems: list[str]) -> None:
     assert _compile_refusal(chart_cls) == problems
+
+
+def test_a_start_configuration_naming_the_initial_state_is_accepted() -> None:
+    pair = Pair.started(StartsAtInitial, make_kwargs(None, {}))
+    assert pair.chart.configuration_ids() == ["a"]
+    assert pair.send("go", make_kwargs("go", {})).configuration == ["b"]
 
 
 def test_python_statemachine_runs_these_otherwise() -> None:

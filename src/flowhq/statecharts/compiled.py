@@ -432,8 +432,9 @@ _LIBRARY = ("statemachine.", "flowhq.statecharts.")
 
 def _start_configuration(cls: Any, _machine: Any) -> list[str]:
     values = list(getattr(cls, "start_configuration_values", None) or ())
-    if not values:
-        return []
+    initial = cls.initial_state
+    if not values or (initial is not None and values == [initial.value]):
+        return []  # none, or the initial state (as python-statemachine's SCXML reader sets it)
     states_map = cls.states_map
     ids = ", ".join(repr(states_map[v].id if v in states_map else v) for v in values)
     return [
