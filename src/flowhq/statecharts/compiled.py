@@ -407,6 +407,10 @@ def _async_guards(_cls: Any, machine: Any) -> list[str]:
     return ["guards must be synchronous: do I/O in an ApiCall or Action state"]
 
 
+# Classes of these modules define python-statemachine's and flowhq's own __init__.
+_LIBRARY = ("statemachine.", "flowhq.statecharts.")
+
+
 def _custom_init(cls: Any, _machine: Any) -> list[str]:
     owners = [
         klass.__name__
@@ -424,10 +428,6 @@ def _custom_init(cls: Any, _machine: Any) -> list[str]:
         "per conversation. Remove it: keep what a conversation knows with save_value (guards "
         "read it as `data`) and shared objects such as clients at module level"
     ]
-
-
-# Classes of these modules define python-statemachine's and flowhq's own __init__.
-_LIBRARY = ("statemachine.", "flowhq.statecharts.")
 
 
 def _start_configuration(cls: Any, _machine: Any) -> list[str]:
