@@ -13,9 +13,10 @@ from benchmarks.harness import Problems
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from flowhq import ConversationKey, Flow, Headquarters, InboundMessage, MemoryStore
-from flowhq.statecharts.engine import compiled
-from flowhq.statecharts.snapshot import restore
+from flowhq.statecharts.chart import Chart
+from flowhq.statecharts.compiled import compiled
 from flowhq.testing import no_api, plan
+from tests.statecharts.oracle import restore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +101,7 @@ def compiled_step(flow: type[Flow], configuration: list[str], event: str, rounds
     engine = compiled(flow)
     started = time.perf_counter()
     for _ in range(rounds):
-        engine.chart(configuration, {}).send(event, {})
+        Chart(engine, configuration, {}).send(event, {})
     return (time.perf_counter() - started) / rounds * 1e6
 
 

@@ -135,8 +135,8 @@ doubled message makes `make bench` exit non-zero).
   200 times vs a fresh one (flowhq keeps the newest 50 validation-history entries, so its
   history is at the bound).
 - **Chart step** (µs): restore a chart at a configuration and send one event, with
-  python-statemachine (`flowhq.statecharts.snapshot.restore`) and with flowhq's compiled
-  engine (`compiled(flow).chart(config, {}).send(event, {})`).
+  python-statemachine (`restore` of tests/statecharts/oracle.py) and with flowhq's compiled
+  engine (`Chart(compiled(flow), config, {}).send(event, {})`).
 - **`flowhq check --paths`** (s): `flowhq.testing.plan` on a 12-state flow with a 5-option
   menu (benchmarks/flows.py `Menu12`) and on examples/pizza.py, and the whole command
   (interpreter start included) on `Menu12`.

@@ -334,6 +334,22 @@ with checks_deferred():
             return bool(data["ok"])
 
 
+class TwoInitials(ZooChart):
+    """A compound state with two children marked initial (python-statemachine enters the
+    first), reached by default, by a transition to the compound, and by shallow history."""
+
+    class sec(State.Compound):
+        a = State(initial=True)
+        b = State(initial=True)
+        go = a.to(b) | b.to(a)
+        h = HistoryState(deep=False)
+
+    out = State()
+    leave = sec.to(out)
+    back = out.to(sec)
+    resume = out.to(sec.h)
+
+
 ZOO: list[type[StateChart[Any]]] = [
     DeepNest,
     Regions,
@@ -344,6 +360,7 @@ ZOO: list[type[StateChart[Any]]] = [
     RegionHistory,
     SelfAndInternal,
     PlainFlow,
+    TwoInitials,
 ]
 
 

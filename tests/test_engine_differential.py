@@ -35,7 +35,9 @@ Two choices of flowhq's are given to the oracle, so both sides define the same t
   engine is stopped there too (python-statemachine keeps a restored one running; flowhq
   checks final states itself).
 
-The last section holds the differences found and how each was settled.
+Then the differences found and how each was settled; last, what the runtime does not run
+(``compiled.UNSUPPORTED``): a chart of each, refused by ``compiled`` and, as a Flow, when its
+class is created, with python-statemachine's own behaviour showing why.
 """
 
 from __future__ import annotations
@@ -58,10 +60,10 @@ from examples.order_status import OrderStatus
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
-from flowhq import Flow, Prompt
-from flowhq.statecharts.engine import Chart, NoTransitionError, compiled
+from flowhq import Flow, FlowDefinitionError, Message, Prompt, State
+from flowhq.statecharts.chart import Chart, Macrostep
+from flowhq.statecharts.compiled import NoTransitionError, compiled
 from flowhq.statecharts.model import all_states, transitions
-from flowhq.statecharts.snapshot import restore, snapshot
 from flowhq.testing import paths
 from tests.chart_zoo import (
     ZOO,
@@ -71,8 +73,11 @@ from tests.chart_zoo import (
     RaisingDoneGuard,
     Regions,
     TopParallel,
+    TwoInitials,
+    ZooChart,
 )
 from tests.flows import Age, Fragile, Menu, Nested
+from tests.statecharts.oracle import restore, snapshot
 
 Chartable = type[StateChart[Any]]
 
@@ -137,7 +142,7 @@ class Spy:
     again the transition that targeted it), which are not transitions taken.
 
     A state entered counts as resumed when the transition entering it targets a history
-    state whose remembered value holds it (what the engine reports in ``Chart.entered``).
+    state whose remembered value holds it (what the engine reports in ``Macrostep.entered``).
     """
 
     def __init__(self) -> None:
@@ -194,10 +199,10 @@ class Pair:
         spy, context = Spy(), Context()
         context.kwargs = dict(kwargs)
         machine = flow_cls(listeners=[spy, context], **kwargs)
-        chart = compiled(flow_cls).chart()
-        chart.start(kwargs)
+        chart = Chart(compiled(flow_cls))
+        step = chart.start(kwargs)
         pair = cls(flow_cls, machine, spy, chart, [f"(start{_describe(kwargs)})"], context)
-        pair.compare("(start)", pair._observe_machine(None), pair._observe_chart(None))
+        pair.compare("(start)", pair._observe_machine(None), pair._observe_chart(step, None))
         return pair
 
     @classmethod
@@ -211,7 +216,7 @@ class Pair:
         machine = restore(flow_cls, configuration, history, listeners=[spy, context])  # type: ignore[arg-type]
         if _finished(flow_cls, configuration):
             machine._engine.running = False  # finished stays finished (see the module docs)
-        chart = compiled(flow_cls).chart(configuration, history)
+        chart = Chart(compiled(flow_cls), configuration, history)
         trace = [f"(restored at {list(configuration)}, history {dict(history)})"]
         pair = cls(flow_cls, machine, spy, chart, trace, context)
         assert (chart.configuration_ids(), chart.history_ids()) == snapshot(machine), pair.where()  # type: ignore[arg-type]
@@ -236,7 +241,7 @@ class Pair:
         engine.clear()
         engine._root_parallel_final_pending = None
         self.spy.clear()
-        self.chart = compiled(self.flow_cls).chart(configuration, history)
+        self.chart = Chart(compiled(self.flow_cls), configuration, history)
         self.trace = [f"(restored at {list(configuration)}, history {dict(history)})"]
         assert (self.chart.configuration_ids(), self.chart.history_ids()) == snapshot(machine), (  # type: ignore[arg-type]
             self.where()
@@ -246,15 +251,18 @@ class Pair:
     def where(self) -> str:
         return f"{name(self.flow_cls)}: " + " -> ".join(self.trace)
 
-    def _observe_chart(self, exc: Exception | None) -> Observed:
+    def _observe_chart(self, step: Macrostep | None, exc: Exception | None) -> Observed:
+        """What the chart did: ``step``, or when it raised ``exc``, what it did before."""
         chart = self.chart
+        step = step if exc is None else chart.interrupted
+        assert step is not None
         observed = Observed(
             configuration=chart.configuration_ids(),
             history=chart.history_ids(),
-            entered=[(node.id, resumed) for node, resumed in chart.entered],
+            entered=[(node.id, resumed) for node, resumed in step.entered],
             taken=[
                 (trans.source.id, tuple(t.id for t in trans.targets), event)
-                for trans, event in chart.taken
+                for trans, event in step.taken
             ],
             error=None,
             terminated=not chart.running,
@@ -264,8 +272,7 @@ class Pair:
             observed.error_configuration = sorted(exc.configuration)
         elif exc is not None:
             observed.error = _error(exc)
-        chart.entered.clear()
-        chart.taken.clear()
+        assert observed.terminated == step.finished
         return observed
 
     def _observe_machine(self, exc: Exception | None) -> Observed:
@@ -311,11 +318,11 @@ class Pair:
         else:
             expected = self._observe_machine(None)
         try:
-            self.chart.send(event, kwargs)
+            step = self.chart.send(event, kwargs)
         except Exception as exc:
-            actual = self._observe_chart(exc)
+            actual = self._observe_chart(None, exc)
         else:
-            actual = self._observe_chart(None)
+            actual = self._observe_chart(step, None)
         self.compare(event, expected, actual)
         return expected
 
@@ -409,7 +416,7 @@ def reachable(flow_cls: Chartable) -> dict[Position, list[tuple[str, int]]]:
     if flow_cls in _REACHABLE:
         return _REACHABLE[flow_cls]
     flow = compiled(flow_cls)
-    chart = flow.chart()
+    chart = Chart(flow)
     chart.start(variant_kwargs(None)[0])
     found = {_position(chart): list[tuple[str, int]]()}
     queue = deque([_position(chart)])
@@ -419,7 +426,7 @@ def reachable(flow_cls: Chartable) -> dict[Position, list[tuple[str, int]]]:
         configuration, history = position
         for event in events:
             for index, kwargs in enumerate(variant_kwargs(event)):
-                chart = flow.chart(configuration, dict(history))
+                chart = Chart(flow, configuration, dict(history))
                 try:
                     chart.send(event, kwargs)
                 except Exception:  # no transition, or a guard that raised
@@ -608,28 +615,27 @@ def test_generated_paths_replay_alike(flow_cls: type[Flow]) -> None:
 
 
 def _drive(flow_cls: Chartable, path: Sequence[tuple[str, int]]) -> Chart:
-    chart = compiled(flow_cls).chart()
+    chart = Chart(compiled(flow_cls))
     chart.start(variant_kwargs(None)[0])
     for event, index in path:
         chart.send(event, variant_kwargs(event)[index])
-    chart.entered.clear()
-    chart.taken.clear()
     return chart
 
 
 def _outcome(chart: Chart, event: str, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
     try:
-        chart.send(event, kwargs)
+        step = chart.send(event, kwargs)
         error = None
     except Exception as exc:
-        error = _error(exc)
+        assert chart.interrupted is not None
+        step, error = chart.interrupted, _error(exc)
     # History values list states in configuration order, which is entry order in a chart
     # that got there by events and document order in a restored one: compare them as sets.
     history = {key: sorted(values) for key, values in chart.history_ids().items()}
-    entered = [(node.id, resumed) for node, resumed in chart.entered]
+    entered = [(node.id, resumed) for node, resumed in step.entered]
     # Transitions taken together are listed in configuration order too (the one that wins a
     # conflict is not: see test_difference_restored_chart_selects_in_another_order).
-    taken = sorted((t.source.id, tuple(n.id for n in t.targets), e) for t, e in chart.taken)
+    taken = sorted((t.source.id, tuple(n.id for n in t.targets), e) for t, e in step.taken)
     return error, chart.configuration_ids(), history, entered, taken, chart.running
 
 
@@ -643,11 +649,11 @@ def test_restored_chart_equals_started_chart(flow_cls: Chartable) -> None:
         if not started.running:
             continue  # a finished conversation is not restored (it starts over)
         saved = (started.configuration_ids(), started.history_ids())
-        assert _same_position(started) == _same_position(flow.chart(*_unpack(position)))
-        assert _same_position(flow.chart(*saved)) == _same_position(started)
+        assert _same_position(started) == _same_position(Chart(flow, *_unpack(position)))
+        assert _same_position(Chart(flow, *saved)) == _same_position(started)
         for event in flow_events(flow_cls):
             for kwargs in variant_kwargs(event):
-                restored = flow.chart(*saved)
+                restored = Chart(flow, *saved)
                 driven = _drive(flow_cls, path)
                 assert restored.enabled_events(kwargs) == driven.enabled_events(kwargs)
                 assert _outcome(restored, event, kwargs) == _outcome(driven, event, kwargs), (
@@ -680,8 +686,6 @@ def test_guards_are_given_the_event() -> None:
 
 def test_a_flow_may_not_declare_prepare_event() -> None:
     """The engine does not call ``prepare_event``: a Flow that declares one is refused."""
-    from flowhq import FlowDefinitionError, Message
-
     with pytest.raises(FlowDefinitionError, match="prepare_event"):
 
         class Prepared(Flow):
@@ -730,15 +734,387 @@ def test_conflicts_are_decided_in_configuration_order_as_python_statemachine_doe
     assert in_the_same_step.entered != in_a_later_message.entered  # the documented caveat
 
 
+def test_the_first_of_several_initial_children_is_entered() -> None:
+    """A compound with two children marked initial: python-statemachine enters by its first
+    initial transition; the engine took the last one. TwoInitials starts in ``a``."""
+    pair = Pair.started(TwoInitials, make_kwargs(None, {}))
+    assert pair.chart.configuration_ids() == ["sec", "a"]
+    pair.send("leave", make_kwargs("leave", {}))
+    assert pair.send("back", make_kwargs("back", {})).configuration == ["sec", "a"]
+
+
 def test_a_finished_top_level_parallel_stays_finished_when_restored() -> None:
     """flowhq's rule (python-statemachine keeps a restored chart running): a chart at a
     finished configuration is finished, driven there or restored there; a Flow ending in
     a top-level parallel state finishes."""
     kwargs = make_kwargs(None, {"ok": True})
-    driven = compiled(TopParallel).chart()
+    driven = Chart(compiled(TopParallel))
     driven.start(kwargs)
     driven.send("step", kwargs)
     driven.send("finish", kwargs)
     assert not driven.running
-    restored = compiled(TopParallel).chart(driven.configuration_ids(), driven.history_ids())
+    restored = Chart(compiled(TopParallel), driven.configuration_ids(), driven.history_ids())
     assert restored.running == driven.running
+
+
+# -- what the runtime does not run: one list, refused when defined and by ``compiled`` ----
+#
+# ``flowhq.statecharts.compiled.UNSUPPORTED`` lists what python-statemachine runs and the
+# compiled runtime does not. A Flow using any of it is refused when its class is created,
+# and ``compiled`` refuses any chart class using it, with the same lines.
+
+
+def _refusal(build: Any) -> list[str]:
+    with pytest.raises(FlowDefinitionError) as caught:
+        build()
+    return caught.value.problems
+
+
+def _compile_refusal(chart_cls: Chartable) -> list[str]:
+    with pytest.raises(FlowDefinitionError) as caught:
+        compiled(chart_cls)
+    return caught.value.problems
+
+
+def test_actions_are_refused_naming_states_by_id_and_transitions_readably() -> None:
+    """Display names never stand for a state; eventless and targetless transitions say so."""
+
+    def build() -> None:
+        class Acting(Flow):
+            ask = Prompt("What?", initial=True)
+            side = Message("Side")
+            end = Message("End", final=True)
+            finish = ask.to(end, on="log")
+            go = ask.to(side)
+            side.to(end, on="log")  # eventless
+
+            class pending(State.Compound, name="Pending things"):
+                wait = Prompt("Wait?", initial=True)
+                nothing = wait.to(None, on="log")  # targetless
+
+            valid = pending.to(end) | ask.to(end)
+            other = ask.to(pending)
+
+            def log(self) -> None:
+                pass
+
+            def on_enter_ask(self) -> None:
+                pass
+
+    remedy = "flows only declare guards: put side effects in an Action or ApiCall state"
+    assert _refusal(build) == [
+        f"eventless transition from 'side' to 'end' has a transition action (log); {remedy}",
+        f"state 'ask' has an entry action (on_enter_ask); {remedy}",
+        f"targetless transition 'nothing' from 'wait' has a transition action (log); {remedy}",
+        f"transition 'finish' from 'ask' to 'end' has a transition action (log); {remedy}",
+    ]
+
+
+def test_a_guard_naming_nothing_is_reported_by_transition() -> None:
+    def build() -> None:
+        class Unknown(Flow):
+            ask = Prompt("What?", initial=True)
+            end = Message("End", final=True)
+            other = Message("Other", final=True)
+            valid = ask.to(end, cond="nonexistent") | ask.to(other)
+
+    [problem] = _refusal(build)
+    assert problem.startswith(
+        "transition 'valid' from 'ask' to 'end': a callback cannot be found ("
+    ), problem
+    assert "'nonexistent'" in problem
+
+
+class Entering(ZooChart):
+    """A plain chart with an entry action: python-statemachine runs it, the engine would not."""
+
+    a = State(initial=True)
+    b = State(final=True)
+    go = a.to(b)
+
+    def on_enter_b(self) -> None:
+        pass
+
+
+def test_compiled_refuses_what_a_flow_is_refused() -> None:
+    assert _compile_refusal(Entering) == [
+        "state 'b' has an entry action (on_enter_b); flows only declare guards: put side "
+        "effects in an Action or ApiCall state"
+    ]
+
+
+# Charts of python-statemachine features the runtime does not run. Each runs differently
+# in python-statemachine than the engine would run it (checked where it can be), so a plain
+# chart is refused by ``compiled`` and a Flow when its class is created, with one message.
+
+
+class StartsElsewhere(ZooChart):
+    start_configuration_values = ["b"]
+    a = State(initial=True)
+    b = State()
+    go = a.to(b) | b.to(a)
+
+
+class StartsAtInitial(ZooChart):
+    """Naming the initial state as the start is the default start (python-statemachine's
+    SCXML reader sets it so for every chart): accepted, and run alike."""
+
+    start_configuration_values = ["a"]
+    a = State(initial=True)
+    b = State()
+    go = a.to(b) | b.to(a)
+
+
+class Valued(ZooChart):
+    class hub(State.Compound, value="HUB"):
+        h1 = State(initial=True)
+        h_end = State(final=True)
+        finish = h1.to(h_end)
+
+    out = State()
+    go = hub.to(out, cond="In('hub')")
+
+
+class EventDataGuard(ZooChart):
+    a = State(initial=True)
+    b = State()
+    c = State()
+    go = a.to(b, cond="has_data") | a.to(c)
+
+    def has_data(self, event_data: Any) -> bool:
+        return event_data is not None
+
+
+class Ignoring(ZooChart):
+    allow_event_without_transition = True
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+
+
+class Catching(ZooChart):
+    catch_errors_as_events = True
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+
+
+class Initialising(ZooChart):
+    a = State(initial=True)
+    b = State()
+    go = a.to(b)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.ready = True
+        super().__init__(*args, **kwargs)
+
+
+def _redeclaring() -> Chartable:
+    class Parent(ZooChart):
+        a = State(initial=True)
+        b = State()
+        go = a.to(b) | b.to(a)
+
+    class Child(Parent):
+        b = State()
+
+    return Child
+
+
+NOT_RUN: list[tuple[Chartable, list[str]]] = [
+    (
+        StartsElsewhere,
+        [
+            "flow StartsElsewhere sets start_configuration_values ('b'): a flow starts at its "
+            "initial state; mark that state initial=True instead (each region of a parallel "
+            "state starts at its own initial state)"
+        ],
+    ),
+    (
+        Valued,
+        [
+            "state 'hub' has value 'HUB': flowhq saves states by id, so a state's value is its "
+            "id (remove value='HUB')"
+        ],
+    ),
+    (
+        EventDataGuard,
+        [
+            "transition 'go' from 'a' to 'b' has a guard 'has_data' that declares event_data, "
+            "which flowhq does not give guards; declare what it reads instead (event, "
+            "component_result, data, labels, dashboard, action, source, target)"
+        ],
+    ),
+    (
+        Ignoring,
+        [
+            "flow Ignoring sets allow_event_without_transition = True: a result or command "
+            "that no transition takes is an error in flowhq (the step is rolled back and the "
+            "user told), never silently nothing; remove the setting and add the transition"
+        ],
+    ),
+    (
+        Catching,
+        [
+            "flow Catching sets catch_errors_as_events = True: a guard that raises rolls the "
+            "step back through flowhq's ErrorHandler, not into an error.execution event; "
+            "remove the setting (a component's errors already reach its 'error' transition)"
+        ],
+    ),
+    (
+        Initialising,
+        [
+            "flow Initialising defines __init__: flowhq does not create a flow per "
+            "conversation (one instance per flow class evaluates the guards), so it would not "
+            "run per conversation. Remove it: keep what a conversation knows with save_value "
+            "(guards read it as `data`) and shared objects such as clients at module level"
+        ],
+    ),
+    (
+        _redeclaring(),
+        [
+            "state 'b' is declared again in flow Child, but transition 'go' from 'a' to 'b' "
+            "still leads to the 'b' it replaced: give the new state another name (with "
+            "transitions of its own) instead of redeclaring 'b'"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("chart_cls", "problems"), NOT_RUN, ids=lambda c: getattr(c, "__name__", "")
+)
+def test_compiled_refuses_what_it_does_not_run(chart_cls: Chartable, problems: list[str]) -> None:
+    assert _compile_refusal(chart_cls) == problems
+
+
+def test_a_start_configuration_naming_the_initial_state_is_accepted() -> None:
+    pair = Pair.started(StartsAtInitial, make_kwargs(None, {}))
+    assert pair.chart.configuration_ids() == ["a"]
+    assert pair.send("go", make_kwargs("go", {})).configuration == ["b"]
+
+
+def test_python_statemachine_runs_these_otherwise() -> None:
+    """Why each is refused: what python-statemachine does with it, where the engine would
+    start at the initial state, pass ``event_data=None``, ignore the flag, or crash."""
+    assert snapshot(StartsElsewhere())[0] == ["b"]  # type: ignore[arg-type]
+    guarded = EventDataGuard()
+    guarded.send("go")
+    assert snapshot(guarded)[0] == ["b"]  # type: ignore[arg-type]
+    ignoring = Ignoring()
+    ignoring.send("nope")  # no TransitionNotAllowed
+    assert snapshot(ignoring)[0] == ["a"]  # type: ignore[arg-type]
+    valued = Valued()
+    assert valued.configuration_values == OrderedSet(["HUB", "h1"])  # values, not ids
+    valued.send("go")
+    assert valued.configuration_values == OrderedSet(["out"])  # In('hub') held
+
+
+def test_flows_using_them_are_refused_when_defined() -> None:
+    """The same lines, from the same list, at Flow class creation."""
+
+    def starts_elsewhere() -> None:
+        class Elsewhere(Flow):
+            start_configuration_values = ["later"]
+            ask = Prompt("?", initial=True)
+            later = Prompt("Later?")
+            end = Message("End", final=True)
+            valid = ask.to(later) | later.to(end)
+
+    def valued() -> None:
+        class Hubbed(Flow):
+            class hub(State.Compound, value="HUB"):
+                ask = Prompt("?", initial=True)
+                done = Message("Done", final=True)
+                valid = ask.to(done)
+
+            end = Message("End", final=True)
+            other = Message("Other", final=True)
+            done_state_hub = hub.to(end, cond="In('hub')") | hub.to(other)
+
+    def event_data() -> None:
+        class Data(Flow):
+            ask = Prompt("?", initial=True)
+            a = Message("A", final=True)
+            b = Message("B", final=True)
+            valid = ask.to(a, unless="empty") | ask.to(b)
+
+            def empty(self, event_data: Any) -> bool:
+                return event_data is None
+
+    def flags(**settings: bool) -> Any:
+        def build() -> None:
+            type(
+                "Flagged",
+                (Flow,),
+                {
+                    **settings,
+                    "ask": (ask := Prompt("?", initial=True)),
+                    "end": (end := Message("End", final=True)),
+                    "valid": ask.to(end),
+                },
+            )
+
+        return build
+
+    def initialising() -> None:
+        class Initialised(Flow):
+            ask = Prompt("?", initial=True)
+            end = Message("End", final=True)
+            valid = ask.to(end)
+
+            def __init__(self, client: object, **kwargs: Any) -> None:
+                self.client = client
+                super().__init__(**kwargs)
+
+    class Parent(Flow):
+        ask = Prompt("?", initial=True)
+        end = Message("End", final=True)
+        valid = ask.to(end)
+
+    def redeclaring() -> None:
+        class Child(Parent):
+            end = Message("Another end", final=True)
+
+    assert _refusal(starts_elsewhere)[0].startswith(
+        "flow Elsewhere sets start_configuration_values ('later'): a flow starts at its initial"
+    )
+    assert _refusal(valued)[0].startswith("state 'hub' has value 'HUB': flowhq saves")
+    assert _refusal(event_data)[0].startswith(
+        "transition 'valid' from 'ask' to 'a' has a guard 'empty' that declares event_data"
+    )
+    assert _refusal(flags(allow_event_without_transition=True))[0].startswith(
+        "flow Flagged sets allow_event_without_transition = True"
+    )
+    assert _refusal(flags(catch_errors_as_events=True))[0].startswith(
+        "flow Flagged sets catch_errors_as_events = True"
+    )
+    assert _refusal(initialising) == [
+        "flow Initialised defines __init__: flowhq does not create a flow per conversation "
+        "(one instance per flow class evaluates the guards), so it would not run per "
+        "conversation. Remove it: keep what a conversation knows with save_value (guards read "
+        "it as `data`) and shared objects such as clients at module level"
+    ]
+    assert _refusal(redeclaring) == [
+        "state 'end' is declared again in flow Child, but transition 'valid' from 'ask' to "
+        "'end' still leads to the 'end' it replaced: give the new state another name (with "
+        "transitions of its own) instead of redeclaring 'end'"
+    ]
+
+
+def test_duplicate_ids_stay_refused() -> None:
+    def build() -> None:
+        class Twice(Flow):
+            class first(State.Compound):
+                ask = Prompt("?", initial=True)
+                done = Message("Done", final=True)
+                valid = ask.to(done)
+
+            class second(State.Compound):
+                ask = Prompt("Again?", initial=True)
+                done = Message("Done", final=True)
+                valid = ask.to(done)
+
+            done_state_first = first.to(second)
+
+    assert "state id 'ask' is used 2 times; state ids must be unique in a flow" in _refusal(build)

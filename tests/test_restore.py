@@ -20,9 +20,10 @@ from flowhq.state.document import Channel, ChartState, ConversationDocument, Cur
 from flowhq.statecharts.checks import saved_names
 from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.model import all_states, leaf_of
-from flowhq.statecharts.snapshot import fingerprint, restore, snapshot
+from flowhq.statecharts.restore import fingerprint
 from flowhq.testing import no_api
 from tests.flows import Age, Nested
+from tests.statecharts.oracle import restore, snapshot
 
 API = no_api()  # restoring never calls it
 

@@ -26,7 +26,8 @@ from flowhq import (
     Prompt,
     StateManager,
 )
-from flowhq.statecharts.engine import compiled
+from flowhq.statecharts.chart import Chart
+from flowhq.statecharts.compiled import compiled
 from flowhq.validators import integer
 
 
@@ -103,6 +104,6 @@ def test_a_guard_that_stores_on_self_does_not_leak() -> None:
 
     flow = compiled(Leaky)
     for _ in range(3):
-        chart = flow.chart(["ask"])
+        chart = Chart(flow, ["ask"])
         chart.send("valid", {})
         assert chart.configuration_ids() == ["first"]

@@ -3,8 +3,8 @@
 This is the flow-control half of the message cycle (docs/architecture.md). It works on a
 private copy of the document and never touches the store or the messenger: the caller
 commits the result and sends the replies. The chart is the compiled form of the flow
-(:mod:`flowhq.statecharts.engine`), restored from the saved configuration without running
-any entry.
+(:mod:`flowhq.statecharts.compiled`) run by :mod:`flowhq.statecharts.chart`, restored from
+the saved configuration without running any entry.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from flowhq.runtime.records import ForcedResult, StepObserver, StepRecord, Taken
 from flowhq.state.document import ChartState, ConversationDocument, Current, Frame, Timer
 from flowhq.state.manager import ApiRequester, Messaging, StateManager, TemplateValues
 from flowhq.state.upgrade import split_legacy_values
+from flowhq.statecharts.chart import Chart, Macrostep
 from flowhq.statecharts.checks import handles
-from flowhq.statecharts.engine import Chart, CompiledFlow, Node, NoTransitionError, compiled
+from flowhq.statecharts.compiled import CompiledFlow, NoTransitionError, compiled
 from flowhq.statecharts.flow import Flow
-from flowhq.statecharts.snapshot import fingerprint
+from flowhq.statecharts.restore import fingerprint, legal_chart, migrated
 
 __all__ = ["RollbackError", "StepResult", "Stepper"]
 
@@ -241,9 +242,9 @@ class _Run:
         self.document.current.values.update(values or {})
         self.document.current.path = flow_cls.name
         self.document.chart = ChartState(flow=flow_cls.name, fingerprint=fingerprint(flow_cls))
-        self.chart = compiled(flow_cls).chart()
-        self._run_chart(lambda chart: chart.start(self._guard_kwargs(None)), "-")
-        self._queue_entered()
+        self.chart = Chart(compiled(flow_cls))
+        kwargs = self._guard_kwargs(None)
+        self._queue_entered(self._run_chart(lambda chart: chart.start(kwargs), "-"))
 
     def resume(self) -> bool:
         """Restore the active flow; return whether the inbound message should be delivered.
@@ -292,12 +293,12 @@ class _Run:
         saved = self.document.chart
         flow = compiled(flow_cls)
         current = fingerprint(flow_cls)
-        chart = _legal_chart(flow, saved.configuration, saved.history)
+        chart = legal_chart(flow, saved.configuration, saved.history)
         if chart is not None and saved.fingerprint == current and saved.flow == flow_cls.name:
             return chart
         if chart is None:
-            migrated = _migrated(flow, saved, flow_cls.migrations)
-            chart = _legal_chart(flow, migrated, saved.history)
+            moved = migrated(flow, saved.configuration, flow_cls.migrations)
+            chart = legal_chart(flow, moved, saved.history)
             if chart is None:
                 self._restart(
                     flow_cls,
@@ -342,21 +343,18 @@ class _Run:
         assert self.chart is not None
         return self.chart.is_active(state_id)
 
-    def _queue_entered(self) -> None:
-        assert self.chart is not None
+    def _queue_entered(self, step: Macrostep) -> None:
         queued = {id(component) for component, _ in self.work}
-        for node, resumed in self.chart.entered:
+        for node, resumed in step.entered:
             state = node.state
             if isinstance(state, ComponentBase) and id(state) not in queued:
                 queued.add(id(state))
                 self.work.append((state, resumed))
-        self.chart.entered.clear()
-        for trans, event in self.chart.taken:
+        for trans, event in step.taken:
             target = trans.target.id if trans.target is not None else None
             taken = (trans.source.id, target, trans.declared_event(event))
             if taken not in self.taken:  # a parallel state's regions report it once each
                 self.taken.append(taken)
-        self.chart.taken.clear()
 
     def _manager(self, component: ComponentBase, *, resumed: bool = False) -> StateManager:
         return StateManager(
@@ -383,11 +381,10 @@ class _Run:
 
     # -- events ----------------------------------------------------------------------------
 
-    def _run_chart(self, action: Any, origin: str) -> None:
+    def _run_chart(self, action: Callable[[Chart], Macrostep], origin: str) -> Macrostep:
         assert self.chart is not None
-        assert self.flow is not None
         try:
-            action(self.chart)
+            return action(self.chart)
         except NoTransitionError as exc:
             error = FlowError(f"no transition for {exc.event!r} from {sorted(exc.configuration)}")
             raise RollbackError(origin, error) from None
@@ -404,8 +401,7 @@ class _Run:
         self.document.current.component_result = event
         self.fired.append((origin, event))
         kwargs = self._guard_kwargs(event)
-        self._run_chart(lambda chart: chart.send(event, kwargs), origin or "-")
-        self._queue_entered()
+        self._queue_entered(self._run_chart(lambda chart: chart.send(event, kwargs), origin or "-"))
 
     def _command(self, inbound: InboundMessage) -> str | None:
         assert self.chart is not None
@@ -594,10 +590,10 @@ class _Run:
             return
         saved = self.document.chart
         flow = compiled(flow_cls)
-        chart = _legal_chart(flow, saved.configuration, saved.history)
+        chart = legal_chart(flow, saved.configuration, saved.history)
         if chart is None:  # the flow changed shape: its migrations may still place it
-            migrated = _migrated(flow, saved, flow_cls.migrations)
-            chart = _legal_chart(flow, migrated, saved.history)
+            moved = migrated(flow, saved.configuration, flow_cls.migrations)
+            chart = legal_chart(flow, moved, saved.history)
         if chart is not None and saved.flow == flow_cls.name:
             self.chart = chart
 
@@ -660,50 +656,3 @@ class _Run:
             return
         values = timer.data.get("values") or {}
         self.begin(flow_cls, values=values, interrupt=interrupt and busy)
-
-
-def _migrated(flow: CompiledFlow, saved: ChartState, migrations: Mapping[str, str]) -> list[str]:
-    """The saved configuration mapped through ``migrations``, ancestors re-derived.
-
-    Ids that map to no state of the flow are dropped (a removed section around a step that
-    still exists), compound targets enter their initial states, and ancestors are added;
-    whether the result is a position the flow can be in is for ``_legal_chart`` to say.
-    """
-    chosen: dict[str, None] = {}
-    for state_id in saved.configuration:
-        node = flow.nodes.get(migrations.get(state_id, state_id))
-        if node is None or node.is_history:
-            continue
-        for leaf in _default_leaves(node) if node.children else [node]:
-            for ancestor in reversed(leaf.ancestors):
-                chosen[ancestor.id] = None
-            chosen[leaf.id] = None
-    return [node_id for node_id in flow.nodes if node_id in chosen]
-
-
-def _default_leaves(node: Node) -> list[Node]:
-    if node.parallel:
-        return [leaf for child in node.children for leaf in _default_leaves(child)]
-    if node.initial is None or not node.initial.targets:
-        return [node]
-    return [leaf for target in node.initial.targets for leaf in _default_leaves(target)]
-
-
-def _legal_chart(
-    flow: CompiledFlow, configuration: list[str], history: Mapping[str, list[str]]
-) -> Chart | None:
-    """A chart at ``configuration`` if it is one the flow could be in, else ``None``.
-
-    History values that name unknown states are dropped (a first visit then takes the
-    default).
-    """
-    ordered = flow.legal(configuration)
-    if ordered is None:
-        return None
-    nodes = flow.nodes
-    kept = {
-        key: values
-        for key, values in history.items()
-        if key in nodes and nodes[key].is_history and all(value in nodes for value in values)
-    }
-    return flow.chart(ordered, kept)

@@ -1,8 +1,8 @@
-"""The pure chart layer: ``Flow``, component-state declarations, checks, snapshot/restore."""
+"""The pure chart layer: ``Flow``, component-state declarations, checks, the compiled runtime."""
 
 from flowhq.statecharts.component_state import ComponentState
 from flowhq.statecharts.flow import Flow, HistoryState, check_flow
-from flowhq.statecharts.snapshot import fingerprint, restore, snapshot
+from flowhq.statecharts.restore import fingerprint
 
 __all__ = [
     "ComponentState",
@@ -10,6 +10,4 @@ __all__ = [
     "HistoryState",
     "check_flow",
     "fingerprint",
-    "restore",
-    "snapshot",
 ]

@@ -1,4 +1,4 @@
-"""Static checks of a flow class (DESIGN §7).
+"""Static checks of a flow class (see docs/architecture.md and docs/guide.md).
 
 They run when a ``Flow`` subclass is created (problems raise ``FlowDefinitionError``) and from
 ``check_flow`` / ``flowhq check``. Each problem is one readable line naming the state.

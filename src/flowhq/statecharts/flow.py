@@ -10,23 +10,20 @@ from typing import Any, ClassVar
 
 from statemachine import HistoryState as _HistoryState
 from statemachine import State, StateChart
-from statemachine.callbacks import CallbackGroup
 from statemachine.exceptions import InvalidDefinition
 from statemachine.factory import StateMachineMetaclass
-from statemachine.model import Model
-from statemachine.orderedset import OrderedSet
 from statemachine.transition_list import TransitionList
 
 from flowhq.errors import FlowDefinitionError
 from flowhq.statecharts.checks import find_problems
-from flowhq.statecharts.model import all_states, transitions
+from flowhq.statecharts.compiled import unsupported
+from flowhq.statecharts.model import all_states
 
 __all__ = [
     "Flow",
     "HistoryState",
     "check_flow",
     "checks_deferred",
-    "idle_instance",
     "snake_case",
 ]
 
@@ -69,57 +66,6 @@ def checks_deferred() -> Iterator[None]:
         yield
     finally:
         _DEFERRED.reset(token)
-
-
-# Callback groups a flow may not fill: side effects belong in components (Action, ApiCall),
-# where they go through the StateManager, the ErrorHandler and the outbox. Guards (COND)
-# are the only callbacks a flow declares.
-_ACTION_GROUPS = {
-    CallbackGroup.PREPARE: "prepare_event callback",
-    CallbackGroup.ENTER: "entry action",
-    CallbackGroup.EXIT: "exit action",
-    CallbackGroup.BEFORE: "before-transition action",
-    CallbackGroup.ON: "transition action",
-    CallbackGroup.AFTER: "after-transition action",
-    CallbackGroup.VALIDATOR: "transition validator",
-    CallbackGroup.INVOKE: "invoked service",
-}
-
-
-def idle_instance(cls: Any) -> Any:
-    """An instance of ``cls`` set at its initial state without entering it (no callbacks run).
-
-    Its callback registry evaluates guards; it is never sent an event.
-    """
-    model = Model()  # type: ignore[no-untyped-call]
-    model.state = OrderedSet([cls.initial_state.id])
-    return cls(model=model)
-
-
-def _runtime_problems(cls: Any) -> list[str]:
-    """What the compiled runtime cannot run: actions, async guards."""
-    try:
-        machine = idle_instance(cls)
-    except Exception as exc:
-        return [f"the chart cannot be built: {exc}"]
-    registry = machine._callbacks
-    problems: list[str] = []
-    owners: list[Any] = [cls, *all_states(cls), *transitions(cls)]
-    for owner in owners:
-        for spec in owner._specs:
-            label = _ACTION_GROUPS.get(spec.group)
-            key = spec.group.build_key(owner._specs)
-            if label is None or key not in registry or not list(registry[key]):
-                continue
-            names = ", ".join(sorted({str(c) for c in registry[key]}))
-            where = f"flow {cls.__name__}" if owner is cls else str(owner)
-            problems.append(
-                f"{where} has a {label} ({names}); flows only declare guards: put side "
-                "effects in an Action or ApiCall state"
-            )
-    if registry.has_async_callbacks:
-        problems.append("guards must be synchronous: do I/O in an ApiCall or Action state")
-    return sorted(set(problems))
 
 
 _FLOW_ATTRIBUTES = frozenset(
@@ -178,9 +124,7 @@ class FlowMeta(StateMachineMetaclass):
             bind = getattr(state, "bind", None)
             if bind is not None:
                 bind(cls)
-        problems = find_problems(cls)
-        if not problems:
-            problems = _runtime_problems(cls)
+        problems = _problems(cls)
         cls.__flowhq_problems__ = problems
         if problems and not _DEFERRED.get():
             raise FlowDefinitionError(classname, problems)
@@ -235,4 +179,10 @@ def check_flow(flow_cls: type[Flow]) -> list[str]:
     The same checks run when the class is created, so a class that exists normally has none;
     this is for reports and for flows built under :func:`checks_deferred`.
     """
-    return find_problems(flow_cls) or _runtime_problems(flow_cls)
+    return _problems(flow_cls)
+
+
+def _problems(flow_cls: Any) -> list[str]:
+    """Flowhq's checks, then what the compiled runtime does not run (its one list)."""
+    problems = find_problems(flow_cls)
+    return problems + unsupported(flow_cls, build=not problems)

@@ -7,7 +7,14 @@ from typing import Any
 
 from statemachine import State
 
-__all__ = ["all_states", "ancestors", "declared_events", "leaf_of", "transitions"]
+__all__ = [
+    "all_states",
+    "ancestors",
+    "declared_events",
+    "describe",
+    "leaf_of",
+    "transitions",
+]
 
 
 def all_states(flow_cls: Any) -> Iterator[State]:
@@ -49,3 +56,21 @@ def declared_events(events: Iterable[object]) -> tuple[str, ...]:
     """
     names = [str(event) for event in events]
     return tuple(n for n in names if "." not in n or n.replace(".", "_") not in names)
+
+
+def describe(transition: Any) -> str:
+    """A transition as messages print it, naming states by id.
+
+    ``transition 'go' from 'a' to 'b'``, ``eventless transition from 'a' to 'b'``,
+    ``targetless transition 'ping' from 'a'``.
+    """
+    events = declared_events(transition.events)
+    lacks = (("eventless", not events), ("targetless", not transition.targets))
+    kinds = ", ".join(kind for kind, lacking in lacks if lacking)
+    head = f"{kinds} transition" if kinds else "transition"
+    if events:
+        head += " " + " or ".join(repr(event) for event in events)
+    text = f"{head} from {transition.source.id!r}"
+    if transition.targets:
+        text += " to " + ", ".join(repr(target.id) for target in transition.targets)
+    return text

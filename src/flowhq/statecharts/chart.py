@@ -1,325 +1,44 @@
-"""The runtime chart: a flow compiled to tables and interpreted per message.
+"""The chart interpreter: one conversation's chart, run per message over a compiled flow.
 
-python-statemachine declares, checks and draws flows and is the reference semantics, but
-constructing a chart instance per message (registering every callback) costs far more than
-the step itself. A flow is therefore compiled once into plain nodes and transitions, and
-each message is interpreted over them with the SCXML algorithm exactly as
-python-statemachine's engine runs it: the same transition selection and preemption, the
-same exit and entry sets and orders, the same history values, the same ``done.state``
-events, the same event-descriptor matching. ``tests/test_engine_differential.py`` runs both
-side by side over every test flow and thousands of random event sequences.
+Each message is interpreted over the tables of :mod:`flowhq.statecharts.compiled` with the
+SCXML algorithm exactly as python-statemachine's engine runs it: the same transition
+selection and preemption, the same exit and entry sets and orders, the same history values,
+the same ``done.state`` events, the same event-descriptor matching.
+``tests/test_engine_differential.py`` runs both side by side over every test flow and
+thousands of random event sequences.
 
-Guards are the flow's own: they are evaluated through one python-statemachine instance per
-flow class (its callback registry, with the usual dependency injection), set to the
-conversation's configuration first. They receive the event being processed (``event``,
-``None`` for an eventless transition) and flowhq's guard context (``component_result``,
-``data``, ``labels``, ``dashboard``, ``action``) for every transition, eventless and
-``done.state.*`` ones included — as python-statemachine gives it when a ``prepare_event``
-callback supplies that context. Flows have no other callbacks (the checks refuse
-entry/exit/transition actions and ``prepare_event``), so nothing else of an instance is
-needed.
+``Chart.start`` and ``Chart.send`` return a :class:`Macrostep`, a frozen record of what they
+did, which the step runner reads (the chart keeps no list for its caller to empty).
 
 Not thread-safe; one event loop. A ``Chart`` belongs to one step of one conversation.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from attrs import define, field
-from statemachine import State, StateChart
-from statemachine.orderedset import OrderedSet
+from attrs import define, frozen
 
-from flowhq.statecharts.flow import idle_instance
-from flowhq.statecharts.model import declared_events
+from flowhq.statecharts.compiled import CompiledFlow, Node, NoTransitionError, Trans
 
-__all__ = ["Chart", "CompiledFlow", "NoTransitionError", "Node", "Trans", "compiled"]
+__all__ = ["Chart", "Macrostep"]
 
 
-class NoTransitionError(LookupError):
-    """An event enabled no transition (python-statemachine's ``TransitionNotAllowed``)."""
+@frozen
+class Macrostep:
+    """What one ``Chart.start`` or ``Chart.send`` did.
 
-    def __init__(self, event: str, configuration: Sequence[str]) -> None:
-        self.event = event
-        self.configuration = list(configuration)
-        super().__init__(f"no transition for {event!r} from {sorted(configuration)}")
+    Attributes:
+        entered: The states entered, in order, each with whether history brought it back.
+        taken: The transitions taken, in order, each with the event that took it (``""``
+            for an eventless transition).
+        finished: Whether the chart is finished afterwards (a top-level final state).
+    """
 
-
-@define(eq=False, slots=True)
-class Node:
-    """One state of a compiled flow (history pseudo-states included)."""
-
-    id: str
-    state: State
-    order: int
-    parent: Node | None
-    final: bool
-    parallel: bool
-    deep: bool | None  # None: not a history state; else whether it is deep history
-    children: list[Node] = field(factory=list)
-    history: list[Node] = field(factory=list)
-    transitions: list[Trans] = field(factory=list)
-    initial: Trans | None = None
-    ancestors: tuple[Node, ...] = ()
-
-    @property
-    def is_history(self) -> bool:
-        """Whether this is a history pseudo-state."""
-        return self.deep is not None
-
-    @property
-    def is_compound(self) -> bool:
-        """Has children and is not parallel."""
-        return bool(self.children) and not self.parallel
-
-    @property
-    def is_atomic(self) -> bool:
-        """Has no children."""
-        return not self.children
-
-    def is_descendant(self, other: Node) -> bool:
-        """Whether ``other`` is a proper ancestor of this node."""
-        return other in self.ancestors
-
-    def __repr__(self) -> str:
-        return f"Node({self.id})"
-
-
-@define(eq=False, slots=True)
-class Trans:
-    """One transition of a compiled flow."""
-
-    source: Node
-    targets: tuple[Node, ...]
-    descriptors: tuple[tuple[str, ...] | None, ...]  # None matches any event ("*")
-    events: tuple[str, ...]
-    internal: bool
-    is_self: bool
-    cond_key: str | None  # registry key of its guards, when it has any
-    transition: Any  # the python-statemachine Transition (for guard callbacks, reports)
-    # The domain when no target is a history state (it then depends only on the chart's
-    # structure); computed once. ``_UNSET`` until then.
-    static_domain: Any = field(default=None)
-    has_static_domain: bool = False
-    _declared: dict[str, str] = field(factory=dict)
-
-    @property
-    def eventless(self) -> bool:
-        """Whether the transition has no event (it is taken when its guards allow)."""
-        return not self.descriptors
-
-    @property
-    def target(self) -> Node | None:
-        """The first target."""
-        return self.targets[0] if self.targets else None
-
-    def matches(self, tokens: tuple[str, ...]) -> bool:
-        """SCXML descriptor matching: ``done`` matches ``done`` and ``done.state.x``."""
-        for descriptor in self.descriptors:
-            if descriptor is None or tokens[: len(descriptor)] == descriptor:
-                return True
-        return False
-
-    def declared_event(self, event: str) -> str:
-        """The event, as this transition declares it, that ``event`` matched.
-
-        ``done.state.x`` taken by a transition declared as ``done_state_x`` reports
-        ``done_state_x``: reports and coverage speak the names written in the flow.
-        """
-        known = self._declared.get(event)
-        if known is not None:
-            return known
-        found = event
-        tokens = tuple(event.split("."))
-        for declared, descriptor in zip(self.events, self.descriptors, strict=True):
-            if descriptor is None or tokens[: len(descriptor)] == descriptor:
-                alias = declared.replace(".", "_")  # `done.state.x` is `done_state_x`
-                found = next(
-                    e for e in declared_events(self.events) if e.replace(".", "_") == alias
-                )
-                break
-        self._declared[event] = found
-        return found
-
-    def __repr__(self) -> str:
-        targets = ",".join(t.id for t in self.targets)
-        return f"Trans({self.source.id}->{targets} on {'|'.join(self.events)})"
-
-
-def _descriptor(event: str) -> tuple[str, ...] | None:
-    if event == "*":
-        return None
-    if event.endswith(".*"):
-        event = event[:-2]
-    elif event.endswith("."):
-        event = event[:-1]
-    return tuple(event.split(".")) if event else ()
-
-
-class CompiledFlow:
-    """A flow class as plain nodes and transitions, plus its guard evaluator."""
-
-    def __init__(self, flow_cls: type[StateChart[Any]]) -> None:
-        self.flow_cls = flow_cls
-        self.nodes: dict[str, Node] = {}
-        by_state: dict[int, Node] = {}
-
-        def build(state: State, parent: Node | None) -> Node:
-            deep = bool(getattr(state, "type").is_deep) if state.is_history else None  # noqa: B009
-            node = Node(
-                id=state.id,
-                state=state,
-                order=state.document_order,
-                parent=parent,
-                final=bool(state.final),
-                parallel=bool(state.parallel),
-                deep=deep,
-            )
-            node.ancestors = (parent, *parent.ancestors) if parent is not None else ()
-            self.nodes[node.id] = node
-            by_state[id(state)] = node
-            node.children = [build(child, node) for child in state.states]
-            node.history = [build(history, node) for history in state.history]
-            return node
-
-        self.roots = [build(state, None) for state in flow_cls.states]
-        self._guards: StateChart[Any] | None = None
-        self._attributes: frozenset[str] = frozenset()
-        self._legal: dict[tuple[str, ...], tuple[str, ...] | None] = {}
-        for node in self.nodes.values():
-            for transition in node.state.transitions:
-                trans = self._compile(transition, node, by_state)
-                if transition.initial:
-                    node.initial = trans
-                else:
-                    node.transitions.append(trans)
-        initial = flow_cls.initial_state
-        assert initial is not None
-        self.initial = self.nodes[initial.id]
-
-    @staticmethod
-    def _compile(transition: Any, source: Node, by_state: dict[int, Node]) -> Trans:
-        events = tuple(str(event) for event in transition.events)
-        cond = transition.cond
-        return Trans(
-            source=source,
-            targets=tuple(by_state[id(target)] for target in transition.targets),
-            descriptors=tuple(_descriptor(event) for event in events),
-            events=events,
-            internal=bool(transition.internal),
-            is_self=bool(transition.is_self),
-            cond_key=cond.key if list(cond) else None,
-            transition=transition,
-        )
-
-    @property
-    def guards(self) -> StateChart[Any]:
-        """The python-statemachine instance whose registry evaluates guards (made once)."""
-        if self._guards is None:
-            self._guards = idle_instance(self.flow_cls)
-            self._attributes = frozenset(vars(self._guards))
-        return self._guards
-
-    def _forget_guard_state(self, machine: StateChart[Any]) -> None:
-        """Drop attributes a guard set on the shared instance.
-
-        Flows keep no data of their own: what one conversation's guard stored on ``self``
-        must not reach the next conversation's guards.
-        """
-        for name in [name for name in vars(machine) if name not in self._attributes]:
-            delattr(machine, name)
-
-    def guard(
-        self,
-        trans: Trans,
-        configuration: Sequence[Node],
-        kwargs: Mapping[str, Any],
-        event: str | None = None,
-    ) -> bool:
-        """Evaluate ``trans``'s guards as python-statemachine does (``cond`` and ``unless``)."""
-        if trans.cond_key is None:
-            return True
-        machine = self.guards
-        if len(vars(machine)) != len(self._attributes):
-            self._forget_guard_state(machine)
-        # As python-statemachine keeps it on the model: one state bare, several in a set.
-        ids = [node.id for node in configuration]
-        machine.model.state = ids[0] if len(ids) == 1 else OrderedSet(ids)
-        call = {
-            **kwargs,
-            "event": event,
-            "machine": machine,
-            "model": machine.model,
-            "transition": trans.transition,
-            "state": trans.source.state,
-            "source": trans.source.state,
-            "target": trans.target.state if trans.target is not None else None,
-            "event_data": None,
-        }
-        return bool(machine._callbacks.all(trans.cond_key, **call))
-
-    def legal(self, configuration: Sequence[str]) -> tuple[str, ...] | None:
-        """``configuration`` in document order if the flow can be in it, else ``None``.
-
-        Legal: known ids; one top-level state; every active state's parent active; a
-        compound with exactly one active child; a parallel state with all its regions.
-        Answers are cached: a flow has few positions.
-        """
-        key = tuple(configuration)
-        cache = self._legal
-        if key in cache:
-            return cache[key]
-        answer = self._check_legal(key)
-        if len(cache) < 4096:
-            cache[key] = answer
-        return answer
-
-    def _check_legal(self, configuration: tuple[str, ...]) -> tuple[str, ...] | None:
-        nodes = self.nodes
-        if not configuration or any(state_id not in nodes for state_id in configuration):
-            return None
-        active = [nodes[state_id] for state_id in configuration]
-        members = {id(node) for node in active}
-        if sum(1 for node in active if node.parent is None) != 1:
-            return None
-        if not all(_fits(node, members) for node in active):
-            return None
-        return tuple(node_id for node_id in nodes if id(nodes[node_id]) in members)
-
-    def chart(
-        self,
-        configuration: Iterable[str] = (),
-        history: Mapping[str, Sequence[str]] | None = None,
-    ) -> Chart:
-        """A chart of this flow at ``configuration`` (state ids), with ``history`` values.
-
-        Raises:
-            KeyError: an id this flow does not have.
-        """
-        nodes = self.nodes
-        config = [nodes[state_id] for state_id in configuration]
-        missing = {id(a): a for node in config for a in node.ancestors if a not in config}
-        if missing:  # ancestors are part of a configuration; add any left out, in order
-            config = [n for n in nodes.values() if n in config or id(n) in missing]
-        values = {key: [nodes[v] for v in ids] for key, ids in (history or {}).items()}
-        for key in values:
-            if not nodes[key].is_history:
-                raise KeyError(key)
-        chart = Chart(self, config, values)
-        chart.running = not _finished(config)
-        return chart
-
-
-def _fits(node: Node, members: set[int]) -> bool:
-    """Whether ``node`` sits right among the active ``members`` (by ``id``)."""
-    if node.is_history or (node.parent is not None and id(node.parent) not in members):
-        return False
-    children = sum(1 for child in node.children if id(child) in members)
-    if node.parallel:
-        return children == len(node.children)
-    return children == 1 if node.is_compound else True
+    entered: tuple[tuple[Node, bool], ...]
+    taken: tuple[tuple[Trans, str], ...]
+    finished: bool
 
 
 def _finished(configuration: Sequence[Node]) -> bool:
@@ -341,12 +60,6 @@ def _in_final(node: Node, configuration: Collection[Node]) -> bool:
     return any(child.final and child in configuration for child in node.children)
 
 
-@functools.cache  # a class's structure never changes once created
-def compiled(flow_cls: type[StateChart[Any]]) -> CompiledFlow:
-    """The compiled form of ``flow_cls`` (built once per class)."""
-    return CompiledFlow(flow_cls)
-
-
 @define(slots=True)
 class _Entry:
     node: Node
@@ -356,21 +69,41 @@ class _Entry:
 class Chart:
     """One conversation's chart during one step: its configuration and history values.
 
-    ``send`` and ``start`` record what they did in ``entered`` (states entered, in order,
-    with whether history brought them back), ``taken`` (transitions taken, with the event)
-    and ``finished`` (a top-level final state was reached).
+    ``Chart(flow)`` is a chart not started yet; ``Chart(flow, configuration, history)`` one
+    restored at saved state ids (ancestors left out of ``configuration`` are added) with
+    its history values, without entering anything. ``start`` and ``send`` return what they
+    did as a :class:`Macrostep`.
+
+    Raises:
+        KeyError: ``configuration`` or ``history`` names an id the flow does not have.
     """
 
     def __init__(
-        self, flow: CompiledFlow, configuration: list[Node], history: dict[str, list[Node]]
+        self,
+        flow: CompiledFlow,
+        configuration: Iterable[str] = (),
+        history: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        nodes = flow.nodes
+        config = [nodes[state_id] for state_id in configuration]
+        missing = {id(a): a for node in config for a in node.ancestors if a not in config}
+        if missing:  # ancestors are part of a configuration; add any left out, in order
+            config = [n for n in nodes.values() if n in config or id(n) in missing]
+        values = {key: [nodes[v] for v in ids] for key, ids in (history or {}).items()}
+        for key in values:
+            if not nodes[key].is_history:
+                raise KeyError(key)
         self.flow = flow
-        self.configuration = configuration
-        self.history_values = history
-        self.running = True
+        self.configuration = config
+        self.history_values = values
+        self.running = not _finished(config)
         self.internal: list[str] = []
-        self.entered: list[tuple[Node, bool]] = []
-        self.taken: list[tuple[Trans, str]] = []
+        #: What the last ``start`` or ``send`` did before it raised; ``None`` after one that
+        #: returned. A step that raises is thrown away, so only diagnosis (and the
+        #: differential test) reads it.
+        self.interrupted: Macrostep | None = None
+        self._entered: list[tuple[Node, bool]] = []
+        self._taken: list[tuple[Trans, str]] = []
         self._root_parallel_final: Node | None = None
 
     # -- what users of a chart read ------------------------------------------------------
@@ -390,8 +123,12 @@ class Chart:
 
     # -- running -------------------------------------------------------------------------
 
-    def start(self, kwargs: Mapping[str, Any]) -> None:
-        """Enter the initial configuration and run what it enables."""
+    def start(self, kwargs: Mapping[str, Any]) -> Macrostep:
+        """Enter the initial configuration and run what it enables.
+
+        Raises:
+            Exception: a guard's own exception (the chart stays where it got to).
+        """
         initial = Trans(
             source=self.flow.initial,  # only its targets matter for an initial entry
             targets=(self.flow.initial,),
@@ -402,18 +139,19 @@ class Chart:
             cond_key=None,
             transition=None,
         )
-        self._enter([initial], set(), initial=True)
-        self._run(None, kwargs)
+        return self._run(None, kwargs, initial)
 
-    def send(self, event: str, kwargs: Mapping[str, Any]) -> None:
+    def send(self, event: str, kwargs: Mapping[str, Any]) -> Macrostep:
         """Process one external event, then everything it enables.
 
         Raises:
-            NoTransitionError: the event enabled no transition (nothing changed).
+            NoTransitionError: the event enabled no transition.
+            Exception: a guard's own exception (the chart stays where it got to).
         """
         if not self.running:
+            self.interrupted = Macrostep((), (), finished=True)
             raise NoTransitionError(event, [node.id for node in self.configuration])
-        self._run(event, kwargs)
+        return self._run(event, kwargs)
 
     def enabled_events(self, kwargs: Mapping[str, Any]) -> set[str]:
         """Events some active state's transition would take now (a guard that raises counts).
@@ -434,13 +172,22 @@ class Chart:
                     enabled.update(fresh)
         return enabled
 
-    def _run(self, event: str | None, kwargs: Mapping[str, Any]) -> None:
+    def _run(
+        self, event: str | None, kwargs: Mapping[str, Any], initial: Trans | None = None
+    ) -> Macrostep:
         """python-statemachine's processing loop for one external event (or none)."""
+        entered: list[tuple[Node, bool]] = []
+        taken: list[tuple[Trans, str]] = []
+        self._entered, self._taken, self.interrupted = entered, taken, None
         try:
+            if initial is not None:
+                self._enter([initial], set(), initial=True)
             self._loop(event, kwargs)
         except BaseException:
             self.internal.clear()  # like python-statemachine: queued events die with the step
+            self.interrupted = Macrostep(tuple(entered), tuple(taken), not self.running)
             raise
+        return Macrostep(tuple(entered), tuple(taken), not self.running)
 
     def _loop(self, event: str | None, kwargs: Mapping[str, Any]) -> None:
         took = True
@@ -523,7 +270,7 @@ class Chart:
             self.configuration = previous
             raise
         for trans in transitions:
-            self.taken.append((trans, event or ""))
+            self._taken.append((trans, event or ""))
 
     def _exit_set(self, transitions: Iterable[Trans]) -> set[int]:
         return {id(info[0]) for info in self._exit_infos(transitions)}
@@ -620,7 +367,7 @@ class Chart:
             node = entry.node
             if node not in configuration:
                 configuration.append(node)
-            self.entered.append((node, id(node) in resumed))
+            self._entered.append((node, id(node) in resumed))
             if node.final:
                 self._final(node)
         del exited  # the configuration already lost them in _exit

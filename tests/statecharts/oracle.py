@@ -1,25 +1,24 @@
-"""Snapshot and restore of a chart, and the flow's structural fingerprint.
+"""The oracle: a flow as a python-statemachine chart, restored at saved ids and read back.
 
+flowhq runs flows on its compiled engine; python-statemachine is the reference it is held
+to. The differential test, the restore tests and the benchmarks build python-statemachine
+charts at a saved position with ``restore`` and read their position with ``snapshot``.
 Restoring presets the model with the saved configuration before the chart is constructed, so
-python-statemachine does not enter the initial state and no entry action runs (DESIGN §7).
+python-statemachine does not enter the initial state and no entry action runs.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 
 from statemachine.model import Model
 from statemachine.orderedset import OrderedSet
 
 from flowhq.statecharts.flow import Flow
-from flowhq.statecharts.model import all_states, transitions
+from flowhq.statecharts.model import all_states
 
 __all__ = [
     "UnknownConfigurationError",
-    "fingerprint",
     "restore",
     "snapshot",
 ]
@@ -31,24 +30,6 @@ class UnknownConfigurationError(LookupError):
     def __init__(self, unknown: Sequence[str]) -> None:
         self.unknown = list(unknown)
         super().__init__(f"unknown state ids: {', '.join(self.unknown)}")
-
-
-@functools.cache  # a class's structure does not change once created
-def fingerprint(flow_cls: type[Flow]) -> str:
-    """A hash of the flow's structure: states, their kinds and nesting, and transitions.
-
-    It changes when the chart changes shape, not when texts are edited.
-    """
-    states = [
-        [s.id, s.parent.id if s.parent else None, getattr(s, "kind", type(s).__name__), s.final]
-        for s in all_states(flow_cls)
-    ]
-    edges = sorted(
-        [t.source.id, [target.id for target in t.targets], sorted(str(e) for e in t.events)]
-        for t in transitions(flow_cls)
-    )
-    blob = json.dumps([flow_cls.name, states, edges], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _with_ancestors(flow_cls: type[Flow], ids: Sequence[str]) -> list[str]:
