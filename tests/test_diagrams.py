@@ -33,8 +33,9 @@ from flowhq import (
     State,
 )
 from flowhq.cli import main
-from flowhq.diagrams import GraphvizError, extract, render, to_dot, to_mermaid
+from flowhq.diagrams import extract, render, to_dot, to_mermaid
 from flowhq.diagrams.regenerate import stale
+from flowhq.errors import GraphvizError
 from flowhq.testing import no_api
 from tests.flows import Age, Menu, Nested
 

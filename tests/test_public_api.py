@@ -103,6 +103,16 @@ def test_public_types_have_one_home(module: ModuleType) -> None:
         assert home.startswith(module.__name__ + "."), f"{module.__name__} lists {name}"
 
 
+@pytest.mark.parametrize("module", _modules(), ids=lambda module: module.__name__)
+def test_public_exceptions_live_in_errors(module: ModuleType) -> None:
+    if _private(module.__name__):
+        return
+    for name in getattr(module, "__all__", ()):
+        obj = getattr(module, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert obj.__module__ == "flowhq.errors", f"{module.__name__}.{name}"
+
+
 def test_the_error_tree_draws_every_exception() -> None:
     import flowhq.errors
 

@@ -14,6 +14,8 @@ Every error shares one root, so ``except FlowError`` catches all of them::
      ├── StepLimitError           a step ran more transitions than the bound allows
      ├── MissingValueError        a template names a value the conversation does not have
      ├── ChannelError             a channel's webhook payload is malformed (ValueError)
+     ├── TokenCipherError         a token key is malformed or cannot decrypt (ValueError)
+     ├── GraphvizError            Graphviz's ``dot`` is missing or failed
      └── DeliveryError            a messenger could not deliver replies
 """
 
@@ -28,12 +30,14 @@ __all__ = [
     "DeliveryError",
     "FlowDefinitionError",
     "FlowError",
+    "GraphvizError",
     "InputError",
     "MissingValueError",
     "SnapshotError",
     "StateAccessError",
     "StepLimitError",
     "StoreUnavailableError",
+    "TokenCipherError",
     "ValidationError",
 ]
 
@@ -199,3 +203,11 @@ class MissingValueError(FlowError, LookupError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"template value {{{name}}} is missing")
+
+
+class TokenCipherError(FlowError, ValueError):
+    """A key is malformed, or a stored token cannot be decrypted with the configured keys."""
+
+
+class GraphvizError(FlowError):
+    """Graphviz's ``dot`` is missing or failed (SVG/PNG diagrams need it)."""

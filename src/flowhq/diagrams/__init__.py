@@ -19,12 +19,11 @@ from flowhq.diagrams.dot import render_dot
 from flowhq.diagrams.extract import Active, extract
 from flowhq.diagrams.mermaid import render_mermaid
 from flowhq.diagrams.model import Diagram, Edge, Node
-from flowhq.errors import FlowError
+from flowhq.errors import GraphvizError
 
 __all__ = [
     "Diagram",
     "Edge",
-    "GraphvizError",
     "Node",
     "extract",
     "render",
@@ -37,10 +36,6 @@ INSTALL_HINT = (
     "Graphviz's `dot` program is needed for SVG/PNG: install it (Debian/Ubuntu: "
     "`apt-get install graphviz`, macOS: `brew install graphviz`), or use to_mermaid/to_dot."
 )
-
-
-class GraphvizError(FlowError):
-    """Graphviz's ``dot`` is missing or failed."""
 
 
 def to_mermaid(flow_cls: type[StateChart[Any]], *, active: Active = None) -> str:

@@ -26,9 +26,9 @@ from cattrs.cols import (
 from cattrs.errors import BaseValidationError, CattrsError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from flowhq.errors import SnapshotError
+from flowhq.errors import SnapshotError, TokenCipherError
 from flowhq.persistence.integrity import document_problem
-from flowhq.persistence.secrets import PREFIX, TokenCipher, TokenCipherError
+from flowhq.persistence.secrets import PREFIX, TokenCipher
 from flowhq.state.document import SCHEMA_VERSION, ConversationDocument, ValidationEntry
 
 __all__ = ["Codec", "JsonCodec", "make_converter"]

@@ -19,16 +19,12 @@ import hashlib
 import os
 from collections.abc import Sequence
 
-from flowhq.errors import FlowError
+from flowhq.errors import TokenCipherError
 
-__all__ = ["PREFIX", "TokenCipher", "TokenCipherError"]
+__all__ = ["PREFIX", "TokenCipher"]
 
 PREFIX = "enc:v1:"
 """Marks an encrypted token in a stored document."""
-
-
-class TokenCipherError(FlowError, ValueError):
-    """A key is malformed, or a stored token cannot be decrypted with the configured keys."""
 
 
 def _key_bytes(key: bytes | str) -> bytes:

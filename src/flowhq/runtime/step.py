@@ -33,12 +33,12 @@ from flowhq.statecharts.compiled import CompiledFlow, NoTransitionError, compile
 from flowhq.statecharts.flow import Flow
 from flowhq.statecharts.restore import fingerprint, legal_chart, migrated
 
-__all__ = ["RollbackError", "StepResult", "Stepper"]
+__all__ = ["StepResult", "Stepper"]
 
 logger = logging.getLogger("flowhq.headquarters")
 
 
-class RollbackError(FlowError):
+class RollbackError(Exception):  # an internal signal: it never leaves the message cycle
     """The step cannot complete; the caller discards it and sends an apology.
 
     ``decision`` is the ErrorHandler's, when it already logged the error and decided (its

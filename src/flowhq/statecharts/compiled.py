@@ -41,7 +41,6 @@ from flowhq.statecharts.model import all_states, declared_events, describe, tran
 __all__ = [
     "UNSUPPORTED",
     "CompiledFlow",
-    "NoTransitionError",
     "Node",
     "Trans",
     "Unsupported",

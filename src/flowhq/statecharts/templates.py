@@ -21,7 +21,7 @@ from attrs import frozen
 
 from flowhq.errors import MissingValueError
 
-__all__ = ["NAMESPACES", "Template", "TemplateError", "fill_json", "json_fields"]
+__all__ = ["NAMESPACES", "Template", "fill_json", "json_fields"]
 
 _FORMATTER = string.Formatter()
 
