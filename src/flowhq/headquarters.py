@@ -38,7 +38,7 @@ from flowhq.runtime.settings import (
     upgrade,
 )
 from flowhq.runtime.step import Stepper
-from flowhq.runtime.timekeeper import Timekeeper, checked_timer_id, due_time
+from flowhq.runtime.timekeeper import Timekeeper, due_time, event_timer, start_timer
 from flowhq.runtime.turn import Start, Turns
 from flowhq.state.document import Timer
 from flowhq.statecharts.flow import Flow
@@ -203,6 +203,7 @@ class Headquarters:
         at: datetime | None = None,
         interrupt: bool = False,
         replace: bool = False,
+        timer_id: str | None = None,
     ) -> Outcome:
         """Begin ``flow`` (default: the entry flow) without an inbound message.
 
@@ -219,6 +220,8 @@ class Headquarters:
                 ``flow`` ends, the conversation returns to the question it was at, its
                 values intact, the question asked again.
             replace: Over a conversation in a flow, leave that flow.
+            timer_id: With ``at``, your id for the scheduled start: scheduling it again
+                replaces it (a backend retrying a request books one start).
 
         Raises:
             InputError: an unknown flow, bad data, a naive ``at``.
@@ -232,10 +235,7 @@ class Headquarters:
             raise InputError(f"unknown flow {name!r}; known: {sorted(self.flows)}")
         start = Start(name, intake.values(data), interrupt=interrupt, replace=replace)
         if at is not None:
-            due = due_time(self.clock(), at=at, after=None)
-            details: dict[str, Any] = {"flow": name, "values": start.values}
-            details |= {"interrupt": interrupt, "replace": replace}
-            timer = Timer(checked_timer_id(None), due, "start", "", data=details)
+            timer = start_timer(start, due_time(self.clock(), at=at, after=None), timer_id)
             return await self._commit(key, self._conversations.schedule(key, timer))
         return await self._commit(key, self._conversations.begin(key, start))
 
@@ -270,10 +270,7 @@ class Headquarters:
             InputError: a malformed event or id, neither or both of ``at``/``after``.
         """
         key = self._intake.key(channel, identifier)
-        if not isinstance(event, str) or not event.replace(".", "_").isidentifier():
-            raise InputError(f"event must be an event name, not {event!r}")
-        due = due_time(self.clock(), at=at, after=after)
-        timer = Timer(checked_timer_id(timer_id), due, "event", "", event=event)
+        timer = event_timer(event, due_time(self.clock(), at=at, after=after), timer_id)
         await self._commit(key, self._conversations.schedule(key, timer))
         return timer.id
 

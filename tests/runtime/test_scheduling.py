@@ -188,3 +188,26 @@ async def test_timer_replies_without_a_messenger_are_logged(
     with caplog.at_level(logging.WARNING):
         assert await hq.fire_due() == 1
     assert "has no messenger" in caplog.text
+
+
+class Asking(Flow):
+    """A question with a reminder and a timeout, for interruptions."""
+
+    name = "asking"
+    ask = Prompt("Which day?", timeout=3600, reminders=[(600, "Still there?"), (1200, "Hello?")])
+    done = Message("Noted.", final=True)
+    late = Message("Too late.", final=True)
+    valid = ask.to(done)
+    timeout = ask.to(late)
+
+
+async def test_after_an_interruption_no_reminder_is_sent_twice() -> None:
+    hq, _ = headquarters(Asking, Reminder)
+    c = Conversation(hq)
+    await c.start("asking")
+    assert await c.advance(600) == ["Still there?"]
+    await c.start("reminder", data={"day": "Monday"}, interrupt=True)
+    assert await c.say("yes") == ["See you then!", "Which day?"]
+    # the first reminder went already; the second comes 1200 s after the question came back
+    assert await c.advance(1200) == ["Hello?"]
+    assert await c.advance(3600 - 1200) == ["Too late."]

@@ -236,7 +236,9 @@ class _Run:
         document = self.document
         current = document.current
         if interrupt and current.path is not None:
-            document.stack.append(Frame(copy.deepcopy(current), copy.deepcopy(document.chart)))
+            waiting = [copy.deepcopy(t) for t in document.timers if t.kind in timers.VISIT_KINDS]
+            frame = Frame(copy.deepcopy(current), copy.deepcopy(document.chart), waiting)
+            document.stack.append(frame)
             current = copy.deepcopy(current)
         self.document.current = Current(values=current.values, labels=current.labels)
         self.document.current.values.update(values or {})
@@ -563,8 +565,9 @@ class _Run:
     def _return_from_interrupt(self) -> None:
         """The interrupting flow ended: back to the interrupted one, its question asked again.
 
-        Its values and position come back as they were; the question gets its timers again
-        (a new wait from now), keeping its tag so its earlier buttons still count.
+        Its values and position come back as they were; the question gets its timeout again
+        (a new wait from now) and the reminders it had not sent, keeping its tag so its
+        earlier buttons still count.
         """
         frame = self.document.stack.pop()
         self.document.current, self.document.chart = frame.current, frame.chart
@@ -577,7 +580,9 @@ class _Run:
         for component in self._waiting():
             tag = self.document.current.tags.get(component.id)
             if tag is not None:
-                timers.arm(self.document, component, tag, self.now)
+                mine = [t for t in frame.timers if t.state == component.id]
+                unsent = {t.number for t in mine if t.kind == "reminder"}
+                timers.arm(self.document, component, tag, self.now, reminders=unsent)
         waiting = self._waiting()
         if waiting:
             waiting[0].reprompt(self._manager(waiting[0], resumed=True))

@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
 from flowhq.persistence.store import Claim
@@ -22,8 +23,10 @@ from flowhq.runtime import timers
 from flowhq.runtime.conversations import Conversations
 from flowhq.runtime.delivery import Delivery
 from flowhq.runtime.settings import TimerOptions
+from flowhq.runtime.turn import Start
+from flowhq.state.document import Timer
 
-__all__ = ["Timekeeper", "checked_timer_id", "due_time"]
+__all__ = ["Timekeeper", "checked_timer_id", "due_time", "event_timer", "start_timer"]
 
 logger = logging.getLogger("flowhq.timers")
 
@@ -58,6 +61,24 @@ def checked_timer_id(given: str | None) -> str:
     if not isinstance(given, str) or not 0 < len(given) <= 128 or not given.isprintable():
         raise InputError(f"timer_id must be a printable string of 1-128 characters: {given!r}")
     return given
+
+
+def start_timer(start: Start, due: float, given_id: str | None = None) -> Timer:
+    """The timer of ``start(at=...)``: it begins ``start``'s flow when it fires."""
+    details: dict[str, Any] = {"flow": start.flow, "values": dict(start.values)}
+    details |= {"interrupt": start.interrupt, "replace": start.replace}
+    return Timer(checked_timer_id(given_id), due, "start", "", data=details)
+
+
+def event_timer(event: str, due: float, given_id: str | None) -> Timer:
+    """The timer of ``schedule(...)``: it fires ``event`` as a command would.
+
+    Raises:
+        InputError: ``event`` is not an event name, or the id is malformed.
+    """
+    if not isinstance(event, str) or not event.replace(".", "_").isidentifier():
+        raise InputError(f"event must be an event name, not {event!r}")
+    return Timer(checked_timer_id(given_id), due, "event", "", event=event)
 
 
 class Timekeeper:

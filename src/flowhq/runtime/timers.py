@@ -22,17 +22,30 @@ VISIT_KINDS = frozenset({"timeout", "reminder", "wait"})
 """Kinds of timer that belong to one visit of a component state."""
 
 
-def arm(document: ConversationDocument, component: ComponentState, tag: str, now: float) -> None:
-    """Set the timers of a fresh visit ``tag`` of ``component``, replacing older ones."""
+def arm(
+    document: ConversationDocument,
+    component: ComponentState,
+    tag: str,
+    now: float,
+    *,
+    reminders: Collection[int] | None = None,
+) -> None:
+    """Set the timers of a fresh visit ``tag`` of ``component``, replacing older ones.
+
+    ``reminders``: the numbers of the reminders to set (default: all; a question given
+    back after an interruption sets only those it had not sent).
+    """
     if not component.timers and not any(t.state == component.id for t in document.timers):
         return
     document.timers = [t for t in document.timers if t.state != component.id]
-    reminders = 0
+    number = 0
     for spec in component.timers:
         suffix = spec.kind
         if spec.kind == "reminder":
-            reminders += 1
-            suffix = f"reminder{reminders}"
+            number += 1
+            suffix = f"reminder{number}"
+            if reminders is not None and number not in reminders:
+                continue
         document.timers.append(
             Timer(
                 id=f"{component.id}.{suffix}",
@@ -40,7 +53,7 @@ def arm(document: ConversationDocument, component: ComponentState, tag: str, now
                 kind=spec.kind,
                 seq=tag,
                 state=component.id,
-                number=reminders if spec.kind == "reminder" else 0,
+                number=number if spec.kind == "reminder" else 0,
             )
         )
 

@@ -171,10 +171,15 @@ class Timer:
 
 @define
 class Frame:
-    """A flow interrupted by another; it is resumed, question asked again, when that ends."""
+    """A flow interrupted by another; it is resumed, question asked again, when that ends.
+
+    ``timers`` are the timers its question had when it was interrupted: on return the
+    timeout starts again and only the reminders not sent yet are set again.
+    """
 
     current: Current
     chart: ChartState
+    timers: list[Timer] = Factory(list)
 
 
 @define
