@@ -28,8 +28,8 @@ from flowhq import (
 from flowhq.validators import one_of
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
-SLOTS = {"0930": "9:30", "1130": "11:30", "1600": "16:00"}
-"""The times the clinic offers, by option id (``HHMM``)."""
+SLOTS = {"09:30": "9:30 am", "11:30": "11:30 am", "16:00": "4 pm"}
+"""The times the clinic offers, by option id (``HH:MM``)."""
 
 
 class Booking(Flow):
@@ -90,10 +90,11 @@ class VisitReminder(Flow):
 
 
 def visit_time(day: str, slot: str, now: datetime) -> datetime:
-    """The next ``day`` (a weekday name) after ``now``'s date, at ``slot`` (``"0930"``)."""
+    """The next ``day`` (a weekday name) after ``now``'s date, at ``slot`` (``"09:30"``)."""
     ahead = (WEEKDAYS.index(day) - now.weekday()) % 7 or 7
+    hour, minute = slot.split(":")
     date = now + timedelta(days=ahead)
-    return date.replace(hour=int(slot[:2]), minute=int(slot[2:]), second=0, microsecond=0)
+    return date.replace(hour=int(hour), minute=int(minute), second=0, microsecond=0)
 
 
 async def schedule_reminder(hq: Headquarters, key: ConversationKey) -> str | None:
