@@ -18,7 +18,7 @@ from statemachine import StateChart
 from flowhq.diagrams.dot import render_dot
 from flowhq.diagrams.extract import Active, extract
 from flowhq.diagrams.mermaid import render_mermaid
-from flowhq.diagrams.model import Diagram, Edge, Node
+from flowhq.diagrams.model import Diagram, Edge, Node, Timing
 from flowhq.errors import FlowError
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Edge",
     "GraphvizError",
     "Node",
+    "Timing",
     "extract",
     "render",
     "to_dot",
