@@ -294,8 +294,7 @@ class _Explorer:
             outcome = await hq.start(KEY.channel, KEY.identifier, data=dict(data), replace=True)
         else:
             assert text is not None
-            depth = node.depth
-            inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{depth}", text)
+            inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{node.depth}", text)
             outcome = await hq.handle(inbound)
         if not forcing.records:
             return None  # rolled back: not a move a user can make
