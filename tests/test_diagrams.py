@@ -18,10 +18,12 @@ from statemachine import StateChart
 
 import flowhq.diagrams
 import flowhq.statecharts.flow
+from examples.clinic import Booking, VisitReminder
 from examples.order_status import OrderStatus
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
 from flowhq import (
+    Confirm,
     ConversationKey,
     Flow,
     Headquarters,
@@ -31,6 +33,7 @@ from flowhq import (
     Prompt,
     RedisStore,
     State,
+    Wait,
 )
 from flowhq.cli import main
 from flowhq.diagrams import extract, render, to_dot, to_mermaid
@@ -41,7 +44,7 @@ from tests.flows import Age, Menu, Nested
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-EXAMPLES = [Signup, SupportMenu, OrderStatus]
+EXAMPLES = [Signup, SupportMenu, OrderStatus, Booking, VisitReminder]
 UPDATE = os.environ.get("FLOWHQ_UPDATE_GOLDEN") == "1"
 
 
@@ -79,7 +82,9 @@ def _events(names: Iterable[str]) -> frozenset[str]:
 
 def _label_events(label: str) -> frozenset[str]:
     head = label.split(" [", maxsplit=1)[0].split(" (typed", maxsplit=1)[0]
-    return _events(name for name in head.split(" / ") if name)
+    names = (name.split(" (after ", maxsplit=1)[0] for name in head.split(" / ") if name)
+    # a Wait's `done` is drawn as `after 10m`
+    return _events("done" if name.startswith("after ") else name for name in names)
 
 
 _DOT_EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)"(?: \[(.*)\])?;$')
@@ -184,6 +189,72 @@ def test_unhandled_result_is_drawn_as_a_warning(monkeypatch: pytest.MonkeyPatch)
     assert [(e.source, e.events) for e in edges] == [("ask", ("exhausted",))]
     assert "ask --> unhandled_" in to_mermaid(Sloppy)
     assert 'label="exhausted — unhandled!", color="#c62828"' in to_dot(Sloppy)
+
+
+def test_timer_edges_show_their_delay_and_reminders_are_noted() -> None:
+    labels = {(e.source, e.target): e.label for e in extract(Booking).edges}
+    assert labels[("day", "expired")] == "timeout (after 23h)"
+    assert labels[("hold", "slot")] == "after 10m"
+    assert labels[("help_text", "back")] == "done"  # a Message's done is no timer
+    assert labels[("day", "hold")] == "valid"
+    mermaid, dot = to_mermaid(Booking), to_dot(Booking)
+    assert "hold --> slot : after 10m" in mermaid
+    assert "day --> expired : timeout (after 23h)" in mermaid
+    assert '→ day<br/>reminders#58; 2h" as day' in mermaid
+    assert '"hold" -> "slot" [label="after 10m"];' in dot
+    assert 'to Friday) → day\\nreminders: 2h"' in dot
+
+
+class Timers(Flow):
+    """Timeouts handled by a compound and by a closer state; a done only a Message makes."""
+
+    class asking(State.Compound):
+        first = Prompt(
+            "First?", timeout=3600, reminders=[(60, "Hello?"), (600, "Still?")], initial=True
+        )
+        second = Confirm("Second?", timeout=7200)
+        third = Prompt("Third?", timeout=90)
+        valid = first.to(second)
+        yes = second.to(third)
+        no = second.to(first)
+
+    class pausing(State.Compound):
+        pause = Wait(30, initial=True)
+        note = Message("Noted.")
+        done = pause.to(note)
+
+    late = Message("Too late.", final=True)
+    quick = Message("Quick!")
+    end = Message("End.", final=True)
+
+    timeout = asking.to(late) | asking.third.to(quick)
+    valid = asking.third.to(pausing)
+    done = pausing.to(end) | quick.to(end)
+
+
+def test_timer_edges_of_compound_states() -> None:
+    labels = {(e.source, e.target): e.label for e in extract(Timers).edges}
+    # third times out into its own edge, so the compound's edge serves first and second
+    assert labels[("asking", "late")] == "timeout (after 1h or 2h)"
+    assert labels[("third", "quick")] == "timeout (after 1m30s)"
+    assert labels[("pause", "note")] == "after 30s"
+    assert labels[("quick", "end")] == "done"
+    assert labels[("pausing", "end")] == "done"  # the wait's done is taken inside
+    notes = {node.id: node.notes for node in extract(Timers).walk()}
+    assert notes["first"] == ("reminders: 1m, 10m",)
+    assert notes["second"] == ()
+
+
+def test_an_unhandled_timeout_shows_its_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flowhq.statecharts.flow, "find_problems", lambda flow: [])
+
+    class Forgetful(Flow):  # a flow the checker would refuse
+        ask = Prompt("Day?", timeout=600, initial=True)
+        done_msg = Message("Thanks.", final=True)
+        valid = ask.to(done_msg)
+
+    edges = [e for e in extract(Forgetful).edges if e.kind == "unhandled"]
+    assert [e.label for e in edges] == ["timeout (after 10m) — unhandled!"]
 
 
 def test_any_statechart_can_be_drawn() -> None:

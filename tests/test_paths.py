@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import timedelta
 
 import pytest
 
+from examples.clinic import Booking, VisitReminder
 from examples.order_status import OrderStatus
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
-from flowhq import Action, Flow, Message, Prompt
+from flowhq import Action, Flow, Message, Prompt, State
 from flowhq.cli import main
-from flowhq.testing import aplan, declared_transitions, replay
+from flowhq.testing import (
+    Conversation,
+    PathPlan,
+    TransitionCoverage,
+    aplan,
+    declared_transitions,
+    plan,
+    replay,
+)
 from flowhq.validators import integer
 from tests.flows import Age, Nested
 
-FLOWS = [Signup, SupportMenu, OrderStatus, Age, Nested]
+FLOWS = [Signup, SupportMenu, OrderStatus, Age, Nested, Booking, VisitReminder]
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.name)
@@ -121,3 +131,79 @@ async def test_a_detour_back_to_the_same_position_is_covered() -> None:
     plan = await aplan(Detour)
     assert ("ask", "help_text", "help") in plan.covered
     assert declared_transitions(Detour) <= plan.covered
+
+
+@pytest.fixture(scope="module")
+def booking_plan() -> PathPlan:
+    """The clinic booking's paths, generated once for the tests that read them."""
+    return plan(Booking)
+
+
+async def test_time_passes_to_cover_timeouts_and_waits(booking_plan: PathPlan) -> None:
+    waits = {m.timer: m for p in booking_plan.paths for m in p.moves if m.kind == "wait"}
+    assert set(waits) == {"day.timeout", "hold.wait", "slot.timeout"}
+    assert waits["day.timeout"].after == timedelta(hours=23).total_seconds()
+    assert waits["hold.wait"].after == 600
+    assert waits["day.timeout"].input is None
+    steps = {(s.state, s.result): s for path in booking_plan.paths for s in path.steps}
+    assert steps[("day", "timeout")].timer == "day.timeout"
+    assert steps[("hold", "done")].timer == "hold.wait"
+    assert steps[("day", "valid")].timer is None
+    expired = next(p for p in booking_plan.paths if ("day", "expired", "timeout") in p.transitions)
+    assert expired.describe()[-1] == "wait 23h (day.timeout) -> day: timeout => ['expired']"
+
+
+async def test_a_flow_started_with_data_gets_placeholders() -> None:
+    reminder = await aplan(VisitReminder)
+    first = reminder.paths[0].moves[0]
+    assert first.kind == "start"
+    assert first.data == (("visit", "<visit>"),)
+    assert reminder.paths[0].describe()[0] == (
+        "(start with visit='<visit>') -> (no result) => ['coming']"
+    )
+    report = await replay(VisitReminder, reminder.paths[0])
+    assert "Reminder: your visit is tomorrow, <visit>. Still coming?" in report.replies
+
+
+class Quick(Flow):
+    """The clinic's day question without its deadline: a wait for it diverges."""
+
+    name = "booking"
+
+    class booking(State.Compound):
+        day = Prompt("Which day?", initial=True)
+
+    end = Message("End.", final=True)
+    valid = booking.day.to(end)
+
+
+async def test_replay_of_a_wait_for_a_timer_the_flow_lost_diverges(booking_plan: PathPlan) -> None:
+    path = next(p for p in booking_plan.paths if p.moves[1].kind == "wait")
+    report = await replay(Quick, path)
+    assert not report.followed
+    assert report.diverged_at == 1
+    assert report.actual == ("booking", "day")
+    assert "diverged at move 1 (wait 23h (day.timeout))" in str(report)
+
+
+def test_cli_prints_waits(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--paths", "examples.clinic:Booking"]) == 0
+    out = capsys.readouterr().out
+    assert "paths cover 10/10 transitions" in out
+    assert "  wait 10m (hold.wait) -> hold: done => ['booking', 'slot']" in out
+    assert "  wait 23h (slot.timeout) -> slot: timeout => ['expired']" in out
+
+
+async def test_coverage_counts_what_time_fired() -> None:
+    coverage = TransitionCoverage()
+    async with Conversation(Booking, coverage=coverage) as c:
+        await c.say("hi")
+        await c.say("Friday")
+        assert await c.advance(timedelta(minutes=10)) == ["On Friday we have:"]
+        assert await c.advance(timedelta(hours=23)) == [
+            "No worries, write again when you're ready."
+        ]
+    missing = coverage.missing(Booking)
+    assert ("hold", "slot", "done") not in missing
+    assert ("slot", "expired", "timeout") not in missing
+    assert ("day", "expired", "timeout") in missing

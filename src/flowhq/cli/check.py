@@ -1,4 +1,8 @@
-"""``flowhq check``: a flow's problems (exit 1), and with ``--paths`` generated test paths."""
+"""``flowhq check``: a flow's problems (exit 1), and with ``--paths`` generated test paths.
+
+The paths cover timer transitions too: a move such as ``wait 23h (day.timeout)`` lets time
+pass until a timeout or a ``Wait`` ends the question (docs/testing.md).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="print test paths covering every transition; exit 1 if some are not covered",
     )
-    check.add_argument("--max-depth", type=int, default=12, help="longest path (messages)")
+    check.add_argument(
+        "--max-depth", type=int, default=12, help="longest path (moves: messages and waits)"
+    )
 
 
 def run(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -49,7 +55,7 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
     print(f"{len(plan.paths)} paths cover {covered}/{len(declared)} transitions", file=stdout)
     for number, path in enumerate(plan.paths, start=1):
         end = "final" if path.finished else "depth bound"
-        print(f"path {number} ({len(path.moves)} messages, ends at {end}):", file=stdout)
+        print(f"path {number} ({len(path.moves)} moves, ends at {end}):", file=stdout)
         for line in path.describe():
             print(f"  {line}", file=stdout)
     for source, target, event in missing:

@@ -18,13 +18,14 @@ from statemachine import StateChart
 from flowhq.diagrams.dot import render_dot
 from flowhq.diagrams.extract import Active, extract
 from flowhq.diagrams.mermaid import render_mermaid
-from flowhq.diagrams.model import Diagram, Edge, Node
+from flowhq.diagrams.model import Diagram, Edge, Node, Timing
 from flowhq.errors import GraphvizError
 
 __all__ = [
     "Diagram",
     "Edge",
     "Node",
+    "Timing",
     "extract",
     "render",
     "to_dot",

@@ -71,6 +71,7 @@ def _node_lines(node: Node, diagram: Diagram, depth: int) -> list[str]:
         ]
     else:
         label = node.id if node.kind in ("state", "final") else f"{node.id}\n{_wrap(node.label)}"
+        label += "".join(f"\n{note}" for note in node.notes)
         attributes.append(f"label={_quote(label)}")
     if node.final:
         attributes.append("peripheries=2")

@@ -8,6 +8,10 @@ that fire events, the default of each history state, and results no transition h
 Extraction reads only the class, never a conversation's data, so templates stay as written.
 It works on any python-statemachine ``StateChart`` class, not only on a checked ``Flow``:
 that is how a flow the checker would refuse can still be drawn, with its problems in red.
+
+Time is drawn where it acts: an edge whose event only a timer produces (the ``timeout`` of a
+question with ``timeout=``, the ``done`` of a ``Wait``) carries the delay, and a question's
+reminders are noted on its node.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from statemachine import StateChart
 from statemachine.contrib.diagram.extract import extract as extract_states
 from statemachine.contrib.diagram.model import DiagramState, StateType
 
-from flowhq.diagrams.model import Diagram, Edge, Node
+from flowhq.diagrams.model import Diagram, Edge, Node, Timing
 from flowhq.state import ConversationDocument
 from flowhq.statecharts import ComponentState
 from flowhq.statecharts.checks import handles
+from flowhq.statecharts.component_state import format_delay
 from flowhq.statecharts.model import all_states, declared_events, transitions
 
 __all__ = ["Active", "active_ids", "extract"]
@@ -44,6 +49,14 @@ def _kind(state: Any, diagram_state: DiagramState) -> str:
     return "final" if state.final else "state"
 
 
+def _notes(state: Any) -> tuple[str, ...]:
+    """Lines drawn under a component's label: its reminders' delays."""
+    reminders = [t.delay for t in getattr(state, "timers", ()) if t.kind == "reminder"]
+    if not reminders:
+        return ()
+    return ("reminders: " + ", ".join(format_delay(delay) for delay in reminders),)
+
+
 def _node(states: Mapping[str, Any], diagram_state: DiagramState) -> Node:
     state = states[diagram_state.id]
     return Node(
@@ -53,6 +66,7 @@ def _node(states: Mapping[str, Any], diagram_state: DiagramState) -> Node:
         initial=bool(diagram_state.is_initial),
         final=bool(state.final),
         children=tuple(_node(states, child) for child in diagram_state.children),
+        notes=_notes(state),
     )
 
 
@@ -70,6 +84,49 @@ def _events(transition: Any) -> tuple[str, ...]:
     return declared_events(transition.events)
 
 
+def _takes(owner: Any, event: str) -> bool:
+    """Whether ``owner`` surely takes ``event`` itself (an unguarded transition on it)."""
+    return any(
+        not transition.initial and event in _events(transition) and not list(transition.cond)
+        for transition in owner.transitions
+    )
+
+
+def _producers(chart_cls: type[StateChart[Any]], source: Any, event: str) -> list[Any]:
+    """The components whose result ``event`` leaves through ``source``'s transition.
+
+    ``source`` itself, or a component inside it that no closer state takes ``event`` from.
+    """
+    producers = []
+    for state in all_states(chart_cls):
+        if not isinstance(state, ComponentState) or event not in state.results:
+            continue
+        chain = [state, *state.ancestors()]
+        if source not in chain:
+            continue
+        if not any(_takes(owner, event) for owner in chain[: chain.index(source)]):
+            producers.append(state)
+    return producers
+
+
+def _timings(
+    chart_cls: type[StateChart[Any]], source: Any, events: tuple[str, ...]
+) -> tuple[Timing, ...]:
+    """The events of a transition from ``source`` that only timers produce, with delays."""
+    timings = []
+    for event in events:
+        producers = _producers(chart_cls, source, event)
+        specs = [
+            [spec for spec in producer.timers if spec.result == event] for producer in producers
+        ]
+        if not producers or not all(specs):
+            continue  # no timer, or some component also finishes with it by itself
+        delays = tuple(dict.fromkeys(spec.delay for found in specs for spec in found))
+        wait = all(spec.kind == "wait" for found in specs for spec in found)
+        timings.append(Timing(event, delays, wait=wait))
+    return tuple(timings)
+
+
 def _edges(chart_cls: type[StateChart[Any]]) -> list[Edge]:
     keywords: dict[str, list[str]] = {}
     for keyword, event in getattr(chart_cls, "commands", {}).items():
@@ -84,12 +141,19 @@ def _edges(chart_cls: type[StateChart[Any]]) -> list[Edge]:
                 events=events,
                 guards=_guards(transition),
                 commands=tuple(k for event in events for k in keywords.get(event, [])),
+                timings=_timings(chart_cls, transition.source, events),
             )
         )
     for state in all_states(chart_cls):
         if isinstance(state, ComponentState) and not state.final:
             edges.extend(
-                Edge(source=state.id, target=None, events=(outcome[0],), kind="unhandled")
+                Edge(
+                    source=state.id,
+                    target=None,
+                    events=(outcome[0],),
+                    kind="unhandled",
+                    timings=_timings(chart_cls, state, (outcome[0],)),
+                )
                 for outcome in state.outcomes
                 if not any(handles(state, result) for result in outcome)
             )

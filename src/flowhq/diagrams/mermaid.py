@@ -58,7 +58,8 @@ def _node_lines(node: Node, diagram: Diagram, depth: int) -> list[str]:
         return lines
     if node.kind in ("state", "final"):
         return [f'{pad}state "{_text(node.id)}" as {_id(node.id)}']
-    return [f'{pad}state "{_text(node.id)}<br/>{_text(node.label)}" as {_id(node.id)}']
+    notes = "".join(f"<br/>{_text(note)}" for note in node.notes)
+    return [f'{pad}state "{_text(node.id)}<br/>{_text(node.label)}{notes}" as {_id(node.id)}']
 
 
 def _edge_line(edge: Edge, index: int) -> list[str]:

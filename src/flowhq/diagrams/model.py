@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Diagram", "Edge", "Node"]
+from flowhq.statecharts.component_state import format_delay
+
+__all__ = ["Diagram", "Edge", "Node", "Timing"]
 
 
 @dataclass(frozen=True)
 class Node:
-    """A state. ``kind`` is the component kind, or state/compound/parallel/history/final."""
+    """A state. ``kind`` is the component kind, or state/compound/parallel/history/final.
+
+    ``notes`` are extra lines drawn under the label (``reminders: 2h``).
+    """
 
     id: str
     kind: str
@@ -23,6 +28,7 @@ class Node:
     initial: bool = False
     final: bool = False
     children: tuple[Node, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def is_cluster(self) -> bool:
@@ -31,8 +37,31 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """An edge's event that only time produces: a ``timeout``, or the end of a ``Wait``.
+
+    ``delays`` are the timers' delays in seconds (several when the edge leaves a compound
+    state whose questions time out after different delays); ``wait`` is true when every
+    timer is a ``Wait``'s, whose ``done`` reads better as just ``after 10m``.
+    """
+
+    event: str
+    delays: tuple[float, ...]
+    wait: bool = False
+
+    @property
+    def label(self) -> str:
+        """``after 10m`` for a wait, else ``timeout (after 23h)``."""
+        after = "after " + " or ".join(format_delay(delay) for delay in self.delays)
+        return after if self.wait else f"{self.event} ({after})"
+
+
+@dataclass(frozen=True)
 class Edge:
-    """A transition (``kind="transition"``), or an unhandled result (``kind="unhandled"``)."""
+    """A transition (``kind="transition"``), or an unhandled result (``kind="unhandled"``).
+
+    ``timings`` say which of its events are timers firing, and after how long.
+    """
 
     source: str
     target: str | None
@@ -40,11 +69,17 @@ class Edge:
     guards: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     kind: str = "transition"
+    timings: tuple[Timing, ...] = ()
 
     @property
     def label(self) -> str:
-        """``event [guard] (typed: keyword)`` as shown on the edge."""
-        text = " / ".join(self.events)
+        """``event [guard] (typed: keyword)`` as shown on the edge.
+
+        A timer's event shows its delay: ``timeout (after 23h)``, or ``after 10m`` for the
+        end of a ``Wait``.
+        """
+        timed = {timing.event: timing.label for timing in self.timings}
+        text = " / ".join(timed.get(event, event) for event in self.events)
         if self.guards:
             text += " [" + ", ".join(self.guards) + "]"
         if self.commands:

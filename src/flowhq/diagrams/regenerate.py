@@ -25,6 +25,8 @@ EXAMPLES = (
     "examples.support_menu:SupportMenu",
     "examples.order_status:OrderStatus",
     "examples.pizza:PizzaOrder",
+    "examples.clinic:Booking",
+    "examples.clinic:VisitReminder",
 )
 MARK = "<!-- flowhq dot sha256:"
 

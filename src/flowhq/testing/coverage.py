@@ -1,4 +1,8 @@
-"""Transition coverage: which declared transitions the conversation tests exercised."""
+"""Transition coverage: which declared transitions the conversation tests exercised.
+
+Every committed step counts, whatever caused it: a message, a start, or a timer fired by
+``Conversation.advance`` (a timeout, a ``Wait``'s end).
+"""
 
 from __future__ import annotations
 

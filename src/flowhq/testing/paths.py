@@ -1,12 +1,13 @@
 """Generated test paths: conversations that together take every transition of a flow.
 
-The generator explores the flow for real, on the in-memory store: from each reachable
-conversation state it sends the inputs that can make the waiting component finish (a
-validator's samples for a Prompt, each option of a Choice, yes/no for a Confirm, every
-command keyword) and forces each declared result of ApiCall/Action states instead of running
-them. Guards are evaluated by the flow itself, on the data those inputs saved. Then it picks
-paths from the start to a final state (or to the depth bound, for loops) until every
-reachable declared transition is taken.
+The generator explores the flow for real, on the in-memory store and a ``ManualClock``: from
+each reachable conversation state it sends the inputs that can make the waiting component
+finish (a validator's samples for a Prompt, each option of a Choice, yes/no for a Confirm,
+every command keyword), lets time pass up to each pending timer that finishes a component
+(a ``timeout=``, a ``Wait``) and fires it, and forces each declared result of ApiCall/Action
+states instead of running them. Guards are evaluated by the flow itself, on the data those
+inputs saved. Then it picks paths from the start to a final state (or to the depth bound,
+for loops) until every reachable declared transition is taken.
 """
 
 from __future__ import annotations
@@ -16,15 +17,28 @@ import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from flowhq.components import Action, ApiCall, Choice, ComponentBase, Confirm, Message, Prompt
+from flowhq.components import (
+    Action,
+    ApiCall,
+    Choice,
+    ComponentBase,
+    Confirm,
+    Message,
+    Prompt,
+    Wait,
+)
 from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence import JsonCodec, MemoryStore
 from flowhq.runtime.records import ForcedResult, StepRecord
 from flowhq.state import ConversationDocument
+from flowhq.state.document import Timer
 from flowhq.statecharts import Flow
+from flowhq.statecharts.component_state import format_delay
+from flowhq.testing.clock import ManualClock
 from flowhq.testing.conversation import no_api
 from flowhq.testing.coverage import Transition, declared_transitions
 
@@ -40,19 +54,26 @@ class Step:
     """One result in a path: ``state`` finished with ``result``.
 
     ``input`` is the user's message that produced it, ``None`` when the state finished by
-    itself; ``forced`` marks ApiCall/Action results the replay forces. A command has
-    ``state=None``.
+    itself; ``forced`` marks ApiCall/Action results the replay forces; ``timer`` is the id
+    of the timer whose firing produced it (a ``timeout``, a ``Wait``'s ``done``). A command
+    has ``state=None``.
     """
 
     state: str | None
     result: str
     input: str | None = None
     forced: bool = False
+    timer: str | None = None
 
 
 @dataclass(frozen=True)
 class Move:
-    """One inbound message of a path (``input=None``: the flow's start) and its effect."""
+    """One move of a path and its effect.
+
+    A move is the flow's start (``input`` and ``timer`` are ``None``), an inbound message
+    (``input``), or time passing (``timer``): the clock moves ``after`` seconds, to when
+    that timer is due, and the due timers fire.
+    """
 
     input: str | None
     forced: tuple[tuple[str, str], ...]
@@ -62,6 +83,28 @@ class Move:
     finished: bool
     saved: tuple[tuple[str, str, str], ...] = ()
     """``(state, name, value)``: placeholder values forced states save (see ``saves=``)."""
+    timer: str | None = None
+    """The id of the timer a time-passes move waits for (``day.timeout``, ``hold.wait``)."""
+    after: float = 0.0
+    """How long a time-passes move waited, in seconds."""
+    data: tuple[tuple[str, str], ...] = ()
+    """``(name, value)``: what the start gave the flow (placeholders for its ``start_data``)."""
+
+    @property
+    def kind(self) -> str:
+        """``"start"``, ``"say"`` (an inbound message) or ``"wait"`` (time passes)."""
+        if self.timer is not None:
+            return "wait"
+        return "start" if self.input is None else "say"
+
+    def describe_action(self) -> str:
+        """What the move does: ``(start)``, ``say 'yes'``, ``wait 23h (day.timeout)``."""
+        if self.timer is not None:
+            return f"wait {format_delay(self.after)} ({self.timer})"
+        if self.input is not None:
+            return f"say {self.input!r}"
+        given = ", ".join(f"{name}={value!r}" for name, value in self.data)
+        return f"(start with {given})" if given else "(start)"
 
 
 @dataclass(frozen=True)
@@ -90,7 +133,7 @@ class Path:
         """Readable lines, one per move."""
         lines = []
         for move in self.moves:
-            said = "(start)" if move.input is None else f"say {move.input!r}"
+            said = move.describe_action()
             forced = "".join(f" [force {s}={r}]" for s, r in move.forced)
             results = ", ".join(f"{step.state or 'command'}: {step.result}" for step in move.steps)
             lines.append(
@@ -116,6 +159,8 @@ class PathPlan:
 @dataclass
 class _Node:
     raw: bytes | None
+    now: float
+    """The clock when the explorer first reached this position (timers are due after it)."""
     depth: int
     finished: bool
     parent: tuple[int, Move] | None = None
@@ -157,6 +202,8 @@ class _Forcing:
 
 
 def _answers(component: ComponentBase) -> tuple[str, ...]:
+    if isinstance(component, Wait):
+        return ()  # no message ends a wait (commands are tried anyway)
     if isinstance(component, Confirm):
         return ("yes", "no")
     if isinstance(component, Choice):
@@ -169,6 +216,16 @@ def _answers(component: ComponentBase) -> tuple[str, ...]:
     return GENERIC_ANSWERS
 
 
+def _clock_timers(document: ConversationDocument) -> list[Timer]:
+    """The pending timers worth letting time pass for, soonest first.
+
+    Reminders are left out: they send a text and end nothing, so no transition waits
+    on them (a wait for a later timer sends them on the way).
+    """
+    due = [timer for timer in document.timers if timer.kind != "reminder"]
+    return sorted(due, key=lambda timer: (timer.due, timer.id))
+
+
 def _key(document: ConversationDocument) -> str:
     chart, current = document.chart, document.current
     return json.dumps(
@@ -176,6 +233,28 @@ def _key(document: ConversationDocument) -> str:
         sort_keys=True,
         default=str,
     )
+
+
+START = ManualClock().now.timestamp()
+"""Where the explorer's clock starts (epoch seconds)."""
+
+
+@dataclass(frozen=True)
+class _Action:
+    """What a move does: start the flow, say ``text``, or let time pass until ``timer``."""
+
+    text: str | None = None
+    timer: Timer | None = None
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """One run of a move: the move, the document after it, the clock after it."""
+
+    move: Move
+    raw: bytes
+    now: float
+    forcing: _Forcing
 
 
 class _Explorer:
@@ -189,37 +268,53 @@ class _Explorer:
         self.root_moves: dict[int, Move] = {}
 
     async def _run(
-        self, raw: bytes | None, text: str | None, chosen: dict[str, str], depth: int
-    ) -> tuple[Move, bytes, _Forcing] | None:
+        self, node: _Node | None, action: _Action, chosen: dict[str, str]
+    ) -> _Ran | None:
         store = MemoryStore(codec=self.codec)
         waiting = None
-        if raw is not None:
-            before = self.codec.decode(str(KEY), raw)
+        now = START if node is None else node.now
+        if node is not None and node.raw is not None:
+            before = self.codec.decode(str(KEY), node.raw)
             waiting = before.current.component
             await store.commit(KEY, before, expected=0)
         forcing = _Forcing(self.flow_cls, chosen)
-        hq = Headquarters(flows=[self.flow_cls], store=store, observer=forcing, api=no_api())
-        if text is None:
-            outcome = await hq.start(KEY.channel, KEY.identifier, replace=True)
+        clock = ManualClock(datetime.fromtimestamp(now, UTC))
+        hq = Headquarters(
+            flows=[self.flow_cls], store=store, observer=forcing, api=no_api(), clock=clock
+        )
+        timer, text = action.timer, action.text
+        # A flow started by the business gets its start data; placeholders stand in.
+        data = (
+            tuple((name, f"<{name}>") for name in self.flow_cls.start_data) if node is None else ()
+        )
+        if timer is not None:
+            clock.advance(max(0.0, timer.due - now))
+            outcome = await hq.fire(KEY.channel, KEY.identifier)
+        elif node is None:
+            outcome = await hq.start(KEY.channel, KEY.identifier, data=dict(data), replace=True)
         else:
-            inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{depth}", text)
+            assert text is not None
+            inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{node.depth}", text)
             outcome = await hq.handle(inbound)
         if not forcing.records:
             return None  # rolled back: not a move a user can make
         record = forcing.records[-1]
         forced = dict(forcing.used)
-        # The user's message produced the waiting component's result, or a command's event.
+        # The user's message produced the waiting component's result, or a command's event;
+        # a timer produced the result of the state it belongs to.
         steps = tuple(
             Step(
                 origin,
                 event,
                 input=text if origin is None or origin == waiting else None,
                 forced=origin in forced,
+                timer=timer.id if timer is not None and origin == timer.state else None,
             )
             for origin, event in record.fired
         )
         document = (await store.load(KEY)).document
         assert document is not None
+        after = clock.now.timestamp()
         move = Move(
             input=text,
             forced=tuple(forcing.used),
@@ -228,12 +323,13 @@ class _Explorer:
             configuration=record.configuration,
             finished=outcome.finished,
             saved=tuple(forcing.saved),
+            timer=timer.id if timer is not None else None,
+            after=after - now,
+            data=data,
         )
-        return move, self.codec.encode(document), forcing
+        return _Ran(move, self.codec.encode(document), after, forcing)
 
-    async def _variants(
-        self, raw: bytes | None, text: str | None, depth: int
-    ) -> list[tuple[Move, bytes]]:
+    async def _variants(self, node: _Node | None, action: _Action) -> list[_Ran]:
         """Every way the move can go: one run per combination of forced results."""
         results = []
         pending: deque[dict[str, str]] = deque([{}])
@@ -244,32 +340,44 @@ class _Explorer:
             if marker in seen:
                 continue
             seen.add(marker)
-            ran = await self._run(raw, text, chosen, depth)
+            ran = await self._run(node, action, chosen)
             if ran is None:
                 continue
-            move, after, forcing = ran
-            results.append((move, after))
-            for state in forcing.defaulted:
+            results.append(ran)
+            for state in ran.forcing.defaulted:
                 component = self.flow_cls.states_map[state]
                 assert isinstance(component, ComponentBase)
                 pending.extend({**chosen, state: r} for r in component.results[1:])
         return results
 
-    def _add(self, raw: bytes, depth: int, move: Move, parent: int | None) -> int:
-        document = self.codec.decode(str(KEY), raw)
+    def _add(self, ran: _Ran, depth: int, parent: int | None) -> int:
+        document = self.codec.decode(str(KEY), ran.raw)
         key = _key(document)
         if key in self.index:
             return self.index[key]
-        node = _Node(raw, depth, move.finished, (parent, move) if parent is not None else None)
+        move = ran.move
+        node = _Node(
+            ran.raw, ran.now, depth, move.finished, (parent, move) if parent is not None else None
+        )
         self.nodes.append(node)
         self.index[key] = len(self.nodes) - 1
         return len(self.nodes) - 1
 
+    def _actions(self, document: ConversationDocument) -> list[_Action]:
+        """The moves to try where ``document`` stands: answers, commands, time passing."""
+        texts: list[str] = list(self.flow_cls.commands)
+        waiting = document.current.component
+        component = self.flow_cls.states_map.get(waiting) if waiting else None
+        if isinstance(component, ComponentBase):
+            texts = [*_answers(component), *texts]
+        actions = [_Action(text=text) for text in texts]
+        return actions + [_Action(timer=timer) for timer in _clock_timers(document)]
+
     async def explore(self) -> list[int]:
         roots = []
-        for move, raw in await self._variants(None, None, 0):
-            roots.append(self._add(raw, 1, move, None))
-            self.root_moves[roots[-1]] = move
+        for ran in await self._variants(None, _Action()):
+            roots.append(self._add(ran, 1, None))
+            self.root_moves[roots[-1]] = ran.move
         queue = deque(roots)
         while queue and len(self.nodes) < self.max_nodes:
             index = queue.popleft()
@@ -277,23 +385,19 @@ class _Explorer:
             if node.finished or node.depth >= self.max_depth or node.raw is None:
                 continue
             document = self.codec.decode(str(KEY), node.raw)
-            inputs: list[str] = list(self.flow_cls.commands)
-            waiting = document.current.component
-            component = self.flow_cls.states_map.get(waiting) if waiting else None
-            if isinstance(component, ComponentBase):
-                inputs = [*_answers(component), *inputs]
             here = _key(document)
             outcomes_seen: set[tuple[tuple[str, ...], tuple[Transition, ...]]] = set()
-            for text in inputs:
-                for move, raw in await self._variants(node.raw, text, node.depth):
-                    if not move.transitions and _key(self.codec.decode(str(KEY), raw)) == here:
-                        continue  # the input changed nothing (an ignored command, ...)
+            for action in self._actions(document):
+                for ran in await self._variants(node, action):
+                    move = ran.move
+                    if not move.transitions and _key(self.codec.decode(str(KEY), ran.raw)) == here:
+                        continue  # the move changed nothing (an ignored command, ...)
                     effect = (move.configuration, move.transitions)
                     if move.transitions and effect in outcomes_seen:
-                        continue  # an equivalent input already did this
+                        continue  # an equivalent move already did this
                     outcomes_seen.add(effect)
                     before = len(self.nodes)
-                    child = self._add(raw, node.depth + 1, move, index)
+                    child = self._add(ran, node.depth + 1, index)
                     node.edges.append((move, child))
                     if len(self.nodes) > before:
                         queue.append(child)
@@ -377,7 +481,7 @@ def plan(flow_cls: type[Flow], *, max_depth: int = 12, max_nodes: int = 2000) ->
 
     Args:
         flow_cls: The flow.
-        max_depth: Longest path, in inbound messages (bounds loops).
+        max_depth: Longest path, in moves: messages and waits for a timer (bounds loops).
         max_nodes: Bound on distinct conversation states explored.
     """
     return asyncio.run(_plan(flow_cls, max_depth, max_nodes))
@@ -391,7 +495,7 @@ async def aplan(flow_cls: type[Flow], *, max_depth: int = 12, max_nodes: int = 2
 def paths(flow_cls: type[Flow], *, max_depth: int = 12, max_nodes: int = 2000) -> Iterator[Path]:
     """Yield paths that together take every reachable transition of ``flow_cls``.
 
-    Each path runs from the initial state to a final state (or to ``max_depth`` messages,
+    Each path runs from the initial state to a final state (or to ``max_depth`` moves,
     for loops); see :func:`plan` for the transitions no generated input reaches.
     """
     yield from plan(flow_cls, max_depth=max_depth, max_nodes=max_nodes).paths

@@ -1,4 +1,9 @@
-"""Drive a ``Conversation`` along a generated path and report where it diverged."""
+"""Drive a ``Conversation`` along a generated path and report where it diverged.
+
+A move that lets time pass advances the conversation's ``ManualClock`` to when the move's
+timer is due in this conversation (so the wait is right however the path got there), then
+fires what is due, as ``Conversation.advance`` does.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 from flowhq.headquarters import Headquarters
 from flowhq.statecharts import Flow
 from flowhq.testing.conversation import Conversation
-from flowhq.testing.paths import Path
+from flowhq.testing.paths import Move, Path
 
 __all__ = ["ReplayReport", "replay"]
 
@@ -29,7 +34,7 @@ class ReplayReport:
             return f"followed all {len(self.path.moves)} moves"
         assert self.diverged_at is not None
         move = self.path.moves[self.diverged_at]
-        said = "the start" if move.input is None else repr(move.input)
+        said = "the start" if move.kind == "start" else move.describe_action()
         return (
             f"diverged at move {self.diverged_at} ({said}): expected {list(self.expected)}, "
             f"got {list(self.actual)}"
@@ -37,12 +42,19 @@ class ReplayReport:
 
 
 async def replay(target: type[Flow] | Headquarters, path: Path, **options: Any) -> ReplayReport:
-    """Send the path's messages through a fresh :class:`Conversation`, forcing its results.
+    """Play the path's moves through a fresh :class:`Conversation`, forcing its results.
+
+    Messages are said, waits advance the clock (see the module's docs).
 
     Args:
-        target: The flow class (or a ``Headquarters`` running it).
+        target: The flow class (or a ``Headquarters`` running it; a path with waits needs
+            its clock to be a ``ManualClock``).
         path: A path from :func:`flowhq.testing.paths`.
         options: Passed to ``Conversation`` (``store=``, ``api=``, ``identifier=``, ...).
+
+    Raises:
+        TypeError: a path with waits, on a ``Headquarters`` whose clock is not a
+            ``ManualClock``.
     """
     async with Conversation(target, **options) as conversation:
         replies: list[str] = []
@@ -51,11 +63,24 @@ async def replay(target: type[Flow] | Headquarters, path: Path, **options: Any) 
             for state, result in move.forced:
                 values = {name: value for s, name, value in move.saved if s == state}
                 conversation.force_result(state, result, values=values)
-            if move.input is None:
-                replies += await conversation.start()
+            if move.timer is not None:
+                replies += await _wait(conversation, move)
+            elif move.input is None:
+                replies += await conversation.start(path.flow, data=dict(move.data))
             else:
                 replies += await conversation.say(move.input)
             actual = tuple(conversation.configuration)
             if actual != move.configuration:
                 return ReplayReport(path, False, index, move.configuration, actual, tuple(replies))
         return ReplayReport(path, True, replies=tuple(replies))
+
+
+async def _wait(conversation: Conversation, move: Move) -> list[str]:
+    """Advance to when the move's timer is due here (else as long as the path waited)."""
+    key = conversation.key
+    pending = await conversation.hq.timers(key.channel, key.identifier)
+    timer = next((timer for timer in pending if timer.id == move.timer), None)
+    delta = move.after
+    if timer is not None:
+        delta = max(0.0, timer.due - conversation.hq.clock().timestamp())
+    return await conversation.advance(delta)
