@@ -30,7 +30,10 @@ from flowhq.cli import main
 from flowhq.cli.dev import address, is_local
 from flowhq.dev.access import Access, needs_token
 from flowhq.dev.app import FlowSource, console_app
+from flowhq.dev.inspector import outbox_status
 from flowhq.persistence.codec import JsonCodec
+from flowhq.persistence.store import Loaded
+from flowhq.state.document import Channel, ConversationDocument, OutboxEntry
 from flowhq.testing import no_api
 from tests.redis_servers import RedisServer
 from tests.support import free_port, served
@@ -118,6 +121,43 @@ def test_generated_paths_replay_step_by_step(console: httpx.Client) -> None:
         time.sleep(0.2)
     state = console.get(f"/api/state/{user}").json()
     assert state["timeline"][-1]["finished"]
+
+
+def test_the_outbox_lists_only_replies_still_to_send(console: httpx.Client) -> None:
+    """A delivered reply stays in the stored document until the next commit; the state's
+    ``outbox`` marks it delivered instead of listing it as waiting."""
+    user = console.get("/api/info").json()["users"][0]
+    console.post(f"/api/chat/{user}/text", json={"text": "hi"})
+    entries(console, user, 2)  # the menu arrived: its reply went out
+    shown = console.get(f"/api/state/{user}").json()["conversation"]
+    assert len(shown["document"]["outbox"]) == 1  # still in the document...
+    assert shown["outbox"] == [  # ...but not waiting
+        {
+            "revision": shown["revision"],
+            "text": "Which pizza would you like?",
+            "status": "delivered",
+            "reason": None,
+        }
+    ]
+
+
+def test_the_outbox_status_of_each_entry() -> None:
+    document = ConversationDocument(channel=Channel("whatsapp", "15550001001"))
+    document.outbox = [
+        OutboxEntry(3, "sent"),
+        OutboxEntry(4, "first of two, sent"),
+        OutboxEntry(4, "second of two, waiting"),
+        OutboxEntry(5, "refused"),
+        OutboxEntry(6, "waiting"),
+    ]
+    loaded = Loaded(document, 6, delivered=frozenset({3}), progress={4: 1}, failures={5: "blocked"})
+    assert [(e["text"], e["status"], e["reason"]) for e in outbox_status(loaded)] == [
+        ("sent", "delivered", None),
+        ("first of two, sent", "delivered", None),
+        ("second of two, waiting", "pending", None),
+        ("refused", "failed", "blocked"),
+        ("waiting", "pending", None),
+    ]
 
 
 # -- the inspector on real data -------------------------------------------------------------
