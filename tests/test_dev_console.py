@@ -1,8 +1,8 @@
-"""The dev console's API: the simulator end to end, the inspector on a real redis-server
-holding a few hundred conversations (listing, filters, the funnel against the truth, read-only
-refusals), and the console safe on a network (the hosts it answers as, cross-site writes, the
-access token beyond loopback or for a non-local Redis). The page itself:
-test_dev_console_browser.
+"""The dev console's API: the simulator end to end, its timers on the console's own clock,
+the inspector on a real redis-server holding a few hundred conversations (listing, filters,
+the funnel against the truth, read-only refusals), and the console safe on a network (the
+hosts it answers as, cross-site writes, the access token beyond loopback or for a non-local
+Redis). The page itself: test_dev_console_browser.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -25,12 +26,25 @@ import pytest
 from examples.demo_api import DemoApi
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
-from flowhq import ConversationKey, Headquarters, InboundMessage, RedisStore
+from flowhq import (
+    Confirm,
+    ConversationKey,
+    Flow,
+    Headquarters,
+    InboundMessage,
+    Message,
+    Prompt,
+    RedisStore,
+)
 from flowhq.cli import main
 from flowhq.cli.dev import address, is_local
 from flowhq.dev.access import Access, needs_token
 from flowhq.dev.app import FlowSource, console_app
+from flowhq.dev.clock import ConsoleClock
+from flowhq.dev.inspector import outbox_status
 from flowhq.persistence.codec import JsonCodec
+from flowhq.persistence.store import Loaded
+from flowhq.state.document import Channel, ConversationDocument, OutboxEntry
 from flowhq.testing import no_api
 from tests.redis_servers import RedisServer
 from tests.support import free_port, served
@@ -45,6 +59,39 @@ def demo_api() -> httpx.AsyncClient:
 @pytest.fixture
 def console() -> Iterator[httpx.Client]:
     app = console_app(FlowSource.of([PizzaOrder]), [PizzaOrder], api=demo_api(), reload_every=0)
+    with served(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        yield client
+
+
+class Appointment(Flow):
+    """A question with a reminder and a timeout, then a confirmation that waits two days.
+
+    ``flowhq dev tests.test_dev_console:Appointment`` in the browser test.
+    """
+
+    name = "appointment"
+    commands = {"cancel": "cancel"}
+    day = Prompt(
+        "Which day suits you?",
+        timeout=timedelta(hours=1),
+        reminders=[(timedelta(minutes=10), "Still there? Which day suits you?")],
+        initial=True,
+    )
+    sure = Confirm("Book {day}?", timeout=timedelta(days=2))
+    booked = Message("See you on {day}.", final=True)
+    expired = Message("No answer, so no booking. Write again when you're ready.", final=True)
+    dropped = Message("Cancelled.", final=True)
+
+    valid = day.to(sure)
+    yes = sure.to(booked)
+    no = sure.to(day)
+    timeout = day.to(expired) | sure.to(expired)
+    cancel = day.to(dropped) | sure.to(dropped)
+
+
+@pytest.fixture
+def appointments() -> Iterator[httpx.Client]:
+    app = console_app(FlowSource.of([Appointment]), [Appointment], reload_every=0)
     with served(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
         yield client
 
@@ -118,6 +165,195 @@ def test_generated_paths_replay_step_by_step(console: httpx.Client) -> None:
         time.sleep(0.2)
     state = console.get(f"/api/state/{user}").json()
     assert state["timeline"][-1]["finished"]
+
+
+def test_the_outbox_lists_only_replies_still_to_send(console: httpx.Client) -> None:
+    """A delivered reply stays in the stored document until the next commit; the state's
+    ``outbox`` marks it delivered instead of listing it as waiting."""
+    user = console.get("/api/info").json()["users"][0]
+    console.post(f"/api/chat/{user}/text", json={"text": "hi"})
+    entries(console, user, 2)  # the menu arrived: its reply went out
+    shown = console.get(f"/api/state/{user}").json()["conversation"]
+    assert len(shown["document"]["outbox"]) == 1  # still in the document...
+    assert shown["outbox"] == [  # ...but not waiting
+        {
+            "revision": shown["revision"],
+            "text": "Which pizza would you like?",
+            "status": "delivered",
+            "reason": None,
+        }
+    ]
+
+
+def test_the_outbox_status_of_each_entry() -> None:
+    document = ConversationDocument(channel=Channel("whatsapp", "15550001001"))
+    document.outbox = [
+        OutboxEntry(3, "sent"),
+        OutboxEntry(4, "first of two, sent"),
+        OutboxEntry(4, "second of two, waiting"),
+        OutboxEntry(5, "refused"),
+        OutboxEntry(6, "waiting"),
+    ]
+    loaded = Loaded(document, 6, delivered=frozenset({3}), progress={4: 1}, failures={5: "blocked"})
+    assert [(e["text"], e["status"], e["reason"]) for e in outbox_status(loaded)] == [
+        ("sent", "delivered", None),
+        ("first of two, sent", "delivered", None),
+        ("second of two, waiting", "pending", None),
+        ("refused", "failed", "blocked"),
+        ("waiting", "pending", None),
+    ]
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def timers(client: httpx.Client, user: str) -> list[dict[str, object]]:
+    return client.get(f"/api/timers/{user}").json()["timers"]  # type: ignore[no-any-return]
+
+
+def texts(client: httpx.Client, user: str) -> list[str]:
+    return [str(e["text"]) for e in client.get(f"/api/chat/{user}").json()["entries"]]
+
+
+def asked(client: httpx.Client) -> str:
+    """The first simulated user, once the appointment's question reached them."""
+    user: str = client.get("/api/info").json()["users"][0]
+    client.post(f"/api/chat/{user}/text", json={"text": "hi"})
+    assert entries(client, user, 2)[-1]["text"] == "Which day suits you?"
+    return user
+
+
+def test_the_console_clock_follows_real_time_and_jumps_ahead() -> None:
+    real = [100.0]
+    start = datetime.datetime(2030, 5, 1, 9, 0, tzinfo=datetime.UTC)
+    clock = ConsoleClock(start, elapsed=lambda: real[0])
+    assert clock() == start
+    real[0] += 90
+    assert clock() == start + timedelta(seconds=90)
+    assert clock.advance(timedelta(hours=1)) == start + timedelta(hours=1, seconds=90)
+    assert clock.ahead == 3600
+    assert clock.advance_to(start.timestamp()) == start + timedelta(hours=1, seconds=90)
+    assert clock.ahead == 3600  # a time already past does not move it
+    with pytest.raises(ValueError, match="back"):
+        clock.advance(-1)
+    assert clock.ahead == 3600
+
+
+def test_restart_asks_the_first_question_again(appointments: httpx.Client) -> None:
+    """Restarting keeps when the user last wrote, so WhatsApp's window stays open and the
+    question is sent (a deleted conversation forgot it: the question was dropped)."""
+    user = asked(appointments)
+    appointments.post(f"/api/chat/{user}/text", json={"text": "Monday"})
+    assert entries(appointments, user, 4)[-1]["text"] == "Book Monday?"
+    assert appointments.post(f"/api/chat/{user}/restart", json={}).status_code == 200
+    chat = appointments.get(f"/api/chat/{user}").json()["entries"]
+    assert [(e["direction"], e["text"]) for e in chat[-2:]] == [
+        ("system", "Conversation restarted."),
+        ("out", "Which day suits you?"),
+    ]
+    assert [t["kind"] for t in timers(appointments, user)] == ["reminder", "timeout"]
+
+
+def test_a_users_pending_timers_are_listed_against_the_console_clock(
+    appointments: httpx.Client,
+) -> None:
+    user = asked(appointments)
+    shown = appointments.get(f"/api/timers/{user}").json()
+    assert shown["ahead"] == 0
+    listed = shown["timers"]
+    assert [(t["kind"], t["state"], t["number"]) for t in listed] == [
+        ("reminder", "day", 1),
+        ("timeout", "day", 0),
+    ]
+    assert [round(t["due"] - listed[0]["due"]) for t in listed] == [0, 3000]  # +10 min, +1 h
+    for timer in listed:
+        assert timer["in"] == pytest.approx(timer["due"] - shown["now"])
+        assert 0 < timer["in"] <= {"reminder": 600, "timeout": 3600}[timer["kind"]]
+    assert timers(appointments, "15550009999") == []  # nobody there: nothing pending
+
+
+def test_fire_now_moves_the_clock_to_the_timer_and_fires_it(appointments: httpx.Client) -> None:
+    user = asked(appointments)
+    reminder, timeout = timers(appointments, user)
+    fired = appointments.post(f"/api/timers/{user}/fire", json={"timer": reminder["id"]}).json()
+    assert fired["fired"] == [reminder["id"]]
+    assert fired["now"] >= reminder["due"]
+    assert 0 < fired["ahead"] <= 600
+    # The reply went through the messenger and the fake Graph API, into the chat.
+    assert texts(appointments, user)[-1] == "Still there? Which day suits you?"
+    assert [t["id"] for t in timers(appointments, user)] == [timeout["id"]]
+    again = appointments.post(f"/api/timers/{user}/fire", json={"timer": reminder["id"]})
+    assert again.status_code == 404  # fired once, gone
+    assert "no pending timer" in again.json()["error"]
+    step = appointments.get(f"/api/state/{user}").json()["timeline"][-1]
+    assert step["message"] == f"timer:{reminder['id']}"
+    assert step["replies"] == ["Still there? Which day suits you?"]
+
+
+def test_advancing_the_clock_fires_what_falls_due_in_order(appointments: httpx.Client) -> None:
+    """A day ahead passes the reminder (+10 min) and then the timeout (+1 h): both go out, in
+    that order, as the time passing would have sent them."""
+    user = asked(appointments)
+    moved = appointments.post("/api/clock", json={"advance": 86400}).json()
+    assert moved["fired"] == 2
+    assert moved["ahead"] == pytest.approx(86400)
+    assert texts(appointments, user)[-2:] == [
+        "Still there? Which day suits you?",
+        "No answer, so no booking. Write again when you're ready.",
+    ]
+    assert timers(appointments, user) == []
+    assert appointments.get("/api/clock").json()["ahead"] == pytest.approx(86400)
+    assert appointments.get("/api/info").json()["clock"]["ahead"] == pytest.approx(86400)
+    fired = [s["fired"] for s in appointments.get(f"/api/state/{user}").json()["timeline"]]
+    assert fired[-1] == [{"state": "day", "result": "timeout"}]
+    assert appointments.post("/api/clock", json={"advance": 60}).json()["fired"] == 0
+
+
+def test_a_timer_outside_whatsapps_window_is_shown_not_sent(appointments: httpx.Client) -> None:
+    """The confirmation's timeout comes two days after the user last wrote: WhatsApp's
+    24-hour window has closed, so the reply is not sent, and the chat says why."""
+    user = asked(appointments)
+    appointments.post(f"/api/chat/{user}/text", json={"text": "Monday"})
+    assert entries(appointments, user, 4)[-1]["text"] == "Book Monday?"
+    assert appointments.post("/api/clock", json={"advance": 3 * 86400}).json()["fired"] == 1
+    last = appointments.get(f"/api/chat/{user}").json()["entries"][-1]
+    assert (last["direction"], last["kind"]) == ("system", "refused")
+    assert "customer-service window" in last["text"]
+    assert "No answer, so no booking." in last["text"]
+    assert timers(appointments, user) == []
+
+
+@pytest.mark.parametrize("advance", [0, -60, "60", True, None, 400 * 86400])
+def test_the_clock_refuses_a_bad_amount(appointments: httpx.Client, advance: object) -> None:
+    answer = appointments.post("/api/clock", json={"advance": advance})
+    assert answer.status_code == 404
+    assert "error" in answer.json()
+    assert appointments.get("/api/clock").json()["ahead"] == 0
+
+
+def test_timer_routes_follow_the_consoles_rules(appointments: httpx.Client) -> None:
+    """Writes are same-origin JSON, as for every other route: another site cannot move the
+    clock or fire a user's timer."""
+    user = asked(appointments)
+    (reminder, _) = timers(appointments, user)
+    writes = [
+        ("/api/clock", '{"advance": 3600}'),
+        (f"/api/timers/{user}/fire", f'{{"timer": "{reminder["id"]}"}}'),
+    ]
+    for path, body in writes:
+        for headers in FROM_ANOTHER_SITE:
+            refused = appointments.post(
+                path, content=body, headers={"content-type": "application/json", **headers}
+            )
+            assert refused.status_code == 403, (path, headers)
+        plain = appointments.post(path, content=body, headers={"content-type": "text/plain"})
+        assert plain.status_code == 415
+    assert appointments.get("/api/clock").json()["ahead"] == 0
+    assert len(timers(appointments, user)) == 2
+    for headers in FROM_ANOTHER_SITE:
+        assert appointments.get(f"/api/timers/{user}", headers=headers).status_code == 403
+    own = appointments.post("/api/clock", json={"advance": 60}, headers=own_page(appointments))
+    assert own.status_code == 200
 
 
 # -- the inspector on real data -------------------------------------------------------------
@@ -494,6 +730,9 @@ def test_beyond_loopback_the_console_needs_its_printed_token(tmp_path: Path) -> 
         assert httpx.get(f"{base}/", params={"token": token}).status_code == 200
         added = httpx.post(f"{base}/api/users", json={}, headers=bearer)
         assert added.status_code == 200
+        assert httpx.post(f"{base}/api/clock", json={"advance": 60}).status_code == 401
+        moved = httpx.post(f"{base}/api/clock", json={"advance": 60}, headers=bearer)
+        assert moved.status_code == 200
         assert httpx.get(f"{base}/static/console.js").status_code == 200  # the page's own code
         rebound = {**bearer, "host": "attacker.example"}
         assert httpx.get(f"{base}/api/info", headers=rebound).status_code == 400

@@ -47,9 +47,13 @@ ACTIVE = re.compile(r"\bactive\b")
 
 @contextlib.contextmanager
 def flowhq_dev(
-    log: Path, *options: str, probe: dict[str, str] | None = None, env: dict[str, str] | None = None
+    log: Path,
+    *options: str,
+    probe: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    flow: str = "examples.pizza:PizzaOrder",
 ) -> Iterator[str]:
-    """``flowhq dev`` with the pizza flow and the demo API, on a free port: its base URL."""
+    """``flowhq dev`` with ``flow`` (the pizza's) and the demo API, on a free port: its URL."""
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -58,7 +62,7 @@ def flowhq_dev(
                 "-m",
                 "flowhq.cli",
                 "dev",
-                "examples.pizza:PizzaOrder",
+                flow,
                 "--asgi",
                 "examples.demo_api:app",
                 "--port",
@@ -153,6 +157,58 @@ def state_node(page: Page, state: str) -> Locator:
     return by_test_id(page, "diagram").locator(f"#state-{state}")
 
 
+def box_of(target: Locator) -> dict[str, float]:
+    box = target.bounding_box()
+    assert box is not None
+    return box
+
+
+def inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+    return (
+        inner["x"] >= outer["x"] - 1
+        and inner["y"] >= outer["y"] - 1
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1
+    )
+
+
+def zoom(page: Page) -> int:
+    return int(by_test_id(page, "diagram").get_attribute("data-zoom") or "0")
+
+
+def check_the_statechart_reads_and_moves(page: Page) -> None:
+    """The pizza chart is wider than its pane: fitted whole its labels were 6 px high. It
+    opens at full size around the active state; Fit, the buttons, the wheel and a drag
+    change the view."""
+    diagram = by_test_id(page, "diagram")
+    label = state_node(page, "confirm").locator("text").first
+    expect(diagram).to_have_attribute("data-zoom", "100")
+    assert box_of(label)["height"] >= 12  # 10 pt labels at full size
+    assert inside(box_of(state_node(page, "confirm")), box_of(diagram))
+    by_test_id(page, "zoom-fit").click()
+    assert zoom(page) < 75
+    assert inside(box_of(diagram.locator("svg > g.graph")), box_of(diagram))  # all of it
+    expect(by_test_id(page, "zoom-level")).to_contain_text("fit")
+    fitted = zoom(page)
+    by_test_id(page, "zoom-in").click()
+    assert zoom(page) > fitted
+    by_test_id(page, "zoom-natural").click()
+    expect(diagram).to_have_attribute("data-zoom", "100")
+    before = diagram.locator("svg").get_attribute("viewBox")
+    area = box_of(diagram)
+    page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] / 2 - 150, area["y"] + area["height"] / 2)
+    page.mouse.up()
+    after = diagram.locator("svg").get_attribute("viewBox")
+    assert before is not None
+    assert after is not None
+    assert float(after.split()[0]) > float(before.split()[0])  # dragged left: sees more right
+    page.mouse.wheel(0, 300)  # the wheel zooms out
+    expect(diagram).not_to_have_attribute("data-zoom", "100")
+    by_test_id(page, "zoom-natural").click()
+
+
 def test_pizza_order_in_the_browser(console: str, page: Page) -> None:
     page.goto(console)
     expect(page.locator("body[data-ready=yes]")).to_be_attached()
@@ -191,7 +247,12 @@ def test_pizza_order_in_the_browser(console: str, page: Page) -> None:
     expect(state_node(page, "quantity")).not_to_have_class(ACTIVE)
     state = by_test_id(page, "state-pane")
     expect(state).to_contain_text("1 Main Street")
+    # Every reply has gone out: the outbox waits for nothing (the stored document still
+    # holds the last one until the next commit; it is not listed as waiting).
+    expect(state.get_by_role("heading", name="Outbox (0 pending)")).to_be_visible()
+    expect(by_test_id(page, "outbox")).to_have_text("empty: every reply has left")
     expect(by_test_id(page, "timeline-step")).to_have_count(5)
+    check_the_statechart_reads_and_moves(page)
     screenshot(page, "dev-console")
     screenshot(by_test_id(page, "diagram"), "dev-console-diagram")
     screenshot(state, "dev-console-state")
@@ -221,8 +282,7 @@ def test_pizza_order_in_the_browser(console: str, page: Page) -> None:
     opened = by_test_id(page, "opened")
     expect(opened).to_contain_text("1 Main Street")
     diagram = by_test_id(page, "opened-diagram")
-    expect(diagram).to_have_attribute("src", re.compile(r"key=whatsapp%3A15550001001"))
-    expect(diagram).not_to_have_js_property("naturalWidth", 0)  # the SVG loaded
+    expect(diagram.locator("#state-failed")).to_have_class(ACTIVE)  # its states, not the user's
     expect(by_test_id(page, "reset")).to_be_hidden()  # read-only without --allow-reset
     screenshot(page, "dev-console-inspector")
 
@@ -246,12 +306,82 @@ def test_the_page_works_with_a_token_and_resets_through_the_guard(
         expect(state_node(page, "pizza")).to_have_class(ACTIVE)  # the diagram, token in query
         by_test_id(page, "inspector-tab").click()
         by_test_id(page, "conversation-row").filter(has_text="whatsapp:15550001001").click()
-        expect(by_test_id(page, "opened-diagram")).not_to_have_js_property("naturalWidth", 0)
+        expect(by_test_id(page, "opened-diagram").locator("#state-pizza")).to_have_class(ACTIVE)
         page.once("dialog", lambda dialog: dialog.accept())
         by_test_id(page, "reset").click()
         expect(page.locator("#reset-result")).to_have_text("deleted")
         gone = httpx.get(f"{base}/api/conversations/whatsapp:15550001001", headers=probe)
         assert gone.status_code == 404
+
+
+def test_timers_in_the_browser(tmp_path: Path, page: Page) -> None:
+    """A question with a reminder (10 min) and a timeout (1 h): the user sees the question,
+    moves the clock ahead, gets the reminder, then the timeout's reply, and the timers pane
+    empties. "Fire now" fires one timer at once."""
+    flow = "tests.test_dev_console:Appointment"
+    with flowhq_dev(tmp_path / "flowhq-dev.log", flow=flow) as base:
+        page.goto(base)
+        expect(page.locator("body[data-ready=yes]")).to_be_attached()
+        expect(by_test_id(page, "clock-ahead")).to_have_text("real time")
+        timers = by_test_id(page, "timer")
+        expect(timers).to_have_count(0)
+        expect(by_test_id(page, "timers-empty")).to_be_visible()
+
+        send(page, "hi")
+        bot_says(page, "Which day suits you?")
+        expect(timers).to_have_count(2)
+        reminder, timeout = timers.nth(0), timers.nth(1)
+        expect(reminder).to_have_attribute("data-kind", "reminder")
+        expect(reminder).to_contain_text("reminder 1 at day")
+        expect(reminder).to_contain_text(re.compile(r"in (9|10) min"))
+        expect(timeout).to_contain_text("timeout of day")
+        expect(timeout).to_contain_text(re.compile(r"in (59 min|1 h)"))
+        screenshot(by_test_id(page, "time-pane"), "dev-console-time")
+
+        by_test_id(page, "advance-10min").click()
+        bot_says(page, "Still there? Which day suits you?")
+        expect(timers).to_have_count(1)
+        expect(timers.first).to_have_attribute("data-kind", "timeout")
+        expect(by_test_id(page, "clock-ahead")).to_have_text("10 min ahead of real time")
+
+        by_test_id(page, "advance-1h").click()
+        bot_says(page, "No answer, so no booking. Write again when you're ready.")
+        expect(timers).to_have_count(0)
+        expect(by_test_id(page, "timers-empty")).to_be_visible()
+        expect(by_test_id(page, "clock-ahead")).to_have_text("1 h 10 min ahead of real time")
+        timeline = by_test_id(page, "timeline")
+        expect(timeline).to_contain_text("⏰ day.timeout")
+        expect(timeline).to_contain_text("day: timeout")
+        screenshot(page.get_by_test_id("chat"), "dev-console-timers-chat")
+
+        # A second user: "Fire now" on the timeout skips the reminder; a command in the
+        # timeline reads as one ("command: cancel", never "null: cancel").
+        by_test_id(page, "add-user").click()
+        expect(by_test_id(page, "user-switcher")).to_have_value("15550001002")
+        send(page, "hi")
+        bot_says(page, "Which day suits you?")
+        expect(timers).to_have_count(2)
+        timers.filter(has_text="timeout of day").get_by_test_id("fire-timer").click()
+        bot_says(page, "No answer, so no booking.")
+        expect(timers).to_have_count(0)
+        by_test_id(page, "restart").click()
+        bot_says(page, "Which day suits you?")
+        expect(timers).to_have_count(2)
+        send(page, "cancel")
+        bot_says(page, "Cancelled.")
+        expect(timers).to_have_count(0)
+        expect(timeline).to_contain_text("command: cancel")
+        expect(timeline).not_to_contain_text("null")
+
+        # A day later the chat marks the new day, as WhatsApp does (counted from before: the
+        # real clock may have passed midnight already).
+        chips = by_test_id(page, "day-chip")
+        days = chips.count()
+        by_test_id(page, "advance-1day").click()
+        expect(by_test_id(page, "clock-ahead")).to_have_text(re.compile(r"^1 day "))
+        send(page, "hi")
+        expect(page.locator("[data-testid=bubble][data-direction=in]")).to_have_count(3)
+        expect(chips).to_have_count(days + 1)
 
 
 def attack(chat: str) -> Starlette:

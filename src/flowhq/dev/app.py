@@ -33,6 +33,7 @@ from flowhq.dev.events import EventBus, sse
 from flowhq.dev.guard import Guard
 from flowhq.dev.inspector import Inspector
 from flowhq.dev.simulator import Simulator
+from flowhq.dev.time_control import describe_timer
 from flowhq.errors import FlowError, InputError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.memory import MemoryStore
@@ -179,6 +180,9 @@ class Console:
             Route("/chat/{user}", json_errors(self.chat)),
             Route("/chat/{user}/{action}", json_errors(self.act), methods=["POST"]),
             Route("/state/{user}", json_errors(self.conversation_state)),
+            Route("/timers/{user}", json_errors(self.timers)),
+            Route("/timers/{user}/fire", json_errors(self.fire_timer), methods=["POST"]),
+            Route("/clock", json_errors(self.clock), methods=["GET", "POST"]),
             Route("/diagram/{flow}.svg", json_errors(self.diagram)),
             Route("/paths/{flow}", json_errors(self.paths)),
             Route("/conversations", json_errors(self.conversations)),
@@ -225,6 +229,7 @@ class Console:
                 "users": self.simulator.users,
                 "allow_reset": self.allow_reset,
                 "inspecting": "redis" if self.inspect_store is not None else "simulator",
+                "clock": self.simulator.clock_state(),
             }
         )
 
@@ -249,7 +254,7 @@ class Console:
     async def act(self, request: Request) -> Response:
         """What the user does: type, tap, share a location; restart, force, replay."""
         user, action = request.path_params["user"], request.path_params["action"]
-        body: dict[str, Any] = await request.json() if await request.body() else {}
+        body = await _json_object(request)
         simulator = self.simulator
         if action == "text":
             await simulator.say(user, str(body["text"]))
@@ -313,6 +318,33 @@ class Console:
         shown = await own.conversation(ConversationKey(CHANNEL, user))
         timeline = self.simulator.timelines.get(user, [])
         return JSONResponse({"conversation": shown, "timeline": timeline})
+
+    # -- time ------------------------------------------------------------------------------
+
+    async def timers(self, request: Request) -> Response:
+        """A simulated user's pending timers, with the console's time."""
+        user = request.path_params["user"]
+        found = await self.simulator.timers(user)
+        clock = self.simulator.clock_state()
+        shown = [describe_timer(timer, clock["now"]) for timer in found]
+        return JSONResponse({**clock, "timers": shown})
+
+    async def fire_timer(self, request: Request) -> Response:
+        """Fire one of a simulated user's timers now: ``{"timer": id}``."""
+        body = await _json_object(request)
+        fired = await self.simulator.fire(request.path_params["user"], str(body["timer"]))
+        return JSONResponse({**self.simulator.clock_state(), "fired": fired})
+
+    async def clock(self, request: Request) -> Response:
+        """The console's time; POST ``{"advance": seconds}`` moves it ahead."""
+        if request.method == "POST":
+            body = await _json_object(request)
+            seconds = body["advance"]
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise ValueError(f"advance is a number of seconds, not {seconds!r}")
+            fired = await self.simulator.advance(float(seconds))
+            return JSONResponse({**self.simulator.clock_state(), "fired": fired})
+        return JSONResponse(self.simulator.clock_state())
 
     async def diagram(self, request: Request) -> Response:
         """The flow's SVG, the user's (or a stored conversation's) states highlighted."""
@@ -406,6 +438,14 @@ class Console:
                 await self.simulator.api.aclose()
             if self.inspect_store is not None:
                 await self.inspect_store.close()
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (``{}`` when empty)."""
+    body: Any = await request.json() if await request.body() else {}
+    if not isinstance(body, dict):
+        raise ValueError("send a JSON object")
+    return body
 
 
 def _describe(flow: type[Flow]) -> dict[str, Any]:

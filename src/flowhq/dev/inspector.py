@@ -23,10 +23,11 @@ from flowhq.errors import SnapshotError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import JsonCodec
 from flowhq.persistence.store import Loaded, Store
+from flowhq.runtime.outbox import pending
 from flowhq.state.document import ConversationDocument
 from flowhq.statecharts.flow import Flow
 
-__all__ = ["Funnel", "Inspector", "redacted", "summary"]
+__all__ = ["Funnel", "Inspector", "outbox_status", "redacted", "summary"]
 
 SECRET_NAME = re.compile(
     r"secret|token|password|passwd|pin|key|auth|credential|card|iban|ssn", re.IGNORECASE
@@ -37,7 +38,12 @@ REDACTED = "***"
 
 
 def redacted(loaded: Loaded, key: ConversationKey) -> dict[str, Any]:
-    """A stored conversation as the page may show it (no token, no secret-looking values)."""
+    """A stored conversation as the page may show it (no token, no secret-looking values).
+
+    ``outbox`` says which of the document's outbox entries are still to send: a delivered
+    reply stays in the stored document until the next commit drops it, marked delivered
+    beside it in the store.
+    """
     document = loaded.document
     assert document is not None
     data: dict[str, Any] = orjson.loads(JsonCodec(opaque_tokens=True).encode(document))
@@ -52,8 +58,32 @@ def redacted(loaded: Loaded, key: ConversationKey) -> dict[str, Any]:
         "key": str(key),
         "revision": loaded.revision,
         "delivered": sorted(loaded.delivered),
+        "outbox": outbox_status(loaded),
         "document": data,
     }
+
+
+def outbox_status(loaded: Loaded) -> list[dict[str, Any]]:
+    """Each outbox entry of ``loaded`` with its ``status``: pending, delivered or failed."""
+    document = loaded.document
+    assert document is not None
+    waiting = {(p.revision, p.seq) for p in pending(loaded)}
+    seq: Counter[int] = Counter()  # an entry's place among its commit's, as pending() counts
+    shown = []
+    for entry in document.outbox:
+        place = (entry.revision, seq[entry.revision])
+        seq[entry.revision] += 1
+        failure = loaded.failures.get(entry.revision)
+        if place in waiting:
+            status, reason = "pending", None
+        elif failure is not None:
+            status, reason = "failed", failure
+        else:
+            status, reason = "delivered", None
+        shown.append(
+            {"revision": entry.revision, "text": entry.text, "status": status, "reason": reason}
+        )
+    return shown
 
 
 def summary(

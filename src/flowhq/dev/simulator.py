@@ -6,17 +6,22 @@ the real ``WhatsAppMessenger`` to a ``FakeGraphApi`` inside the console, which r
 (or refuses them, as WhatsApp would: a 4th button, a 25-character row title) and tells the
 page. Limits, retries, read receipts with the typing indicator, stale buttons: what the page
 shows is what WhatsApp would do.
+
+Time is the console's own (:class:`~flowhq.dev.clock.ConsoleClock`): the timers of the flows
+fire as it runs, and the page can fire one now or move the clock ahead
+(:class:`~flowhq.dev.time_control.TimeControl`). Replies of timers reach the chat like any
+other, through the messenger and the fake Graph API.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
 import secrets
-import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import attrs
@@ -25,14 +30,18 @@ from attrs import define, field
 
 from flowhq.channels.whatsapp import CHANNEL, WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, sign
+from flowhq.dev.clock import ConsoleClock
 from flowhq.dev.events import EventBus
+from flowhq.dev.time_control import TimeControl
 from flowhq.errors import FlowError
 from flowhq.headquarters import Headquarters
 from flowhq.inbox import MemoryQueue
 from flowhq.messaging.key import ConversationKey
+from flowhq.messaging.types import OutboundMessage
 from flowhq.persistence.store import Store
 from flowhq.runtime.records import StepRecord
 from flowhq.runtime.settings import DeliveryOptions
+from flowhq.state.document import Timer
 from flowhq.statecharts.flow import Flow
 from flowhq.testing.whatsapp import payloads
 from flowhq.testing.whatsapp.fake_graph import Delivery, FakeGraphApi, ReadRequest, Refusal
@@ -51,6 +60,7 @@ class ChatEntry:
 
     ``direction`` is ``in`` (the user), ``out`` (the bot) or ``system`` (a console notice);
     ``kind`` is ``text``, ``buttons``, ``list``, ``location``, ``refused`` or ``notice``.
+    ``at`` is the console's time (epoch seconds) when the simulator recorded it.
     """
 
     id: int
@@ -58,7 +68,7 @@ class ChatEntry:
     direction: str
     kind: str
     text: str
-    at: float = field(factory=time.time)
+    at: float = 0.0
     options: list[dict[str, str | None]] = field(factory=list)
     label: str | None = None
     wamid: str | None = None
@@ -150,6 +160,8 @@ class Simulator:
         self.timelines: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         self.last_step: dict[str, StepRecord] = {}
         self.observer = _Observer(self)
+        self.clock = ConsoleClock()
+        self.time = TimeControl(self.clock)
         self._ids = itertools.count(1)
         self._wamids: dict[str, str] = {}  # inbound message id -> user
         self._core: contextlib.AsyncExitStack | None = None
@@ -178,6 +190,8 @@ class Simulator:
             api=self.api,
             observer=self.observer,
             delivery=DeliveryOptions(redelivery_after=5.0),
+            clock=self.clock,
+            on_undeliverable=self._undeliverable,
         )
         app = webhook_app(
             self.hq,
@@ -192,6 +206,7 @@ class Simulator:
         self._client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://webhook")
         )
+        await stack.enter_async_context(_running(self.time.run, self.hq))  # stops first
         self._core = stack
 
     async def stop(self) -> None:
@@ -236,11 +251,50 @@ class Simulator:
         await self._post(message)
 
     async def restart(self, user: str) -> None:
-        """Forget the conversation and begin the entry flow again."""
+        """Leave the flow the user is in and begin the entry flow again.
+
+        As ``start(replace=True)``: the values saved so far stay, and so does when the user
+        last wrote. Deleting the conversation would forget that too, and WhatsApp's 24-hour
+        window with it: the new question could not be sent.
+        """
         assert self.hq is not None
-        await self.store.delete(ConversationKey(CHANNEL, user))
         self._notice(user, "Conversation restarted.")
         await self.hq.start(CHANNEL, user, replace=True)
+
+    async def timers(self, user: str) -> list[Timer]:
+        """The pending timers of ``user``'s conversation, soonest first."""
+        assert self.hq is not None
+        return await self.hq.timers(CHANNEL, user)
+
+    async def fire(self, user: str, timer_id: str) -> list[str]:
+        """Fire the timer ``timer_id`` of ``user``'s conversation now (see ``TimeControl``).
+
+        Returns:
+            The ids of the timers that fired.
+        """
+        assert self.hq is not None
+        fired = await self.time.fire(self.hq, ConversationKey(CHANNEL, user), timer_id)
+        self.publish_clock()
+        return fired
+
+    async def advance(self, seconds: float) -> int:
+        """Move the console's clock ``seconds`` ahead, firing what falls due on the way.
+
+        Returns:
+            How many timers fired.
+        """
+        assert self.hq is not None
+        fired = await self.time.advance(self.hq, seconds)
+        self.publish_clock()
+        return fired
+
+    def clock_state(self) -> dict[str, float]:
+        """The console's time (epoch seconds) and how far ahead of real time it runs."""
+        return {"now": self.clock.timestamp(), "ahead": self.clock.ahead}
+
+    def publish_clock(self) -> None:
+        """Tell the pages the console's clock moved."""
+        self.bus.publish({"type": "clock", **self.clock_state()})
 
     def force(self, user: str, state: str, result: str) -> None:
         """Make the next entry of ``state`` in ``user``'s conversation finish with ``result``."""
@@ -254,7 +308,7 @@ class Simulator:
         user = record.conversation.partition(":")[2]
         self.last_step[user] = record
         step = {
-            "at": time.time(),
+            "at": self.clock.timestamp(),
             "message": record.message,
             "fired": [{"state": s, "result": r} for s, r in record.fired],
             "transitions": [
@@ -280,10 +334,19 @@ class Simulator:
         self._add(ChatEntry(next(self._ids), user, "system", "notice", text))
 
     def _add(self, entry: ChatEntry) -> None:
+        entry.at = self.clock.timestamp()  # the console's time: a jump ahead shows in the chat
         chat = self.chats[entry.user]
         chat.append(entry)
         del chat[:-500]
         self.bus.publish({"type": "message", "user": entry.user, "entry": entry.to_dict()})
+
+    def _undeliverable(
+        self, key: ConversationKey, messages: list[OutboundMessage], reason: str
+    ) -> None:
+        """Replies the channel cannot send (outside WhatsApp's 24-hour window): say so."""
+        for message in messages:
+            text = f"Not sent, {reason}: {message.text}"
+            self._add(ChatEntry(next(self._ids), key.identifier, "system", "refused", text))
 
     def _on_graph(self, item: Delivery | ReadRequest | Refusal) -> None:
         if isinstance(item, Delivery):
@@ -319,6 +382,20 @@ class Simulator:
         )
         if response.status_code != 200:
             raise FlowError(f"the webhook app answered {response.status_code}: {response.text}")
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    loop: Callable[[Headquarters, asyncio.Event], Coroutine[Any, Any, None]], hq: Headquarters
+) -> AsyncIterator[None]:
+    """Run ``loop(hq, stop)`` as a task for the duration of the context."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop(hq, stop), name="flowhq-dev-timers")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @contextlib.asynccontextmanager

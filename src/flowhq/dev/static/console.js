@@ -13,6 +13,8 @@ const page = {
   shown: new Set(), // ids of the bubbles on screen
   replay: { paths: [], move: 0 },
   cursor: "0", // the inspector's SCAN cursor
+  clock: { now: Date.now() / 1000, ahead: 0, readAt: performance.now() }, // the console's time
+  lastDay: null, // the day of the last bubble shown
 };
 
 // -- talking to the backend ------------------------------------------------------------------
@@ -80,6 +82,12 @@ function options(select, items, selected) {
 
 const clock = (seconds) =>
   new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const day = (seconds) =>
+  new Date(seconds * 1000).toLocaleDateString([], {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+  });
 
 // A JSON value as nested <details>: objects and arrays fold, the first levels open.
 function jsonTree(value, depth = 0) {
@@ -163,6 +171,11 @@ function addEntry(entry) {
   if (page.shown.has(entry.id)) return;
   page.shown.add(entry.id);
   const list = $("#messages");
+  // A new day (the console's clock moved ahead, or midnight passed): a chip, as WhatsApp's.
+  const today = day(entry.at);
+  if (page.lastDay !== null && today !== page.lastDay)
+    list.append(el("li", { class: "day-chip", "data-testid": "day-chip" }, today));
+  page.lastDay = today;
   list.append(...bubble(entry));
   if (entry.direction === "out") setTyping(false);
   list.scrollTop = list.scrollHeight;
@@ -171,6 +184,7 @@ function addEntry(entry) {
 async function loadChat() {
   const { entries } = await api(`/api/chat/${encodeURIComponent(page.user)}`);
   page.shown.clear();
+  page.lastDay = null;
   $("#messages").replaceChildren();
   setTyping(false);
   entries.forEach(addEntry);
@@ -243,7 +257,7 @@ async function showUser(user) {
   page.user = user;
   page.conversationFlow = null;
   $("#users").value = user;
-  await Promise.all([loadChat(), refreshState()]);
+  await Promise.all([loadChat(), refreshState(), refreshTimers()]);
   refreshDiagram();
 }
 
@@ -253,6 +267,192 @@ function diagramFlow() {
   return page.flowChoice || page.conversationFlow || page.info.entry;
 }
 
+// Zoom and pan. Graphviz draws in points, so the SVG's own size (1 pt = 4/3 px) is "100%".
+// A chart that fits its pane with readable labels is shown whole; a bigger one is shown at
+// 100% around the active state, and follows it as the conversation moves.
+const NATURAL = 4 / 3; // px per diagram unit at 100%
+const READABLE = 0.75; // the least zoom shown by default: the smallest labels are 9 px
+const MOST = 4; // the most zoom
+
+class Viewer {
+  constructor(box, level) {
+    this.box = box;
+    this.level = level; // where the zoom level is written
+    this.svg = null;
+    this.chart = null; // the whole chart's box, in diagram units
+    this.key = null; // what is shown (a flow): the view is kept while it stays the same
+    this.view = undefined; // {scale, cx, cy}; null: fit the pane; undefined: not chosen yet
+    new ResizeObserver(() => this.apply()).observe(box);
+    box.addEventListener("wheel", (event) => this.wheel(event), { passive: false });
+    box.addEventListener("pointerdown", (event) => this.drag(event));
+  }
+
+  show(text, key) {
+    const parsed = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+    const svg = document.importNode(parsed, true);
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    const [x, y, w, h] = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+    const same = key === this.key;
+    this.box.replaceChildren(svg);
+    Object.assign(this, { svg, chart: { x, y, w, h }, key });
+    if (!same) this.view = undefined;
+    this.apply();
+    if (same) this.follow();
+  }
+
+  size() {
+    const { width, height } = this.box.getBoundingClientRect();
+    return width && height ? { width, height } : null; // hidden: nothing to fit to yet
+  }
+
+  fitScale(size) {
+    return Math.min(size.width / this.chart.w, size.height / this.chart.h, NATURAL);
+  }
+
+  apply() {
+    const size = this.size();
+    if (!this.svg || !size) return;
+    const choosing = this.view === undefined; // a chart just shown: fit it first
+    if (choosing) this.view = null;
+    const { chart } = this;
+    const view = this.view || {
+      scale: this.fitScale(size),
+      cx: chart.x + chart.w / 2,
+      cy: chart.y + chart.h / 2,
+    };
+    const w = size.width / view.scale;
+    const h = size.height / view.scale;
+    this.svg.setAttribute("viewBox", `${view.cx - w / 2} ${view.cy - h / 2} ${w} ${h}`);
+    const percent = Math.round((100 * view.scale) / NATURAL);
+    this.box.dataset.zoom = percent;
+    if (this.level) this.level.textContent = this.view ? `${percent}%` : `fit (${percent}%)`;
+    // Fitted too small to read: 100% around the active state (located in the fitted view).
+    if (choosing && this.fitScale(size) < READABLE * NATURAL)
+      this.setView(size, NATURAL, ...this.centre(this.svg.querySelector(".node.active")));
+  }
+
+  // Shows the chart at `scale` around (cx, cy), kept from leaving the pane.
+  setView(size, scale, cx, cy) {
+    const { chart } = this;
+    const fit = Math.min(size.width / chart.w, size.height / chart.h);
+    scale = Math.min(MOST, Math.max(Math.min(fit, NATURAL), scale)); // no smaller than whole
+    const clamp = (centre, start, length, seen) =>
+      seen >= length
+        ? start + length / 2
+        : Math.min(start + length - seen / 2, Math.max(start + seen / 2, centre));
+    cx = clamp(cx, chart.x, chart.w, size.width / scale);
+    cy = clamp(cy, chart.y, chart.h, size.height / scale);
+    this.view = { scale, cx, cy };
+    this.apply();
+  }
+
+  // Where a node is, in diagram units (the whole chart's centre without one).
+  centre(node) {
+    if (!node) return [this.chart.x + this.chart.w / 2, this.chart.y + this.chart.h / 2];
+    const box = this.locate(node);
+    return [box.x + box.w / 2, box.y + box.h / 2];
+  }
+
+  locate(node) {
+    const shown = this.svg.viewBox.baseVal;
+    const frame = this.svg.getBoundingClientRect();
+    const rect = node.getBoundingClientRect();
+    const units = shown.width / frame.width;
+    return {
+      x: shown.x + (rect.left - frame.left) * units,
+      y: shown.y + (rect.top - frame.top) * units,
+      w: rect.width * units,
+      h: rect.height * units,
+    };
+  }
+
+  // After a step: bring the active state back into sight when it left it.
+  follow() {
+    const size = this.size();
+    const node = this.svg.querySelector(".node.active");
+    if (!this.view || !size || !node) return;
+    const frame = this.box.getBoundingClientRect();
+    const rect = node.getBoundingClientRect();
+    const inside =
+      rect.left >= frame.left &&
+      rect.right <= frame.right &&
+      rect.top >= frame.top &&
+      rect.bottom <= frame.bottom;
+    if (!inside) this.setView(size, this.view.scale, ...this.centre(node));
+  }
+
+  current(size) {
+    if (this.view) return this.view;
+    const { chart } = this;
+    return { scale: this.fitScale(size), cx: chart.x + chart.w / 2, cy: chart.y + chart.h / 2 };
+  }
+
+  // Zooms by `factor`, keeping the point at (px, py) in the pane (default: its centre) still.
+  zoom(factor, px, py) {
+    const size = this.size();
+    if (!this.svg || !size) return;
+    const { scale, cx, cy } = this.current(size);
+    const dx = (px ?? size.width / 2) - size.width / 2;
+    const dy = (py ?? size.height / 2) - size.height / 2;
+    const next = Math.min(MOST, scale * factor);
+    this.setView(size, next, cx + dx / scale - dx / next, cy + dy / scale - dy / next);
+  }
+
+  fit() {
+    this.view = null;
+    this.apply();
+  }
+
+  natural() {
+    const size = this.size();
+    if (!this.svg || !size) return;
+    this.setView(size, NATURAL, ...this.centre(this.svg.querySelector(".node.active")));
+  }
+
+  wheel(event) {
+    if (!this.svg) return;
+    event.preventDefault();
+    const frame = this.box.getBoundingClientRect();
+    this.zoom(Math.exp(-event.deltaY * 0.0015), event.clientX - frame.left, event.clientY - frame.top);
+  }
+
+  drag(event) {
+    const size = this.size();
+    if (!this.svg || !size || event.button !== 0) return;
+    const start = { x: event.clientX, y: event.clientY, ...this.current(size) };
+    this.box.setPointerCapture(event.pointerId);
+    this.box.classList.add("dragging");
+    const move = (moved) => {
+      const dx = (moved.clientX - start.x) / start.scale;
+      const dy = (moved.clientY - start.y) / start.scale;
+      this.setView(size, start.scale, start.cx - dx, start.cy - dy);
+    };
+    const end = () => {
+      this.box.removeEventListener("pointermove", move);
+      this.box.classList.remove("dragging");
+    };
+    this.box.addEventListener("pointermove", move);
+    this.box.addEventListener("pointerup", end, { once: true });
+    this.box.addEventListener("pointercancel", end, { once: true });
+  }
+}
+
+let diagramViewer = null;
+let openedViewer = null;
+
+function wireZoom(toolbar, viewer) {
+  for (const button of toolbar.querySelectorAll("button[data-zoom]")) {
+    const action = button.dataset.zoom;
+    button.addEventListener("click", () => {
+      if (action === "in") viewer.zoom(1.25);
+      else if (action === "out") viewer.zoom(0.8);
+      else if (action === "fit") viewer.fit();
+      else viewer.natural();
+    });
+  }
+}
+
 let diagramRequest = 0;
 async function refreshDiagram() {
   const request = ++diagramRequest;
@@ -260,13 +460,8 @@ async function refreshDiagram() {
   const path = `/api/diagram/${encodeURIComponent(flow)}.svg?user=${encodeURIComponent(page.user)}`;
   const text = await attempt(() => api(path));
   if (text === undefined || request !== diagramRequest) return; // a newer one is on its way
-  const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
-  svg.removeAttribute("width");
-  svg.removeAttribute("height");
-  const box = $("#diagram");
-  box.replaceChildren(document.importNode(svg, true));
-  box.dataset.flow = flow;
-  box.querySelector(".node.active")?.scrollIntoView({ block: "nearest", inline: "nearest" });
+  diagramViewer.show(text, flow);
+  $("#diagram").dataset.flow = flow;
 }
 
 function renderFlows() {
@@ -328,14 +523,7 @@ function conversationView(shown) {
       ["state", "attempts"],
     ),
     history.length ? el("ol", { class: "validation" }, history.map(validationItem)) : null,
-    el("h3", {}, `Outbox (${document_.outbox.length})`),
-    document_.outbox.length
-      ? el(
-          "ol",
-          { class: "outbox" },
-          document_.outbox.map((item) => el("li", {}, `r${item.revision}: ${item.text}`)),
-        )
-      : el("p", { class: "empty" }, "empty: every reply has left"),
+    ...outboxView(shown.outbox),
   );
   const stored = el(
     "div",
@@ -344,6 +532,35 @@ function conversationView(shown) {
     el("div", { class: "json-root", "data-testid": "document" }, jsonTree(document_)),
   );
   return [facts, stored];
+}
+
+// The replies still to send. A delivered reply stays in the stored document until its next
+// commit drops it: it is counted, not listed as waiting.
+function outboxView(outbox) {
+  const waiting = outbox.filter((item) => item.status !== "delivered");
+  const sent = outbox.length - waiting.length;
+  const pending = waiting.filter((item) => item.status === "pending").length;
+  const item = (entry) =>
+    el(
+      "li",
+      { "data-status": entry.status },
+      `r${entry.revision}: ${entry.text}`,
+      entry.status === "failed" ? el("span", { class: "bad" }, ` not sent: ${entry.reason}`) : null,
+    );
+  return [
+    el("h3", {}, `Outbox (${pending} pending)`),
+    waiting.length
+      ? el("ol", { class: "outbox", "data-testid": "outbox" }, waiting.map(item))
+      : el("p", { class: "empty", "data-testid": "outbox" }, "empty: every reply has left"),
+    sent
+      ? el(
+          "p",
+          { class: "note" },
+          `${sent} delivered ${sent === 1 ? "reply stays" : "replies stay"} in the stored `,
+          "document until its next commit drops them.",
+        )
+      : null,
+  ];
 }
 
 function validationItem(item) {
@@ -359,8 +576,19 @@ function validationItem(item) {
   );
 }
 
+// What started a step: a message, the start, or timers (their step's message is "timer:ID").
+function cause(step) {
+  if (step.message === null) return "(start)";
+  if (/^timer:\S+(, timer:\S+)*$/.test(step.message))
+    return `⏰ ${step.message.replaceAll("timer:", "")}`;
+  return `“${step.message}”`;
+}
+
 function timelineItem(step) {
-  const fired = step.fired.map((f) => `${f.state}: ${f.result}`);
+  // A command fires its event from no state: "command: cancel", not "null: cancel".
+  const fired = step.fired.map((f) =>
+    f.state === null ? `command: ${f.result}` : `${f.state}: ${f.result}`,
+  );
   const moves = step.transitions.map(
     (t) => `${t.source} → ${t.target}${t.event ? ` (${t.event})` : ""}`,
   );
@@ -368,7 +596,7 @@ function timelineItem(step) {
     "li",
     { "data-testid": "timeline-step" },
     el("span", { class: "when" }, clock(step.at)),
-    el("span", { class: "said" }, step.message === null ? "(start)" : `“${step.message}”`),
+    el("span", { class: "said" }, cause(step)),
     fired.length ? el("span", { class: "fired" }, fired.join(", ")) : null,
     moves.length ? el("span", { class: "moves" }, moves.join(", ")) : null,
     step.replies.map((reply) => el("span", { class: "reply" }, reply)),
@@ -388,6 +616,112 @@ async function refreshState() {
   $("#state").replaceChildren(...conversationView(shown));
   $("#timeline").replaceChildren(...data.timeline.map(timelineItem).reverse());
   if (previous !== page.conversationFlow && !page.flowChoice) refreshDiagram();
+}
+
+// -- time --------------------------------------------------------------------------------------
+
+// The console's time is its own: real time, plus what "advance the clock" skipped. The page
+// reads it with every answer about time and runs it on between reads.
+function consoleNow() {
+  return page.clock.now + (performance.now() - page.clock.readAt) / 1000;
+}
+
+function setClock({ now, ahead }) {
+  page.clock = { now, ahead, readAt: performance.now() };
+  renderClock();
+}
+
+const UNITS = [
+  [86400, "day"],
+  [3600, "h"],
+  [60, "min"],
+  [1, "s"],
+];
+
+// "1 day 2 h", "10 min", "45 s": the two largest units.
+function span(seconds) {
+  let left = Math.max(0, Math.round(seconds));
+  const parts = [];
+  for (const [size, unit] of UNITS) {
+    const count = Math.floor(left / size);
+    const name = unit === "day" && count > 1 ? "days" : unit;
+    if (count && parts.length < 2) parts.push(`${count} ${name}`);
+    left -= count * size;
+  }
+  return parts.join(" ") || "0 s";
+}
+
+const relative = (seconds) => (seconds >= 1 ? `in ${span(seconds)}` : "due now");
+
+function renderClock() {
+  const now = consoleNow();
+  const date = new Date(now * 1000);
+  $("#clock").textContent = `${day(now)}, ${date.toLocaleTimeString()}`;
+  $("#clock").dataset.now = String(Math.floor(now));
+  $("#clock-ahead").textContent =
+    page.clock.ahead > 0 ? `${span(page.clock.ahead)} ahead of real time` : "real time";
+  for (const cell of document.querySelectorAll("[data-due]"))
+    cell.textContent = relative(Number(cell.dataset.due) - now);
+}
+
+// A due time: the time of day, with the date when it is not the console's today.
+const at = (seconds) =>
+  day(seconds) === day(consoleNow()) ? clock(seconds) : `${day(seconds)}, ${clock(seconds)}`;
+
+function timerWhat(timer) {
+  if (timer.kind === "reminder") return `reminder ${timer.number} at ${timer.state}`;
+  if (timer.kind === "timeout") return `timeout of ${timer.state}`;
+  if (timer.kind === "wait") return `end of the wait at ${timer.state}`;
+  if (timer.kind === "event") return `event ${timer.event}`;
+  if (timer.kind === "start") return `start of ${timer.data.flow}`;
+  return timer.kind;
+}
+
+let timersRequest = 0;
+async function refreshTimers() {
+  const request = ++timersRequest;
+  const data = await attempt(() => api(`/api/timers/${encodeURIComponent(page.user)}`));
+  if (!data || request !== timersRequest) return;
+  const rows = data.timers.map((timer) =>
+    el(
+      "tr",
+      { "data-testid": "timer", "data-id": timer.id, "data-kind": timer.kind },
+      el("td", {}, timerWhat(timer)),
+      el("td", { class: "due", "data-due": timer.due }, relative(timer.in)),
+      el("td", { class: "at", title: new Date(timer.due * 1000).toString() }, at(timer.due)),
+      el(
+        "td",
+        {},
+        el(
+          "button",
+          { "data-testid": "fire-timer", onclick: () => fireTimer(timer.id) },
+          "Fire now",
+        ),
+      ),
+    ),
+  );
+  $("#timers").replaceChildren(...rows);
+  $("#timers-empty").hidden = rows.length > 0;
+  $("#timers-user").textContent = `+${page.user}`;
+  setClock(data);
+}
+
+async function fireTimer(id) {
+  const path = `/api/timers/${encodeURIComponent(page.user)}/fire`;
+  const data = await attempt(() => post(path, { timer: id }));
+  if (data) setClock(data); // its step refreshes the rest
+}
+
+async function advance(seconds) {
+  if (!(seconds > 0)) {
+    showBanner("Advance the clock by a positive amount", "error");
+    return;
+  }
+  const data = await attempt(() => post("/api/clock", { advance: seconds }));
+  if (!data) return;
+  setClock(data);
+  showBanner(`The clock moved ${span(seconds)} ahead: ${plural(data.fired, "timer")} fired`);
+  refreshTimers();
 }
 
 // -- controls ----------------------------------------------------------------------------------
@@ -519,11 +853,11 @@ async function openConversation(key) {
   $("#opened").dataset.key = key;
   $("#opened-key").textContent = `${key} (read-only)`;
   $("#opened-state").replaceChildren(...conversationView(shown));
-  // An <img> cannot send headers: the token goes in the query.
-  const query = new URLSearchParams(token ? { key, token } : { key });
-  $("#opened-diagram").src = `/api/diagram/${encodeURIComponent(flow)}.svg?${query}`;
   $("#reset").hidden = !page.info.allow_reset;
   $("#reset-result").textContent = "";
+  const path = `/api/diagram/${encodeURIComponent(flow)}.svg?${new URLSearchParams({ key })}`;
+  const text = await attempt(() => api(path));
+  if (text !== undefined && $("#opened").dataset.key === key) openedViewer.show(text, flow);
 }
 
 async function resetConversation() {
@@ -609,6 +943,10 @@ function onEvent(event) {
     setTyping(false);
     refreshState();
     refreshDiagram();
+    refreshTimers();
+  } else if (event.type === "clock") {
+    setClock(event);
+    refreshTimers();
   } else if (event.type === "reload") {
     if (event.ok) showBanner(`flow reloaded: ${event.flows.join(", ")}`);
     else showBanner(`flow reload failed: ${event.error}`, "error");
@@ -686,11 +1024,23 @@ function wire() {
   });
   $("#funnel-flow").addEventListener("change", refreshFunnel);
   $("#reset").addEventListener("click", resetConversation);
+  for (const button of document.querySelectorAll("button[data-advance]"))
+    button.addEventListener("click", () => advance(Number(button.dataset.advance)));
+  $("#advance-custom").addEventListener("submit", (event) => {
+    event.preventDefault();
+    advance(Number($("#advance-amount").value) * Number($("#advance-unit").value));
+  });
+  diagramViewer = new Viewer($("#diagram"), $("#zoom-level"));
+  openedViewer = new Viewer($("#opened-diagram"), $("#opened-zoom-level"));
+  wireZoom($("#diagram-zoom"), diagramViewer);
+  wireZoom($("#opened-zoom"), openedViewer);
+  setInterval(renderClock, 1000);
 }
 
 async function start() {
   wire();
   page.info = await api("/api/info");
+  setClock(page.info.clock);
   page.user = page.info.users[0];
   $("#inspecting").textContent =
     `(${page.info.inspecting}${page.info.allow_reset ? ", reset allowed" : ", read-only"})`;
