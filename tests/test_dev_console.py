@@ -901,3 +901,21 @@ def test_a_flow_file_is_reloaded_and_never_shadows_an_installed_module(tmp_path:
     (reloaded,) = source.load()
     assert "city" in reloaded.states_map
     assert "ask_city" not in reloaded.states_map
+
+
+def test_a_generated_path_that_lets_time_pass_replays_in_the_console(
+    appointments: httpx.Client,
+) -> None:
+    user = appointments.post("/api/users", json={}).json()["user"]
+    paths = appointments.get("/api/paths/appointment").json()["paths"]
+    waiting = next(p for p in paths if any(m["kind"] == "wait" for m in p["moves"]))
+    for move in range(len(waiting["moves"])):
+        answer = appointments.post(
+            f"/api/chat/{user}/replay",
+            json={"flow": "appointment", "path": paths.index(waiting), "move": move},
+        )
+        assert answer.status_code == 200
+        time.sleep(0.2)
+    timeline = appointments.get(f"/api/state/{user}").json()["timeline"]
+    assert any("timer:" in str(step) for step in timeline)  # time passed; no restart
+    assert timeline[-1]["finished"] == waiting["finished"]

@@ -282,14 +282,19 @@ class Console:
         self.simulator.force(user, state_id, result)
 
     async def _replay(self, user: str, body: dict[str, Any]) -> None:
-        """One move of a generated path: its forced results, then its message."""
+        """One move of a generated path: its forced results, then its message or wait."""
         path: TestPath = (await aplan(self.flow(body.get("flow")))).paths[int(body["path"])]
         move = path.moves[int(body["move"])]
-        if move.input is None:
+        if move.kind == "start":
             await self.simulator.restart(user)
             return
         for state_id, result in move.forced:
             self.simulator.force(user, state_id, result)
+        if move.kind == "wait":
+            assert move.timer is not None
+            await self.simulator.fire(user, move.timer)  # the clock moves to when it is due
+            return
+        assert move.input is not None
         await self.simulator.say(user, move.input)
 
     async def paths(self, request: Request) -> Response:
@@ -301,7 +306,13 @@ class Console:
                     {
                         "lines": path.describe(),
                         "moves": [
-                            {"input": m.input, "forced": [list(f) for f in m.forced]}
+                            {
+                                "kind": m.kind,
+                                "input": m.input,
+                                "timer": m.timer,
+                                "after": m.after,
+                                "forced": [list(f) for f in m.forced],
+                            }
                             for m in path.moves
                         ],
                         "finished": path.finished,
