@@ -22,6 +22,7 @@ from flowhq import (
     RecordingMessenger,
     RedisStore,
 )
+from flowhq.errors import SnapshotError
 from flowhq.persistence.codec import JsonCodec
 from flowhq.state.document import SCHEMA_VERSION
 from tests.flows_v01 import OrderStatus, Signup, SupportMenu
@@ -93,7 +94,7 @@ async def test_a_conversation_stored_by_0_1_continues(
     assert messenger.texts() == expected
     loaded = await store.load(KEY)
     assert loaded.document is not None
-    assert loaded.document.metadata.schema == SCHEMA_VERSION == 3
+    assert loaded.document.metadata.schema == SCHEMA_VERSION == 4
     assert loaded.document.metadata.upgraded_from is None  # the split is done, and stored
     for name, value in values.items():
         assert loaded.document.current.values.get(name) == value, name
@@ -109,13 +110,34 @@ def test_the_fixtures_are_schema_1() -> None:
         JsonCodec().decode("k", path.read_bytes())  # and they decode
 
 
-def test_a_schema_2_document_reads_as_schema_3_without_timers() -> None:
+@pytest.mark.parametrize("schema", [2, 3])
+def test_a_schema_2_or_3_document_reads_as_schema_4_without_the_newer_fields(schema: int) -> None:
     raw = (
         b'{"channel":{"type":"whatsapp","identifier":"+1"},"current":{"path":"signup"},'
-        b'"_metadata":{"schema":2,"initialized_at":"2026-11-27T10:58:20+00:00",'
-        b'"updated_at":"2026-11-27T10:58:20+00:00"}}'
+        b'"_metadata":{"schema":%d,"initialized_at":"2026-11-27T10:58:20+00:00",'
+        b'"updated_at":"2026-11-27T10:58:20+00:00"}}' % schema
     )
     document = JsonCodec().decode("k", raw)
-    assert document.metadata.schema == 3
+    assert document.metadata.schema == 4
     assert document.timers == []
     assert document.stack == []
+    assert document.paused is None
+    assert document.transcript == []
+
+
+def test_a_paused_document_with_its_transcript_round_trips() -> None:
+    codec = JsonCodec()
+    raw = (
+        b'{"channel":{"type":"whatsapp","identifier":"+1"},'
+        b'"paused":{"since":"2026-11-27T10:58:20+00:00","reason":"handoff","state":"human",'
+        b'"held":[{"id":"t1","due":1.5,"kind":"event","seq":"-","event":"nudge"}]},'
+        b'"transcript":[{"at":"2026-11-27T10:58:20+00:00","direction":"in","text":"hi"}],'
+        b'"_metadata":{"schema":4,"initialized_at":"2026-11-27T10:58:20+00:00",'
+        b'"updated_at":"2026-11-27T10:58:20+00:00"}}'
+    )
+    document = codec.decode("k", raw)
+    assert document.paused is not None
+    assert document.paused.held[0].event == "nudge"
+    assert codec.decode("k", codec.encode(document)) == document
+    with pytest.raises(SnapshotError, match=r"paused\.since"):
+        codec.decode("k", raw.replace(b'2026-11-27T10:58:20+00:00","reason', b'yesterday","reason'))

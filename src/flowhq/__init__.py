@@ -15,6 +15,7 @@ from flowhq.components import (
     Choice,
     Confirm,
     ErrorHandler,
+    Handoff,
     Message,
     Prompt,
     Wait,
@@ -48,9 +49,16 @@ from flowhq.messaging import (
 )
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence import MemoryStore, RedisStore, Store
-from flowhq.runtime.records import ForcedResult, Outcome, StepObserver, StepRecord
+from flowhq.runtime.records import (
+    ForcedResult,
+    Outcome,
+    PausedConversation,
+    StepObserver,
+    StepRecord,
+)
 from flowhq.runtime.settings import ApiOptions, DeliveryOptions, Limits, TimerOptions
 from flowhq.state import StateManager
+from flowhq.state.document import TranscriptEntry
 from flowhq.statecharts import Flow, HistoryState, check_flow
 
 try:
@@ -77,6 +85,7 @@ __all__ = [
     "FlowError",
     "ForcedResult",
     "GraphvizError",
+    "Handoff",
     "Headquarters",
     "HistoryState",
     "InboundMessage",
@@ -90,6 +99,7 @@ __all__ = [
     "MissingValueError",
     "OutboundMessage",
     "Outcome",
+    "PausedConversation",
     "Prompt",
     "RecordingMessenger",
     "RedisStore",
@@ -104,6 +114,7 @@ __all__ = [
     "StoreUnavailableError",
     "TimerOptions",
     "TokenCipherError",
+    "TranscriptEntry",
     "ValidationError",
     "Wait",
     "__version__",

@@ -26,8 +26,9 @@ from flowhq.runtime import intake
 from flowhq.runtime.api import ApiClient, check_api_client
 from flowhq.runtime.conversations import Conversations, Transaction
 from flowhq.runtime.delivery import Delivery, Undeliverable
+from flowhq.runtime.desk import HandoffDesk, OnHandoff
 from flowhq.runtime.intake import Intake
-from flowhq.runtime.records import Outcome, StepObserver
+from flowhq.runtime.records import Outcome, PausedConversation, StepObserver
 from flowhq.runtime.settings import (
     ApiOptions,
     Clock,
@@ -40,7 +41,7 @@ from flowhq.runtime.settings import (
 from flowhq.runtime.step import Stepper
 from flowhq.runtime.timekeeper import Timekeeper, due_time, event_timer, start_timer
 from flowhq.runtime.turn import Start, Turns
-from flowhq.state.document import Timer
+from flowhq.state.document import Timer, TranscriptEntry
 from flowhq.statecharts.flow import Flow
 
 __all__ = ["Headquarters"]
@@ -76,6 +77,10 @@ class Headquarters:
             channel's service window): ``(key, messages, reason)``, sync or async.
         observer: Instrumentation hook (``flowhq.testing`` uses it to force results and to
             record the transitions tests exercise); leave it out in production.
+        transcript: How many of the newest messages (both ways) each conversation keeps
+            for the people who take over (0: none, except while paused); docs/handoff.md.
+        on_handoff: Called after each message to a paused conversation is committed:
+            ``(key, message, transcript)``, sync or async (notify your help desk).
         deprecated: The flat keywords of 0.1 (``max_steps``, ``max_text``, ``max_attempts``,
             ``redelivery_after``, ``duplicate_grace``, ``api_timeout``, ``api_retries``,
             ``api_backoff``) still work for this release, with a ``DeprecationWarning``.
@@ -105,6 +110,8 @@ class Headquarters:
         timers: TimerOptions | None = None,
         on_undeliverable: Undeliverable | None = None,
         observer: StepObserver | None = None,
+        transcript: int = 50,
+        on_handoff: OnHandoff | None = None,
         **deprecated: Any,
     ) -> None:
         api_options = api if isinstance(api, ApiOptions) else ApiOptions(api)
@@ -138,11 +145,13 @@ class Headquarters:
             codec=store.codec,
             error_handler=self.error_handler,
             keeps_outbox=messenger is not None,
+            transcript=intake.count(transcript, "transcript"),
         )
         self._conversations = Conversations(store, turns, ttl=ttl, limits=limits, cache=cache)
         self._delivery = Delivery(
             messenger, self._conversations, delivery, clock=clock, on_undeliverable=on_undeliverable
         )
+        self._desk = HandoffDesk(store, on_handoff)
         self._timekeeper = Timekeeper(
             self._conversations, self._delivery, clock=clock, options=timers or TimerOptions()
         )
@@ -189,6 +198,9 @@ class Headquarters:
             outcome = done.outcome
             if done.committed is not None:
                 outcome.delivered = await self._delivery.after_commit(key, done.committed)
+        if outcome.paused and done.committed is not None:
+            assert done.committed.document is not None
+            await self._desk.notify(key, inbound, done.committed.document)
         if outcome.duplicate:
             outcome.delivered = await self._delivery.retried(key, done.loaded, inbound.message_id)
         return outcome
@@ -374,6 +386,58 @@ class Headquarters:
         """
         loaded = await self.store.load(self._intake.key(channel, identifier))
         return loaded.document.metadata.last_inbound_at if loaded.document else None
+
+    async def pause(self, channel: str, identifier: str, *, reason: str | None = None) -> Outcome:
+        """Pause the bot for this conversation wherever it stands: a person answers it.
+
+        While paused, the user's messages are kept in the transcript and handed to
+        ``on_handoff``; the bot answers nothing and its timers wait. Pausing a paused
+        conversation changes nothing. See docs/handoff.md.
+        """
+        key = self._intake.key(channel, identifier)
+        return await self._commit(key, self._conversations.pause(key, reason))
+
+    async def resume(self, channel: str, identifier: str, result: str = "resumed") -> Outcome:
+        """Give a paused conversation back to the bot.
+
+        Waiting in a ``Handoff`` state, the flow goes on with ``result`` (one the state
+        declares). Paused elsewhere, the waiting question is asked again, saved values
+        intact. Resuming a conversation that is not paused changes nothing (two people
+        pressing resume at once resume it once).
+
+        Raises:
+            InputError: ``result`` is not one the ``Handoff`` state declares, or a result
+                other than ``resumed`` where no ``Handoff`` waits.
+        """
+        key = self._intake.key(channel, identifier)
+        return await self._commit(key, self._conversations.unpause(key, result))
+
+    async def reply_as_agent(
+        self, channel: str, identifier: str, text: str, *, agent: str | None = None
+    ) -> Outcome:
+        """Send ``text`` from a person, through the outbox like any reply.
+
+        It leaves after its commit, exactly once, is kept in the transcript with ``agent``,
+        and follows the channel's rules (outside WhatsApp's 24-hour window it is not sent:
+        ``on_undeliverable`` is told).
+
+        Raises:
+            InputError: an empty text, or one longer than ``Limits.max_text``.
+        """
+        key = self._intake.key(channel, identifier)
+        reply = OutboundMessage(intake.agent_text(text, self.limits.max_text))
+        if agent is not None:
+            intake.check_text(agent, "the agent's name")
+        return await self._commit(key, self._conversations.agent_reply(key, reply, agent))
+
+    async def transcript(self, channel: str, identifier: str) -> list[TranscriptEntry]:
+        """The conversation's newest messages both ways, oldest first (copies)."""
+        loaded = await self.store.load(self._intake.key(channel, identifier))
+        return list(loaded.document.transcript) if loaded.document is not None else []
+
+    async def paused_conversations(self, *, limit: int = 100) -> list[PausedConversation]:
+        """The conversations a person answers, the most recently paused first."""
+        return await self._desk.paused(limit)
 
     async def aclose(self) -> None:
         """Close what the Headquarters was given: the store, the messenger, the API client."""

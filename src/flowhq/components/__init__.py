@@ -6,6 +6,7 @@ from flowhq.components.base import Component, ComponentBase
 from flowhq.components.choice import Choice
 from flowhq.components.confirm import Confirm
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
+from flowhq.components.handoff import Handoff
 from flowhq.components.message import Message
 from flowhq.components.prompt import Prompt
 from flowhq.components.wait import Wait
@@ -19,6 +20,7 @@ __all__ = [
     "Confirm",
     "ErrorDecision",
     "ErrorHandler",
+    "Handoff",
     "Message",
     "Prompt",
     "Wait",

@@ -294,6 +294,9 @@ class Console:
             assert move.timer is not None
             await self.simulator.fire(user, move.timer)  # the clock moves to when it is due
             return
+        if move.resume is not None:
+            await self.simulator.resume(user, move.resume)
+            return
         assert move.input is not None
         await self.simulator.say(user, move.input)
 

@@ -261,6 +261,23 @@ class Simulator:
         self._notice(user, "Conversation restarted.")
         await self.hq.start(CHANNEL, user, replace=True)
 
+    async def pause(self, user: str, reason: str | None = None) -> None:
+        """A person takes ``user``'s conversation over (``Headquarters.pause``)."""
+        assert self.hq is not None
+        self._notice(user, "Paused: a person answers this conversation.")
+        await self.hq.pause(CHANNEL, user, reason=reason)
+
+    async def resume(self, user: str, result: str = "resumed") -> None:
+        """Give ``user``'s conversation back to the bot (``Headquarters.resume``)."""
+        assert self.hq is not None
+        self._notice(user, f"Resumed ({result}).")
+        await self.hq.resume(CHANNEL, user, result)
+
+    async def reply_as_agent(self, user: str, text: str, agent: str | None = None) -> None:
+        """A person answers ``user`` through the bot's number."""
+        assert self.hq is not None
+        await self.hq.reply_as_agent(CHANNEL, user, text, agent=agent)
+
     async def timers(self, user: str) -> list[Timer]:
         """The pending timers of ``user``'s conversation, soonest first."""
         assert self.hq is not None

@@ -326,7 +326,7 @@ def _parse(key: str, raw: bytes) -> dict[str, Any]:
         raise SnapshotError(key, f"unsupported schema {schema!r}")
     if schema == 1:
         _upgrade_from_1(data)
-    elif schema == 2:  # schema 3 only added fields, with defaults
+    elif schema in (2, 3):  # schemas 3 and 4 only added fields, with defaults
         data["_metadata"]["schema"] = SCHEMA_VERSION
     elif schema != SCHEMA_VERSION:
         raise SnapshotError(key, f"unsupported schema {schema!r}")

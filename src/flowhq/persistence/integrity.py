@@ -90,6 +90,8 @@ def _problems(document: ConversationDocument) -> Iterator[str]:
         value = getattr(metadata, name)
         if not _timestamp(value):
             yield f"_metadata.{name}: {value[:40]!r} is not an ISO-8601 time with a zone"
+    if document.paused is not None and not _timestamp(document.paused.since):
+        yield f"paused.since: {document.paused.since[:40]!r} is not an ISO-8601 time with a zone"
     token = document.auth.token
     if token is not None and not _usable_token(token):
         yield "auth.token: blank or holding control characters"

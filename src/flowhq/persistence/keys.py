@@ -69,6 +69,14 @@ class KeyBuilder:
         """
         return f"{self.prefix}:timers:{{{shard}}}"
 
+    def paused(self) -> str:
+        """``flowhq:paused``: the paused conversations (a sorted set scored by when).
+
+        Members are conversations (:meth:`member`); it is an index readers check against
+        each conversation's document, written beside the commit that pauses or resumes.
+        """
+        return f"{self.prefix}:paused"
+
     @staticmethod
     def member(conversation: ConversationKey) -> str:
         """``whatsapp:+15550001``: a conversation as a member of the timer index."""

@@ -64,6 +64,7 @@ class MemoryStore:
         # stale pairs (another score since) are skipped when they come up.
         self._wake: dict[ConversationKey, float] = {}
         self._heap: list[tuple[float, str, ConversationKey]] = []
+        self._paused: dict[ConversationKey, float] = {}  # the paused index (docs/handoff.md)
         self._next_sweep = 0.0
 
     def __repr__(self) -> str:
@@ -198,9 +199,22 @@ class MemoryStore:
             )
 
     async def delete(self, key: ConversationKey) -> bool:
-        """Delete the conversation (and its timer index entry); return whether it existed."""
+        """Delete the conversation (and its index entries); return whether it existed."""
         self._wake.pop(key, None)
+        self._paused.pop(key, None)
         return self._entries.pop(key, None) is not None
+
+    async def mark_paused(self, key: ConversationKey, since: float | None) -> None:
+        """Index the conversation as paused since ``since`` (``None``: not paused)."""
+        if since is None:
+            self._paused.pop(key, None)
+        else:
+            self._paused[key] = since
+
+    async def paused(self, limit: int) -> list[tuple[ConversationKey, float]]:
+        """The newest ``limit`` conversations indexed as paused, with when they paused."""
+        newest = sorted(self._paused.items(), key=lambda item: (-item[1], str(item[0])))
+        return newest[:limit]
 
     def _set(self, key: ConversationKey, score: float) -> None:
         self._wake[key] = score

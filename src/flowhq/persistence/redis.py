@@ -565,11 +565,33 @@ class RedisStore:
         reset is still known as one.
         """
         redis_key = self.keys.key(key)
+        member = self.keys.member(key)
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.delete(redis_key)
-            pipe.zrem(self._index_of(key), self.keys.member(key))
-            deleted, _ = await self._call(pipe.execute())
+            pipe.zrem(self._index_of(key), member)
+            pipe.zrem(self.keys.paused(), member)
+            deleted, _, _ = await self._call(pipe.execute())
         return bool(deleted)
+
+    async def mark_paused(self, key: ConversationKey, since: float | None) -> None:
+        """Index the conversation as paused since ``since`` (``None``: not paused)."""
+        member = self.keys.member(key)
+        if since is None:
+            await self._call(self.client.zrem(self.keys.paused(), member))
+        else:
+            await self._call(self.client.zadd(self.keys.paused(), {member: since}))
+
+    async def paused(self, limit: int) -> list[tuple[ConversationKey, float]]:
+        """The newest ``limit`` conversations indexed as paused, with when they paused."""
+        if limit <= 0:
+            return []
+        newest = self.client.zrevrange(self.keys.paused(), 0, limit - 1, withscores=True)
+        found = []
+        for member, score in await self._call(newest):
+            key = self.keys.parse_member(_text(member))
+            if key is not None:
+                found.append((key, float(score)))
+        return found
 
     async def scan(self) -> AsyncIterator[ConversationKey]:
         """Iterate over every stored conversation (every primary of a cluster)."""

@@ -211,6 +211,19 @@ class Store(Protocol):
         """Delete the conversation; return whether it existed."""
         ...
 
+    async def mark_paused(self, key: ConversationKey, since: float | None) -> None:
+        """Index the conversation as paused since ``since`` (epoch seconds; ``None``: not).
+
+        The index is a hint for listing: written before the commit that pauses and after
+        the one that resumes, so it may name a conversation that is not paused (readers
+        check the document), never miss one that is.
+        """
+        ...
+
+    async def paused(self, limit: int) -> list[tuple[ConversationKey, float]]:
+        """The newest ``limit`` conversations indexed as paused, with when they paused."""
+        ...
+
     def scan(self) -> AsyncIterator[ConversationKey]:
         """Iterate over every stored conversation key."""
         ...

@@ -21,9 +21,9 @@ from attrs import frozen
 
 from flowhq.errors import ConflictError
 from flowhq.messaging.key import ConversationKey
-from flowhq.messaging.types import InboundMessage
+from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.store import Loaded, Seen, Store
-from flowhq.runtime import timers
+from flowhq.runtime import handoff, timers
 from flowhq.runtime.records import Outcome, StepRecord
 from flowhq.runtime.settings import Limits
 from flowhq.runtime.turn import Planned, Start, Turns
@@ -191,6 +191,32 @@ class Conversations:
 
         return await self._transact(key, step)
 
+    async def pause(self, key: ConversationKey, reason: str | None) -> Transaction:
+        """Pause the conversation where it stands and commit (nothing if it is paused)."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return self.turns.pause(key, loaded, reason)
+
+        return await self._transact(key, step)
+
+    async def unpause(self, key: ConversationKey, result: str) -> Transaction:
+        """Give the paused conversation back to the bot and commit (see ``Turns.unpause``)."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return await self.turns.unpause(key, loaded, result)
+
+        return await self._transact(key, step)
+
+    async def agent_reply(
+        self, key: ConversationKey, reply: OutboundMessage, agent: str | None
+    ) -> Transaction:
+        """Commit a person's reply into the outbox and the transcript."""
+
+        async def step(loaded: Loaded) -> Planned:
+            return self.turns.agent_reply(key, loaded, reply, agent)
+
+        return await self._transact(key, step)
+
     async def initialize(self, key: ConversationKey, changes: Mapping[str, Any]) -> Transaction:
         """Set protected state (checked ``changes``) and commit."""
 
@@ -225,9 +251,14 @@ class Conversations:
         loaded = await self.load(key)
         expected = loaded.revision
         for attempt in range(1, self.max_attempts + 1):
+            # Read before the step: it changes the loaded document in place.
+            was_paused = loaded.document is not None and loaded.document.paused is not None
             planned = await step(loaded)
             if planned.document is None:
                 return Transaction(planned.outcome, loaded, None, planned.record)
+            paused = planned.document.paused
+            if paused is not None and not was_paused:  # indexed first: never missing
+                await self.store.mark_paused(key, handoff.since(paused))
             result = await self.store.commit(
                 key,
                 planned.document,
@@ -241,6 +272,8 @@ class Conversations:
                 outcome = Outcome(duplicate=True, revision=loaded.revision)
                 return Transaction(outcome, loaded, None, None)
             if result.ok:
+                if was_paused and paused is None:
+                    await self.store.mark_paused(key, None)
                 planned.outcome.revision = result.revision
                 planned.outcome.record = planned.record
                 committed = Loaded(

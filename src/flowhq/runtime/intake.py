@@ -146,3 +146,27 @@ def values(data: Mapping[str, Any] | None) -> dict[str, Any]:
     except TypeError as exc:
         raise InputError(str(exc)) from None
     return copied
+
+
+def count(value: object, what: str) -> int:
+    """A setting that counts something: a non-negative ``int``.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{what} must be a non-negative int, not {value!r}")
+    return value
+
+
+def agent_text(text: object, limit: int) -> str:
+    """A person's reply, checked before any I/O (``reply_as_agent``).
+
+    Raises:
+        InputError: not a string, blank, longer than ``limit``, or not valid Unicode.
+    """
+    check_text(text, "the reply", limit=limit)
+    assert isinstance(text, str)
+    if not text.strip():
+        raise InputError("the reply is empty")
+    return text

@@ -13,7 +13,7 @@ from attrs import define, field, frozen
 
 from flowhq.messaging.types import OutboundMessage
 
-__all__ = ["ForcedResult", "Outcome", "StepObserver", "StepRecord", "Taken"]
+__all__ = ["ForcedResult", "Outcome", "PausedConversation", "StepObserver", "StepRecord", "Taken"]
 
 Taken = tuple[str, str | None, str]
 """A transition taken: (source state id, target state id, event)."""
@@ -92,6 +92,8 @@ class Outcome:
             ran: a duplicate, a rejection, a rolled-back step).
         timer: The id of the timer a call scheduled (``start(at=...)``), if any.
         fired: The ids of the timers this step fired (stale ones included).
+        paused: The conversation is paused after this call: a person answers it
+            (docs/handoff.md).
     """
 
     replies: list[OutboundMessage] = field(factory=list)
@@ -105,3 +107,30 @@ class Outcome:
     record: StepRecord | None = None
     timer: str | None = None
     fired: list[str] = field(factory=list)
+    paused: bool = False
+
+
+@frozen
+class PausedConversation:
+    """A conversation a person answers (``Headquarters.paused_conversations``).
+
+    Attributes:
+        channel: The channel type.
+        identifier: The user's identifier on it.
+        since: When it paused (ISO-8601 UTC).
+        reason: What paused it: ``handoff`` (a ``Handoff`` state) or ``pause``'s reason.
+        state: The ``Handoff`` state it waits in (``None`` for a pause from the backend).
+        flow: The flow it is in, if any.
+        last_inbound_at: When the user last wrote (ISO-8601 UTC), if ever.
+        waiting: How many of the user's messages came since the last reply (theirs to
+            answer).
+    """
+
+    channel: str
+    identifier: str
+    since: str
+    reason: str | None
+    state: str | None
+    flow: str | None
+    last_inbound_at: str | None
+    waiting: int

@@ -20,9 +20,9 @@ from attrs import define
 
 from flowhq.components.base import ComponentBase
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
-from flowhq.errors import FlowError, StepLimitError
+from flowhq.errors import FlowError, InputError, StepLimitError
 from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
-from flowhq.runtime import timers
+from flowhq.runtime import handoff, timers
 from flowhq.runtime.records import ForcedResult, StepObserver, StepRecord, Taken
 from flowhq.state.document import ChartState, ConversationDocument, Current, Frame, Timer
 from flowhq.state.manager import ApiRequester, Messaging, StateManager, TemplateValues
@@ -152,6 +152,42 @@ class Stepper:
         result = run.finish()
         result.timers = tuple(timer.id for timer in due)
         return result
+
+    async def unpause(
+        self, document: ConversationDocument, *, revision: int, result: str
+    ) -> StepResult:
+        """Give a paused conversation back to the bot (in place).
+
+        At a ``Handoff`` state the flow goes on with ``result``; anywhere else the waiting
+        question is asked again (``result`` must then be the default, ``resumed``), its
+        timeout set anew and the reminders it had not sent set again.
+
+        Raises:
+            InputError: ``result`` is not one the waiting ``Handoff`` declares, or one is
+                given where no ``Handoff`` waits.
+            RollbackError: as for :meth:`run`.
+        """
+        run = _Run(self, document, revision)
+        run.message = f"resume:{result}"
+        run.restore()
+        waiting = run._waiting() if run.chart is not None and not run._finished() else []
+        if waiting and waiting[0].pauses:
+            handoff_state = waiting[0]
+            if result not in handoff_state.results or result == "timeout":
+                raise InputError(
+                    f"{handoff_state.id!r} resumes with one of {list(handoff_state.results)}, "
+                    f"not {result!r}"
+                )
+            handoff.unpause(document)
+            run.fire(result, handoff_state.id)
+            await run.drain()
+        else:
+            if result != "resumed":
+                raise InputError(f"no Handoff waits here to take the result {result!r}")
+            paused = handoff.unpause(document)
+            if waiting:
+                run.ask_again(paused.held if paused is not None else [])
+        return run.finish()
 
     def pending(self, document: ConversationDocument, *, revision: int) -> list[OutboundMessage]:
         """The question the conversation waits on, rendered again (nothing is changed).
@@ -490,6 +526,9 @@ class _Run:
 
         A fresh visit also arms its timers; a return through history keeps both.
         """
+        if component.pauses:
+            at = datetime.fromtimestamp(self.now, UTC).isoformat(timespec="microseconds")
+            handoff.pause(self.document, at=at, reason="handoff", state=component.id)
         if component.accepts_input:
             tags = self.document.current.tags
             if not resumed or component.id not in tags:
@@ -524,6 +563,9 @@ class _Run:
         if self._finished() and self.document.stack:
             self._return_from_interrupt()
             return self.finish()
+        paused = self.document.paused
+        if paused is not None and paused.state is not None and not self._active(paused.state):
+            handoff.unpause(self.document)  # its Handoff was left (a timeout, a migration)
         assert self.flow is not None
         flow_cls = self.flow_cls
         configuration = self.chart.configuration_ids()
@@ -577,10 +619,18 @@ class _Run:
             entry = self.stepper.flows[self.stepper.entry]
             self._restart(entry, "the interrupted flow is gone")
             return
+        self.ask_again(frame.timers)
+
+    def ask_again(self, held: list[Timer]) -> None:
+        """Ask the waiting question again after a break (an interruption, a pause).
+
+        Its timeout starts again from now and the reminders still ``held`` are set again;
+        its tag stays, so its earlier buttons still count.
+        """
         for component in self._waiting():
             tag = self.document.current.tags.get(component.id)
             if tag is not None:
-                mine = [t for t in frame.timers if t.state == component.id]
+                mine = [t for t in held if t.state == component.id]
                 unsent = {t.number for t in mine if t.kind == "reminder"}
                 timers.arm(self.document, component, tag, self.now, reminders=unsent)
         waiting = self._waiting()

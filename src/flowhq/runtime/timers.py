@@ -93,7 +93,12 @@ def earliest(document: ConversationDocument | None) -> float | None:
 
 
 def latest(document: ConversationDocument | None) -> float | None:
-    """When the document's last timer is due (epoch seconds), or ``None``."""
-    if document is None or not document.timers:
+    """When the document's last timer is due (epoch seconds), or ``None``.
+
+    Timers held while the conversation is paused count: they come back on resume.
+    """
+    if document is None:
         return None
-    return max(timer.due for timer in document.timers)
+    held = document.paused.held if document.paused is not None else []
+    dues = [timer.due for timer in (*document.timers, *held)]
+    return max(dues) if dues else None

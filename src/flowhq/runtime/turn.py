@@ -20,7 +20,7 @@ from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.persistence.codec import Codec
 from flowhq.persistence.store import Loaded
-from flowhq.runtime import timers
+from flowhq.runtime import handoff, timers
 from flowhq.runtime.outbox import entries_of, pending
 from flowhq.runtime.records import Outcome, StepRecord
 from flowhq.runtime.step import RollbackError, Stepper, StepResult
@@ -68,15 +68,24 @@ class Turns:
         error_handler: Decides on errors that roll a step back.
         keeps_outbox: Replies wait in the outbox for a messenger (else they are only
             handed back in the ``Outcome``).
+        transcript: How many messages each conversation's transcript keeps (0: none,
+            except while paused).
     """
 
     def __init__(
-        self, stepper: Stepper, *, codec: Codec, error_handler: ErrorHandler, keeps_outbox: bool
+        self,
+        stepper: Stepper,
+        *,
+        codec: Codec,
+        error_handler: ErrorHandler,
+        keeps_outbox: bool,
+        transcript: int = 0,
     ) -> None:
         self.stepper = stepper
         self.codec = codec
         self.error_handler = error_handler
         self.keeps_outbox = keeps_outbox
+        self.transcript = transcript
 
     async def answer(
         self, key: ConversationKey, loaded: Loaded, inbound: InboundMessage
@@ -91,7 +100,65 @@ class Turns:
                 configuration=list(document.chart.configuration),
             )
             return Planned(None, duplicate)
+        if document is not None and document.paused is not None:
+            return self.hold(key, loaded, inbound)
         return await self.step(key, loaded, inbound=inbound)
+
+    def hold(self, key: ConversationKey, loaded: Loaded, inbound: InboundMessage) -> Planned:
+        """The turn of a message to a paused conversation: kept for the person, no step."""
+        document = self.working_copy(key, loaded)
+        self._bookkeep(document, loaded.revision, inbound, [])
+        outcome = Outcome(
+            flow=document.current.path,
+            configuration=list(document.chart.configuration),
+            paused=True,
+        )
+        return Planned(document, outcome)
+
+    def pause(self, key: ConversationKey, loaded: Loaded, reason: str | None) -> Planned:
+        """A turn that pauses the conversation where it stands (nothing if it is paused)."""
+        if loaded.document is not None and loaded.document.paused is not None:
+            return Planned(None, Outcome(revision=loaded.revision, paused=True))
+        document = self.working_copy(key, loaded)
+        handoff.pause(document, at=self._now(), reason=reason or "agent")
+        document.metadata.updated_at = self._now()
+        return Planned(document, self._where(document, paused=True))
+
+    async def unpause(self, key: ConversationKey, loaded: Loaded, result: str) -> Planned:
+        """The turn that gives a paused conversation back to the bot (nothing if it is not)."""
+        if loaded.document is None or loaded.document.paused is None:
+            return Planned(None, Outcome(revision=loaded.revision))
+
+        async def run(document: ConversationDocument) -> StepResult:
+            return await self.stepper.unpause(document, revision=loaded.revision, result=result)
+
+        return await self._turn(key, loaded, run, inbound=None)
+
+    def agent_reply(
+        self, key: ConversationKey, loaded: Loaded, reply: OutboundMessage, agent: str | None
+    ) -> Planned:
+        """A turn that sends a person's ``reply`` through the outbox, noted with ``agent``."""
+        document = self.working_copy(key, loaded)
+        now = self._now()
+        if self.keeps_outbox:
+            document.outbox.extend(
+                entries_of(
+                    [reply], revision=loaded.revision + 1, queued_at=time.time(), message_id=None
+                )
+            )
+        handoff.note_outbound(document, [reply], at=now, limit=self.transcript, agent=agent)
+        document.metadata.updated_at = now
+        outcome = self._where(document, paused=document.paused is not None)
+        outcome.replies = [reply]
+        return Planned(document, outcome)
+
+    @staticmethod
+    def _where(document: ConversationDocument, *, paused: bool) -> Outcome:
+        return Outcome(
+            flow=document.current.path,
+            configuration=list(document.chart.configuration),
+            paused=paused,
+        )
 
     async def begin(self, key: ConversationKey, loaded: Loaded, start: Start) -> Planned:
         """The turn that begins a flow without an inbound message.
@@ -101,11 +168,16 @@ class Turns:
                 neither ``interrupt`` nor ``replace``.
         """
         in_flow = loaded.document.current.path if loaded.document is not None else None
-        if in_flow is not None and not start.interrupt and not start.replace:
-            raise ConversationInProgressError(str(key), in_flow)
+        paused = loaded.document is not None and loaded.document.paused is not None
+        # A person who has the conversation gives way only to a replacing start.
+        refused = paused or (in_flow is not None and not start.interrupt)
+        if refused and not start.replace:
+            raise ConversationInProgressError(str(key), in_flow or "(paused)")
         interrupt = start.interrupt and in_flow is not None
 
         async def run(document: ConversationDocument) -> StepResult:
+            if paused:  # replacing what a person took over gives it back to the bot
+                handoff.unpause(document)
             return await self.stepper.run(
                 document,
                 revision=loaded.revision,
@@ -134,16 +206,25 @@ class Turns:
         """A turn that sets ``timer``, replacing one with the same id."""
         document = self.working_copy(key, loaded)
         document.timers = [t for t in document.timers if t.id != timer.id]
-        document.timers.append(timer)
+        if document.paused is not None:  # it waits for the resume, like the other timers
+            held = document.paused.held
+            held[:] = [t for t in held if t.id != timer.id]
+            held.append(timer)
+        else:
+            document.timers.append(timer)
         document.metadata.updated_at = self._now()
         return Planned(document, Outcome(timer=timer.id))
 
     def cancel(self, key: ConversationKey, loaded: Loaded, timer_id: str) -> Planned:
         """A turn that removes the timer ``timer_id`` (nothing when there is none)."""
-        if loaded.document is None or all(t.id != timer_id for t in loaded.document.timers):
+        stored = loaded.document
+        held = stored.paused.held if stored is not None and stored.paused is not None else []
+        if stored is None or all(t.id != timer_id for t in [*stored.timers, *held]):
             return Planned(None, Outcome())
         document = self.working_copy(key, loaded)
         document.timers = [t for t in document.timers if t.id != timer_id]
+        if document.paused is not None:
+            document.paused.held = [t for t in document.paused.held if t.id != timer_id]
         document.metadata.updated_at = self._now()
         return Planned(document, Outcome(timer=timer_id))
 
@@ -248,6 +329,7 @@ class Turns:
             configuration=step.configuration,
             finished=step.finished,
             fired=list(step.timers),
+            paused=document.paused is not None,
         )
         self._bookkeep(document, loaded.revision, inbound, step.replies)
         return Planned(document, outcome, step.record)
@@ -281,6 +363,9 @@ class Turns:
             if len(document.inbox) > INBOX_SIZE:
                 del document.inbox[:-INBOX_SIZE]
             document.metadata.last_inbound_at = now
+            handoff.note_inbound(document, inbound, at=now, limit=self.transcript)
+        if replies:
+            handoff.note_outbound(document, replies, at=now, limit=self.transcript)
         if self.keeps_outbox:
             document.outbox.extend(
                 entries_of(

@@ -23,14 +23,19 @@ __all__ = [
     "Frame",
     "Metadata",
     "OutboxEntry",
+    "Paused",
     "Timer",
+    "TranscriptEntry",
     "Validation",
     "ValidationEntry",
     "utc_now",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the document layout; bumped when a stored field changes meaning.
+
+4: ``paused`` (a person has taken over; see docs/handoff.md) and ``transcript`` (the newest
+messages both ways); a schema-3 document reads as one with neither.
 
 3: ``timers`` (due timers, committed with the step that set them) and ``stack`` (flows
 interrupted by ``start(interrupt=True)``); a schema-2 document reads as one with neither.
@@ -183,6 +188,39 @@ class Frame:
 
 
 @define
+class Paused:
+    """The bot stepped aside: a person answers this conversation (docs/handoff.md).
+
+    ``since`` is when (ISO-8601 UTC); ``reason`` what paused it (``handoff`` for a
+    ``Handoff`` state, else what ``pause`` was given); ``state`` the ``Handoff`` state that
+    paused it (``None`` for a pause from the backend). ``held`` are the timers put aside
+    while paused: the backend's timers and the waiting question's; they come back on resume.
+    """
+
+    since: str
+    reason: str | None = None
+    state: str | None = None
+    held: list[Timer] = Factory(list)
+
+
+@define
+class TranscriptEntry:
+    """One message of the transcript, newest last.
+
+    ``direction`` is ``in`` (the user wrote) or ``out`` (the bot or a person answered);
+    ``agent`` names the person who answered through ``reply_as_agent``. ``text`` is what was
+    written (a button's title, a media's caption with its kind), the auth token redacted.
+    """
+
+    at: str
+    direction: str
+    text: str
+    kind: str = "text"
+    agent: str | None = None
+    message_id: str | None = None
+
+
+@define
 class Metadata:
     """Bookkeeping: schema version and timestamps (ISO-8601 UTC).
 
@@ -213,4 +251,6 @@ class ConversationDocument:
     outbox: list[OutboxEntry] = Factory(list)
     timers: list[Timer] = Factory(list)
     stack: list[Frame] = Factory(list)
+    paused: Paused | None = None
+    transcript: list[TranscriptEntry] = Factory(list)
     metadata: Metadata = Factory(Metadata)

@@ -77,6 +77,8 @@ class ComponentState(State):
 
     kind: ClassVar[str] = "Component"
     accepts_input: ClassVar[bool] = False
+    pauses: ClassVar[bool] = False
+    """Entering the state pauses the bot for the conversation (a ``Handoff``)."""
 
     def __init__(
         self,

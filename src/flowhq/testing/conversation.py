@@ -194,6 +194,29 @@ class Conversation:
         """Send any inbound message (an image, a duplicate id, ...)."""
         return await self._record(await self.hq.handle(inbound))
 
+    async def pause(self, reason: str | None = None) -> list[str]:
+        """Pause the bot here, as a person taking over would (``Headquarters.pause``)."""
+        return await self._record(
+            await self.hq.pause(self.key.channel, self.key.identifier, reason=reason)
+        )
+
+    async def resume(self, result: str = "resumed") -> list[str]:
+        """Give the conversation back to the bot (``Headquarters.resume``); the replies."""
+        return await self._record(
+            await self.hq.resume(self.key.channel, self.key.identifier, result)
+        )
+
+    async def reply_as_agent(self, text: str, *, agent: str | None = None) -> list[str]:
+        """Answer as a person (``Headquarters.reply_as_agent``)."""
+        return await self._record(
+            await self.hq.reply_as_agent(self.key.channel, self.key.identifier, text, agent=agent)
+        )
+
+    @property
+    def paused(self) -> bool:
+        """Whether a person has the conversation (after the last call)."""
+        return self.outcome is not None and self.outcome.paused
+
     def force_result(
         self, state: str, result: str, *, values: Mapping[str, Any] | None = None
     ) -> None:

@@ -89,18 +89,24 @@ class Move:
     """How long a time-passes move waited, in seconds."""
     data: tuple[tuple[str, str], ...] = ()
     """``(name, value)``: what the start gave the flow (placeholders for its ``start_data``)."""
+    resume: str | None = None
+    """The result a person resumes a paused conversation with (``Headquarters.resume``)."""
 
     @property
     def kind(self) -> str:
-        """``"start"``, ``"say"`` (an inbound message) or ``"wait"`` (time passes)."""
+        """``start``, ``say`` (a message), ``wait`` (time passes) or ``resume`` (by a person)."""
         if self.timer is not None:
             return "wait"
+        if self.resume is not None:
+            return "resume"
         return "start" if self.input is None else "say"
 
     def describe_action(self) -> str:
         """What the move does: ``(start)``, ``say 'yes'``, ``wait 23h (day.timeout)``."""
         if self.timer is not None:
             return f"wait {format_delay(self.after)} ({self.timer})"
+        if self.resume is not None:
+            return f"resume with {self.resume!r}"
         if self.input is not None:
             return f"say {self.input!r}"
         given = ", ".join(f"{name}={value!r}" for name, value in self.data)
@@ -229,7 +235,14 @@ def _clock_timers(document: ConversationDocument) -> list[Timer]:
 def _key(document: ConversationDocument) -> str:
     chart, current = document.chart, document.current
     return json.dumps(
-        [chart.configuration, chart.history, current.path, current.component, current.data],
+        [
+            chart.configuration,
+            chart.history,
+            current.path,
+            current.component,
+            current.data,
+            document.paused is not None,
+        ],
         sort_keys=True,
         default=str,
     )
@@ -241,10 +254,11 @@ START = ManualClock().now.timestamp()
 
 @dataclass(frozen=True)
 class _Action:
-    """What a move does: start the flow, say ``text``, or let time pass until ``timer``."""
+    """What a move does: start, say ``text``, wait for ``timer``, or ``resume`` with a result."""
 
     text: str | None = None
     timer: Timer | None = None
+    resume: str | None = None
 
 
 @dataclass(frozen=True)
@@ -290,6 +304,8 @@ class _Explorer:
         if timer is not None:
             clock.advance(max(0.0, timer.due - now))
             outcome = await hq.fire(KEY.channel, KEY.identifier)
+        elif action.resume is not None:
+            outcome = await hq.resume(KEY.channel, KEY.identifier, result=action.resume)
         elif node is None:
             outcome = await hq.start(KEY.channel, KEY.identifier, data=dict(data), replace=True)
         else:
@@ -326,6 +342,7 @@ class _Explorer:
             timer=timer.id if timer is not None else None,
             after=after - now,
             data=data,
+            resume=action.resume,
         )
         return _Ran(move, self.codec.encode(document), after, forcing)
 
@@ -368,10 +385,14 @@ class _Explorer:
         texts: list[str] = list(self.flow_cls.commands)
         waiting = document.current.component
         component = self.flow_cls.states_map.get(waiting) if waiting else None
+        timed = [_Action(timer=timer) for timer in _clock_timers(document)]
+        if document.paused is not None:  # messages change nothing: a person resumes it
+            results = component.results if isinstance(component, ComponentBase) else ()
+            resumes = [r for r in results if r != "timeout"] if component else []
+            return [_Action(resume=result) for result in resumes or ["resumed"]] + timed
         if isinstance(component, ComponentBase):
             texts = [*_answers(component), *texts]
-        actions = [_Action(text=text) for text in texts]
-        return actions + [_Action(timer=timer) for timer in _clock_timers(document)]
+        return [_Action(text=text) for text in texts] + timed
 
     async def explore(self) -> list[int]:
         roots = []

@@ -65,6 +65,8 @@ async def replay(target: type[Flow] | Headquarters, path: Path, **options: Any) 
                 conversation.force_result(state, result, values=values)
             if move.timer is not None:
                 replies += await _wait(conversation, move)
+            elif move.resume is not None:
+                replies += await conversation.resume(move.resume)
             elif move.input is None:
                 replies += await conversation.start(path.flow, data=dict(move.data))
             else:
