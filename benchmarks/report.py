@@ -100,7 +100,9 @@ doubled message makes `make bench` exit non-zero).
   - *flowhq cold*: `Headquarters(..., cache=False)` on `RedisStore` with examples/signup.py:
     every message loads the conversation (HGETALL) and commits it (EVALSHA).
     *flowhq warm*: one `Headquarters` with its cache: the process keeps the last committed
-    document of each conversation, so a message is only the commit.
+    document of each conversation, so a message is only the commit. Both keep the default
+    transcript (the newest 50 messages, for handoff); *transcript off* is
+    `Headquarters(transcript=0)`, to show what keeping it costs.
 - **One-conversation burst** (msg/s): 20 messages sent at once to one conversation; bursts
   one after the other. flowhq (warm) serialises them with its in-process per-key lock;
   aiogram with `RedisEventIsolation` (a Redis lock polled every 0.1 s, its default); the

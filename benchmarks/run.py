@@ -35,6 +35,7 @@ THROUGHPUT: dict[str, Callable[..., Any]] = {
     "aiogram + isolation": functools.partial(AiogramSubject, isolation=True),
     "flowhq cold": functools.partial(FlowhqSubject, warm=False),
     "flowhq warm": FlowhqSubject,
+    "flowhq warm, transcript off": functools.partial(FlowhqSubject, transcript=0),
 }
 BURSTS: dict[str, Callable[..., Any]] = {
     "burst floor (per-key asyncio.Lock + CAS)": functools.partial(FloorSubject, lock=True),

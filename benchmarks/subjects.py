@@ -87,12 +87,20 @@ class FlowhqSubject:
     """
 
     def __init__(
-        self, url: str, *, warm: bool = True, flow: type[Flow] = Signup, **options: Any
+        self,
+        url: str,
+        *,
+        warm: bool = True,
+        flow: type[Flow] = Signup,
+        transcript: int = 50,
+        **options: Any,
     ) -> None:
         self.name = f"flowhq {'warm' if warm else 'cold'}"
         self.store = RedisStore.from_url(url, **options)
         self.api = no_api()  # the message sequence never reaches signup's ApiCall
-        self.hq = Headquarters(flows=[flow], store=self.store, api=self.api, cache=warm)
+        self.hq = Headquarters(
+            flows=[flow], store=self.store, api=self.api, cache=warm, transcript=transcript
+        )
         self.tally = flow is Tally
 
     async def setup(self) -> None:
