@@ -285,3 +285,24 @@ async def test_the_harness_pauses_answers_and_resumes() -> None:
         assert await chat.resume() == ["Which day?"]
         assert not chat.paused
         assert await chat.say("Friday") == ["See you on Friday."]
+
+
+def test_diagrams_say_a_person_resumes_a_handoff() -> None:
+    from flowhq.diagrams import to_mermaid
+
+    drawn = to_mermaid(Clinic)
+    assert "human --> booked_note : booked (by a person)" in drawn
+    assert "human --> back : resumed (by a person)" in drawn
+    assert "human --> closed : timeout (after 8h)" in drawn
+
+
+def test_a_handoff_that_declares_timeout_as_a_resume_is_refused() -> None:
+    from flowhq import FlowDefinitionError
+
+    with pytest.raises(FlowDefinitionError, match="'timeout' is the result of timeout="):
+
+        class Wrong(Flow):
+            human = Handoff("Wait for us.", results=("resumed", "timeout"), initial=True)
+            end = Message("Bye.", final=True)
+            resumed = human.to(end)
+            timeout = human.to(end)

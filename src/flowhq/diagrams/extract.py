@@ -142,6 +142,7 @@ def _edges(chart_cls: type[StateChart[Any]]) -> list[Edge]:
                 guards=_guards(transition),
                 commands=tuple(k for event in events for k in keywords.get(event, [])),
                 timings=_timings(chart_cls, transition.source, events),
+                by_person=_resumed(transition.source, events),
             )
         )
     for state in all_states(chart_cls):
@@ -158,6 +159,13 @@ def _edges(chart_cls: type[StateChart[Any]]) -> list[Edge]:
                 if not any(handles(state, result) for result in outcome)
             )
     return edges
+
+
+def _resumed(source: object, events: tuple[str, ...]) -> bool:
+    """Whether a person fires one of ``events`` by resuming a ``Handoff`` at ``source``."""
+    if not isinstance(source, ComponentState) or not source.pauses:
+        return False
+    return any(event in source.results and event != "timeout" for event in events)
 
 
 def active_ids(active: Active) -> frozenset[str]:

@@ -60,7 +60,8 @@ class Timing:
 class Edge:
     """A transition (``kind="transition"``), or an unhandled result (``kind="unhandled"``).
 
-    ``timings`` say which of its events are timers firing, and after how long.
+    ``timings`` say which of its events are timers firing, and after how long;
+    ``by_person`` that a person fires it, resuming a ``Handoff`` (``Headquarters.resume``).
     """
 
     source: str
@@ -70,6 +71,7 @@ class Edge:
     commands: tuple[str, ...] = ()
     kind: str = "transition"
     timings: tuple[Timing, ...] = ()
+    by_person: bool = False
 
     @property
     def label(self) -> str:
@@ -84,6 +86,8 @@ class Edge:
             text += " [" + ", ".join(self.guards) + "]"
         if self.commands:
             text += " (typed: " + ", ".join(f"'{c}'" for c in self.commands) + ")"
+        if self.by_person:
+            text += " (by a person)"
         if self.kind == "unhandled":
             text += " — unhandled!"
         return text
