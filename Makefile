@@ -18,8 +18,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests examples benchmarks
-	$(VENV)/bin/ruff format --check src tests examples benchmarks
+	$(VENV)/bin/ruff check src tests examples benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests examples benchmarks scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict
@@ -36,7 +36,7 @@ coverage: $(STAMP) system-deps
 	$(VENV)/bin/coverage report --show-missing
 
 diagrams: $(STAMP)
-	$(VENV)/bin/python -m flowhq.diagrams.regenerate
+	$(VENV)/bin/python -m scripts.regenerate_diagrams
 
 # `make bench QUICK=1`: the smoke version (small counts, one run, docs/benchmarks.md untouched).
 bench: $(STAMP) system-deps

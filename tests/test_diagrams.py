@@ -37,7 +37,7 @@ from flowhq import (
 )
 from flowhq.cli import main
 from flowhq.diagrams import extract, render, to_dot, to_mermaid
-from flowhq.diagrams.regenerate import stale
+from scripts.regenerate_diagrams import stale
 from flowhq.errors import GraphvizError
 from flowhq.testing import no_api
 from tests.flows import Age, Menu, Nested

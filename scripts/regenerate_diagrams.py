@@ -1,5 +1,7 @@
 """Regenerate (or check) the committed diagrams of the example flows: ``make diagrams``.
 
+Repository maintenance, not shipped with the package.
+
 Each flow gets ``diagrams/<name>.md`` (a Mermaid block GitHub renders) and
 ``diagrams/<name>.svg``. SVG bytes depend on the Graphviz version, so the SVG ends with a
 comment holding the hash of the DOT text it was made from. ``--check`` compares the Mermaid
@@ -95,7 +97,7 @@ def _draws_every_state(flow: type[Flow], svg_text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the diagrams, or with ``--check`` list stale ones and exit 1."""
-    parser = argparse.ArgumentParser(prog="python -m flowhq.diagrams.regenerate")
+    parser = argparse.ArgumentParser(prog="python -m scripts.regenerate_diagrams")
     parser.add_argument("--check", action="store_true", help="only report stale diagrams")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
     args = parser.parse_args(argv)
