@@ -141,3 +141,7 @@ def test_a_paused_document_with_its_transcript_round_trips() -> None:
     assert codec.decode("k", codec.encode(document)) == document
     with pytest.raises(SnapshotError, match=r"paused\.since"):
         codec.decode("k", raw.replace(b'2026-11-27T10:58:20+00:00","reason', b'yesterday","reason'))
+    with pytest.raises(SnapshotError, match="transcript"):
+        codec.decode("k", raw.replace(b'"text":"hi"', b'"text":5'))
+    with pytest.raises(SnapshotError, match="transcript"):
+        codec.decode("k", raw.replace(b'"text":"hi"', b'"text":"hi","extra":1'))

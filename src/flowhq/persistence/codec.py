@@ -29,7 +29,12 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from flowhq.errors import SnapshotError, TokenCipherError
 from flowhq.persistence.integrity import document_problem
 from flowhq.persistence.secrets import PREFIX, TokenCipher
-from flowhq.state.document import SCHEMA_VERSION, ConversationDocument, ValidationEntry
+from flowhq.state.document import (
+    SCHEMA_VERSION,
+    ConversationDocument,
+    TranscriptEntry,
+    ValidationEntry,
+)
 
 __all__ = ["Codec", "JsonCodec", "make_converter"]
 
@@ -144,6 +149,44 @@ def _entries(value: Any, _: Any) -> list[ValidationEntry]:
     return entries
 
 
+_TRANSCRIPT_KEYS = frozenset({"at", "direction", "text", "kind", "agent", "message_id"})
+_OPTIONAL_TEXT = (str, type(None))
+
+
+def _transcript(value: Any, _: Any) -> list[TranscriptEntry]:
+    if type(value) is not list:
+        raise _fail("a list of transcript entries")
+    entries = []
+    for item in value:
+        if (
+            type(item) is not dict
+            or not item.keys() <= _TRANSCRIPT_KEYS
+            or not {"at", "direction", "text"} <= item.keys()
+            or any(type(item[name]) is not str for name in ("at", "direction", "text"))
+            or type(item.get("kind", "text")) is not str
+            or type(item.get("agent")) not in _OPTIONAL_TEXT
+            or type(item.get("message_id")) not in _OPTIONAL_TEXT
+        ):
+            raise _fail("transcript entries")
+        entries.append(TranscriptEntry(**item))
+    return entries
+
+
+def _transcript_out(entries: list[TranscriptEntry]) -> list[dict[str, Any]]:
+    # One dict per entry, built directly: the transcript is most of what a commit encodes.
+    return [
+        {
+            "at": e.at,
+            "direction": e.direction,
+            "text": e.text,
+            "kind": e.kind,
+            "agent": e.agent,
+            "message_id": e.message_id,
+        }
+        for e in entries
+    ]
+
+
 # Fast strict structure hooks for the document's JSON-shaped containers: one type check per
 # item instead of one hook call per item (the detailed converter keeps cattrs' own, to say
 # where a document is wrong).
@@ -161,6 +204,7 @@ _FAST_STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
         "an object of objects",
     ),
     list[ValidationEntry]: _entries,
+    list[TranscriptEntry]: _transcript,
 }
 
 
@@ -198,6 +242,7 @@ def make_converter(*, detailed: bool = False) -> Converter:
     }
     converter.register_unstructure_hook_func(lambda t: t in json_ready, _identity)
     converter.register_unstructure_hook(ValidationEntry, ValidationEntry.as_dict)
+    converter.register_unstructure_hook_func(lambda t: t == list[TranscriptEntry], _transcript_out)
     metadata = override(rename="_metadata")
     converter.register_unstructure_hook(
         ConversationDocument,
