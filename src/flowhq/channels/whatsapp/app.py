@@ -20,6 +20,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+import attrs
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
@@ -31,6 +32,7 @@ from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signatur
 from flowhq.errors import ChannelError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
 from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
+from flowhq.inbox.lanes import Handler as UpdateHandler
 from flowhq.inbox.outage import OutageLog
 from flowhq.inbox.workers import (
     EventCallback,
@@ -63,6 +65,7 @@ def webhook_app(
     queue: UpdateQueue | None = None,
     path: str = "/webhook",
     workers: bool = True,
+    timers: bool = True,
     on_status: StatusCallback | None = None,
     on_event: EventCallback | None = None,
     redeliver_every: float | None = 30.0,
@@ -82,6 +85,9 @@ def webhook_app(
         path: Where the webhook is served.
         workers: Handle queued updates in this process (turn off for a process that only
             receives).
+        timers: Run ``hq.run_timers()`` in this process, so reminders, timeouts and
+            scheduled starts fire (turn off where something else fires them, as the dev
+            console does on its own clock).
         on_status: Called with each delivery status; a ``failed`` one is also logged at
             WARNING with Meta's code.
         on_event: Called with reactions and system notices, which are not flow input.
@@ -93,8 +99,9 @@ def webhook_app(
 
     Returns:
         A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
-        When it shuts down it stops its workers and, unless ``close_headquarters`` is off,
-        closes the Headquarters (its store, messenger and API client).
+        When it shuts down it stops its workers and timers and, unless
+        ``close_headquarters`` is off, closes the Headquarters (its store, messenger and API
+        client).
 
     Raises:
         ValueError: an empty app secret or verify token.
@@ -106,6 +113,33 @@ def webhook_app(
     # starts, one as it ends, not one per refused delivery or retried update.
     outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
+    background = _Background(
+        hq,
+        updates,
+        handle=handle if workers else None,
+        timers=timers,
+        redeliver_every=redeliver_every,
+        outage=outage,
+        close_headquarters=close_headquarters,
+    )
+    receive = _receiver(updates, app_secret, max_body, outage, on_status)
+    app = Starlette(
+        routes=[
+            Route(path, _handshake(verify_token), methods=["GET"]),
+            Route(path, receive, methods=["POST"]),
+        ],
+        lifespan=background.lifespan,
+    )
+    app.state.queue = updates
+    app.state.headquarters = hq
+    return app
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _handshake(verify_token: str) -> Endpoint:
+    """``GET``: answer Meta's verification handshake with the challenge."""
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -113,6 +147,18 @@ def webhook_app(
         if params.get("hub.mode") == "subscribe" and hmac.compare_digest(token, verify_token):
             return PlainTextResponse(params.get("hub.challenge", ""))
         return PlainTextResponse("verification failed", status_code=403)
+
+    return handshake
+
+
+def _receiver(
+    updates: UpdateQueue,
+    app_secret: str,
+    max_body: int,
+    outage: OutageLog,
+    on_status: StatusCallback | None,
+) -> Endpoint:
+    """``POST``: check, parse and record a delivery; statuses after the 200."""
 
     async def receive(request: Request) -> Response:
         body = await _signed_body(request, app_secret, max_body)
@@ -129,38 +175,47 @@ def webhook_app(
         task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
         return PlainTextResponse("ok", background=task)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        stop = asyncio.Event()
+    return receive
+
+
+@attrs.define
+class _Background:
+    """What runs beside the routes while the app lives: workers, timers, redelivery."""
+
+    hq: Headquarters
+    updates: UpdateQueue
+    handle: UpdateHandler | None
+    timers: bool
+    redeliver_every: float | None
+    outage: OutageLog
+    close_headquarters: bool
+
+    def start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Start the loops this app runs; each ends once ``stop`` is set."""
         tasks = []
-        if workers:
-            tasks.append(asyncio.create_task(updates.run(handle, stop), name="flowhq-workers"))
-        if redeliver_every:
-            tasks.append(
-                asyncio.create_task(
-                    redeliver_periodically(hq, redeliver_every, stop, outage=outage),
-                    name="flowhq-redeliver",
-                )
-            )
+        if self.handle is not None:
+            loop = self.updates.run(self.handle, stop)
+            tasks.append(asyncio.create_task(loop, name="flowhq-workers"))
+        if self.timers:
+            tasks.append(asyncio.create_task(self.hq.run_timers(stop), name="flowhq-timers"))
+        if self.redeliver_every:
+            loop = redeliver_periodically(self.hq, self.redeliver_every, stop, outage=self.outage)
+            tasks.append(asyncio.create_task(loop, name="flowhq-redeliver"))
+        return tasks
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Run the loops while the app serves; stop them, then close what the app owns."""
+        stop = asyncio.Event()
+        tasks = self.start(stop)
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await updates.close()
-            if close_headquarters:
-                await hq.aclose()
-
-    app = Starlette(
-        routes=[
-            Route(path, handshake, methods=["GET"]),
-            Route(path, receive, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.queue = updates
-    app.state.headquarters = hq
-    return app
+            await self.updates.close()
+            if self.close_headquarters:
+                await self.hq.aclose()
 
 
 async def _signed_body(request: Request, app_secret: str, max_body: int) -> bytes | Response:
