@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 import attrs
 from starlette.applications import Starlette
@@ -75,61 +76,42 @@ def webhook_app(
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
     Args:
-        hq: The Headquarters whose flows answer (its messenger should be a
-            ``WhatsAppMessenger``).
+        hq: The Headquarters whose flows answer (with a ``WhatsAppMessenger``).
         app_secret: The Meta app secret that signs deliveries.
         verify_token: The token you entered in Meta's webhook settings.
-        queue: Where updates wait between the 200 and the flow. Default: a
-            ``RedisStreamQueue`` on the store's Redis with a ``RedisStore``, else a
-            ``MemoryQueue``.
+        queue: Where updates wait between the 200 and the flow (default: a
+            ``RedisStreamQueue`` with a ``RedisStore``, else a ``MemoryQueue``).
         path: Where the webhook is served.
-        workers: Handle queued updates in this process (turn off for a process that only
-            receives).
-        timers: Run ``hq.run_timers()`` in this process, so reminders, timeouts and
-            scheduled starts fire (turn off where something else fires them, as the dev
-            console does on its own clock).
+        workers: Handle queued updates in this process (off: it only receives).
+        timers: Run ``hq.run_timers()`` in this process (off where something else fires
+            timers, as the dev console does on its own clock).
         on_status: Called with each delivery status; a ``failed`` one is also logged at
             WARNING with Meta's code.
         on_event: Called with reactions and system notices, which are not flow input.
         redeliver_every: Seconds between ``redeliver()`` runs (``None``: never).
         max_body: Largest delivery accepted, in bytes; a bigger one is refused with 413
             before it is read whole (the signature can only be checked on the whole body).
-        close_headquarters: Close ``hq`` when the app shuts down; turn off when the caller
-            owns it and keeps using its store or API client (the dev console's reloads).
+        close_headquarters: Close ``hq`` (its store, messenger and API client) when the
+            app shuts down; off when the caller keeps using them (the console's reloads).
 
     Returns:
-        A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
-        When it shuts down it stops its workers and timers and, unless
-        ``close_headquarters`` is off, closes the Headquarters (its store, messenger and API
-        client).
+        A Starlette app for uvicorn or gunicorn (``--workers N`` shares the queue); its
+        lifespan runs the workers, timers and redelivery (docs/whatsapp.md).
 
     Raises:
         ValueError: an empty app secret or verify token.
     """
     if not app_secret or not verify_token:
         raise ValueError("webhook_app needs the app secret and the verify token")
-    updates = queue or _default_queue(hq)
-    # One log of Redis outages for the POSTs, the workers and the queue: a line as it
-    # starts, one as it ends, not one per refused delivery or retried update.
-    outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
+    updates, outage = _queue(hq, queue)
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
-    background = _Background(
-        hq,
-        updates,
-        handle=handle if workers else None,
-        timers=timers,
-        redeliver_every=redeliver_every,
-        outage=outage,
-        close_headquarters=close_headquarters,
-    )
+    loops = _Background(hq, updates, handle if workers else None, timers, redeliver_every, outage)
     receive = _receiver(updates, app_secret, max_body, outage, on_status)
-    app = Starlette(
-        routes=[
-            Route(path, _handshake(verify_token), methods=["GET"]),
-            Route(path, receive, methods=["POST"]),
-        ],
-        lifespan=background.lifespan,
+    get, post = (
+        Route(path, _handshake(verify_token), methods=["GET"]),
+        Route(path, receive, methods=["POST"]),
     )
+    app = Starlette(routes=[get, post], lifespan=loops.lifespan(close=close_headquarters))
     app.state.queue = updates
     app.state.headquarters = hq
     return app
@@ -188,7 +170,6 @@ class _Background:
     timers: bool
     redeliver_every: float | None
     outage: OutageLog
-    close_headquarters: bool
 
     def start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """Start the loops this app runs; each ends once ``stop`` is set."""
@@ -203,19 +184,23 @@ class _Background:
             tasks.append(asyncio.create_task(loop, name="flowhq-redeliver"))
         return tasks
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """Run the loops while the app serves; stop them, then close what the app owns."""
-        stop = asyncio.Event()
-        tasks = self.start(stop)
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.updates.close()
-            if self.close_headquarters:
-                await self.hq.aclose()
+    def lifespan(self, *, close: bool) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+        """The app's lifespan: the loops run while it serves; ``close`` closes ``hq`` after."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            stop = asyncio.Event()
+            tasks = self.start(stop)
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await self.updates.close()
+                if close:
+                    await self.hq.aclose()
+
+        return lifespan
 
 
 async def _signed_body(request: Request, app_secret: str, max_body: int) -> bytes | Response:
@@ -268,11 +253,20 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _default_queue(hq: Headquarters) -> UpdateQueue:
-    store = hq.store
-    if isinstance(store, RedisStore):
-        return RedisStreamQueue(store.client, keys=store.keys)
-    return MemoryQueue()
+def _queue(hq: Headquarters, queue: UpdateQueue | None) -> tuple[UpdateQueue, OutageLog]:
+    """The update queue (``queue``, or the default for ``hq``'s store) and its outage log.
+
+    One log of Redis outages serves the POSTs, the workers and the queue: a line as it
+    starts, one as it ends, not one per refused delivery or retried update.
+    """
+    if queue is None:
+        store = hq.store
+        if isinstance(store, RedisStore):
+            queue = RedisStreamQueue(store.client, keys=store.keys)
+        else:
+            queue = MemoryQueue()
+    outage = queue.outage if isinstance(queue, RedisStreamQueue) else OutageLog()
+    return queue, outage
 
 
 async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None) -> None:
