@@ -109,6 +109,14 @@ class InboundMessage:
         location: The shared location of a location message.
         data: Kind-specific details (contacts, reaction, order, system change, errors).
         timestamp: When the user sent it, in epoch seconds, if the channel says.
+        user_id: The channel's own stable id of the user, when it has one besides
+            ``identifier`` (WhatsApp's business-scoped user id, BSUID); for a user who
+            hides their phone number it is the only id there is.
+        parent_user_id: The user's id shared across the business's portfolios (WhatsApp's
+            parent BSUID), if the channel gives one.
+        username: The user's chosen handle (WhatsApp ``@name``); it can change, so it never
+            identifies the conversation.
+        profile_name: The name the user shows on the channel, if given.
     """
 
     channel: str
@@ -124,6 +132,10 @@ class InboundMessage:
     location: Location | None = field(default=None, kw_only=True)
     data: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping, kw_only=True)
     timestamp: float | None = field(default=None, kw_only=True)
+    user_id: str | None = field(default=None, kw_only=True)
+    parent_user_id: str | None = field(default=None, kw_only=True)
+    username: str | None = field(default=None, kw_only=True)
+    profile_name: str | None = field(default=None, kw_only=True)
 
     @property
     def answer(self) -> str | None:
