@@ -28,7 +28,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from flowhq.channels.whatsapp.identity import Identities
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
+from flowhq.channels.whatsapp.messenger import WhatsAppMessenger
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from flowhq.errors import ChannelError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
@@ -105,6 +107,7 @@ def webhook_app(
         raise ValueError("webhook_app needs the app secret and the verify token")
     updates, outage = _queue(hq, queue)
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
+    handle = _resolving(_identities(hq), handle, outage)
     loops = _Background(hq, updates, handle if workers else None, timers, redeliver_every, outage)
     receive = _receiver(updates, app_secret, max_body, outage, on_status)
     get, post = (
@@ -118,6 +121,28 @@ def webhook_app(
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _identities(hq: Headquarters) -> Identities:
+    """The identity mapping on ``hq``'s store; its WhatsApp messenger addresses by it."""
+    identities = Identities(hq.store)
+    if isinstance(hq.messenger, WhatsAppMessenger) and hq.messenger.identities is None:
+        hq.messenger.identities = identities
+    return identities
+
+
+def _resolving(identities: Identities, handle: UpdateHandler, outage: OutageLog) -> UpdateHandler:
+    """``handle`` each update in its person's conversation (phone number or BSUID)."""
+
+    async def resolve_then_handle(message: InboundMessage) -> bool:
+        try:
+            message = await identities.resolve(message)
+        except StoreUnavailableError as exc:
+            outage.failed(exc, "updates kept for later")
+            return False
+        return await handle(message)
+
+    return resolve_then_handle
 
 
 def _handshake(verify_token: str) -> Endpoint:

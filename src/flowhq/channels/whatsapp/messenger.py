@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 from attrs import frozen
 
+from flowhq.channels.whatsapp.identity import Identities
 from flowhq.channels.whatsapp.outbound import check_flow, render
-from flowhq.errors import DeliveryError
+from flowhq.errors import DeliveryError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
 
@@ -105,6 +106,9 @@ class WhatsAppMessenger:
         self.mark_read = mark_read
         self.typing = typing
         self._owns_client = client is None
+        self.identities: Identities | None = None
+        """Where a conversation's replies go now (phone number or BSUID); ``webhook_app``
+        sets it. Without it, replies go to the conversation's identifier."""
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
 
     def __repr__(self) -> str:
@@ -125,7 +129,10 @@ class WhatsAppMessenger:
             await self._client.aclose()
 
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
-        """Deliver ``messages``, in order, to the WhatsApp user ``key.identifier``.
+        """Deliver ``messages``, in order, to the WhatsApp user of ``key``.
+
+        The user is addressed by phone number (``to``) or, when Meta gives no number, by
+        business-scoped user id (``recipient``); see :attr:`identities`.
 
         A message rendered as several payloads counts as sent once all of them went out.
 
@@ -133,11 +140,19 @@ class WhatsAppMessenger:
             DeliveryError: ``permanent`` when WhatsApp refused a message, temporary when
                 retries ran out; ``sent`` says how many messages were fully delivered.
         """
+        to = await self._address(key.identifier)
         for sent, message in enumerate(messages):
-            for payload in render(
-                message, key.identifier, preview_url=self.preview_url, offset=message.offset
-            ):
+            for payload in render(message, to, preview_url=self.preview_url, offset=message.offset):
                 await self._post(payload, sent=sent)
+
+    async def _address(self, identifier: str) -> str:
+        """The phone number or BSUID the conversation ``identifier`` is answered at."""
+        if self.identities is None:
+            return identifier
+        try:
+            return await self.identities.address(identifier)
+        except StoreUnavailableError as exc:
+            raise DeliveryError(f"no address: {exc}", permanent=False) from exc
 
     async def acknowledge(self, message_id: str) -> None:
         """Mark an inbound message read and show the typing indicator; never raises.

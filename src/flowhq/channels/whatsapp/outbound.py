@@ -47,6 +47,7 @@ __all__ = [
     "TAG_SUFFIX_LIMIT",
     "TEXT_LIMIT",
     "check_flow",
+    "is_user_id",
     "parse_more",
     "render",
     "shorten",
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("flowhq.channels.whatsapp")
+
+_USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
 TEXT_LIMIT = 4096
 """Characters in one text message body."""
@@ -100,7 +103,8 @@ def render(
 
     Args:
         message: The reply to render.
-        to: The recipient's WhatsApp id (phone number).
+        to: The recipient: a WhatsApp phone id, or a business-scoped user id (sent as
+            ``recipient``, as Meta wants for users known only by it).
         preview_url: Let WhatsApp show a link preview in text messages.
         offset: With more than :data:`MAX_ROWS` options, the first option of the page shown.
 
@@ -195,11 +199,21 @@ def unique_titles(titles: Sequence[str], limit: int, *, taken: Sequence[str] = (
     return result
 
 
+def is_user_id(address: str) -> bool:
+    """Whether ``address`` is a business-scoped user id (``US.1349…``), not a phone number.
+
+    A BSUID is a two-letter country code, a dot, and letters and digits (a parent BSUID has
+    ``ENT.`` after the code); a WhatsApp phone id has digits only.
+    """
+    return _USER_ID.match(address) is not None
+
+
 def _envelope(to: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    # Meta takes a phone number as `to` and a business-scoped user id as `recipient`.
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": to,
+        "recipient" if is_user_id(to) else "to": to,
         "type": kind,
         kind: content,
     }

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from flowhq.channels.whatsapp import outbound as limits
+from flowhq.channels.whatsapp.outbound import is_user_id
 
 __all__ = ["Delivery", "FakeGraphApi", "ReadRequest", "Refusal", "refuse"]
 
@@ -56,7 +57,7 @@ class Delivery:
 
     Attributes:
         wamid: The message id it answered with.
-        to: The recipient.
+        to: The recipient: a phone number (``to``) or a BSUID (``recipient``).
         payload: The JSON body as posted.
     """
 
@@ -245,9 +246,9 @@ class FakeGraphApi:
         refusal = refuse(payload)
         if refusal is not None:
             if self.listener is not None:
-                self.listener(Refusal(str(payload.get("to", "")), payload, *refusal))
+                self.listener(Refusal(_addressee(payload), payload, *refusal))
             return _error(400, *refusal)
-        to = str(payload["to"])
+        to = _addressee(payload)
         wamid = f"wamid.{uuid.uuid4().hex}"
         delivery = Delivery(wamid, to, payload)
         with self._lock:
@@ -261,7 +262,7 @@ class FakeGraphApi:
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
+                "contacts": [_contact(to)],
                 "messages": [{"id": wamid}],
             }
         )
@@ -285,6 +286,16 @@ class _RefusalError(Exception):
         self.retry_after = retry_after
 
 
+def _addressee(payload: Mapping[str, Any]) -> str:
+    """Who a message is for: its ``to`` (a phone number) or ``recipient`` (a BSUID)."""
+    return str(payload.get("to") or payload.get("recipient") or "")
+
+
+def _contact(to: str) -> dict[str, str]:
+    """The ``contacts`` entry of Meta's answer: a BSUID comes back as ``user_id``."""
+    return {"input": to, "user_id": to} if is_user_id(to) else {"input": to, "wa_id": to}
+
+
 def _require(condition: object, code: int, details: str) -> None:
     if not condition:
         raise _RefusalError(code, details)
@@ -306,7 +317,11 @@ def _validate(payload: Mapping[str, Any]) -> None:
         100,
         "recipient_type must be 'individual'",
     )
-    _require(_text(payload.get("to")), 100, "'to' is required")
+    to, recipient = payload.get("to"), payload.get("recipient")
+    _require(_text(to) or _text(recipient), 100, "'to' or 'recipient' is required")
+    _require(not (_text(to) and _text(recipient)), 100, "give 'to' or 'recipient', not both")
+    if recipient is not None:
+        _require(is_user_id(str(recipient)), 100, "'recipient' is not a business-scoped user id")
     kind = payload.get("type", "text")
     _require(kind in ("text", "interactive"), 100, f"the fake cannot send {kind!r} messages")
     content = _field(payload, kind, dict, 100)
