@@ -45,6 +45,7 @@ from flowhq.messaging import (
     Messenger,
     OutboundMessage,
     RecordingMessenger,
+    Template,
 )
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence import MemoryStore, RedisStore, Store
@@ -102,6 +103,7 @@ __all__ = [
     "StepRecord",
     "Store",
     "StoreUnavailableError",
+    "Template",
     "TimerOptions",
     "TokenCipherError",
     "ValidationError",

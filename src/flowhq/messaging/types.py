@@ -21,6 +21,7 @@ __all__ = [
     "Location",
     "Media",
     "OutboundMessage",
+    "Template",
     "decode_button_id",
     "encode_button_id",
 ]
@@ -42,6 +43,10 @@ def _buttons(
 
 
 def _descriptions(value: Iterable[str | None]) -> tuple[str | None, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
@@ -144,6 +149,48 @@ class InboundMessage:
 
 
 @frozen
+class Template:
+    """A message template the channel approved beforehand (WhatsApp: a Meta template).
+
+    Outside the customer-service window (24 hours after the user last wrote) WhatsApp only
+    delivers approved templates; ``Message(text, template=Template(...))`` sends ``text``
+    inside the window and this template outside it.
+
+    Args:
+        name: The template's name, as approved.
+        language: Its language code, e.g. ``"en_US"``.
+        params: The body's parameters in order (``{{1}}``, ``{{2}}``, ...). In a flow they
+            are texts with ``{name}`` placeholders, filled when the message is sent.
+        buttons: The payloads of its quick-reply buttons, in order; a tap comes back as a
+            message of kind ``"button"`` with that payload.
+    """
+
+    name: str
+    language: str
+    params: tuple[str, ...] = field(default=(), converter=_strings, kw_only=True)
+    buttons: tuple[str, ...] = field(default=(), converter=_strings, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (see :meth:`from_dict`)."""
+        return {
+            "name": self.name,
+            "language": self.language,
+            "params": list(self.params),
+            "buttons": list(self.buttons),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Template:
+        """The template :meth:`to_dict` described."""
+        return cls(
+            str(data["name"]),
+            str(data["language"]),
+            params=[str(p) for p in data.get("params", ())],
+            buttons=[str(b) for b in data.get("buttons", ())],
+        )
+
+
+@frozen
 class OutboundMessage:
     """A reply to the user: a text, optionally with options to pick from.
 
@@ -160,6 +207,9 @@ class OutboundMessage:
         menu_label: The label of the button that opens a list of options.
         offset: The first option to show, for channels that page long lists (the user
             asked for more options).
+        template: An approved template standing for this message where only templates
+            may be sent (outside WhatsApp's 24-hour window). A message with a template and
+            no text *is* the template: channels send the template then.
     """
 
     text: str
@@ -168,6 +218,13 @@ class OutboundMessage:
     descriptions: tuple[str | None, ...] = field(default=(), converter=_descriptions, kw_only=True)
     menu_label: str | None = field(default=None, kw_only=True)
     offset: int = field(default=0, kw_only=True)
+    template: Template | None = field(default=None, kw_only=True)
+
+    def as_template(self) -> OutboundMessage | None:
+        """The message to send where only templates may go: its template alone, or ``None``."""
+        if self.template is None:
+            return None
+        return OutboundMessage("", template=self.template)
 
     def plain_text(self) -> str:
         """The text with numbered options, for channels that cannot show buttons."""
@@ -191,6 +248,8 @@ class OutboundMessage:
             data["menu_label"] = self.menu_label
         if self.offset:
             data["offset"] = self.offset
+        if self.template is not None:
+            data["template"] = self.template.to_dict()
         return data
 
 
