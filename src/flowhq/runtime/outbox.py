@@ -8,10 +8,11 @@ place an ``OutboundMessage`` becomes an ``OutboxEntry`` and back.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from attrs import frozen
 
-from flowhq.messaging.types import OutboundMessage
+from flowhq.messaging.types import OutboundMessage, Template
 from flowhq.persistence.store import Loaded
 from flowhq.state.document import OutboxEntry
 
@@ -50,6 +51,7 @@ def pending(loaded: Loaded) -> list[Pending]:
 
 def message_of(entry: OutboxEntry) -> OutboundMessage:
     """The outbound message an outbox entry holds."""
+    template = entry.extra.get("template")
     return OutboundMessage(
         entry.text,
         entry.buttons,
@@ -57,7 +59,13 @@ def message_of(entry: OutboxEntry) -> OutboundMessage:
         descriptions=entry.descriptions,
         menu_label=entry.menu_label,
         offset=entry.offset,
+        template=Template.from_dict(template) if isinstance(template, dict) else None,
     )
+
+
+def _extra(reply: OutboundMessage) -> dict[str, Any]:
+    """The channel-specific parts of ``reply``, as the entry's JSON ``extra``."""
+    return {} if reply.template is None else {"template": reply.template.to_dict()}
 
 
 def entries_of(
@@ -82,6 +90,7 @@ def entries_of(
             reply.menu_label,
             reply.offset,
             message_id,
+            _extra(reply),
         )
         for reply in replies
     ]
