@@ -75,6 +75,10 @@ class WhatsAppMessenger:
     """Seconds after the user's last message during which free-form replies may be sent
     (Meta's customer-service window); later, only approved templates."""
 
+    window_codes: frozenset[int] = frozenset({131047})
+    """Meta's code for "outside the window" (131047): such a refusal is recorded as the
+    window closing, as if the clock here had said so."""
+
     def __init__(
         self,
         *,

@@ -26,6 +26,7 @@ from flowhq.messaging.types import (
     MORE_PREFIX,
     TAG_SEPARATOR,
     OutboundMessage,
+    Template,
     decode_button_id,
     encode_button_id,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "render",
     "shorten",
     "split_text",
+    "template_payload",
     "unique_titles",
 ]
 
@@ -111,6 +113,8 @@ def render(
     Returns:
         The JSON bodies to POST; empty when there is nothing to send (an empty text).
     """
+    if message.template is not None and not message.text:
+        return [_envelope(to, "template", template_payload(message.template))]
     if not message.buttons:
         return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
     options = _dedupe(message)
@@ -129,6 +133,31 @@ def render(
     payloads = [_text(to, chunk, preview_url) for chunk in before]
     payloads.append(_envelope(to, "interactive", interactive))
     return payloads
+
+
+def template_payload(template: Template) -> dict[str, Any]:
+    """The ``template`` object of a Cloud API message sending ``template``.
+
+    Its ``params`` fill the body's ``{{1}}``, ``{{2}}``, ... in order; its ``buttons`` are
+    the payloads of its quick-reply buttons, by index.
+    """
+    components: list[dict[str, Any]] = []
+    if template.params:
+        parameters = [{"type": "text", "text": param} for param in template.params]
+        components.append({"type": "body", "parameters": parameters})
+    for index, payload in enumerate(template.buttons):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": payload}],
+            }
+        )
+    content: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
+    if components:
+        content["components"] = components
+    return content
 
 
 def parse_more(payload: str) -> int | None:
