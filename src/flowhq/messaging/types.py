@@ -210,6 +210,8 @@ class OutboundMessage:
         template: An approved template standing for this message where only templates
             may be sent (outside WhatsApp's 24-hour window). A message with a template and
             no text *is* the template: channels send the template then.
+        ref: The outbox entry it is sent from (``"<revision>.<seq>"``), set by delivery, so
+            a channel can tie later delivery statuses to it.
     """
 
     text: str
@@ -219,12 +221,13 @@ class OutboundMessage:
     menu_label: str | None = field(default=None, kw_only=True)
     offset: int = field(default=0, kw_only=True)
     template: Template | None = field(default=None, kw_only=True)
+    ref: str | None = field(default=None, kw_only=True)
 
     def as_template(self) -> OutboundMessage | None:
         """The message to send where only templates may go: its template alone, or ``None``."""
         if self.template is None:
             return None
-        return OutboundMessage("", template=self.template)
+        return OutboundMessage("", template=self.template, ref=self.ref)
 
     def plain_text(self) -> str:
         """The text with numbered options, for channels that cannot show buttons."""
