@@ -49,8 +49,11 @@ def pending(loaded: Loaded) -> list[Pending]:
     return found
 
 
-def message_of(entry: OutboxEntry) -> OutboundMessage:
-    """The outbound message an outbox entry holds."""
+def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage:
+    """The outbound message an outbox entry holds.
+
+    ``seq``, the entry's place among its commit's entries, makes the message's ``ref``.
+    """
     template = entry.extra.get("template")
     return OutboundMessage(
         entry.text,
@@ -60,6 +63,7 @@ def message_of(entry: OutboxEntry) -> OutboundMessage:
         menu_label=entry.menu_label,
         offset=entry.offset,
         template=Template.from_dict(template) if isinstance(template, dict) else None,
+        ref=None if seq is None else f"{entry.revision}.{seq}",
     )
 
 
