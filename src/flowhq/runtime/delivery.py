@@ -222,7 +222,7 @@ class Delivery:
         if not due:
             return True
         assert self.messenger is not None
-        messages = [message_of(p.entry) for p in due]
+        messages = [message_of(p.entry, seq=p.seq) for p in due]
         positions = list(range(len(due)))  # where in `due` each message sent stands
         if document is not None and self._window_closed(document):
             messages, positions = await self._templates_only(key, messages)
