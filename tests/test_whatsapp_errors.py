@@ -15,9 +15,9 @@ import pytest
 
 from examples.signup import Signup
 from flowhq import DeliveryOptions
-from flowhq.testing.whatsapp import FakeGraphApi, text
+from flowhq.testing.whatsapp import FakeGraphApi, delivery, status, text
 from tests.support import wait_for
-from tests.whatsapp_bot import load, say, serve_bot
+from tests.whatsapp_bot import load, post, say, serve_bot
 
 FAST = {"delivery": DeliveryOptions(redelivery_after=0.1)}
 
@@ -122,3 +122,21 @@ async def recorded(redis_url: str, user: str) -> dict[int, str]:
             return failures
         await asyncio.sleep(0.02)
     raise AssertionError("no failure recorded")
+
+
+async def test_a_failed_status_is_recorded_on_the_outbox_entry_it_names(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    user = "15551241006"
+    with serve_bot([Signup], redis_url, graph, messenger={"mark_read": False}) as (url, _):
+        await say(url, text(user, "hi"))
+        await wait_for(lambda: len(fake.messages(user)) == 1)
+        sent = fake.messages(user)[0]
+        data = sent.payload["biz_opaque_callback_data"]  # ties Meta's statuses to the entry
+        assert data == f"flowhq:{user}:1.0"
+        failed = status(sent.wamid, user, "failed", code=131026, callback_data=data)
+        assert (await post(url, delivery(([], [failed])))).status_code == 200
+        records = await recorded(redis_url, user)
+    assert list(records) == [1]
+    assert records[1].startswith("131026")

@@ -28,9 +28,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from flowhq.channels.whatsapp._message import CHANNEL
 from flowhq.channels.whatsapp.identity import Identities
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
-from flowhq.channels.whatsapp.messenger import WhatsAppMessenger
+from flowhq.channels.whatsapp.messenger import WhatsAppMessenger, entry_of
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from flowhq.errors import ChannelError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
@@ -43,8 +44,11 @@ from flowhq.inbox.workers import (
     redeliver_periodically,
     update_handler,
 )
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage
+from flowhq.persistence.integrity import MAX_FAILURE_REASON
 from flowhq.persistence.redis import RedisStore
+from flowhq.persistence.store import Store
 
 __all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
 
@@ -109,7 +113,7 @@ def webhook_app(
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
     handle = _resolving(_identities(hq), handle, outage)
     loops = _Background(hq, updates, handle if workers else None, timers, redeliver_every, outage)
-    receive = _receiver(updates, app_secret, max_body, outage, on_status)
+    receive = _receiver(updates, app_secret, max_body, outage, on_status=on_status, store=hq.store)
     get, post = (
         Route(path, _handshake(verify_token), methods=["GET"]),
         Route(path, receive, methods=["POST"]),
@@ -163,7 +167,9 @@ def _receiver(
     app_secret: str,
     max_body: int,
     outage: OutageLog,
+    *,
     on_status: StatusCallback | None,
+    store: Store,
 ) -> Endpoint:
     """``POST``: check, parse and record a delivery; statuses after the 200."""
 
@@ -179,7 +185,8 @@ def _receiver(
         refused = await _record(updates, batch.messages, outage)
         if refused is not None:
             return refused
-        task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
+        statuses = batch.statuses
+        task = BackgroundTask(_statuses, statuses, on_status, store) if statuses else None
         return PlainTextResponse("ok", background=task)
 
     return receive
@@ -294,18 +301,31 @@ def _queue(hq: Headquarters, queue: UpdateQueue | None) -> tuple[UpdateQueue, Ou
     return queue, outage
 
 
-async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None) -> None:
+async def _statuses(
+    statuses: Sequence[Status], on_status: StatusCallback | None, store: Store
+) -> None:
     for status in statuses:
         if status.status == "failed":
-            codes = ", ".join(f"{e.code}: {e.title}" for e in status.errors) or "no code"
-            logger.warning(
-                "WhatsApp could not deliver %s to %s (%s)",
-                status.message_id,
-                status.recipient,
-                codes,
-            )
+            await _failed(status, store)
         if on_status is not None:
             try:
                 await call_back(on_status, status)
             except Exception:
                 logger.exception("on_status failed for %s", status.message_id)
+
+
+async def _failed(status: Status, store: Store) -> None:
+    """Log a failed status and record it on the outbox entry it names (callback data)."""
+    codes = ", ".join(f"{e.code}: {e.title}" for e in status.errors) or "no code"
+    logger.warning("WhatsApp could not deliver %s (%s)", status.message_id, codes)
+    entry = entry_of(status.callback_data)
+    if entry is None:
+        return
+    identifier, revision, seq = entry
+    reason = f"{status.errors[0].code if status.errors else '?'}: failed status of entry {seq}"
+    reason = f"{reason} ({codes})"[:MAX_FAILURE_REASON]
+    key = ConversationKey(CHANNEL, identifier)
+    try:
+        await store.mark_delivered(key, (), failures={revision: reason})
+    except StoreUnavailableError as exc:
+        logger.warning("the failed status of %s is not recorded: %s", status.message_id, exc)

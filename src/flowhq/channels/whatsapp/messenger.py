@@ -30,7 +30,15 @@ from flowhq.errors import DeliveryError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
 
-__all__ = ["PERMANENT_CODES", "RETRYABLE_CODES", "RETRY_AFTER_CAP", "WhatsAppMessenger"]
+__all__ = [
+    "CALLBACK_PREFIX",
+    "PERMANENT_CODES",
+    "RETRYABLE_CODES",
+    "RETRY_AFTER_CAP",
+    "WhatsAppMessenger",
+    "callback_data",
+    "entry_of",
+]
 
 logger = logging.getLogger("flowhq.channels.whatsapp")
 
@@ -149,6 +157,8 @@ class WhatsAppMessenger:
         to = await self._address(key.identifier)
         for sent, message in enumerate(messages):
             for payload in render(message, to, preview_url=self.preview_url, offset=message.offset):
+                if message.ref is not None:  # Meta echoes it in the message's statuses
+                    payload["biz_opaque_callback_data"] = callback_data(key.identifier, message.ref)
                 await self._post(payload, sent=sent)
 
     async def _address(self, identifier: str) -> str:
@@ -274,6 +284,26 @@ class WhatsAppMessenger:
 
 _RETRIED = (ErrorClass.THROTTLED, ErrorClass.SERVER, ErrorClass.CONFIGURATION)
 """Classes retried with backoff within one send."""
+
+
+CALLBACK_PREFIX = "flowhq:"
+"""Starts the ``biz_opaque_callback_data`` flowhq sends: ``flowhq:<conversation>:<ref>``."""
+
+
+def callback_data(identifier: str, ref: str) -> str:
+    """The ``biz_opaque_callback_data`` of a reply: its conversation and outbox entry."""
+    return f"{CALLBACK_PREFIX}{identifier}:{ref}"
+
+
+def entry_of(data: str | None) -> tuple[str, int, int] | None:
+    """``(conversation identifier, revision, seq)`` from a status's callback data, if ours."""
+    if data is None or not data.startswith(CALLBACK_PREFIX):
+        return None
+    identifier, _, ref = data.removeprefix(CALLBACK_PREFIX).rpartition(":")
+    revision, _, seq = ref.partition(".")
+    if not identifier or not revision.isdigit() or not seq.isdigit():
+        return None
+    return identifier, int(revision), int(seq)
 
 
 def _valid_token(token: str) -> str:
