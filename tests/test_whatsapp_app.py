@@ -436,10 +436,15 @@ async def test_a_redis_outage_is_one_line_as_it_starts_and_one_with_the_count_as
         await wait_for(lambda: fake.texts(USER)[-1:] == ["Thanks Ann! Your email?"], seconds=30)
         await wait_for(lambda: "Redis is back" in caplog.text)
     assert [r.status_code for r in refused] == [503] * 4
-    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    lines = [r for r in warned if r.name == "flowhq.inbox"]
     assert [r.levelname for r in lines] == ["WARNING", "WARNING"], caplog.text
     assert "Redis unreachable" in lines[0].getMessage()
     assert "4 deliveries answered 503" in lines[1].getMessage()
+    timers = [r.getMessage() for r in warned if r.name == "flowhq.timers"]
+    assert len(timers) == 2, caplog.text  # the app's timer loop: once as it starts, once back
+    assert "unreachable" in timers[0]
+    assert "back" in timers[1]
     assert all(r.exc_info is None for r in caplog.records)
 
 

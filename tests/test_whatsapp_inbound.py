@@ -478,9 +478,66 @@ def check_template_status_update(batch: WebhookBatch) -> None:
     ]
 
 
+# --- usernames and business-scoped user ids (BSUID) ----------------------------------------
+
+BSUID = "US.13491208655302741918"
+PARENT = "US.ENT.11815799212886844830"
+
+
+def check_bsuid_text_with_phone(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert message.identifier == "16505551234"  # the phone number, as before usernames
+    assert (message.user_id, message.parent_user_id) == (BSUID, None)
+    assert (message.username, message.profile_name) == ("@realsheenanelson", "Sheena Nelson")
+    assert message.text == "Does it come in another color?"
+
+
+def check_bsuid_text_username_only(batch: WebhookBatch) -> None:
+    # The number is withheld: the BSUID is who wrote, and the message is answered.
+    message = only_message(batch)
+    assert message.identifier == BSUID
+    assert message.user_id == BSUID
+    assert message.username == "@realsheenanelson"
+    assert message.data["profile_name"] == "Sheena Nelson"
+    assert message.text == "And in blue?"
+
+
+def check_bsuid_parent_user_id(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert (message.identifier, message.parent_user_id) == (BSUID, PARENT)
+    assert (message.kind, message.payload) == ("interactive", "blue")
+
+
+def check_bsuid_status_read_no_recipient_id(batch: WebhookBatch) -> None:
+    result = only_status(batch)
+    assert (result.recipient, result.recipient_user_id) == (BSUID, BSUID)
+    assert result.status == "read"
+    assert result.callback_data == f"flowhq:{BSUID}:7.0"
+
+
+def check_bsuid_status_failed_no_contacts(batch: WebhookBatch) -> None:
+    result = only_status(batch)
+    assert result.recipient == BSUID
+    assert result.recipient_parent_user_id == PARENT
+    assert [e.code for e in result.errors] == [131047]
+
+
+def check_system_user_changed_user_id(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert (message.kind, message.identifier) == ("system", BSUID)
+    assert message.data["system"]["type"] == "user_changed_user_id"
+    assert message.data["system"]["user_id"] == "US.10293847561029384756"
+    assert message.answer is None
+
+
 CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "audio_voice": check_audio_voice,
     "batch_two_entries": check_batch_two_entries,
+    "bsuid_parent_user_id": check_bsuid_parent_user_id,
+    "bsuid_status_failed_no_contacts": check_bsuid_status_failed_no_contacts,
+    "bsuid_status_read_no_recipient_id": check_bsuid_status_read_no_recipient_id,
+    "bsuid_text_username_only": check_bsuid_text_username_only,
+    "bsuid_text_with_phone": check_bsuid_text_with_phone,
     "button_quick_reply": check_button_quick_reply,
     "contacts": check_contacts,
     "document": check_document,
@@ -499,6 +556,7 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "status_sent": _check_status("sent", 1712596600.0),
     "sticker": check_sticker,
     "system_user_changed_number": check_system_user_changed_number,
+    "system_user_changed_user_id": check_system_user_changed_user_id,
     "template_status_update": check_template_status_update,
     "text": check_text,
     "text_reply": check_text_reply,
@@ -623,7 +681,10 @@ def test_status_error_without_details() -> None:
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        ({"id": "x", "type": "text", "text": {"body": "no sender"}}, "no 'from'"),
+        (
+            {"id": "x", "type": "text", "text": {"body": "no sender"}},
+            "no 'from' and no 'from_user_id'",
+        ),
         ({"from": USER, "type": "text", "text": {"body": "no id"}}, "no 'id'"),
         ({**text("x"), "from": ""}, "'from' is '', not a non-empty string"),
         ({**text("x"), "from": 4915112345}, "'from' is a number, not a non-empty string"),
@@ -712,7 +773,7 @@ def test_unsupported_fallback_keeps_no_half_read_content() -> None:
     [
         ({"status": "sent", "recipient_id": USER}, "no 'id'"),
         ({"id": "w", "recipient_id": USER}, "no 'status'"),
-        ({"id": "w", "status": "sent"}, "no 'recipient_id'"),
+        ({"id": "w", "status": "sent"}, "no 'recipient_id' and no 'recipient_user_id'"),
         ({**status("w"), "timestamp": "soon"}, "'timestamp' is 'soon', not epoch seconds"),
         ({**status("w"), "errors": {"code": 1}}, "'errors' is an object, not a list"),
         ({**status("w"), "errors": ["boom"]}, "an error is a string, not an object"),
@@ -945,6 +1006,16 @@ PARSER_KEYS = st.sampled_from(
         "timestamp",
         "errors",
         "code",
+        "contacts",
+        "from_user_id",
+        "from_parent_user_id",
+        "user_id",
+        "parent_user_id",
+        "profile",
+        "username",
+        "recipient_id",
+        "recipient_user_id",
+        "biz_opaque_callback_data",
     ]
 )
 KEYED_VALUES = st.recursive(

@@ -46,6 +46,7 @@ from flowhq.messaging import (
     Messenger,
     OutboundMessage,
     RecordingMessenger,
+    Template,
 )
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence import MemoryStore, RedisStore, Store
@@ -112,6 +113,7 @@ __all__ = [
     "StepRecord",
     "Store",
     "StoreUnavailableError",
+    "Template",
     "TimerOptions",
     "TokenCipherError",
     "TranscriptEntry",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from flowhq.messaging.types import OutboundMessage
+from flowhq.messaging.types import Template as ApprovedTemplate
 from flowhq.state.manager import Role, StateManager
 
 from .base import ComponentBase
@@ -16,6 +18,9 @@ class Message(ComponentBase):
 
     Args:
         text: The message, with optional ``{name}`` placeholders.
+        template: An approved template sent instead of ``text`` where only templates may
+            go (outside WhatsApp's 24-hour window). Its ``params`` may hold ``{name}``
+            placeholders, checked like the text when the flow class is created.
         final: Reaching this state finishes the flow.
         initial: This is the initial state.
     """
@@ -23,10 +28,34 @@ class Message(ComponentBase):
     kind = "Message"
     role: ClassVar[Role] = Role.DISPLAY
 
-    def __init__(self, text: str, *, final: bool = False, initial: bool = False) -> None:
+    def __init__(
+        self,
+        text: str,
+        *,
+        template: ApprovedTemplate | None = None,
+        final: bool = False,
+        initial: bool = False,
+    ) -> None:
         super().__init__(text, results=("done",), initial=initial, final=final)
+        self.template = template
+        self.template_params = tuple(self._template(p) for p in template.params) if template else ()
+
+    @property
+    def template_fields(self) -> tuple[str, ...]:
+        """Placeholder names of the text, the reminders and the template's parameters."""
+        params = tuple(name for param in self.template_params for name in param.fields)
+        return (*super().template_fields, *params)
 
     async def begin(self, state_manager: StateManager) -> str | None:
-        """Send the text and finish with ``done``."""
-        await super().begin(state_manager)
+        """Send the text (with its template, filled) and finish with ``done``."""
+        if self.template is None:
+            await super().begin(state_manager)
+            return "done"
+        values = state_manager.values()
+        params = [param.render(values) for param in self.template_params]
+        template = ApprovedTemplate(
+            self.template.name, self.template.language, params=params, buttons=self.template.buttons
+        )
+        reply = OutboundMessage(self.text.render(values), template=template)
+        state_manager.messaging.messages.append(reply)
         return "done"

@@ -199,6 +199,7 @@ class Simulator:
             verify_token=secrets.token_urlsafe(8),
             queue=MemoryQueue(),
             redeliver_every=5.0,
+            timers=False,  # the console fires timers on its own clock (TimeControl)
             close_headquarters=False,  # the store and the API client outlive reloads
         )
         stack.push_async_callback(graph_client.aclose)  # after the workers stopped sending

@@ -2,7 +2,7 @@
 
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import ConsoleMessenger, Messenger, RecordingMessenger
-from flowhq.messaging.types import InboundMessage, Location, Media, OutboundMessage
+from flowhq.messaging.types import InboundMessage, Location, Media, OutboundMessage, Template
 
 __all__ = [
     "ConsoleMessenger",
@@ -13,4 +13,5 @@ __all__ = [
     "Messenger",
     "OutboundMessage",
     "RecordingMessenger",
+    "Template",
 ]

@@ -22,8 +22,10 @@ class Messenger(Protocol):
     recorded in the conversation.
 
     Optional members a messenger may have: ``service_window`` (seconds after the user's
-    last message during which replies may be sent; later they are recorded as undeliverable
-    and never sent), ``check_flows(flows)`` (problems its channel has with the flows),
+    last message during which replies may be sent; later only their templates go, and
+    replies without one are recorded as undeliverable and never sent), ``window_codes``
+    (the channel's error codes meaning the window closed: such a refusal is recorded the
+    same way), ``check_flows(flows)`` (problems its channel has with the flows),
     ``acknowledge(message_id)`` (mark an inbound message read) and ``aclose()``.
     """
 

@@ -21,6 +21,7 @@ __all__ = [
     "Location",
     "Media",
     "OutboundMessage",
+    "Template",
     "decode_button_id",
     "encode_button_id",
 ]
@@ -42,6 +43,10 @@ def _buttons(
 
 
 def _descriptions(value: Iterable[str | None]) -> tuple[str | None, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
@@ -109,6 +114,14 @@ class InboundMessage:
         location: The shared location of a location message.
         data: Kind-specific details (contacts, reaction, order, system change, errors).
         timestamp: When the user sent it, in epoch seconds, if the channel says.
+        user_id: The channel's own stable id of the user, when it has one besides
+            ``identifier`` (WhatsApp's business-scoped user id, BSUID); for a user who
+            hides their phone number it is the only id there is.
+        parent_user_id: The user's id shared across the business's portfolios (WhatsApp's
+            parent BSUID), if the channel gives one.
+        username: The user's chosen handle (WhatsApp ``@name``); it can change, so it never
+            identifies the conversation.
+        profile_name: The name the user shows on the channel, if given.
     """
 
     channel: str
@@ -124,11 +137,57 @@ class InboundMessage:
     location: Location | None = field(default=None, kw_only=True)
     data: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping, kw_only=True)
     timestamp: float | None = field(default=None, kw_only=True)
+    user_id: str | None = field(default=None, kw_only=True)
+    parent_user_id: str | None = field(default=None, kw_only=True)
+    username: str | None = field(default=None, kw_only=True)
+    profile_name: str | None = field(default=None, kw_only=True)
 
     @property
     def answer(self) -> str | None:
         """What the user chose or typed: the button payload first, else the text."""
         return self.payload if self.payload is not None else self.text
+
+
+@frozen
+class Template:
+    """A message template the channel approved beforehand (WhatsApp: a Meta template).
+
+    Outside the customer-service window (24 hours after the user last wrote) WhatsApp only
+    delivers approved templates; ``Message(text, template=Template(...))`` sends ``text``
+    inside the window and this template outside it.
+
+    Args:
+        name: The template's name, as approved.
+        language: Its language code, e.g. ``"en_US"``.
+        params: The body's parameters in order (``{{1}}``, ``{{2}}``, ...). In a flow they
+            are texts with ``{name}`` placeholders, filled when the message is sent.
+        buttons: The payloads of its quick-reply buttons, in order; a tap comes back as a
+            message of kind ``"button"`` with that payload.
+    """
+
+    name: str
+    language: str
+    params: tuple[str, ...] = field(default=(), converter=_strings, kw_only=True)
+    buttons: tuple[str, ...] = field(default=(), converter=_strings, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (see :meth:`from_dict`)."""
+        return {
+            "name": self.name,
+            "language": self.language,
+            "params": list(self.params),
+            "buttons": list(self.buttons),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Template:
+        """The template :meth:`to_dict` described."""
+        return cls(
+            str(data["name"]),
+            str(data["language"]),
+            params=[str(p) for p in data.get("params", ())],
+            buttons=[str(b) for b in data.get("buttons", ())],
+        )
 
 
 @frozen
@@ -148,6 +207,11 @@ class OutboundMessage:
         menu_label: The label of the button that opens a list of options.
         offset: The first option to show, for channels that page long lists (the user
             asked for more options).
+        template: An approved template standing for this message where only templates
+            may be sent (outside WhatsApp's 24-hour window). A message with a template and
+            no text *is* the template: channels send the template then.
+        ref: The outbox entry it is sent from (``"<revision>.<seq>"``), set by delivery, so
+            a channel can tie later delivery statuses to it.
     """
 
     text: str
@@ -156,6 +220,14 @@ class OutboundMessage:
     descriptions: tuple[str | None, ...] = field(default=(), converter=_descriptions, kw_only=True)
     menu_label: str | None = field(default=None, kw_only=True)
     offset: int = field(default=0, kw_only=True)
+    template: Template | None = field(default=None, kw_only=True)
+    ref: str | None = field(default=None, kw_only=True)
+
+    def as_template(self) -> OutboundMessage | None:
+        """The message to send where only templates may go: its template alone, or ``None``."""
+        if self.template is None:
+            return None
+        return OutboundMessage("", template=self.template, ref=self.ref)
 
     def plain_text(self) -> str:
         """The text with numbered options, for channels that cannot show buttons."""
@@ -179,6 +251,8 @@ class OutboundMessage:
             data["menu_label"] = self.menu_label
         if self.offset:
             data["offset"] = self.offset
+        if self.template is not None:
+            data["template"] = self.template.to_dict()
         return data
 
 

@@ -101,3 +101,11 @@ class KeyBuilder:
         never matches :meth:`pattern`, which wants the key to end with the tag.
         """
         return f"{self.key(conversation)}:seen"
+
+    def identities(self, channel: str) -> str:
+        """``flowhq:identities:{whatsapp}``: which conversation each id of a user names.
+
+        One hash per channel (its own hash tag), so linking ids is one atomic script; it
+        never matches :meth:`pattern`, whose tag follows the prefix directly.
+        """
+        return f"{self.prefix}:identities:{{{channel}}}"

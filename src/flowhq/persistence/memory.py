@@ -14,6 +14,7 @@ from attrs import define, field
 
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.identity import IdentityBook
 from flowhq.persistence.integrity import MAX_FAILURE_REASON
 from flowhq.persistence.store import (
     Claim,
@@ -66,6 +67,7 @@ class MemoryStore:
         self._heap: list[tuple[float, str, ConversationKey]] = []
         self._paused: dict[ConversationKey, float] = {}  # the paused index (docs/handoff.md)
         self._next_sweep = 0.0
+        self._identities = IdentityBook()
 
     def __repr__(self) -> str:
         return f"MemoryStore(conversations={len(self._entries)})"
@@ -197,6 +199,16 @@ class MemoryStore:
                 (revision, reason[:MAX_FAILURE_REASON])
                 for revision, reason in (failures or {}).items()
             )
+
+    async def link_identities(
+        self, channel: str, identifiers: Sequence[str], *, address: str | None = None
+    ) -> str:
+        """Link several ids of one user to one conversation (see ``Store``)."""
+        return self._identities.link(channel, identifiers, address)
+
+    async def identity_address(self, channel: str, identifier: str) -> str | None:
+        """Where replies to the conversation ``identifier`` go now, if recorded."""
+        return self._identities.address(channel, identifier)
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation (and its index entries); return whether it existed."""

@@ -30,6 +30,7 @@ from redis.retry import Retry
 from flowhq.errors import SnapshotError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.codec import Codec, JsonCodec
+from flowhq.persistence.identity import LINK_IDENTITIES
 from flowhq.persistence.integrity import MAX_FAILURE_REASON, parse_count
 from flowhq.persistence.keys import KeyBuilder
 from flowhq.persistence.store import Claim, CommitResult, Loaded, Seen, check_stored
@@ -159,6 +160,7 @@ _SCRIPTS = {
     "mark_delivered": MARK_DELIVERED,
     "claim_due": CLAIM_DUE,
     "release_due": RELEASE_DUE,
+    "link_identities": LINK_IDENTITIES,
 }
 # Redis names scripts by their SHA-1; it identifies code here, it protects nothing.
 _SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in _SCRIPTS.values()}  # noqa: S324
@@ -557,6 +559,30 @@ class RedisStore:
                 pipe.zcount(self.keys.timers(shard), "-inf", repr(now))
             counts = await self._call(pipe.execute())
         return sum(int(count) for count in counts)
+
+    async def link_identities(
+        self, channel: str, identifiers: Sequence[str], *, address: str | None = None
+    ) -> str:
+        """Link several ids of one user to one conversation, in one script (see ``Store``).
+
+        Raises:
+            StoreUnavailableError: Redis stays unreachable.
+        """
+        if not identifiers:
+            raise ValueError("link_identities needs at least one identifier")
+        args = [address or "", *identifiers]
+        reply = await self._call(self._eval(LINK_IDENTITIES, self.keys.identities(channel), args))
+        return reply.decode() if isinstance(reply, bytes) else str(reply)
+
+    async def identity_address(self, channel: str, identifier: str) -> str | None:
+        """Where replies to the conversation ``identifier`` go now, if recorded.
+
+        Raises:
+            StoreUnavailableError: Redis stays unreachable.
+        """
+        field = f"to:{identifier}"
+        reply = await self._call(self.client.hget(self.keys.identities(channel), field))
+        return reply.decode() if isinstance(reply, bytes) else reply
 
     async def delete(self, key: ConversationKey) -> bool:
         """Delete the conversation and its timer index entry; return whether it existed.

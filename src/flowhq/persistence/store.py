@@ -9,7 +9,7 @@ implement the same contract and are tested by one suite.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Protocol
 
 from attrs import field, frozen
@@ -205,6 +205,24 @@ class Store(Protocol):
             failures: Revision -> reason, for entries dropped after a permanent failure.
             stalled: Revisions whose entries failed to go out for now (kept, retried).
         """
+        ...
+
+    async def link_identities(
+        self, channel: str, identifiers: Sequence[str], *, address: str | None = None
+    ) -> str:
+        """Link several ids of one user to one conversation, atomically.
+
+        The first of ``identifiers`` already linked names the conversation (else the first
+        one given does); the others are linked to it, and ``address`` becomes where its
+        replies go. See :mod:`flowhq.persistence.identity`.
+
+        Returns:
+            The conversation's identifier (its canonical id).
+        """
+        ...
+
+    async def identity_address(self, channel: str, identifier: str) -> str | None:
+        """Where replies to the conversation ``identifier`` go now, if one was recorded."""
         ...
 
     async def delete(self, key: ConversationKey) -> bool:

@@ -222,25 +222,49 @@ class Delivery:
         if not due:
             return True
         assert self.messenger is not None
-        messages = [message_of(p.entry) for p in due]
+        messages = [message_of(p.entry, seq=p.seq) for p in due]
+        positions = list(range(len(due)))  # where in `due` each message sent stands
         if document is not None and self._window_closed(document):
-            await self._undeliverable(key, messages, WINDOW_CLOSED)
-            await self._mark(key, due, 0, DeliveryError(WINDOW_CLOSED, permanent=True))
-            return False
+            messages, positions = await self._templates_only(key, messages)
+            if not messages:
+                await self._mark(key, due, 0, DeliveryError(WINDOW_CLOSED, permanent=True))
+                return False
         error: DeliveryError | None = None
         try:
             await self.messenger.send(key, messages)
         except DeliveryError as exc:
             error = exc
+            if exc.permanent and exc.code in getattr(self.messenger, "window_codes", ()):
+                # The channel says the window closed (clocks differ): as if it had here.
+                await self._undeliverable(key, messages[max(exc.sent, 0) :], WINDOW_CLOSED)
         except asyncio.CancelledError:
             self._remember(key, {p.revision for p in due})
             raise
         except Exception as exc:  # a messenger that fails without saying how: keep all
             logger.exception("messenger failed for %s; replies stay in the outbox", key)
             error = DeliveryError(type(exc).__name__)
-        sent = len(due) if error is None else max(0, min(error.sent, len(due)))
+        sent = len(due)
+        if error is not None:
+            went = max(0, error.sent)
+            sent = positions[went] if went < len(positions) else len(due)
         await self._mark(key, due, sent, error)
         return error is None
+
+    async def _templates_only(
+        self, key: ConversationKey, messages: list[OutboundMessage]
+    ) -> tuple[list[OutboundMessage], list[int]]:
+        """What may still go out once the window closed: the templates, and their positions.
+
+        Messages without one are reported undeliverable. When some have a template, the
+        others are only reported (a WARNING and ``on_undeliverable``): their commit is
+        marked by how its templates fared.
+        """
+        templates = [message.as_template() for message in messages]
+        refused = [m for m, t in zip(messages, templates, strict=True) if t is None]
+        if refused:
+            await self._undeliverable(key, refused, WINDOW_CLOSED)
+        positions = [n for n, template in enumerate(templates) if template is not None]
+        return [t for t in templates if t is not None], positions
 
     def _window_closed(self, document: ConversationDocument) -> bool:
         """Whether the channel's window for free-form replies has closed for this user."""

@@ -8,10 +8,11 @@ place an ``OutboundMessage`` becomes an ``OutboxEntry`` and back.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from attrs import frozen
 
-from flowhq.messaging.types import OutboundMessage
+from flowhq.messaging.types import OutboundMessage, Template
 from flowhq.persistence.store import Loaded
 from flowhq.state.document import OutboxEntry
 
@@ -48,8 +49,12 @@ def pending(loaded: Loaded) -> list[Pending]:
     return found
 
 
-def message_of(entry: OutboxEntry) -> OutboundMessage:
-    """The outbound message an outbox entry holds."""
+def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage:
+    """The outbound message an outbox entry holds.
+
+    ``seq``, the entry's place among its commit's entries, makes the message's ``ref``.
+    """
+    template = entry.extra.get("template")
     return OutboundMessage(
         entry.text,
         entry.buttons,
@@ -57,7 +62,14 @@ def message_of(entry: OutboxEntry) -> OutboundMessage:
         descriptions=entry.descriptions,
         menu_label=entry.menu_label,
         offset=entry.offset,
+        template=Template.from_dict(template) if isinstance(template, dict) else None,
+        ref=None if seq is None else f"{entry.revision}.{seq}",
     )
+
+
+def _extra(reply: OutboundMessage) -> dict[str, Any]:
+    """The channel-specific parts of ``reply``, as the entry's JSON ``extra``."""
+    return {} if reply.template is None else {"template": reply.template.to_dict()}
 
 
 def entries_of(
@@ -82,6 +94,7 @@ def entries_of(
             reply.menu_label,
             reply.offset,
             message_id,
+            _extra(reply),
         )
         for reply in replies
     ]

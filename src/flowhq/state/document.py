@@ -138,7 +138,8 @@ class OutboxEntry:
     ``revision`` is the revision of the commit that produced it: delivery is confirmed per
     commit. ``queued_at`` (epoch seconds) tells a crashed sender's replies from ones another
     process is sending right now. ``message_id`` is the inbound message it answers, so a
-    retried webhook can send its replies. The other fields are the outbound message's.
+    retried webhook can send its replies. ``extra`` holds the channel-specific parts of the
+    message as JSON (a template); the other fields are the outbound message's.
     """
 
     revision: int
@@ -150,6 +151,7 @@ class OutboxEntry:
     menu_label: str | None = None
     offset: int = 0
     message_id: str | None = None
+    extra: dict[str, Any] = Factory(dict)
 
 
 @define

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from flowhq.channels.whatsapp._fields import (
     ItemError,
@@ -28,7 +28,7 @@ from flowhq.channels.whatsapp._fields import (
 )
 from flowhq.messaging.types import InboundMessage, Location, Media, decode_button_id
 
-__all__ = ["CHANNEL", "parse_message"]
+__all__ = ["CHANNEL", "Contact", "parse_message"]
 
 CHANNEL = "whatsapp"
 """The channel of WhatsApp conversations: ``ConversationKey(CHANNEL, wa_id)``."""
@@ -49,15 +49,31 @@ class _Content:
     data: dict[str, Any] = field(factory=dict)
 
 
+@frozen
+class Contact:
+    """What ``value.contacts`` says of a sender (every field optional, as Meta sends them)."""
+
+    wa_id: str | None = None
+    user_id: str | None = None
+    parent_user_id: str | None = None
+    name: str | None = None
+    username: str | None = None
+
+
 def parse_message(
-    raw: object, *, change_data: Mapping[str, Any], profiles: Mapping[str, str]
+    raw: object, *, change_data: Mapping[str, Any], profiles: Mapping[str, Contact]
 ) -> tuple[InboundMessage, str | None]:
     """Read one entry of ``value.messages``.
+
+    The sender is its phone number (``from``) or, for a user who hides it behind a
+    username, its business-scoped user id (``from_user_id``): the identifier of the message.
+    The BSUID, parent BSUID, username and profile name come along when Meta gives them.
 
     Args:
         raw: The message as it came.
         change_data: Data every message of the change carries (``phone_number_id``, ...).
-        profiles: The senders' profile names by WhatsApp id, from ``value.contacts``.
+        profiles: The senders as ``value.contacts`` describes them, by phone number and by
+            BSUID.
 
     Returns:
         The message and, when its content was malformed, the reason it became
@@ -67,11 +83,14 @@ def parse_message(
         ItemError: Without a sender and an id there is nobody to answer: skip it.
     """
     item = obj(raw, "the message")
-    sender = required_str(item, "from")
+    who = _sender(item, profiles)
+    sender = who.wa_id or who.user_id
+    if sender is None:
+        raise ItemError("no 'from' and no 'from_user_id'")
     message_id = required_str(item, "id")
     data: dict[str, Any] = dict(change_data)
-    if sender in profiles:
-        data["profile_name"] = profiles[sender]
+    if who.name is not None:
+        data["profile_name"] = who.name
     message_type = item.get("type")
     try:
         content = _content(item, message_type)
@@ -79,12 +98,23 @@ def parse_message(
     except ItemError as problem:
         data["type"] = message_type if isinstance(message_type, str) else None
         data["problem"] = str(problem)
-        message = InboundMessage(
-            CHANNEL, sender, message_id, kind="unsupported", data=data, timestamp=None
-        )
-        return message, str(problem)
+        content, timestamp = _Content("unsupported"), None
+        unsupported = _inbound(sender, message_id, content, data, timestamp, who=who)
+        return unsupported, str(problem)
     data.update(content.data)
-    message = InboundMessage(
+    return _inbound(sender, message_id, content, data, timestamp, who=who), None
+
+
+def _inbound(
+    sender: str,
+    message_id: str,
+    content: _Content,
+    data: dict[str, Any],
+    timestamp: float | None,
+    *,
+    who: Contact,
+) -> InboundMessage:
+    return InboundMessage(
         CHANNEL,
         sender,
         message_id,
@@ -98,8 +128,30 @@ def parse_message(
         reply_to=content.reply_to,
         data=data,
         timestamp=timestamp,
+        user_id=who.user_id,
+        parent_user_id=who.parent_user_id,
+        username=who.username,
+        profile_name=who.name,
     )
-    return message, None
+
+
+def _present(item: Mapping[str, Any], key: str) -> str | None:
+    """``item[key]``: absent is ``None``, present must be a non-empty string."""
+    return None if item.get(key) is None else required_str(item, key)
+
+
+def _sender(item: Mapping[str, Any], profiles: Mapping[str, Contact]) -> Contact:
+    """Who sent ``item``: its own fields, completed by the change's ``contacts`` entry."""
+    wa_id, user_id = (_present(item, key) for key in ("from", "from_user_id"))
+    parent = optional_str(item, "from_parent_user_id")
+    contact = profiles.get(wa_id or "") or profiles.get(user_id or "") or Contact()
+    return Contact(
+        wa_id=wa_id,
+        user_id=user_id or contact.user_id,
+        parent_user_id=parent or contact.parent_user_id,
+        name=contact.name,
+        username=contact.username,
+    )
 
 
 def _content(item: Mapping[str, Any], message_type: object) -> _Content:

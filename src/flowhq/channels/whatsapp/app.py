@@ -19,18 +19,24 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
+import attrs
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from flowhq.channels.whatsapp._message import CHANNEL
+from flowhq.channels.whatsapp.identity import Identities
 from flowhq.channels.whatsapp.inbound import Status, parse_webhook
+from flowhq.channels.whatsapp.messenger import WhatsAppMessenger, entry_of
 from flowhq.channels.whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from flowhq.errors import ChannelError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
 from flowhq.inbox import MemoryQueue, RedisStreamQueue, UpdateQueue
+from flowhq.inbox.lanes import Handler as UpdateHandler
 from flowhq.inbox.outage import OutageLog
 from flowhq.inbox.workers import (
     EventCallback,
@@ -38,8 +44,11 @@ from flowhq.inbox.workers import (
     redeliver_periodically,
     update_handler,
 )
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage
+from flowhq.persistence.integrity import MAX_FAILURE_REASON
 from flowhq.persistence.redis import RedisStore
+from flowhq.persistence.store import Store
 
 __all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
 
@@ -63,6 +72,7 @@ def webhook_app(
     queue: UpdateQueue | None = None,
     path: str = "/webhook",
     workers: bool = True,
+    timers: bool = True,
     on_status: StatusCallback | None = None,
     on_event: EventCallback | None = None,
     redeliver_every: float | None = 30.0,
@@ -72,40 +82,75 @@ def webhook_app(
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
     Args:
-        hq: The Headquarters whose flows answer (its messenger should be a
-            ``WhatsAppMessenger``).
+        hq: The Headquarters whose flows answer (with a ``WhatsAppMessenger``).
         app_secret: The Meta app secret that signs deliveries.
         verify_token: The token you entered in Meta's webhook settings.
-        queue: Where updates wait between the 200 and the flow. Default: a
-            ``RedisStreamQueue`` on the store's Redis with a ``RedisStore``, else a
-            ``MemoryQueue``.
+        queue: Where updates wait between the 200 and the flow (default: a
+            ``RedisStreamQueue`` with a ``RedisStore``, else a ``MemoryQueue``).
         path: Where the webhook is served.
-        workers: Handle queued updates in this process (turn off for a process that only
-            receives).
+        workers: Handle queued updates in this process (off: it only receives).
+        timers: Run ``hq.run_timers()`` in this process (off where something else fires
+            timers, as the dev console does on its own clock).
         on_status: Called with each delivery status; a ``failed`` one is also logged at
             WARNING with Meta's code.
         on_event: Called with reactions and system notices, which are not flow input.
         redeliver_every: Seconds between ``redeliver()`` runs (``None``: never).
         max_body: Largest delivery accepted, in bytes; a bigger one is refused with 413
             before it is read whole (the signature can only be checked on the whole body).
-        close_headquarters: Close ``hq`` when the app shuts down; turn off when the caller
-            owns it and keeps using its store or API client (the dev console's reloads).
+        close_headquarters: Close ``hq`` (its store, messenger and API client) when the
+            app shuts down; off when the caller keeps using them (the console's reloads).
 
     Returns:
-        A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
-        When it shuts down it stops its workers and, unless ``close_headquarters`` is off,
-        closes the Headquarters (its store, messenger and API client).
+        A Starlette app for uvicorn or gunicorn (``--workers N`` shares the queue); its
+        lifespan runs the workers, timers and redelivery (docs/whatsapp.md).
 
     Raises:
         ValueError: an empty app secret or verify token.
     """
     if not app_secret or not verify_token:
         raise ValueError("webhook_app needs the app secret and the verify token")
-    updates = queue or _default_queue(hq)
-    # One log of Redis outages for the POSTs, the workers and the queue: a line as it
-    # starts, one as it ends, not one per refused delivery or retried update.
-    outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
+    updates, outage = _queue(hq, queue)
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
+    handle = _resolving(_identities(hq), handle, outage)
+    loops = _Background(hq, updates, handle if workers else None, timers, redeliver_every, outage)
+    receive = _receiver(updates, app_secret, max_body, outage, on_status=on_status, store=hq.store)
+    get, post = (
+        Route(path, _handshake(verify_token), methods=["GET"]),
+        Route(path, receive, methods=["POST"]),
+    )
+    app = Starlette(routes=[get, post], lifespan=loops.lifespan(close=close_headquarters))
+    app.state.queue = updates
+    app.state.headquarters = hq
+    return app
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _identities(hq: Headquarters) -> Identities:
+    """The identity mapping on ``hq``'s store; its WhatsApp messenger addresses by it."""
+    identities = Identities(hq.store)
+    if isinstance(hq.messenger, WhatsAppMessenger) and hq.messenger.identities is None:
+        hq.messenger.identities = identities
+    return identities
+
+
+def _resolving(identities: Identities, handle: UpdateHandler, outage: OutageLog) -> UpdateHandler:
+    """``handle`` each update in its person's conversation (phone number or BSUID)."""
+
+    async def resolve_then_handle(message: InboundMessage) -> bool:
+        try:
+            message = await identities.resolve(message)
+        except StoreUnavailableError as exc:
+            outage.failed(exc, "updates kept for later")
+            return False
+        return await handle(message)
+
+    return resolve_then_handle
+
+
+def _handshake(verify_token: str) -> Endpoint:
+    """``GET``: answer Meta's verification handshake with the challenge."""
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -113,6 +158,20 @@ def webhook_app(
         if params.get("hub.mode") == "subscribe" and hmac.compare_digest(token, verify_token):
             return PlainTextResponse(params.get("hub.challenge", ""))
         return PlainTextResponse("verification failed", status_code=403)
+
+    return handshake
+
+
+def _receiver(
+    updates: UpdateQueue,
+    app_secret: str,
+    max_body: int,
+    outage: OutageLog,
+    *,
+    on_status: StatusCallback | None,
+    store: Store,
+) -> Endpoint:
+    """``POST``: check, parse and record a delivery; statuses after the 200."""
 
     async def receive(request: Request) -> Response:
         body = await _signed_body(request, app_secret, max_body)
@@ -126,41 +185,54 @@ def webhook_app(
         refused = await _record(updates, batch.messages, outage)
         if refused is not None:
             return refused
-        task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
+        statuses = batch.statuses
+        task = BackgroundTask(_statuses, statuses, on_status, store) if statuses else None
         return PlainTextResponse("ok", background=task)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        tasks = []
-        if workers:
-            tasks.append(asyncio.create_task(updates.run(handle, stop), name="flowhq-workers"))
-        if redeliver_every:
-            tasks.append(
-                asyncio.create_task(
-                    redeliver_periodically(hq, redeliver_every, stop, outage=outage),
-                    name="flowhq-redeliver",
-                )
-            )
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await updates.close()
-            if close_headquarters:
-                await hq.aclose()
+    return receive
 
-    app = Starlette(
-        routes=[
-            Route(path, handshake, methods=["GET"]),
-            Route(path, receive, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.queue = updates
-    app.state.headquarters = hq
-    return app
+
+@attrs.define
+class _Background:
+    """What runs beside the routes while the app lives: workers, timers, redelivery."""
+
+    hq: Headquarters
+    updates: UpdateQueue
+    handle: UpdateHandler | None
+    timers: bool
+    redeliver_every: float | None
+    outage: OutageLog
+
+    def start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Start the loops this app runs; each ends once ``stop`` is set."""
+        tasks = []
+        if self.handle is not None:
+            loop = self.updates.run(self.handle, stop)
+            tasks.append(asyncio.create_task(loop, name="flowhq-workers"))
+        if self.timers:
+            tasks.append(asyncio.create_task(self.hq.run_timers(stop), name="flowhq-timers"))
+        if self.redeliver_every:
+            loop = redeliver_periodically(self.hq, self.redeliver_every, stop, outage=self.outage)
+            tasks.append(asyncio.create_task(loop, name="flowhq-redeliver"))
+        return tasks
+
+    def lifespan(self, *, close: bool) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+        """The app's lifespan: the loops run while it serves; ``close`` closes ``hq`` after."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            stop = asyncio.Event()
+            tasks = self.start(stop)
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await self.updates.close()
+                if close:
+                    await self.hq.aclose()
+
+        return lifespan
 
 
 async def _signed_body(request: Request, app_secret: str, max_body: int) -> bytes | Response:
@@ -213,25 +285,47 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _default_queue(hq: Headquarters) -> UpdateQueue:
-    store = hq.store
-    if isinstance(store, RedisStore):
-        return RedisStreamQueue(store.client, keys=store.keys)
-    return MemoryQueue()
+def _queue(hq: Headquarters, queue: UpdateQueue | None) -> tuple[UpdateQueue, OutageLog]:
+    """The update queue (``queue``, or the default for ``hq``'s store) and its outage log.
+
+    One log of Redis outages serves the POSTs, the workers and the queue: a line as it
+    starts, one as it ends, not one per refused delivery or retried update.
+    """
+    if queue is None:
+        store = hq.store
+        if isinstance(store, RedisStore):
+            queue = RedisStreamQueue(store.client, keys=store.keys)
+        else:
+            queue = MemoryQueue()
+    outage = queue.outage if isinstance(queue, RedisStreamQueue) else OutageLog()
+    return queue, outage
 
 
-async def _statuses(statuses: Sequence[Status], on_status: StatusCallback | None) -> None:
+async def _statuses(
+    statuses: Sequence[Status], on_status: StatusCallback | None, store: Store
+) -> None:
     for status in statuses:
         if status.status == "failed":
-            codes = ", ".join(f"{e.code}: {e.title}" for e in status.errors) or "no code"
-            logger.warning(
-                "WhatsApp could not deliver %s to %s (%s)",
-                status.message_id,
-                status.recipient,
-                codes,
-            )
+            await _failed(status, store)
         if on_status is not None:
             try:
                 await call_back(on_status, status)
             except Exception:
                 logger.exception("on_status failed for %s", status.message_id)
+
+
+async def _failed(status: Status, store: Store) -> None:
+    """Log a failed status and record it on the outbox entry it names (callback data)."""
+    codes = ", ".join(f"{e.code}: {e.title}" for e in status.errors) or "no code"
+    logger.warning("WhatsApp could not deliver %s (%s)", status.message_id, codes)
+    entry = entry_of(status.callback_data)
+    if entry is None:
+        return
+    identifier, revision, seq = entry
+    reason = f"{status.errors[0].code if status.errors else '?'}: failed status of entry {seq}"
+    reason = f"{reason} ({codes})"[:MAX_FAILURE_REASON]
+    key = ConversationKey(CHANNEL, identifier)
+    try:
+        await store.mark_delivered(key, (), failures={revision: reason})
+    except StoreUnavailableError as exc:
+        logger.warning("the failed status of %s is not recorded: %s", status.message_id, exc)

@@ -35,7 +35,7 @@ from flowhq.channels.whatsapp._fields import (
     required_str,
     show,
 )
-from flowhq.channels.whatsapp._message import parse_message
+from flowhq.channels.whatsapp._message import Contact, parse_message
 from flowhq.errors import ChannelError
 from flowhq.messaging.types import InboundMessage
 
@@ -72,7 +72,8 @@ class Status:
 
     Attributes:
         message_id: The ``wamid`` of our message the status is about.
-        recipient: The WhatsApp id of the user it went to.
+        recipient: The phone number (WhatsApp id) of the user it went to, or their
+            business-scoped user id when Meta withholds the number.
         status: ``"sent"``, ``"delivered"``, ``"read"``, ``"played"``, ``"failed"``, or
             whatever new value Meta sends.
         timestamp: When it happened, in epoch seconds.
@@ -80,6 +81,10 @@ class Status:
         phone_number_id: Our business phone number the message went out from.
         conversation_id: The conversation Meta counts the message in, if given.
         pricing_category: How Meta bills it (``"service"``, ``"marketing"``, ...), if given.
+        recipient_user_id: The user's business-scoped user id (BSUID), if given.
+        recipient_parent_user_id: Their parent BSUID, if given.
+        callback_data: The ``biz_opaque_callback_data`` the message was sent with: flowhq
+            puts the conversation and outbox entry there (see ``entry_of``).
     """
 
     message_id: str
@@ -90,6 +95,9 @@ class Status:
     phone_number_id: str | None = None
     conversation_id: str | None = None
     pricing_category: str | None = None
+    recipient_user_id: str | None = None
+    recipient_parent_user_id: str | None = None
+    callback_data: str | None = None
 
 
 @frozen
@@ -242,19 +250,34 @@ def _metadata(batch: WebhookBatch, where: str, value: Mapping[str, Any]) -> dict
         return {"phone_number_id": None, "display_phone_number": None}
 
 
-def _profiles(contacts: object) -> dict[str, str]:
-    """Senders' profile names by WhatsApp id; best effort, a name is only a nicety."""
-    names: dict[str, str] = {}
+def _profiles(contacts: object) -> dict[str, Contact]:
+    """The senders of a change by phone number and by BSUID; best effort.
+
+    A message's own ``from``/``from_user_id`` decide who sent it; a contact adds names.
+    """
+    found: dict[str, Contact] = {}
     if not isinstance(contacts, list):
-        return names
-    for contact in contacts:
-        if not isinstance(contact, Mapping):
+        return found
+    for raw in contacts:
+        if not isinstance(raw, Mapping):
             continue
-        wa_id, profile = contact.get("wa_id"), contact.get("profile")
-        name = profile.get("name") if isinstance(profile, Mapping) else None
-        if isinstance(wa_id, str) and isinstance(name, str):
-            names[wa_id] = name
-    return names
+        profile = raw.get("profile")
+        profile = profile if isinstance(profile, Mapping) else {}
+        contact = Contact(
+            wa_id=_string(raw.get("wa_id")),
+            user_id=_string(raw.get("user_id")),
+            parent_user_id=_string(raw.get("parent_user_id")),
+            name=_string(profile.get("name")),
+            username=_string(profile.get("username")),
+        )
+        for identifier in (contact.wa_id, contact.user_id):
+            if identifier is not None:
+                found[identifier] = contact
+    return found
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _items(batch: WebhookBatch, where: str, value: Mapping[str, Any], key: str) -> Sequence[Any]:
@@ -270,9 +293,16 @@ def _status(raw: object, phone_number_id: str | None) -> Status:
     errors = tuple(_status_error(error) for error in optional_list(item, "errors") or ())
     conversation = optional_obj(item, "conversation")
     pricing = optional_obj(item, "pricing")
+    user_id = optional_str(item, "recipient_user_id")
+    recipient = optional_str(item, "recipient_id") or user_id
+    if recipient is None:
+        raise ItemError("no 'recipient_id' and no 'recipient_user_id'")
     return Status(
         message_id=required_str(item, "id"),
-        recipient=required_str(item, "recipient_id"),
+        recipient=recipient,
+        recipient_user_id=user_id,
+        recipient_parent_user_id=optional_str(item, "recipient_parent_user_id"),
+        callback_data=optional_str(item, "biz_opaque_callback_data"),
         status=required_str(item, "status"),
         timestamp=epoch(item, "timestamp"),
         errors=errors,

@@ -1,9 +1,11 @@
 """``WhatsAppMessenger``: deliver replies through the WhatsApp Cloud API ``/messages`` endpoint.
 
-Failures are sorted for the outbox: throttling, timeouts and server errors are retried here
-with exponential backoff and, when retries run out, raised as a temporary
-:class:`~flowhq.errors.DeliveryError`; refusals (the user is outside the 24-hour window, the
-payload is invalid, ...) are raised at once as permanent ones.
+Failures are sorted by Meta's code (:mod:`flowhq.channels.whatsapp.codes`): throttling,
+timeouts and server errors are retried here with exponential backoff and, when retries run
+out, raised as a temporary :class:`~flowhq.errors.DeliveryError`; an auth failure pauses
+sending (replies kept, one alert); configuration errors are retried a bounded number of
+times; refusals (the user is outside the 24-hour window, the payload is invalid, ...) are
+raised at once as permanent ones.
 
 The access token goes into the ``Authorization`` header of each request and nowhere else: not
 into logs, exception messages or ``repr()``.
@@ -17,36 +19,33 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
 import httpx
-from attrs import frozen
 
+from flowhq.channels.whatsapp._guard import AlertCallback, Failure, SendGuard
+from flowhq.channels.whatsapp.codes import PERMANENT_CODES, THROTTLING_CODES, ErrorClass, classify
+from flowhq.channels.whatsapp.identity import Identities
 from flowhq.channels.whatsapp.outbound import check_flow, render
-from flowhq.errors import DeliveryError
+from flowhq.errors import DeliveryError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
 
-__all__ = ["PERMANENT_CODES", "RETRYABLE_CODES", "RETRY_AFTER_CAP", "WhatsAppMessenger"]
+__all__ = [
+    "CALLBACK_PREFIX",
+    "PERMANENT_CODES",
+    "RETRYABLE_CODES",
+    "RETRY_AFTER_CAP",
+    "WhatsAppMessenger",
+    "callback_data",
+    "entry_of",
+]
 
 logger = logging.getLogger("flowhq.channels.whatsapp")
 
-RETRYABLE_CODES = frozenset({4, 80007, 130429, 131056, 133004})
-"""Meta error codes worth retrying: app rate limit (4), account rate limit (80007),
-throughput (130429), pair rate limit (131056), server temporarily unavailable (133004)."""
-PERMANENT_CODES = frozenset({131026, 131047})
-"""Meta error codes that never succeed on retry: undeliverable (131026), outside the 24-hour
-customer service window (131047). Any other 4xx is permanent too; these are only named."""
+RETRYABLE_CODES = THROTTLING_CODES
+"""Meta error codes retried with backoff (see :mod:`flowhq.channels.whatsapp.codes`)."""
 RETRY_AFTER_CAP = 30.0
 """The longest ``Retry-After`` wait honoured, in seconds; a batch should not stall for long."""
-
-
-@frozen
-class _Failure:
-    """One failed attempt: whether to retry, and what to report."""
-
-    reason: str
-    retry: bool
-    code: int | None = None
-    wait: float | None = None
 
 
 class WhatsAppMessenger:
@@ -65,6 +64,12 @@ class WhatsAppMessenger:
         preview_url: Let WhatsApp show link previews in text replies.
         mark_read: :meth:`acknowledge` marks inbound messages read.
         typing: :meth:`acknowledge` also shows the typing indicator.
+        on_alert: Called (sync or async) with one line when Meta refuses the access token:
+            sending pauses and replies are kept until it is fixed (:meth:`update_token`).
+        config_retries: Tries of a reply that meets a configuration error (3, 131000,
+            131045) before it is recorded and dropped.
+        probe_every: Seconds between requests that find out whether a refused token
+            works again, while sending is paused.
 
     Raises:
         ValueError: when the access token is empty or contains control characters.
@@ -73,6 +78,10 @@ class WhatsAppMessenger:
     service_window: float = 24 * 3600
     """Seconds after the user's last message during which free-form replies may be sent
     (Meta's customer-service window); later, only approved templates."""
+
+    window_codes: frozenset[int] = frozenset({131047})
+    """Meta's code for "outside the window" (131047): such a refusal is recorded as the
+    window closing, as if the clock here had said so."""
 
     def __init__(
         self,
@@ -88,6 +97,9 @@ class WhatsAppMessenger:
         preview_url: bool = False,
         mark_read: bool = True,
         typing: bool = True,
+        on_alert: AlertCallback | None = None,
+        config_retries: int = 5,
+        probe_every: float = 30.0,
     ) -> None:
         self._token = _valid_token(access_token)
         if not phone_number_id.strip():
@@ -105,6 +117,12 @@ class WhatsAppMessenger:
         self.mark_read = mark_read
         self.typing = typing
         self._owns_client = client is None
+        self._guard = SendGuard(
+            config_retries=config_retries, probe_every=probe_every, on_alert=on_alert
+        )
+        self.identities: Identities | None = None
+        """Where a conversation's replies go now (phone number or BSUID); ``webhook_app``
+        sets it. Without it, replies go to the conversation's identifier."""
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
 
     def __repr__(self) -> str:
@@ -125,7 +143,10 @@ class WhatsAppMessenger:
             await self._client.aclose()
 
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
-        """Deliver ``messages``, in order, to the WhatsApp user ``key.identifier``.
+        """Deliver ``messages``, in order, to the WhatsApp user of ``key``.
+
+        The user is addressed by phone number (``to``) or, when Meta gives no number, by
+        business-scoped user id (``recipient``); see :attr:`identities`.
 
         A message rendered as several payloads counts as sent once all of them went out.
 
@@ -133,11 +154,21 @@ class WhatsAppMessenger:
             DeliveryError: ``permanent`` when WhatsApp refused a message, temporary when
                 retries ran out; ``sent`` says how many messages were fully delivered.
         """
+        to = await self._address(key.identifier)
         for sent, message in enumerate(messages):
-            for payload in render(
-                message, key.identifier, preview_url=self.preview_url, offset=message.offset
-            ):
+            for payload in render(message, to, preview_url=self.preview_url, offset=message.offset):
+                if message.ref is not None:  # Meta echoes it in the message's statuses
+                    payload["biz_opaque_callback_data"] = callback_data(key.identifier, message.ref)
                 await self._post(payload, sent=sent)
+
+    async def _address(self, identifier: str) -> str:
+        """The phone number or BSUID the conversation ``identifier`` is answered at."""
+        if self.identities is None:
+            return identifier
+        try:
+            return await self.identities.address(identifier)
+        except StoreUnavailableError as exc:
+            raise DeliveryError(f"no address: {exc}", permanent=False) from exc
 
     async def acknowledge(self, message_id: str) -> None:
         """Mark an inbound message read and show the typing indicator; never raises.
@@ -182,54 +213,97 @@ class WhatsAppMessenger:
         )
 
     async def _post(self, payload: dict[str, Any], *, sent: int) -> None:
-        failure: _Failure | None = None
+        number = self.phone_number_id
+        paused = self._guard.paused(number)
+        if paused is not None:  # no request until the next probe
+            raise DeliveryError(f"sending paused: {paused.reason}", sent=sent, code=paused.code)
+        failure: Failure | None = None
         for attempt in range(self.max_retries + 1):
             if failure is not None:
                 delay = self.backoff * 2 ** (attempt - 1)
                 if failure.wait is not None:
                     delay = max(delay, min(failure.wait, RETRY_AFTER_CAP))
                 await asyncio.sleep(delay)
-            try:
-                response = await self._request(payload)
-            except httpx.TimeoutException:
-                failure = _Failure("request timed out", retry=True)
-                continue
-            except httpx.TransportError as exc:
-                failure = _Failure(f"connection failed ({type(exc).__name__})", retry=True)
-                continue
-            if not response.is_error:
+            failure = await self._attempt(payload)
+            if failure is None:
+                self._guard.succeeded(number, payload)
                 return
-            failure = self._failure(response)
-            if not failure.retry:
-                reason = self._redact(failure.reason)
-                logger.warning(
-                    "WhatsApp refused a message to %s (code %s): %s",
-                    payload.get("to"),
-                    failure.code,
-                    reason,
-                )
-                raise DeliveryError(reason, sent=sent, permanent=True, code=failure.code)
+            if failure.kind not in _RETRIED:
+                raise await self._guard.refusal(number, failure, payload, sent=sent)
         assert failure is not None
-        reason = self._redact(f"{failure.reason}; gave up after {self.max_retries + 1} attempts")
-        logger.warning("WhatsApp: delivery to %s failed: %s", payload.get("to"), reason)
+        reason = f"{failure.reason}; gave up after {self.max_retries + 1} attempts"
+        if failure.kind is ErrorClass.CONFIGURATION:  # counted: a bounded number of sends
+            failure = attrs.evolve(failure, reason=reason)
+            raise await self._guard.refusal(number, failure, payload, sent=sent)
+        logger.warning("WhatsApp: a delivery failed for now: %s", reason)
         raise DeliveryError(reason, sent=sent, permanent=False, code=failure.code)
 
-    def _failure(self, response: httpx.Response) -> _Failure:
+    async def _attempt(self, payload: dict[str, Any]) -> Failure | None:
+        """One request: ``None`` when it went through, else why not."""
+        try:
+            response = await self._request(payload)
+        except httpx.TimeoutException:
+            return Failure("request timed out", ErrorClass.SERVER)
+        except httpx.TransportError as exc:
+            return Failure(f"connection failed ({type(exc).__name__})", ErrorClass.SERVER)
+        return self._failure(response) if response.is_error else None
+
+    def update_token(self, access_token: str) -> None:
+        """Use a new access token from now on, and resume sending if it was paused.
+
+        The replies kept while the old token failed go out, in order, with the next
+        handling of their conversations or the next ``redeliver()``.
+
+        Raises:
+            ValueError: an empty token, or one with control or non-ASCII characters.
+        """
+        self._token = _valid_token(access_token)
+        self._guard.resume(self.phone_number_id)
+
+    @property
+    def paused(self) -> bool:
+        """Whether sending is paused because Meta refuses the access token."""
+        return self._guard.is_paused(self.phone_number_id)
+
+    def _failure(self, response: httpx.Response) -> Failure:
         """Classify an error response from its status and Graph error body."""
         error = _graph_error(response)
         code = error.get("code")
-        code = code if isinstance(code, int) else None
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
         data = error.get("error_data")
         details = data.get("details") if isinstance(data, dict) else None
         text = str(error.get("message") or response.reason_phrase or "error")
         reason = f"HTTP {response.status_code}: {text}" + (f" ({details})" if details else "")
-        retry = response.status_code >= 500 or response.status_code == 429
-        retry = retry or code in RETRYABLE_CODES
-        return _Failure(reason, retry=retry, code=code, wait=_retry_after(response))
+        kind = classify(response.status_code, code)
+        return Failure(self._redact(reason), kind, code=code, wait=_retry_after(response))
 
     def _redact(self, text: object) -> str:
         # Belt and braces: a server or proxy might echo the token back in an error text.
         return str(text).replace(self._token, "[token]")
+
+
+_RETRIED = (ErrorClass.THROTTLED, ErrorClass.SERVER, ErrorClass.CONFIGURATION)
+"""Classes retried with backoff within one send."""
+
+
+CALLBACK_PREFIX = "flowhq:"
+"""Starts the ``biz_opaque_callback_data`` flowhq sends: ``flowhq:<conversation>:<ref>``."""
+
+
+def callback_data(identifier: str, ref: str) -> str:
+    """The ``biz_opaque_callback_data`` of a reply: its conversation and outbox entry."""
+    return f"{CALLBACK_PREFIX}{identifier}:{ref}"
+
+
+def entry_of(data: str | None) -> tuple[str, int, int] | None:
+    """``(conversation identifier, revision, seq)`` from a status's callback data, if ours."""
+    if data is None or not data.startswith(CALLBACK_PREFIX):
+        return None
+    identifier, _, ref = data.removeprefix(CALLBACK_PREFIX).rpartition(":")
+    revision, _, seq = ref.partition(".")
+    if not identifier or not revision.isdigit() or not seq.isdigit():
+        return None
+    return identifier, int(revision), int(seq)
 
 
 def _valid_token(token: str) -> str:

@@ -26,6 +26,7 @@ from flowhq.messaging.types import (
     MORE_PREFIX,
     TAG_SEPARATOR,
     OutboundMessage,
+    Template,
     decode_button_id,
     encode_button_id,
 )
@@ -47,14 +48,18 @@ __all__ = [
     "TAG_SUFFIX_LIMIT",
     "TEXT_LIMIT",
     "check_flow",
+    "is_user_id",
     "parse_more",
     "render",
     "shorten",
     "split_text",
+    "template_payload",
     "unique_titles",
 ]
 
 logger = logging.getLogger("flowhq.channels.whatsapp")
+
+_USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
 TEXT_LIMIT = 4096
 """Characters in one text message body."""
@@ -100,13 +105,16 @@ def render(
 
     Args:
         message: The reply to render.
-        to: The recipient's WhatsApp id (phone number).
+        to: The recipient: a WhatsApp phone id, or a business-scoped user id (sent as
+            ``recipient``, as Meta wants for users known only by it).
         preview_url: Let WhatsApp show a link preview in text messages.
         offset: With more than :data:`MAX_ROWS` options, the first option of the page shown.
 
     Returns:
         The JSON bodies to POST; empty when there is nothing to send (an empty text).
     """
+    if message.template is not None and not message.text:
+        return [_envelope(to, "template", template_payload(message.template))]
     if not message.buttons:
         return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
     options = _dedupe(message)
@@ -125,6 +133,31 @@ def render(
     payloads = [_text(to, chunk, preview_url) for chunk in before]
     payloads.append(_envelope(to, "interactive", interactive))
     return payloads
+
+
+def template_payload(template: Template) -> dict[str, Any]:
+    """The ``template`` object of a Cloud API message sending ``template``.
+
+    Its ``params`` fill the body's ``{{1}}``, ``{{2}}``, ... in order; its ``buttons`` are
+    the payloads of its quick-reply buttons, by index.
+    """
+    components: list[dict[str, Any]] = []
+    if template.params:
+        parameters = [{"type": "text", "text": param} for param in template.params]
+        components.append({"type": "body", "parameters": parameters})
+    for index, payload in enumerate(template.buttons):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": payload}],
+            }
+        )
+    content: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
+    if components:
+        content["components"] = components
+    return content
 
 
 def parse_more(payload: str) -> int | None:
@@ -195,11 +228,21 @@ def unique_titles(titles: Sequence[str], limit: int, *, taken: Sequence[str] = (
     return result
 
 
+def is_user_id(address: str) -> bool:
+    """Whether ``address`` is a business-scoped user id (``US.1349…``), not a phone number.
+
+    A BSUID is a two-letter country code, a dot, and letters and digits (a parent BSUID has
+    ``ENT.`` after the code); a WhatsApp phone id has digits only.
+    """
+    return _USER_ID.match(address) is not None
+
+
 def _envelope(to: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    # Meta takes a phone number as `to` and a business-scoped user id as `recipient`.
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": to,
+        "recipient" if is_user_id(to) else "to": to,
         "type": kind,
         kind: content,
     }

@@ -15,6 +15,7 @@ from flowhq.testing.whatsapp.fake_graph import (
 from flowhq.testing.whatsapp.payloads import (
     PHONE_NUMBER_ID,
     button_reply,
+    changed,
     delivery,
     list_reply,
     location,
@@ -31,6 +32,7 @@ __all__ = [  # noqa: RUF022
     "ReadRequest",
     "Refusal",
     "button_reply",
+    "changed",
     "delivery",
     "list_reply",
     "location",

@@ -6,7 +6,8 @@ refuses payloads WhatsApp would refuse (the limits of
 errors, and records what it accepted. Faults can be programmed: failing the next requests,
 refusing a recipient, answering slowly.
 
-Not a full Graph API: only ``text`` and ``interactive`` messages and read receipts. Safe to
+Not a full Graph API: only ``text``, ``interactive`` and ``template`` messages and read
+receipts (a template is accepted by its shape; the fake knows no approved templates). Safe to
 drive from a test thread while uvicorn serves it from another (state sits behind a lock).
 """
 
@@ -27,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from flowhq.channels.whatsapp import outbound as limits
+from flowhq.channels.whatsapp.outbound import is_user_id
 
 __all__ = ["Delivery", "FakeGraphApi", "ReadRequest", "Refusal", "refuse"]
 
@@ -56,7 +58,7 @@ class Delivery:
 
     Attributes:
         wamid: The message id it answered with.
-        to: The recipient.
+        to: The recipient: a phone number (``to``) or a BSUID (``recipient``).
         payload: The JSON body as posted.
     """
 
@@ -66,9 +68,12 @@ class Delivery:
 
     @property
     def text(self) -> str:
-        """The text body, or the body of an interactive message."""
-        if self.payload.get("type") == "text":
+        """The text body, the body of an interactive message, or ``template:<name>``."""
+        kind = self.payload.get("type")
+        if kind == "text":
             return str(self.payload["text"]["body"])
+        if kind == "template":
+            return f"template:{self.payload['template']['name']}"
         return str(self.payload["interactive"]["body"]["text"])
 
 
@@ -245,9 +250,9 @@ class FakeGraphApi:
         refusal = refuse(payload)
         if refusal is not None:
             if self.listener is not None:
-                self.listener(Refusal(str(payload.get("to", "")), payload, *refusal))
+                self.listener(Refusal(_addressee(payload), payload, *refusal))
             return _error(400, *refusal)
-        to = str(payload["to"])
+        to = _addressee(payload)
         wamid = f"wamid.{uuid.uuid4().hex}"
         delivery = Delivery(wamid, to, payload)
         with self._lock:
@@ -261,7 +266,7 @@ class FakeGraphApi:
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
+                "contacts": [_contact(to)],
                 "messages": [{"id": wamid}],
             }
         )
@@ -285,6 +290,16 @@ class _RefusalError(Exception):
         self.retry_after = retry_after
 
 
+def _addressee(payload: Mapping[str, Any]) -> str:
+    """Who a message is for: its ``to`` (a phone number) or ``recipient`` (a BSUID)."""
+    return str(payload.get("to") or payload.get("recipient") or "")
+
+
+def _contact(to: str) -> dict[str, str]:
+    """The ``contacts`` entry of Meta's answer: a BSUID comes back as ``user_id``."""
+    return {"input": to, "user_id": to} if is_user_id(to) else {"input": to, "wa_id": to}
+
+
 def _require(condition: object, code: int, details: str) -> None:
     if not condition:
         raise _RefusalError(code, details)
@@ -306,12 +321,19 @@ def _validate(payload: Mapping[str, Any]) -> None:
         100,
         "recipient_type must be 'individual'",
     )
-    _require(_text(payload.get("to")), 100, "'to' is required")
+    to, recipient = payload.get("to"), payload.get("recipient")
+    _require(_text(to) or _text(recipient), 100, "'to' or 'recipient' is required")
+    _require(not (_text(to) and _text(recipient)), 100, "give 'to' or 'recipient', not both")
+    if recipient is not None:
+        _require(is_user_id(str(recipient)), 100, "'recipient' is not a business-scoped user id")
     kind = payload.get("type", "text")
-    _require(kind in ("text", "interactive"), 100, f"the fake cannot send {kind!r} messages")
+    _require(kind in _KINDS, 100, f"the fake cannot send {kind!r} messages")
     content = _field(payload, kind, dict, 100)
     if kind == "text":
         _check_text(content.get("body"), limits.TEXT_LIMIT, "text.body")
+        return
+    if kind == "template":
+        _validate_template(content)
         return
     body = _field(content, "body", dict, 100)
     _check_text(body.get("text"), limits.BODY_LIMIT)
@@ -322,6 +344,23 @@ def _validate(payload: Mapping[str, Any]) -> None:
         _validate_list(action)
     else:
         raise _RefusalError(100, "interactive.type must be 'button' or 'list' in the fake")
+
+
+_KINDS = ("text", "interactive", "template")
+
+
+def _validate_template(template: Mapping[str, Any]) -> None:
+    """A template message: a name, a language code, components of known types."""
+    _require(_text(template.get("name")), 132001, "template name does not exist")
+    language = _field(template, "language", dict, 100)
+    _require(_text(language.get("code")), 132001, "template language code is missing")
+    for component in template.get("components", ()):
+        _require(isinstance(component, dict), 131008, "a component is not an object")
+        _require(component.get("type") in ("header", "body", "button"), 131009, "component type")
+        for parameter in component.get("parameters", ()):
+            _require(isinstance(parameter, dict), 131008, "a parameter is not an object")
+            kind = parameter.get("type")
+            _require(_text(parameter.get(kind)), 131008, f"parameter {kind!r} has no value")
 
 
 def _validate_buttons(action: Mapping[str, Any]) -> None:

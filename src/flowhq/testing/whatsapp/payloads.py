@@ -20,9 +20,12 @@ from typing import Any
 
 import orjson
 
+from flowhq.channels.whatsapp.outbound import is_user_id
+
 __all__ = [
     "PHONE_NUMBER_ID",
     "button_reply",
+    "changed",
     "delivery",
     "list_reply",
     "location",
@@ -45,18 +48,46 @@ def wamid() -> str:
     return f"wamid.test.{next(_sequence)}.{uuid.uuid4().hex[:12]}"
 
 
-def _message(sender: str, kind: str, message_id: str | None) -> Item:
+def _message(sender: str, kind: str, message_id: str | None, user_id: str | None = None) -> Item:
+    # A sender who hides their number behind a username comes as `from_user_id` only.
+    who = {"from_user_id": sender} if is_user_id(sender) else {"from": sender}
+    if user_id is not None:
+        who["from_user_id"] = user_id
     return {
-        "from": sender,
+        **who,
         "id": message_id or wamid(),
         "timestamp": str(int(time.time())),
         "type": kind,
     }
 
 
-def text(sender: str, body: str, *, message_id: str | None = None) -> Item:
-    """A text message from ``sender`` (a ``wa_id``: digits, no ``+``)."""
-    return {**_message(sender, "text", message_id), "text": {"body": body}}
+def text(
+    sender: str, body: str, *, message_id: str | None = None, user_id: str | None = None
+) -> Item:
+    """A text message from ``sender``.
+
+    Args:
+        sender: A ``wa_id`` (digits, no ``+``), or a business-scoped user id
+            (``US.1349…``) for a user whose number Meta withholds (``from_user_id`` only).
+        body: What the user typed.
+        message_id: The message's id (default: a fresh one).
+        user_id: The sender's BSUID besides their number (``from_user_id``).
+    """
+    return {**_message(sender, "text", message_id, user_id), "text": {"body": body}}
+
+
+def changed(sender: str, *, new_wa_id: str | None = None, new_user_id: str | None = None) -> Item:
+    """A system notice: ``sender`` changed number or business-scoped user id.
+
+    ``new_wa_id`` gives a ``user_changed_number`` notice, ``new_user_id`` a
+    ``user_changed_user_id`` one.
+    """
+    system: Item
+    if new_wa_id is not None:
+        system = {"body": "changed number", "new_wa_id": new_wa_id, "type": "user_changed_number"}
+    else:
+        system = {"body": "changed id", "user_id": new_user_id, "type": "user_changed_user_id"}
+    return {**_message(sender, "system", None), "system": system}
 
 
 def button_reply(sender: str, reply_id: str, title: str, *, message_id: str | None = None) -> Item:
@@ -94,26 +125,51 @@ def location(
     return {**_message(sender, "location", message_id), "location": place}
 
 
-def status(message_id: str, recipient: str, state: str, code: int | None = None) -> Item:
+def status(
+    message_id: str,
+    recipient: str,
+    state: str,
+    code: int | None = None,
+    *,
+    callback_data: str | None = None,
+) -> Item:
     """A delivery status of a sent message (``sent``, ``delivered``, ``read``, ``failed``).
 
-    A ``code`` adds Meta's error object, as a ``failed`` status carries.
+    A ``code`` adds Meta's error object, as a ``failed`` status carries. A ``recipient``
+    that is a business-scoped user id comes as ``recipient_user_id`` only, as Meta sends it
+    for users whose number is withheld; ``callback_data`` is the message's
+    ``biz_opaque_callback_data``.
     """
+    field = "recipient_user_id" if is_user_id(recipient) else "recipient_id"
     data: Item = {
         "id": message_id,
         "status": state,
         "timestamp": str(int(time.time())),
-        "recipient_id": recipient,
+        field: recipient,
     }
     if code is not None:
         data["errors"] = [{"code": code, "title": "Re-engagement message"}]
+    if callback_data is not None:
+        data["biz_opaque_callback_data"] = callback_data
     return data
+
+
+def _contact(message: Item, name: str, username: str | None) -> Item:
+    """The ``contacts`` entry of a message's sender, with what Meta knows of them."""
+    profile = {"name": name} if username is None else {"name": name, "username": username}
+    contact: Item = {"profile": profile}
+    if "from" in message:
+        contact["wa_id"] = message["from"]
+    if "from_user_id" in message:
+        contact["user_id"] = message["from_user_id"]
+    return contact
 
 
 def delivery(
     *changes: tuple[Sequence[Item], Sequence[Item]],
     phone_number_id: str = PHONE_NUMBER_ID,
     profile_name: str = "Test User",
+    username: str | None = None,
 ) -> bytes:
     """The body Meta posts: one entry per ``(messages, statuses)`` pair.
 
@@ -121,6 +177,7 @@ def delivery(
         changes: The messages and statuses of each entry.
         phone_number_id: The business number they were sent to.
         profile_name: The senders' WhatsApp profile name.
+        username: The senders' username (``@name``), if they adopted one.
 
     Returns:
         The JSON body, as bytes (sign exactly these bytes).
@@ -132,9 +189,7 @@ def delivery(
             "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
         }
         if messages:
-            value["contacts"] = [
-                {"profile": {"name": profile_name}, "wa_id": m["from"]} for m in messages
-            ]
+            value["contacts"] = [_contact(m, profile_name, username) for m in messages]
             value["messages"] = list(messages)
         if statuses:
             value["statuses"] = list(statuses)

@@ -1,0 +1,122 @@
+"""Who a WhatsApp update is from: one conversation per person, whatever id Meta gives.
+
+Meta knows a user by their phone number (``wa_id``) and by a business-scoped user id
+(BSUID, ``US.1349…``); a user who adopts a username may hide the number, and a user may
+change number (a new BSUID comes with it). :class:`Identities` maps every id of a person to
+one conversation through the store (:meth:`~flowhq.persistence.store.Store.link_identities`)
+and remembers where replies go now: the phone number when there is one, else the BSUID.
+
+- The first time ids appear together they are linked: a conversation started by phone
+  keeps its key when the BSUID shows up, and one started by BSUID keeps it when the number
+  does.
+- ``user_changed_number`` and ``user_changed_user_id`` notices link the new id to the
+  conversation of the old one, and replies follow to the new address.
+
+A process keeps what it learnt in a bounded cache, so a known sender costs no round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+
+import attrs
+
+from flowhq.channels.whatsapp._message import CHANNEL
+from flowhq.messaging.types import InboundMessage
+from flowhq.persistence.store import Store
+
+__all__ = ["Identities"]
+
+logger = logging.getLogger("flowhq.channels.whatsapp")
+
+CACHE_SIZE = 50_000
+"""Ids whose conversation (and conversations whose address) a process remembers."""
+
+
+class Identities:
+    """Maps the ids of WhatsApp users to their conversations, and conversations to addresses.
+
+    Args:
+        store: Where the mapping lives (shared by every process of the bot).
+        cache_size: How many ids and addresses this process remembers.
+    """
+
+    def __init__(self, store: Store, *, cache_size: int = CACHE_SIZE) -> None:
+        self.store = store
+        self.cache_size = cache_size
+        self._canonical: OrderedDict[str, str] = OrderedDict()
+        self._address: OrderedDict[str, str] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"Identities(cached={len(self._canonical)})"
+
+    async def resolve(self, message: InboundMessage) -> InboundMessage:
+        """``message`` addressed to its person's conversation.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached (keep the update for later).
+        """
+        ids, address = _ids_of(message)
+        canonical = self._known(ids, address)
+        if canonical is None:
+            canonical = await self.store.link_identities(CHANNEL, ids, address=address)
+            if message.kind == "system":
+                logger.info("WhatsApp: a user's id changed; their conversation follows")
+            for identifier in ids:
+                _remember(self._canonical, identifier, canonical, self.cache_size)
+            if address is not None:
+                _remember(self._address, canonical, address, self.cache_size)
+        if canonical == message.identifier:
+            return message
+        return attrs.evolve(message, identifier=canonical)
+
+    def _known(self, ids: list[str], address: str | None) -> str | None:
+        """The conversation when this process already knows every id and the address."""
+        found = {self._canonical.get(identifier) for identifier in ids}
+        if len(found) != 1:
+            return None
+        canonical = found.pop()
+        if canonical is None or (address is not None and self._address.get(canonical) != address):
+            return None
+        return canonical
+
+    async def address(self, identifier: str) -> str:
+        """Where replies to the conversation ``identifier`` go: phone number or BSUID.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached.
+        """
+        address = self._address.get(identifier)
+        if address is None:
+            address = await self.store.identity_address(CHANNEL, identifier) or identifier
+            _remember(self._address, identifier, address, self.cache_size)
+        return address
+
+
+def _ids_of(message: InboundMessage) -> tuple[list[str], str | None]:
+    """The ids a message names its sender by (the conversation's first), and the address."""
+    ids = [message.identifier]
+    if message.user_id and message.user_id not in ids:
+        ids.append(message.user_id)
+    address: str | None = message.identifier
+    system = message.data.get("system") if message.kind == "system" else None
+    if isinstance(system, Mapping):
+        new_number = system.get("new_wa_id")
+        new_user_id = system.get("user_id") or system.get("new_user_id")
+        for new in (new_number, new_user_id):
+            if isinstance(new, str) and new and new not in ids:
+                ids.append(new)
+        if isinstance(new_number, str) and new_number:
+            address = new_number
+        elif isinstance(new_user_id, str) and new_user_id and message.identifier == message.user_id:
+            address = new_user_id  # known by BSUID only: the new one is the address now
+    return ids, address
+
+
+def _remember(cache: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
