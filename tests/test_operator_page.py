@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import io
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -36,9 +37,11 @@ from flowhq.cli import build_parser
 from flowhq.cli import inbox as inbox_command
 from flowhq.cli._common import CliError
 from flowhq.dev.access import Access
+from flowhq.dev.app import FlowSource, console_app
 from flowhq.dev.operator import OutboxMessenger, inbox_app
 from flowhq.testing import ManualClock
 from flowhq.testing.whatsapp import FakeGraphApi
+from tests.support import served
 from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 ANA, BEA = "15550001001", "15550001002"
@@ -338,3 +341,39 @@ async def test_beyond_loopback_the_command_generates_a_token_shown_once(redis_ur
         info = await client.get("/api/inbox/info", headers={"authorization": f"Bearer {token}"})
         assert info.json()["delivery"] == "outbox"
         assert token not in info.text
+
+
+def chat_texts(client: httpx.Client, user: str, count: int) -> list[str]:
+    """The simulated chat's bubbles once it has ``count`` (or after ten seconds)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [str(e["text"]) for e in client.get(f"/api/chat/{user}").json()["entries"]]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_the_consoles_inbox_tab_answers_the_simulated_users() -> None:
+    app = console_app(FlowSource.of([Clinic]), [Clinic], reload_every=0)
+    with served(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as console:
+        user = console.get("/api/info").json()["users"][0]
+        console.post(f"/api/chat/{user}/text", json={"text": "hi"})
+        chat_texts(console, user, 2)
+        tap = {"id": "talk", "title": "Talk to us", "row": False}
+        console.post(f"/api/chat/{user}/tap", json=tap)
+        assert chat_texts(console, user, 4)[-1] == "A receptionist will answer you here."
+        console.post(f"/api/chat/{user}/text", json={"text": "are you there?"})
+
+        listed = console.get("/api/inbox/paused").json()["items"]
+        assert [(item["identifier"], item["results"]) for item in listed] == [
+            (user, ["resumed", "booked"])
+        ]
+        assert console.get("/api/inbox/info").json()["delivery"] == "console"
+        key = listed[0]["key"]
+        reply = {"key": key, "text": "Yes, Eva here.", "agent": "Eva"}
+        assert console.post("/api/inbox/reply", json=reply).json()["delivery"] == "sent"
+        assert chat_texts(console, user, 6)[-1] == "Yes, Eva here."
+        console.post("/api/inbox/resume", json={"key": key, "result": "resumed"})
+        texts = chat_texts(console, user, 8)
+        assert texts[-2:] == ["Thanks for waiting! Anything else?", "How can we help?"]
+        assert console.get("/api/inbox/paused").json()["items"] == []
