@@ -125,13 +125,13 @@ function skeleton() {
     { type: "button", "data-testid": "inbox-pause-this", hidden: true },
     "Pause this conversation",
   );
-  view.actions = el(
-    "div",
-    { class: "inbox-actions" },
+  view.giveBack = el(
+    "span",
+    { class: "inbox-give-back" },
     el("label", {}, "Give it back to the bot with ", view.result),
     view.resume,
-    view.pauseThis,
   );
+  view.actions = el("div", { class: "inbox-actions" }, view.giveBack, view.pauseThis);
   view.detail = el(
     "section",
     { class: "inbox-detail", "data-testid": "inbox-detail", hidden: true },
@@ -159,8 +159,10 @@ function skeleton() {
 }
 
 export function mountInbox(root) {
-  if (root.dataset.mounted) return;
-  root.dataset.mounted = "yes";
+  if (root.inbox) {
+    root.inbox.refresh(); // shown again: catch up at once
+    return root.inbox;
+  }
   const view = skeleton();
   root.replaceChildren(view.root);
   const page = { selected: null, paused: [], now: 0, readAt: 0, shownCount: -1 };
@@ -222,6 +224,7 @@ export function mountInbox(root) {
       ? ` paused ${waited(serverNow() - paused.since_epoch)} ago${paused.flow ? ` in ${paused.flow}` : ""}`
       : " not in the paused list: the bot answers it";
     view.pauseThis.hidden = Boolean(paused);
+    view.giveBack.hidden = !paused;
   }
 
   function renderTranscript(entries) {
@@ -340,8 +343,9 @@ export function mountInbox(root) {
     view.notice.dataset.delivery = info.delivery;
   });
   refresh().then(() => (root.dataset.ready = "yes"));
-  setInterval(refresh, POLL_MS);
-  return { select, refresh, pause };
+  setInterval(() => root.closest("[hidden]") || refresh(), POLL_MS); // a hidden tab rests
+  root.inbox = { select, refresh, pause };
+  return root.inbox;
 }
 
 const standalone = document.querySelector("[data-inbox-standalone]");
