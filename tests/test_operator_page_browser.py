@@ -200,9 +200,10 @@ def test_flowhq_inbox_alone_leaves_replies_to_the_bots_workers(
         by_test_id(page, "inbox-send").click()
         expect(by_test_id(page, "inbox-status")).to_contain_text("left to the bot's workers")
         by_test_id(page, "inbox-result").select_option("booked")
+        expect(item).to_contain_text("0 unanswered")
+        screenshot(page, "operator-page")
         by_test_id(page, "inbox-resume").click()
         expect(by_test_id(page, "inbox-empty")).to_be_visible()
-        screenshot(page, "operator-page")
         log = (tmp_path / "flowhq-inbox.log").read_text()
         assert token not in log
         assert USER not in log
