@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import httpx
 import pytest
 
@@ -38,7 +39,8 @@ from flowhq.cli import inbox as inbox_command
 from flowhq.cli._common import CliError
 from flowhq.dev.access import Access
 from flowhq.dev.app import FlowSource, console_app
-from flowhq.dev.operator import OutboxMessenger, inbox_app
+from flowhq.dev.operator import OutboxMessenger, inbox_app, resume_results
+from flowhq.runtime.records import PausedConversation
 from flowhq.testing import ManualClock
 from flowhq.testing.whatsapp import FakeGraphApi
 from tests.support import served
@@ -377,3 +379,37 @@ def test_the_consoles_inbox_tab_answers_the_simulated_users() -> None:
         texts = chat_texts(console, user, 8)
         assert texts[-2:] == ["Thanks for waiting! Anything else?", "How can we help?"]
         assert console.get("/api/inbox/paused").json()["items"] == []
+
+
+async def test_a_reply_outside_the_service_window_is_said_not_sent(store: RedisStore) -> None:
+    clock = ManualClock(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    messenger = RecordingMessenger(service_window=24 * 3600)
+    hq = Headquarters(flows=[Clinic], store=store, messenger=messenger, clock=clock)
+    await hq.handle(inbound(ANA, "a1", "hi"))
+    await hq.handle(inbound(ANA, "a2", "Talk to us", payload="talk"))
+    key = f"whatsapp:{ANA}"
+    async with page_client(hq) as page:
+        reply = await post(page, "reply", {"key": key, "text": "Hello!", "agent": "Eva"})
+        assert reply.json()["delivery"] == "sent"
+        clock.advance(timedelta(hours=25))
+        reply = await post(page, "reply", {"key": key, "text": "Still there?", "agent": "Eva"})
+        assert reply.json()["delivery"].startswith("not sent: outside the channel's")
+    assert messenger.texts()[-1] == "Hello!"
+    await hq.aclose()
+
+
+def test_resume_results_come_from_the_handoff_state_wherever_it_is() -> None:
+    flows: dict[str, type[Flow]] = {"clinic": Clinic}
+    paused = PausedConversation(
+        channel="whatsapp",
+        identifier=ANA,
+        since="2026-12-01T09:00:00+00:00",
+        reason="handoff",
+        state="human",
+        flow=None,  # the flow it is in is unknown: the state is looked up in every flow
+        last_inbound_at=None,
+        waiting=0,
+    )
+    assert resume_results(flows, paused) == ["resumed", "booked"]
+    assert resume_results(flows, attrs.evolve(paused, state="renamed")) == ["resumed"]
+    assert resume_results(flows, attrs.evolve(paused, state=None)) == ["resumed"]

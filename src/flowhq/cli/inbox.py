@@ -70,7 +70,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def build(
-    args: argparse.Namespace, stdout: TextIO, env: Mapping[str, str] = os.environ
+    args: argparse.Namespace, stdout: TextIO, *, env: Mapping[str, str] = os.environ
 ) -> Starlette:
     """The page's app, after printing its address and how replies leave."""
     try:

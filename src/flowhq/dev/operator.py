@@ -42,6 +42,7 @@ from flowhq.errors import (
 from flowhq.headquarters import Headquarters
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
+from flowhq.runtime.delivery import WINDOW_CLOSED
 from flowhq.runtime.records import Outcome, PausedConversation
 from flowhq.statecharts.flow import Flow
 
@@ -223,7 +224,7 @@ class Inbox:
         outcome = await self.headquarters().reply_as_agent(
             key.channel, key.identifier, _text(body, "text"), agent=agent
         )
-        return JSONResponse(self._done(outcome))
+        return JSONResponse(await self._done(outcome, key))
 
     async def resume(self, request: Request) -> Response:
         """Give ``{"key", "result"}`` back to the bot (``result`` default: ``resumed``)."""
@@ -231,7 +232,7 @@ class Inbox:
         key = ConversationKey.parse(_text(body, "key"))
         result = _optional_text(body, "result") or RESUMED
         outcome = await self.headquarters().resume(key.channel, key.identifier, result)
-        return JSONResponse(self._done(outcome))
+        return JSONResponse(await self._done(outcome, key))
 
     async def pause(self, request: Request) -> Response:
         """Pause ``{"channel", "identifier", "reason"}`` wherever it stands."""
@@ -239,24 +240,37 @@ class Inbox:
         channel, identifier = _text(body, "channel"), _text(body, "identifier")
         reason = _optional_text(body, "reason")
         outcome = await self.headquarters().pause(channel, identifier, reason=reason)
-        shown = self._done(outcome)
-        shown["key"] = str(ConversationKey(channel, identifier))
+        key = ConversationKey(channel, identifier)
+        shown = await self._done(outcome, key)
+        shown["key"] = str(key)
         return JSONResponse(shown)
 
-    def _done(self, outcome: Outcome) -> dict[str, Any]:
+    async def _done(self, outcome: Outcome, key: ConversationKey) -> dict[str, Any]:
         """What a write did: its revision, whether the bot is paused, how replies left."""
-        if self.delivery == "outbox":
-            sent = "left to the bot's workers" if outcome.replies else "nothing to send"
+        if not outcome.replies:
+            sent = "nothing to send"
+        elif self.delivery == "outbox":
+            sent = "left to the bot's workers"
         elif outcome.delivered is False:
-            sent = "not sent yet: it stays in the outbox and is sent again"
+            sent = await self._not_sent(key)
         else:
-            sent = "sent" if outcome.replies else "nothing to send"
+            sent = "sent"
         return {
             "revision": outcome.revision,
             "paused": outcome.paused,
             "replies": [reply.text for reply in outcome.replies],
             "delivery": sent,
         }
+
+    async def _not_sent(self, key: ConversationKey) -> str:
+        """Why replies did not leave: the channel's window closed, or a failure (retried)."""
+        hq = self.headquarters()
+        window = getattr(hq.messenger, "service_window", None)
+        if window is not None:
+            last = _epoch(await hq.last_inbound(key.channel, key.identifier))
+            if last is None or self.now() - last > float(window):
+                return f"not sent: {WINDOW_CLOSED}"
+        return "not sent yet: it stays in the outbox and is sent again"
 
 
 def inbox_app(
