@@ -29,6 +29,7 @@ from flowhq import (
     Headquarters,
     InboundMessage,
     Message,
+    PausedConversation,
     Prompt,
     RecordingMessenger,
     RedisStore,
@@ -40,7 +41,6 @@ from flowhq.cli._common import CliError
 from flowhq.dev.access import Access
 from flowhq.dev.app import FlowSource, console_app
 from flowhq.dev.operator import OutboxMessenger, inbox_app, resume_results
-from flowhq.runtime.records import PausedConversation
 from flowhq.testing import ManualClock
 from flowhq.testing.whatsapp import FakeGraphApi
 from tests.support import served
