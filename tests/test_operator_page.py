@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from flowhq import (
     Choice,
@@ -311,17 +313,28 @@ def parse(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(["inbox", "tests.test_operator_page:Clinic", *argv])
 
 
+@contextlib.asynccontextmanager
+async def serving(app: Starlette, base_url: str = PAGE) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` inside its lifespan (which closes its Headquarters)."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client,
+    ):
+        yield client
+
+
 async def test_the_command_says_how_replies_leave(redis_url: str) -> None:
     out = io.StringIO()
     args = parse("--redis", redis_url)
-    inbox_command.build(args, out, env={})
-    lines = out.getvalue().splitlines()
+    async with serving(inbox_command.build(args, out, env={})):
+        lines = out.getvalue().splitlines()
     assert lines[0].startswith("flowhq inbox: http://127.0.0.1:8766/  (clinic;")
-    assert "committed to the outbox and sent by the bot's own workers" in lines[-1]
+    assert lines[1].startswith("replies: agent replies are committed to the outbox and sent")
 
     out = io.StringIO()
     env = {"WHATSAPP_TOKEN": FAKE_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID}
-    inbox_command.build(args, out, env=env)
+    async with serving(inbox_command.build(args, out, env=env)) as page:
+        assert (await page.get("/api/inbox/info")).json()["delivery"] == "whatsapp"
     assert "sent through the WhatsApp Cloud API from here" in out.getvalue()
     assert FAKE_TOKEN not in out.getvalue()
 
@@ -336,9 +349,7 @@ async def test_beyond_loopback_the_command_generates_a_token_shown_once(redis_ur
     text = out.getvalue()
     token = text.split("?token=")[1].split()[0]
     assert text.count(token) == 1
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9999"
-    ) as client:
+    async with serving(app, "http://127.0.0.1:9999") as client:
         assert (await client.get("/api/inbox/info")).status_code == 401
         info = await client.get("/api/inbox/info", headers={"authorization": f"Bearer {token}"})
         assert info.json()["delivery"] == "outbox"
@@ -413,3 +424,24 @@ def test_resume_results_come_from_the_handoff_state_wherever_it_is() -> None:
     assert resume_results(flows, paused) == ["resumed", "booked"]
     assert resume_results(flows, attrs.evolve(paused, state="renamed")) == ["resumed"]
     assert resume_results(flows, attrs.evolve(paused, state=None)) == ["resumed"]
+
+
+@pytest.mark.parametrize("ttl", [None, 3600])
+async def test_the_page_keeps_the_bots_ttl_when_given(
+    redis_url: str, store: RedisStore, ttl: int | None
+) -> None:
+    bot = Headquarters(flows=[Clinic], store=store, messenger=RecordingMessenger(), ttl=3600)
+    await bot.handle(inbound(ANA, "a1", "hi"))
+    name = store.keys.key(ConversationKey("whatsapp", ANA))
+    out = io.StringIO()
+    argv = ["--redis", redis_url, *([] if ttl is None else ["--ttl", str(ttl)])]
+    async with serving(inbox_command.build(parse(*argv), out, env={})) as page:
+        body = {"channel": "whatsapp", "identifier": ANA}
+        assert (await page.post("/api/inbox/pause", json=body)).is_success
+    left = await store.client.pttl(name)
+    if ttl is None:
+        assert left == -1  # kept without expiry, as the start-up line warns
+        assert "no --ttl" in out.getvalue()
+    else:
+        assert 0 < left <= 3600 * 1000
+        assert "no --ttl" not in out.getvalue()

@@ -25,6 +25,8 @@ from flowhq.dev.access import Access, needs_token
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from flowhq.messaging.messenger import Messenger
+
 __all__ = ["ACCESS_TOKEN", "GRAPH_URL", "PHONE_NUMBER_ID", "add_parser", "build", "run"]
 
 TOKEN_VARIABLE = "FLOWHQ_INBOX_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -48,6 +50,20 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     inbox.add_argument("flows", nargs="+", metavar="MODULE:Flow", help="the bot's flows")
     add_redis_options(inbox, help="the bot's Redis", required=True)
     add_api_options(inbox)
+    inbox.add_argument(
+        "--ttl",
+        type=int,
+        metavar="SECONDS",
+        help="the bot's Headquarters(ttl=...): conversations the page writes keep it "
+        "(default: none, they are kept without expiry)",
+    )
+    inbox.add_argument(
+        "--transcript",
+        type=int,
+        default=50,
+        metavar="N",
+        help="the bot's Headquarters(transcript=...) (default 50)",
+    )
     inbox.add_argument(
         "--host",
         default="127.0.0.1",
@@ -74,8 +90,7 @@ def build(
 ) -> Starlette:
     """The page's app, after printing its address and how replies leave."""
     try:
-        from flowhq.channels.whatsapp import WhatsAppMessenger  # noqa: PLC0415
-        from flowhq.dev.operator import OutboxMessenger, inbox_app  # noqa: PLC0415
+        from flowhq.dev.operator import inbox_app  # noqa: PLC0415
         from flowhq.headquarters import Headquarters  # noqa: PLC0415
     except ImportError as exc:
         raise CliError(f"the inbox needs pip install 'flowhq[console]' ({exc})") from None
@@ -88,22 +103,17 @@ def build(
         access = Access.serving(args.host, allowed_hosts=args.allowed_host, token=token)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    credentials = env.get(ACCESS_TOKEN, ""), env.get(PHONE_NUMBER_ID, "")
-    if any(credentials) and not all(credentials):
-        raise CliError(f"set both {ACCESS_TOKEN} and {PHONE_NUMBER_ID}, or neither")
-    messenger: WhatsAppMessenger | OutboxMessenger
-    if all(credentials):
-        messenger = WhatsAppMessenger(
-            access_token=credentials[0],
-            phone_number_id=credentials[1],
-            base_url=env.get(GRAPH_URL) or "https://graph.facebook.com",
-        )
-        delivery, notice = "whatsapp", SENT_HERE
-    else:
-        messenger, delivery, notice = OutboxMessenger(), "outbox", SENT_BY_WORKERS
+    messenger, delivery, notice = _messenger(env)
     # The bot's tokens are read and written back as stored (encrypted ones stay encrypted).
     store = redis_store(args.redis, cluster=args.cluster, inspect=True)
-    hq = Headquarters(flows=flows, store=store, messenger=messenger, api=api_client(args))
+    hq = Headquarters(
+        flows=flows,
+        store=store,
+        messenger=messenger,
+        api=api_client(args),
+        ttl=args.ttl,
+        transcript=args.transcript,
+    )
     app = inbox_app(hq, access=access, delivery=delivery, notice=notice)
     # The only place a generated token is ever written: this line, once.
     page = address(args.host, args.port) + (f"?token={token}" if generated else "")
@@ -114,8 +124,29 @@ def build(
     if token and not generated:
         print("(the page needs your token: add ?token=TOKEN to the address)", file=stdout)
     print(f"replies: {notice}", file=stdout)
+    if args.ttl is None:
+        print("(no --ttl: the conversations the page writes are kept without expiry; give the "
+              "bot's ttl)", file=stdout)  # fmt: skip
     stdout.flush()
     return app
+
+
+def _messenger(env: Mapping[str, str]) -> tuple[Messenger, str, str]:
+    """How replies leave: WhatsApp with credentials, else the bot's workers send them."""
+    from flowhq.channels.whatsapp import WhatsAppMessenger  # noqa: PLC0415
+    from flowhq.dev.operator import OutboxMessenger  # noqa: PLC0415
+
+    credentials = env.get(ACCESS_TOKEN, ""), env.get(PHONE_NUMBER_ID, "")
+    if any(credentials) and not all(credentials):
+        raise CliError(f"set both {ACCESS_TOKEN} and {PHONE_NUMBER_ID}, or neither")
+    if not all(credentials):
+        return OutboxMessenger(), "outbox", SENT_BY_WORKERS
+    messenger = WhatsAppMessenger(
+        access_token=credentials[0],
+        phone_number_id=credentials[1],
+        base_url=env.get(GRAPH_URL) or "https://graph.facebook.com",
+    )
+    return messenger, "whatsapp", SENT_HERE
 
 
 def run(args: argparse.Namespace, stdout: TextIO) -> int:
