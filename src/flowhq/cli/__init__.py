@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from flowhq.cli import chat, check, dev, diagram, state
+from flowhq.cli import chat, check, dev, diagram, inbox, state
 from flowhq.cli._common import CliError
 from flowhq.errors import FlowError
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``flowhq``."""
     parser = argparse.ArgumentParser(prog="flowhq", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (chat, dev, diagram, state, check):
+    for command in (chat, dev, inbox, diagram, state, check):
         command.add_parser(commands)
     return parser
 
@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": lambda: check.run(args, sys.stdout),
         "dev": lambda: dev.run(args, sys.stdout),
         "diagram": lambda: diagram.run(args, sys.stdout, sys.stderr),
+        "inbox": lambda: inbox.run(args, sys.stdout),
         "state": lambda: state.run(args, sys.stdin, sys.stdout),
     }
     try:

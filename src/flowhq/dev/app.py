@@ -32,9 +32,11 @@ from flowhq.dev.access import Access
 from flowhq.dev.events import EventBus, sse
 from flowhq.dev.guard import Guard
 from flowhq.dev.inspector import Inspector
+from flowhq.dev.operator import Inbox
 from flowhq.dev.simulator import Simulator
 from flowhq.dev.time_control import describe_timer
 from flowhq.errors import FlowError, InputError
+from flowhq.headquarters import Headquarters
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.memory import MemoryStore
 from flowhq.persistence.store import Store
@@ -47,6 +49,7 @@ __all__ = ["Console", "FlowSource", "console_app"]
 logger = logging.getLogger("flowhq.dev")
 
 STATIC = Path(__file__).parent / "static"
+INBOX_NOTICE = "Agent replies reach the simulated chat through the fake WhatsApp API."
 
 
 class FlowSource:
@@ -160,9 +163,11 @@ class Console:
         self.access = access
         self.reload_every = reload_every
         self.stop = asyncio.Event()
+        self.inbox = Inbox(self.headquarters, delivery="console", notice=INBOX_NOTICE)
         self.app = Starlette(
             routes=[
                 Route("/", self.index),
+                Mount("/api/inbox", routes=self.inbox.routes()),  # the Inbox tab
                 Mount("/api", routes=self._api_routes()),
                 Mount("/static", StaticFiles(directory=STATIC), name="static"),
             ],
@@ -191,6 +196,12 @@ class Console:
             ),
             Route("/funnel/{flow}", json_errors(self.funnel)),
         ]
+
+    def headquarters(self) -> Headquarters:
+        """The simulator's Headquarters (the Inbox tab answers its conversations)."""
+        if self.simulator.hq is None:
+            raise FlowError("the simulator is not running (reloading the flows?)")
+        return self.simulator.hq
 
     def flow(self, name: str | None) -> type[Flow]:
         """A loaded flow by name (default: the entry flow)."""

@@ -1,6 +1,8 @@
 // flowhq dev: the console page. Plain DOM, one module, no build step.
 // The backend's API is in src/flowhq/dev/app.py; events come from /api/events (SSE).
 
+import { mountInbox } from "./inbox.js";
+
 const $ = (selector) => document.querySelector(selector);
 const token = new URLSearchParams(location.search).get("token");
 const tokenQuery = token ? `?token=${encodeURIComponent(token)}` : "";
@@ -917,6 +919,8 @@ function showTab(name) {
     tab.classList.toggle("selected", tab.dataset.tab === name);
   $("#simulator").hidden = name !== "simulator";
   $("#inspector").hidden = name !== "inspector";
+  $("#inbox").hidden = name !== "inbox";
+  if (name === "inbox") mountInbox($("#inbox"));
   if (name === "inspector") {
     listConversations();
     refreshFunnel();

@@ -1,0 +1,161 @@
+"""``flowhq inbox``: the operator page, where people answer conversations the bot handed over.
+
+Needs ``pip install 'flowhq[console]'`` (Starlette and uvicorn). See docs/operator-page.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TextIO
+
+from flowhq.cli._common import (
+    CliError,
+    add_api_options,
+    add_redis_options,
+    api_client,
+    load_flow,
+    redis_store,
+)
+from flowhq.cli.dev import address, is_local
+from flowhq.dev.access import Access, needs_token
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from flowhq.messaging.messenger import Messenger
+
+__all__ = ["ACCESS_TOKEN", "GRAPH_URL", "PHONE_NUMBER_ID", "add_parser", "build", "run"]
+
+TOKEN_VARIABLE = "FLOWHQ_INBOX_TOKEN"  # noqa: S105 - the variable's name, not a token
+ACCESS_TOKEN = "WHATSAPP_TOKEN"  # noqa: S105 - the variable's name, not a token
+PHONE_NUMBER_ID = "WHATSAPP_PHONE_NUMBER_ID"
+GRAPH_URL = "WHATSAPP_GRAPH_URL"
+
+SENT_BY_WORKERS = (
+    f"agent replies are committed to the outbox and sent by the bot's own workers (their "
+    f"redelivery, or the conversation's next message); set {ACCESS_TOKEN} and "
+    f"{PHONE_NUMBER_ID} to send them from here"
+)
+SENT_HERE = "agent replies are sent through the WhatsApp Cloud API from here, after each commit"
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``inbox`` and its options."""
+    inbox = commands.add_parser(
+        "inbox", help="operator page: answer paused conversations, pause, resume"
+    )
+    inbox.add_argument("flows", nargs="+", metavar="MODULE:Flow", help="the bot's flows")
+    add_redis_options(inbox, help="the bot's Redis", required=True)
+    add_api_options(inbox)
+    inbox.add_argument(
+        "--ttl",
+        type=int,
+        metavar="SECONDS",
+        help="the bot's Headquarters(ttl=...): conversations the page writes keep it "
+        "(default: none, they are kept without expiry)",
+    )
+    inbox.add_argument(
+        "--transcript",
+        type=int,
+        default=50,
+        metavar="N",
+        help="the bot's Headquarters(transcript=...) (default 50)",
+    )
+    inbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (beyond loopback, the page needs the token)",
+    )
+    inbox.add_argument("--port", type=int, default=8766, help="port to listen on")
+    inbox.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another name the page is served as (repeatable; others are refused)",
+    )
+    inbox.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE) or None,  # set but empty: not given
+        help=f"access token the page must carry (default: ${TOKEN_VARIABLE}; generated when "
+        "listening beyond loopback or using a non-local Redis)",
+    )
+
+
+def build(
+    args: argparse.Namespace, stdout: TextIO, *, env: Mapping[str, str] = os.environ
+) -> Starlette:
+    """The page's app, after printing its address and how replies leave."""
+    try:
+        from flowhq.dev.operator import inbox_app  # noqa: PLC0415
+        from flowhq.headquarters import Headquarters  # noqa: PLC0415
+    except ImportError as exc:
+        raise CliError(f"the inbox needs pip install 'flowhq[console]' ({exc})") from None
+    flows = [load_flow(target) for target in args.flows]
+    token, generated = args.token, False
+    redis_is_local = is_local(args.redis)
+    if token is None and needs_token(args.host, redis_is_local=redis_is_local):
+        token, generated = secrets.token_urlsafe(24), True
+    try:
+        access = Access.serving(args.host, allowed_hosts=args.allowed_host, token=token)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    messenger, delivery, notice = _messenger(env)
+    # The bot's tokens are read and written back as stored (encrypted ones stay encrypted).
+    store = redis_store(args.redis, cluster=args.cluster, inspect=True)
+    hq = Headquarters(
+        flows=flows,
+        store=store,
+        messenger=messenger,
+        api=api_client(args),
+        ttl=args.ttl,
+        transcript=args.transcript,
+    )
+    app = inbox_app(hq, access=access, delivery=delivery, notice=notice)
+    # The only place a generated token is ever written: this line, once.
+    page = address(args.host, args.port) + (f"?token={token}" if generated else "")
+    print(f"flowhq inbox: {page}  ({', '.join(f.name for f in flows)}; Ctrl-C stops)", file=stdout)
+    if generated:
+        reason = f"listening on {args.host}" if redis_is_local else "a non-local Redis"
+        print(f"({reason}: the page needs the token above, shown only here)", file=stdout)
+    if token and not generated:
+        print("(the page needs your token: add ?token=TOKEN to the address)", file=stdout)
+    print(f"replies: {notice}", file=stdout)
+    if args.ttl is None:
+        print("(no --ttl: the conversations the page writes are kept without expiry; give the "
+              "bot's ttl)", file=stdout)  # fmt: skip
+    stdout.flush()
+    return app
+
+
+def _messenger(env: Mapping[str, str]) -> tuple[Messenger, str, str]:
+    """How replies leave: WhatsApp with credentials, else the bot's workers send them."""
+    from flowhq.channels.whatsapp import WhatsAppMessenger  # noqa: PLC0415
+    from flowhq.dev.operator import OutboxMessenger  # noqa: PLC0415
+
+    credentials = env.get(ACCESS_TOKEN, ""), env.get(PHONE_NUMBER_ID, "")
+    if any(credentials) and not all(credentials):
+        raise CliError(f"set both {ACCESS_TOKEN} and {PHONE_NUMBER_ID}, or neither")
+    if not all(credentials):
+        return OutboxMessenger(), "outbox", SENT_BY_WORKERS
+    messenger = WhatsAppMessenger(
+        access_token=credentials[0],
+        phone_number_id=credentials[1],
+        base_url=env.get(GRAPH_URL) or "https://graph.facebook.com",
+    )
+    return messenger, "whatsapp", SENT_HERE
+
+
+def run(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Serve the page until Ctrl-C."""
+    app = build(args, stdout)
+    import uvicorn  # noqa: PLC0415 - only the pages need it; build() checked it is there
+
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", access_log=False
+    )
+    uvicorn.Server(config).run()
+    return 0
