@@ -37,9 +37,9 @@ from flowhq import (
 )
 from flowhq.cli import main
 from flowhq.diagrams import extract, render, to_dot, to_mermaid
-from scripts.regenerate_diagrams import stale
 from flowhq.errors import GraphvizError
 from flowhq.testing import no_api
+from scripts.regenerate_diagrams import stale
 from tests.flows import Age, Menu, Nested
 
 ROOT = Path(__file__).resolve().parent.parent
