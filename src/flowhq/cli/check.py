@@ -60,4 +60,10 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
             print(f"  {line}", file=stdout)
     for source, target, event in missing:
         print(f"not covered: {source} --{event}--> {target}", file=stdout)
+    for state, kind in plan.no_examples.items():
+        print(
+            f"no examples: state {state!r} ({kind}) gives no example inputs, so its results "
+            "cannot be generated; implement examples() (docs/components.md)",
+            file=stdout,
+        )
     return 1 if missing else 0

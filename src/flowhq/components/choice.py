@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import StateManager
 from flowhq.statecharts.checks import handles
 
-from .base import AnswerComponent, Delay, Reminders
+from .base import AnswerComponent, Delay, Example, Reminders
 
 __all__ = ["MAX_OPTION_ID", "Choice", "option_result"]
 
@@ -140,6 +140,10 @@ class Choice(AnswerComponent):
         """The result picking ``option`` finishes with: its own when handled, else ``chosen``."""
         result = self.results_by_option[option]
         return result if result in self._own_results else "chosen"
+
+    def examples(self, state_manager: StateManager) -> Sequence[Example]:
+        """Each option's id, with the result picking it finishes with."""
+        return tuple(Example(option, self.result_for(option)) for option in self.options)
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Send the menu and wait."""

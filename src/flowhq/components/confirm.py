@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import Role, StateManager
 
-from .base import ComponentBase, Delay, Reminders
+from .base import Component, Delay, Example, Reminders
 
 __all__ = ["NO_WORDS", "YES_WORDS", "Confirm", "normalize_answer"]
 
@@ -42,7 +42,7 @@ def normalize_answer(text: str) -> str:
     return _SPACES.sub(" ", folded).strip(" .!?,;:¡¿")
 
 
-class Confirm(ComponentBase):
+class Confirm(Component):
     """Ask a yes/no question; finish ``yes`` or ``no``. Writes nothing but the gate's result.
 
     The user may press a button, type its number, or answer in words or emoji: the flow's
@@ -114,6 +114,10 @@ class Confirm(ComponentBase):
     def describe(self) -> str:
         """Kind, question and the two answers."""
         return f"{self.kind}: {self.text.text} [{self.yes_title} / {self.no_title}]"
+
+    def examples(self, state_manager: StateManager) -> Sequence[Example]:
+        """The two answers."""
+        return (Example("yes", "yes"), Example("no", "no"))
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Send the question with the two buttons and wait."""

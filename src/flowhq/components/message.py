@@ -6,12 +6,12 @@ from typing import ClassVar
 
 from flowhq.state.manager import Role, StateManager
 
-from .base import ComponentBase
+from .base import Component
 
 __all__ = ["Message"]
 
 
-class Message(ComponentBase):
+class Message(Component):
     """Send ``text`` and finish at once with the result ``done``.
 
     Args:

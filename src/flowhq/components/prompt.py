@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flowhq.errors import ValidationError
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import StateManager
 
-from .base import AnswerComponent, Delay, Reminders
+from .base import AnswerComponent, Delay, Example, Reminders
 
-__all__ = ["ACCEPTED_KINDS", "Prompt", "Validator"]
+__all__ = ["ACCEPTED_KINDS", "GENERIC_ANSWERS", "Prompt", "Validator"]
 
 Validator = Callable[[str], Any]
 """A callable ``str -> value`` that raises ``ValidationError(message)`` on bad input."""
+
+GENERIC_ANSWERS = ("hello", "42", "ann@example.com", "+15550001234", "yes", "no")
+"""What the path generator tries on a prompt whose validator carries no ``samples``."""
 
 ACCEPTED_KINDS = ("text", "location", "image", "video", "audio", "document", "sticker")
 """What a Prompt can ask for with ``accept=``."""
@@ -94,6 +97,23 @@ class Prompt(AnswerComponent):
     def describe(self) -> str:
         """Kind, question and the saved name."""
         return f"{self.kind}: {self.text.text} → {self.saved_name}"
+
+    def examples(self, state_manager: StateManager) -> Sequence[Example]:
+        """The validator's ``samples`` (valid and invalid answers), else a plain answer."""
+        if "text" not in self.accept:
+            return ()
+        if self.validator is None:
+            return (Example("hello", "valid"),)
+        samples = getattr(self.validator, "samples", None) or GENERIC_ANSWERS
+        return tuple(Example(text, self._sample_result(text)) for text in samples)
+
+    def _sample_result(self, text: str) -> str | None:
+        assert self.validator is not None
+        try:
+            self.validator(text)
+        except ValidationError:
+            return None
+        return "valid"
 
     async def begin(self, state_manager: StateManager) -> str | None:
         """Ask the question; a fresh visit starts a fresh count of invalid answers."""

@@ -8,7 +8,7 @@ from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import Role, StateManager
 from flowhq.statecharts.component_state import TimerSpec, format_delay, seconds
 
-from .base import ComponentBase, Delay
+from .base import Component, Delay
 
 __all__ = ["BUSY_TEXT", "Wait"]
 
@@ -16,7 +16,7 @@ BUSY_TEXT = "One moment, please…"
 """What a user who writes while the flow waits is told (commands still work)."""
 
 
-class Wait(ComponentBase):
+class Wait(Component):
     """Wait ``delay``, then finish with ``done``; optionally say something first.
 
     While it waits, the flow's commands work as anywhere; any other message is answered

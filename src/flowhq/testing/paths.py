@@ -2,9 +2,10 @@
 
 The generator explores the flow for real, on the in-memory store and a ``ManualClock``: from
 each reachable conversation state it sends the inputs that can make the waiting component
-finish (a validator's samples for a Prompt, each option of a Choice, yes/no for a Confirm,
-every command keyword), lets time pass up to each pending timer that finishes a component
-(a ``timeout=``, a ``Wait``) and fires it, and forces each declared result of ApiCall/Action
+finish (what its ``examples()`` gives: a validator's samples for a Prompt, each option of a
+Choice, yes/no for a Confirm, your own component's examples; and every command keyword),
+lets time pass up to each pending timer that finishes a component (a ``timeout=``, a
+``Wait``) and fires it, and forces each declared result of ApiCall/Action
 states instead of running them. Guards are evaluated by the flow itself, on the data those
 inputs saved. Then it picks paths from the start to a final state (or to the depth bound,
 for loops) until every reachable declared transition is taken.
@@ -13,22 +14,14 @@ for loops) until every reachable declared transition is taken.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flowhq.components import (
-    Action,
-    ApiCall,
-    Choice,
-    ComponentBase,
-    Confirm,
-    Message,
-    Prompt,
-    Wait,
-)
+from flowhq.components import Action, ApiCall, Component, Message
 from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage
 from flowhq.messaging.key import ConversationKey
@@ -36,17 +29,16 @@ from flowhq.persistence import JsonCodec, MemoryStore
 from flowhq.runtime.records import ForcedResult, StepRecord
 from flowhq.state import ConversationDocument
 from flowhq.state.document import Timer
+from flowhq.state.manager import Messaging, Role, StateManager
 from flowhq.statecharts import Flow
 from flowhq.statecharts.component_state import format_delay
 from flowhq.testing.clock import ManualClock
 from flowhq.testing.conversation import no_api
 from flowhq.testing.coverage import Transition, declared_transitions
 
-__all__ = ["Move", "Path", "PathPlan", "Step", "paths", "plan"]
+__all__ = ["Move", "Path", "PathPlan", "Step", "needs_examples", "paths", "plan"]
 
 KEY = ConversationKey("paths", "+10000000000")
-GENERIC_ANSWERS = ("hello", "42", "ann@example.com", "+15550001234", "yes", "no")
-"""Tried on prompts whose validator carries no ``samples``."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +141,9 @@ class PathPlan:
     flow: str
     paths: list[Path]
     unreached: set[Transition] = field(default_factory=set)
+    no_examples: dict[str, str] = field(default_factory=dict)
+    """Waiting components that gave no example input: state id -> kind. The transitions
+    on their results cannot be generated (see ``Component.examples``)."""
 
     @property
     def covered(self) -> set[Transition]:
@@ -181,7 +176,7 @@ class _Forcing:
     def forced_result(self, flow: str, state: str, conversation: str) -> ForcedResult | None:
         component = self.flow_cls.states_map.get(state)
         if not isinstance(component, ApiCall | Action) and not (
-            isinstance(component, ComponentBase)
+            isinstance(component, Component)
             and not component.accepts_input
             and not isinstance(component, Message)
         ):
@@ -201,19 +196,18 @@ class _Forcing:
         self.records.append(record)
 
 
-def _answers(component: ComponentBase) -> tuple[str, ...]:
-    if isinstance(component, Wait):
-        return ()  # no message ends a wait (commands are tried anyway)
-    if isinstance(component, Confirm):
-        return ("yes", "no")
-    if isinstance(component, Choice):
-        return tuple(component.options)
-    if isinstance(component, Prompt):
-        if component.validator is None:
-            return ("hello",)
-        samples = getattr(component.validator, "samples", None)
-        return tuple(samples) if samples else GENERIC_ANSWERS
-    return GENERIC_ANSWERS
+def _examples(component: Component, document: ConversationDocument) -> tuple[str, ...]:
+    """The inputs ``component`` offers where ``document`` stands (read-only manager)."""
+    manager = StateManager(
+        copy.deepcopy(document), component=component.id, role=Role.DISPLAY, messaging=Messaging()
+    )
+    return tuple(dict.fromkeys(example.text for example in component.examples(manager)))
+
+
+def needs_examples(component: Component) -> bool:
+    """Whether ``component`` waits for input and has results only input can produce."""
+    by_timer = {spec.result for spec in component.timers if spec.result is not None}
+    return component.accepts_input and bool(set(component.results) - by_timer)
 
 
 def _clock_timers(document: ConversationDocument) -> list[Timer]:
@@ -266,6 +260,7 @@ class _Explorer:
         self.nodes: list[_Node] = []
         self.index: dict[str, int] = {}
         self.root_moves: dict[int, Move] = {}
+        self.no_examples: dict[str, str] = {}
 
     async def _run(
         self, node: _Node | None, action: _Action, chosen: dict[str, str]
@@ -346,7 +341,7 @@ class _Explorer:
             results.append(ran)
             for state in ran.forcing.defaulted:
                 component = self.flow_cls.states_map[state]
-                assert isinstance(component, ComponentBase)
+                assert isinstance(component, Component)
                 pending.extend({**chosen, state: r} for r in component.results[1:])
         return results
 
@@ -368,8 +363,11 @@ class _Explorer:
         texts: list[str] = list(self.flow_cls.commands)
         waiting = document.current.component
         component = self.flow_cls.states_map.get(waiting) if waiting else None
-        if isinstance(component, ComponentBase):
-            texts = [*_answers(component), *texts]
+        if isinstance(component, Component):
+            examples = _examples(component, document)
+            if not examples and needs_examples(component):
+                self.no_examples[component.id] = component.kind
+            texts = [*examples, *texts]
         actions = [_Action(text=text) for text in texts]
         return actions + [_Action(timer=timer) for timer in _clock_timers(document)]
 
@@ -464,7 +462,8 @@ async def _plan(flow_cls: type[Flow], max_depth: int, max_nodes: int) -> PathPla
         moves = [*explorer.path_to(index), move, *explorer.to_final(child)]
         chosen.append(Path(flow_cls.name, tuple(moves)))
         uncovered -= {t for m in moves for t in m.transitions}
-    return PathPlan(flow_cls.name, chosen, {t for t in uncovered if not _alias_taken(t, chosen)})
+    unreached = {t for t in uncovered if not _alias_taken(t, chosen)}
+    return PathPlan(flow_cls.name, chosen, unreached, dict(sorted(explorer.no_examples.items())))
 
 
 def _alias_taken(transition: Transition, chosen: list[Path]) -> bool:
