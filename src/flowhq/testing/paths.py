@@ -20,8 +20,9 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from flowhq.components import Action, ApiCall, Component, Message
+from flowhq.components import Action, ApiCall, Choice, Component, Message
 from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage
 from flowhq.messaging.key import ConversationKey
@@ -32,6 +33,7 @@ from flowhq.state.document import Timer
 from flowhq.state.manager import Messaging, Role, StateManager
 from flowhq.statecharts import Flow
 from flowhq.statecharts.component_state import format_delay
+from flowhq.statecharts.model import all_states
 from flowhq.testing.clock import ManualClock
 from flowhq.testing.conversation import no_api
 from flowhq.testing.coverage import Transition, declared_transitions
@@ -73,7 +75,7 @@ class Move:
     transitions: tuple[Transition, ...]
     configuration: tuple[str, ...]
     finished: bool
-    saved: tuple[tuple[str, str, str], ...] = ()
+    saved: tuple[tuple[str, str, Any], ...] = ()
     """``(state, name, value)``: placeholder values forced states save (see ``saves=``)."""
     timer: str | None = None
     """The id of the timer a time-passes move waits for (``day.timeout``, ``hold.wait``)."""
@@ -168,9 +170,12 @@ class _Forcing:
     def __init__(self, flow_cls: type[Flow], chosen: dict[str, str]) -> None:
         self.flow_cls = flow_cls
         self.chosen = chosen
+        self.examples = _live_examples(flow_cls)
         self.defaulted: list[str] = []
+        self.fed: list[str] = []
+        """Forced states that saved a live menu's example (a variant saves no options)."""
         self.used: list[tuple[str, str]] = []
-        self.saved: list[tuple[str, str, str]] = []
+        self.saved: list[tuple[str, str, Any]] = []
         self.records: list[StepRecord] = []
 
     def forced_result(self, flow: str, state: str, conversation: str) -> ForcedResult | None:
@@ -188,12 +193,38 @@ class _Forcing:
             self.defaulted.append(state)
         self.used.append((state, result))
         # What the skipped handler or action would have saved, so later texts can show it.
-        values = {name: f"<{name}>" for name in sorted(component.saves)}
+        values = {name: self._value(state, name) for name in sorted(component.saves)}
         self.saved.extend((state, name, value) for name, value in values.items())
         return ForcedResult(result, values)
 
+    def _value(self, state: str, name: str) -> Any:
+        """A placeholder; for a live menu's options its example (or none, in a variant)."""
+        if name not in self.examples:
+            return f"<{name}>"
+        example = self.examples[name]
+        if not example or f"{state}{_NO_OPTIONS}" in self.chosen:
+            return {}
+        self.fed.append(state)
+        return example
+
     def committed(self, record: StepRecord) -> None:
         self.records.append(record)
+
+
+_NO_OPTIONS = "#no-options"
+"""Marks a variant in which a forced state saves a live menu no options."""
+
+
+def _live_examples(flow_cls: type[Flow]) -> dict[str, Any]:
+    """The saved names live menus read, with the options a forced state saves for each.
+
+    The menu's ``example=``, else no options (only its ``empty`` result can be reached).
+    """
+    return {
+        state.live: state.example or {}
+        for state in all_states(flow_cls)
+        if isinstance(state, Choice) and isinstance(state.live, str)
+    }
 
 
 def _examples(component: Component, document: ConversationDocument) -> tuple[str, ...]:
@@ -343,6 +374,7 @@ class _Explorer:
                 component = self.flow_cls.states_map[state]
                 assert isinstance(component, Component)
                 pending.extend({**chosen, state: r} for r in component.results[1:])
+            pending.extend({**chosen, f"{state}{_NO_OPTIONS}": ""} for state in ran.forcing.fed)
         return results
 
     def _add(self, ran: _Ran, depth: int, parent: int | None) -> int:
