@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from attrs import frozen
 
@@ -14,6 +15,8 @@ from flowhq.statecharts.component_state import ComponentState, TimerSpec, second
 from flowhq.statecharts.templates import Template, TemplateError
 
 __all__ = ["Component", "ComponentBase", "Delay", "Example", "Reminders"]
+
+logger = logging.getLogger("flowhq.components")
 
 Delay = timedelta | float
 """A duration: a ``timedelta`` or a number of seconds."""
@@ -105,6 +108,41 @@ class Component(ComponentState):
         """
         return ()
 
+    def render(
+        self,
+        state_manager: StateManager,
+        template: Template,
+        values: Mapping[str, Any] | None = None,
+    ) -> str:
+        """``template`` in the conversation's language, filled with the saved values.
+
+        The template's text is its own message id: the conversation's catalog gives the
+        translation (docs/i18n.md), whose placeholders are filled as the source's would
+        be, named formats in the conversation's locale and time zone. A translation that
+        cannot be used (a broken placeholder, a name the source lacks) is logged and the
+        source text is used.
+
+        Args:
+            state_manager: The conversation.
+            template: The text to show.
+            values: What the placeholders take (default: the saved values, as shown).
+        """
+        speech = state_manager.speech
+        chosen = template
+        translated = speech.gettext(template.text) if template.text else template.text
+        if translated != template.text:
+            try:
+                chosen = Template(translated)
+            except TemplateError:
+                chosen = template
+            if not set(chosen.fields) <= set(template.fields):
+                chosen = template
+            if chosen is template:
+                logger.warning("state %s: unusable %s translation; sent the source text",
+                               self.id, speech.locale)  # fmt: skip
+        shown = state_manager.values() if values is None else values
+        return chosen.render(shown, locale=speech.locale, timezone=speech.timezone)
+
     def _template(self, text: str) -> Template:
         try:
             return Template(text)
@@ -160,7 +198,7 @@ class Component(ComponentState):
             A result to finish at once, or ``None`` to wait for input (or for a timer).
         """
         if self.text.text:
-            state_manager.messaging.send(self.text.render(state_manager.values()))
+            state_manager.messaging.send(self.render(state_manager, self.text))
         return None
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:

@@ -23,6 +23,12 @@ MAX_OPTION_ID = 180
 
 logger = logging.getLogger("flowhq.components")
 
+PICK_AGAIN = "Please pick one of the options."
+"""The re-ask after an answer that designates no option."""
+
+MENU_LABEL = "Choose"
+"""The label of the button that opens a list, when the Choice gives none."""
+
 LiveOptions = str | Callable[[StateManager], Any]
 """Where a live menu's options come from: the name of a saved value, or a callable of the
 state manager returning them (sync); see :func:`live_options` for the shapes."""
@@ -234,7 +240,12 @@ class Choice(AnswerComponent):
     def offered(self, state_manager: StateManager) -> list[Option]:
         """The options of this question as asked: the fixed ones, or the live ones kept."""
         if self.live is None:
-            return [(o, t, self.descriptions.get(o)) for o, t in self.options.items()]
+            say = state_manager.speech.gettext  # fixed titles are flow texts: translated
+            return [
+                (option, say(title), say(description) if description else None)
+                for option, title in self.options.items()
+                for description in [self.descriptions.get(option)]
+            ]
         kept = state_manager.get_component_data().get("options") or []
         return [(str(o), str(t), d) for o, t, d in kept]
 
@@ -276,22 +287,32 @@ class Choice(AnswerComponent):
         """Send the menu again, from option ``offset`` on where the channel pages."""
         options = self.offered(state_manager)
         state_manager.messaging.send(
-            prefix + self.text.render(state_manager.values()),
+            prefix + self.render(state_manager, self.text),
             buttons=tuple((option, title) for option, title, _ in options),
             tag=state_manager.question_tag,
             descriptions=tuple(description for _, _, description in options),
-            menu_label=self.menu_label,
+            menu_label=self._menu_label(state_manager),
             offset=offset if 0 <= offset < len(options) else 0,
         )
+
+    def _menu_label(self, state_manager: StateManager) -> str | None:
+        """The list button's label in the conversation's language (``None``: the channel's)."""
+        say = state_manager.speech.gettext
+        if self.menu_label is not None:
+            return say(self.menu_label)
+        label = say(MENU_LABEL)
+        return None if label == MENU_LABEL else label
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Save the chosen option and finish; anything else re-sends the menu."""
         answer = inbound.answer
         titles = {option: title for option, title, _ in self.offered(state_manager)}
         option = self.match(answer, titles) if answer else None
+        if option is None and answer and self.live is None:
+            option = self.match(answer)  # the title as written, in the source language
         if option is None:
             state_manager.record_validation(self.id, success=False, error="not one of the options")
-            self.reprompt(state_manager, prefix="Please pick one of the options.\n")
+            self.reprompt(state_manager, prefix=state_manager.speech.gettext(PICK_AGAIN) + "\n")
             return None
         state_manager.record_validation(self.id, success=True)
         state_manager.save_value(self.saved_name, option, label=titles[option])

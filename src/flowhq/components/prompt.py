@@ -22,6 +22,9 @@ GENERIC_ANSWERS = ("hello", "42", "ann@example.com", "+15550001234", "yes", "no"
 ACCEPTED_KINDS = ("text", "location", "image", "video", "audio", "document", "sticker")
 """What a Prompt can ask for with ``accept=``."""
 
+ASK_FOR_KIND = "Please answer with {wanted}."
+"""The re-ask when a message of the wrong kind arrives (``wanted``: what it accepts)."""
+
 _ASK_FOR = {
     "text": "a text message",
     "location": "a location (📎 → Location)",
@@ -105,12 +108,11 @@ class Prompt(AnswerComponent):
         if self.validator is None:
             return (Example("hello", "valid"),)
         samples = getattr(self.validator, "samples", None) or GENERIC_ANSWERS
-        return tuple(Example(text, self._sample_result(text)) for text in samples)
+        return tuple(Example(text, self._sample_result(state_manager, text)) for text in samples)
 
-    def _sample_result(self, text: str) -> str | None:
-        assert self.validator is not None
+    def _sample_result(self, state_manager: StateManager, text: str) -> str | None:
         try:
-            self.validator(text)
+            self._validate(state_manager, text)
         except ValidationError:
             return None
         return "valid"
@@ -124,24 +126,34 @@ class Prompt(AnswerComponent):
 
     def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
         """Send the question again, after ``prefix``."""
-        state_manager.messaging.send(prefix + self.text.render(state_manager.values()))
+        state_manager.messaging.send(prefix + self.render(state_manager, self.text))
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Validate the answer: save and finish ``valid``, or re-ask / finish ``exhausted``."""
         value = self._answer(inbound)
         if value is None:
             # A sticker or a photo sent by mistake is not an attempt at the answer.
-            wanted = " or ".join(_ASK_FOR[kind] for kind in self.accept)
-            self.reprompt(state_manager, prefix=f"Please answer with {wanted}.\n")
+            say = state_manager.speech.gettext
+            wanted = say(" or ").join(say(_ASK_FOR[kind]) for kind in self.accept)
+            self.reprompt(state_manager, prefix=say(ASK_FOR_KIND).format(wanted=wanted) + "\n")
             return None
         if isinstance(value, str):
             try:
-                value = self.validator(value) if self.validator else value
+                value = self._validate(state_manager, value)
             except ValidationError as exc:
-                return self._invalid(state_manager, exc.message)
+                return self._invalid(state_manager, state_manager.speech.gettext(exc.message))
         state_manager.record_validation(self.id, success=True)
         state_manager.save_value(self.saved_name, value)
         return "valid"
+
+    def _validate(self, state_manager: StateManager, text: str) -> Any:
+        """The validator's value; one that takes ``speech`` gets the conversation's."""
+        if self.validator is None:
+            return text
+        validator: Any = self.validator
+        if getattr(validator, "takes_speech", False):
+            return validator(text, state_manager.speech)
+        return validator(text)
 
     def _answer(self, inbound: InboundMessage) -> Any:
         """The raw answer if the message is of an accepted kind, else ``None``."""
@@ -169,6 +181,6 @@ class Prompt(AnswerComponent):
         state_manager.update_component_data({"failures": failures})
         if self.max_attempts is not None and failures >= self.max_attempts:
             return "exhausted"
-        shown = self.error_text.render(state_manager.values()) if self.error_text else message
+        shown = self.render(state_manager, self.error_text) if self.error_text else message
         self.reprompt(state_manager, prefix=f"{shown}\n")
         return None

@@ -62,10 +62,10 @@ class Wait(Component):
     async def begin(self, state_manager: StateManager) -> str | None:
         """Send the text, if any; the runtime arms the timer that finishes the wait."""
         if self.says and not state_manager.resumed:
-            state_manager.messaging.send(self.text.render(state_manager.values()))
+            state_manager.messaging.send(self.render(state_manager, self.text))
         return None
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Answer a message that arrives meanwhile, and keep waiting."""
-        state_manager.messaging.send(self.busy_text.render(state_manager.values()))
+        state_manager.messaging.send(self.render(state_manager, self.busy_text))
         return None
