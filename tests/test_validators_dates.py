@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from flowhq import Flow, Headquarters, InboundMessage, MemoryStore, Message, Prompt
 from flowhq.errors import ValidationError
 from flowhq.i18n import Localization
+from flowhq.testing import ManualClock
 from flowhq.validators import date as day_validator
 from flowhq.validators import number, time
 
@@ -92,3 +94,27 @@ def test_numbers_in_the_locales_writing() -> None:
         number(min=2.5)("1")
     with pytest.raises(ValidationError, match=r"Please send a number\."):
         number()("lots")
+
+
+class Visit(Flow):
+    name = "visit"
+
+    day = Prompt("Which day?", validator=day_validator(future=True), initial=True)
+    at = Prompt("At what time?", validator=time())
+    done = Message("See you {day:date} at {at:time}.", final=True)
+
+    valid = day.to(at) | at.to(done)
+
+
+async def test_a_prompt_reads_the_day_in_the_headquarters_time_zone() -> None:
+    clock = ManualClock(datetime(2026, 3, 28, 23, 30, tzinfo=UTC))
+    hq = Headquarters(flows=[Visit], store=MemoryStore(), clock=clock, timezone="Europe/Madrid")
+
+    async def say(text: str, n: int) -> list[str]:
+        outcome = await hq.handle(InboundMessage("test", "+1555", f"m{n}", text))
+        return [reply.text for reply in outcome.replies]
+
+    await say("hi", 1)
+    assert await say("yesterday", 2) == ["Please send a day from today on.\nWhich day?"]
+    assert await say("tomorrow", 3) == ["At what time?"]
+    assert await say("9:30", 4) == ["See you Monday, March 30, 2026 at 9:30\u202fAM."]
