@@ -21,7 +21,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "components": BASE | {"state", "statecharts"},
     "validators": BASE | {"state", "statecharts", "components"},
     "persistence": BASE | {"state"},
-    "i18n": BASE | {"state", "statecharts"},
+    "i18n": BASE | {"state", "statecharts", "components"},
     "runtime": BASE | {"state", "statecharts", "components", "validators", "persistence", "i18n"},
 }
 MAY_IMPORT["headquarters"] = MAY_IMPORT["runtime"] | {"runtime"}

@@ -328,10 +328,16 @@ class _OneOf(Understanding):
         shown = ", ".join(say(value) for value in self.values)
         raise ValidationError(say(ONE_OF_AGAIN).format(values=shown))
 
+    def label(self, value: str, speech: Speech) -> str | None:
+        """How the chosen value is shown: in the conversation's language."""
+        shown = speech.gettext(value)
+        return shown if shown != value else None
+
 
 def one_of(*values: str) -> Understanding:
     """Build a validator accepting one of ``values`` (case-insensitive); returns it as declared.
 
-    In another language the translated value is accepted too (the values are flow texts).
+    In another language the translated value is accepted too (the values are flow texts),
+    and templates show the value translated; guards and data get it as declared.
     """
     return _OneOf(values)

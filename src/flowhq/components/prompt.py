@@ -143,7 +143,9 @@ class Prompt(AnswerComponent):
             except ValidationError as exc:
                 return self._invalid(state_manager, state_manager.speech.gettext(exc.message))
         state_manager.record_validation(self.id, success=True)
-        state_manager.save_value(self.saved_name, value)
+        label = getattr(self.validator, "label", None)
+        shown = label(value, state_manager.speech) if callable(label) else None
+        state_manager.save_value(self.saved_name, value, label=shown)
         return "valid"
 
     def _validate(self, state_manager: StateManager, text: str) -> Any:

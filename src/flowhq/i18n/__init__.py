@@ -6,6 +6,7 @@ flowhq's own texts (re-asks, button labels, apologies) ship translated in es and
 """
 
 from flowhq.i18n.catalogs import BUILTIN_DOMAIN, Translations, builtin_translations
+from flowhq.i18n.extract import mark
 from flowhq.i18n.localization import DEFAULT_LOCALE, Languages, Localization, time_zone
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "Localization",
     "Translations",
     "builtin_translations",
+    "mark",
     "time_zone",
 ]
