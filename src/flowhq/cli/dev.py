@@ -23,6 +23,8 @@ from flowhq.cli._common import (
 )
 from flowhq.components import ApiCall
 from flowhq.dev.access import WILDCARDS, Access, host_name, is_loopback, needs_token
+from flowhq.errors import FlowError
+from flowhq.i18n import Translations
 from flowhq.statecharts import Flow
 from flowhq.statecharts.model import all_states
 from flowhq.testing.conversation import no_api
@@ -63,6 +65,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "listening beyond loopback or reading a non-local Redis)",
     )
     dev.add_argument("--no-reload", action="store_true", help="do not reload edited flows")
+    dev.add_argument(
+        "--locales",
+        metavar="DIR",
+        help="the flows' translations (DIR/<locale>/LC_MESSAGES/messages.mo|.po); the page "
+        "switches a simulated user's language",
+    )
 
 
 def is_local(url: str) -> bool:
@@ -128,6 +136,12 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
     flows = [load_flow(target) for target in args.flows]
     check_channel(flows)
     api = api_or_forced(args, flows, stdout)
+    translations = None
+    if getattr(args, "locales", None):
+        try:
+            translations = Translations.load(args.locales)
+        except FlowError as exc:
+            raise CliError(str(exc)) from None
     token = args.token
     redis_is_local = not args.redis or is_local(args.redis)
     generated = token is None and needs_token(args.host, redis_is_local=redis_is_local)
@@ -146,6 +160,7 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
         allow_reset=args.allow_reset,
         access=access,
         reload_every=0 if args.no_reload else 1.0,
+        translations=translations,
     )
     # The only place a generated token is ever written: this line, once. A given one is not
     # echoed (the user has it), and uvicorn's access log, which would show ?token=, is off.
