@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import httpx
 
 from flowhq.components.error_handler import ErrorHandler
 from flowhq.errors import FlowDefinitionError, InputError
+from flowhq.i18n import Languages, Localization, Translations
+from flowhq.i18n.localization import LocaleOf, checked_language
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
@@ -81,12 +83,19 @@ class Headquarters:
             for the people who take over (0: none, except while paused); docs/handoff.md.
         on_handoff: Called after each message to a paused conversation is committed:
             ``(key, message, transcript)``, sync or async (notify your help desk).
+        translations: The flows' texts in other languages
+            (``flowhq.i18n.Translations.load("locales/")``; docs/i18n.md).
+        locale_of: ``key -> locale or None``: a conversation's language when it has saved
+            none (``initialize(locale=...)`` or a ``locale`` value saves one).
+        timezone: The conversations' time zone (an IANA name such as ``"Europe/Madrid"``;
+            default UTC); a saved ``timezone`` value overrides it per conversation.
         deprecated: The flat keywords of 0.1 (``max_steps``, ``max_text``, ``max_attempts``,
             ``redelivery_after``, ``duplicate_grace``, ``api_timeout``, ``api_retries``,
             ``api_backoff``) still work for this release, with a ``DeprecationWarning``.
 
     Raises:
-        ValueError: no flows, two flows with one name, an unknown entry flow.
+        ValueError: no flows, two flows with one name, an unknown entry flow, an unknown
+            time zone.
         TypeError: an unknown keyword.
         FlowDefinitionError: a flow calls APIs but no ``api`` client was given, or the
             messenger reports texts or options its channel cannot show.
@@ -112,6 +121,9 @@ class Headquarters:
         observer: StepObserver | None = None,
         transcript: int = 50,
         on_handoff: OnHandoff | None = None,
+        translations: Translations | None = None,
+        locale_of: LocaleOf | None = None,
+        timezone: str | tzinfo | None = None,
         **deprecated: Any,
     ) -> None:
         api_options = api if isinstance(api, ApiOptions) else ApiOptions(api)
@@ -139,6 +151,7 @@ class Headquarters:
             max_steps=limits.max_steps,
             observer=observer,
             clock=clock,
+            languages=Languages(translations=translations, locale_of=locale_of, timezone=timezone),
         )
         turns = Turns(
             self._stepper,
@@ -173,6 +186,11 @@ class Headquarters:
         """The name of the flow a new conversation starts."""
         return self._stepper.entry
 
+    def _speech(self, key: ConversationKey) -> Localization:
+        """The language of a conversation whose document is not loaded (refusals)."""
+        default = self.flows[self.entry].locale
+        return self._stepper.languages.localization(key, {}, default=default, clock=self.clock)
+
     async def handle(self, inbound: InboundMessage) -> Outcome:
         """Process one inbound message: load, step, commit, then send the replies.
 
@@ -187,7 +205,7 @@ class Headquarters:
             logger.warning("%s: message %s refused: older than the deduplication window", key,
                            inbound.message_id)  # fmt: skip
             return Outcome(rejected=True)
-        refusal = self._intake.refusal(inbound)
+        refusal = self._intake.refusal(inbound, self._speech(key).gettext)
         if refusal is not None:
             reply = OutboundMessage(refusal)
             delivered = await self._delivery.refuse(key, reply)
@@ -339,11 +357,15 @@ class Headquarters:
         dashboard: Mapping[str, Any] | None = None,
         action: Mapping[str, Any] | None = None,
         auth_token: str | None = None,
+        locale: str | None = None,
+        timezone: str | None = None,
     ) -> int:
         """Set a conversation's protected state (API-sourced data, auth token).
 
         The token is stripped of surrounding whitespace; one with control characters is
         refused (it could not be sent in a header, and the error would show it).
+        ``locale`` (``"es"``, ``"pt_BR"``) and ``timezone`` (an IANA name) are saved as the
+        conversation's ``locale`` and ``timezone`` values (docs/i18n.md).
 
         Returns:
             The document's new revision.
@@ -353,6 +375,7 @@ class Headquarters:
         """
         key = self._intake.key(channel, identifier)
         changes = intake.protected_changes(dashboard, action, auth_token)
+        changes.update(checked_language(locale, timezone))
         outcome = await self._commit(key, self._conversations.initialize(key, changes))
         return outcome.revision
 

@@ -1,16 +1,19 @@
 """``flowhq check``: a flow's problems (exit 1), and with ``--paths`` generated test paths.
 
 The paths cover timer transitions too: a move such as ``wait 23h (day.timeout)`` lets time
-pass until a timeout or a ``Wait`` ends the question (docs/testing.md).
+pass until a timeout or a ``Wait`` ends the question (docs/testing.md). ``--channel
+whatsapp`` adds the checks the WhatsApp messenger runs when the app starts (a flow that
+passes starts); ``--locales DIR`` checks the translations of the flow's texts
+(docs/i18n.md).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from typing import Any, TextIO
 
-from flowhq import testing
-from flowhq.cli._common import add_flow_argument, load_flow
+from flowhq import FlowError, testing
+from flowhq.cli._common import CliError, add_flow_argument, load_flow
 
 __all__ = ["add_parser", "run"]
 
@@ -27,12 +30,63 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "--max-depth", type=int, default=12, help="longest path (moves: messages and waits)"
     )
+    check.add_argument(
+        "--channel",
+        choices=["whatsapp"],
+        help="also check what the channel's messenger checks at start-up (texts, options)",
+    )
+    check.add_argument(
+        "--locales",
+        metavar="DIR",
+        help="check the translations in DIR/<locale>/LC_MESSAGES/<domain>.mo|.po: "
+        "placeholders kept, WhatsApp's length limits",
+    )
+    check.add_argument("--domain", default="messages", help="the catalogs' gettext domain")
+
+
+def _whatsapp() -> Any:
+    try:
+        from flowhq.channels.whatsapp import outbound  # noqa: PLC0415 - an optional extra
+    except ImportError as exc:
+        raise CliError(f"--channel whatsapp needs pip install 'flowhq[whatsapp]' ({exc})") from None
+    return outbound
+
+
+def _channel_problems(flow: Any, args: argparse.Namespace) -> list[str]:
+    """What the channel's messenger refuses at start-up, and the translations' problems."""
+    problems: list[str] = []
+    if args.channel == "whatsapp":
+        problems += _whatsapp().check_flow(flow)
+    if args.locales:
+        from flowhq.i18n import Translations  # noqa: PLC0415 - only this option needs it
+        from flowhq.i18n.checks import check_translations  # noqa: PLC0415
+
+        try:
+            translations = Translations.load(args.locales, domain=args.domain)
+        except FlowError as exc:
+            raise CliError(str(exc)) from None
+        if not translations.locales:
+            raise CliError(f"no {args.domain}.mo or .po under {args.locales}/*/LC_MESSAGES")
+        outbound = _whatsapp()
+        limits = {
+            "button": outbound.BUTTON_TITLE_LIMIT,
+            "row": outbound.ROW_TITLE_LIMIT,
+            "description": outbound.DESCRIPTION_LIMIT,
+            "menu": outbound.MENU_LABEL_LIMIT,
+            "body": outbound.BODY_LIMIT,
+            "text": outbound.TEXT_LIMIT,
+        }
+        problems += [f"translation {p}" for p in check_translations([flow], translations,
+                                                                    limits=limits)]  # fmt: skip
+    return problems
 
 
 def run(args: argparse.Namespace, stdout: TextIO) -> int:
     """Report the flow's problems, then (``--paths``) the paths and what they miss."""
     flow = load_flow(args.flow, even_broken=True)
     problems = list(flow.__flowhq_problems__)
+    if not problems:
+        problems += _channel_problems(flow, args)
     if problems:
         print(f"{args.flow}: {len(problems)} problem(s)", file=stdout)
         for problem in problems:
@@ -60,4 +114,10 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
             print(f"  {line}", file=stdout)
     for source, target, event in missing:
         print(f"not covered: {source} --{event}--> {target}", file=stdout)
+    for state, kind in plan.no_examples.items():
+        print(
+            f"no examples: state {state!r} ({kind}) gives no example inputs, so its results "
+            "cannot be generated; implement examples() (docs/components.md)",
+            file=stdout,
+        )
     return 1 if missing else 0

@@ -11,6 +11,8 @@ import secrets
 from typing import TextIO
 from urllib.parse import urlparse
 
+import httpx
+
 from flowhq.cli._common import (
     CliError,
     add_api_options,
@@ -19,9 +21,15 @@ from flowhq.cli._common import (
     load_flow,
     redis_store,
 )
+from flowhq.components import ApiCall
 from flowhq.dev.access import WILDCARDS, Access, host_name, is_loopback, needs_token
+from flowhq.errors import FlowError
+from flowhq.i18n import Translations
+from flowhq.statecharts import Flow
+from flowhq.statecharts.model import all_states
+from flowhq.testing.conversation import no_api
 
-__all__ = ["add_parser", "address", "is_local", "run"]
+__all__ = ["add_parser", "address", "api_or_forced", "check_channel", "is_local", "run"]
 
 TOKEN_VARIABLE = "FLOWHQ_DEV_TOKEN"  # noqa: S105 - the variable's name, not a token
 
@@ -57,6 +65,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "listening beyond loopback or reading a non-local Redis)",
     )
     dev.add_argument("--no-reload", action="store_true", help="do not reload edited flows")
+    dev.add_argument(
+        "--locales",
+        metavar="DIR",
+        help="the flows' translations (DIR/<locale>/LC_MESSAGES/messages.mo|.po); the page "
+        "switches a simulated user's language",
+    )
 
 
 def is_local(url: str) -> bool:
@@ -73,6 +87,44 @@ def address(host: str, port: int) -> str:
     return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
 
 
+def check_channel(flows: list[type[Flow]]) -> None:
+    """Refuse, in one line, flows the console's WhatsApp messenger would refuse to start.
+
+    Raises:
+        CliError: naming every problem (``flowhq check --channel whatsapp`` lists them too).
+    """
+    from flowhq.channels.whatsapp.outbound import check_flow  # noqa: PLC0415 - console extra
+
+    problems = [problem for flow in flows for problem in check_flow(flow)]
+    if problems:
+        raise CliError("WhatsApp cannot show these flows as written: " + "; ".join(problems))
+
+
+def api_or_forced(
+    args: argparse.Namespace, flows: list[type[Flow]], stdout: TextIO
+) -> httpx.AsyncClient | None:
+    """The API client for ``ApiCall`` states; without ``--api``/``--asgi``, one that fails.
+
+    The console then runs such a flow all the same: a call finishes ``error`` unless a
+    result is forced in the page, and the console says so once.
+    """
+    client = api_client(args)
+    calls = [
+        f"{flow.__name__}.{state.id}"
+        for flow in flows
+        for state in all_states(flow)
+        if isinstance(state, ApiCall)
+    ]
+    if client is not None or not calls:
+        return client
+    print(
+        f"note: no --api or --asgi: {', '.join(calls)} call no API; each finishes 'error' "
+        "unless you force its result in the page",
+        file=stdout,
+    )
+    return no_api()
+
+
 def run(args: argparse.Namespace, stdout: TextIO) -> int:
     """Serve the console until Ctrl-C."""
     try:
@@ -82,6 +134,14 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
     except ImportError as exc:
         raise CliError(f"the console needs pip install 'flowhq[console]' ({exc})") from None
     flows = [load_flow(target) for target in args.flows]
+    check_channel(flows)
+    api = api_or_forced(args, flows, stdout)
+    translations = None
+    if getattr(args, "locales", None):
+        try:
+            translations = Translations.load(args.locales)
+        except FlowError as exc:
+            raise CliError(str(exc)) from None
     token = args.token
     redis_is_local = not args.redis or is_local(args.redis)
     generated = token is None and needs_token(args.host, redis_is_local=redis_is_local)
@@ -95,11 +155,12 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
     app = console_app(
         FlowSource.of(flows),
         flows,
-        api=api_client(args),
+        api=api,
         inspect_store=inspect,
         allow_reset=args.allow_reset,
         access=access,
         reload_every=0 if args.no_reload else 1.0,
+        translations=translations,
     )
     # The only place a generated token is ever written: this line, once. A given one is not
     # echoed (the user has it), and uvicorn's access log, which would show ?token=, is off.

@@ -1,8 +1,8 @@
-"""Components: the behaviour inside component states, and the validators."""
+"""Components: the behaviour inside component states (docs/components.md)."""
 
 from flowhq.components.action import Action
 from flowhq.components.api_call import ApiCall
-from flowhq.components.base import Component, ComponentBase
+from flowhq.components.base import Component, ComponentBase, Example
 from flowhq.components.choice import Choice
 from flowhq.components.confirm import Confirm
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
@@ -20,6 +20,7 @@ __all__ = [
     "Confirm",
     "ErrorDecision",
     "ErrorHandler",
+    "Example",
     "Handoff",
     "Message",
     "Prompt",

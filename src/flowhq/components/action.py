@@ -9,14 +9,14 @@ from flowhq.errors import FlowError
 from flowhq.state.manager import Role, StateManager
 
 from ._user_code import call_user_function
-from .base import ComponentBase
+from .base import Component
 
 __all__ = ["Action"]
 
 ActionFunc = Callable[[StateManager], "str | Awaitable[str]"]
 
 
-class Action(ComponentBase):
+class Action(Component):
     """Run ``func(state_manager)`` (sync or async); its return value is the result.
 
     An async function runs on the event loop; a sync one in a worker thread, so a blocking
@@ -45,17 +45,8 @@ class Action(ComponentBase):
         initial: bool = False,
     ) -> None:
         name = getattr(func, "__name__", type(func).__name__)
-        super().__init__(name, results=results, initial=initial)
+        super().__init__(name, results=results, saves=saves, initial=initial)
         self.func = func
-        self.declared = frozenset(saves)
-        bad = sorted(n for n in self.declared if not n.isidentifier())
-        if bad:
-            self.definition_problems.append(f"saved names must be plain names, got {bad}")
-
-    @property
-    def saves(self) -> frozenset[str]:
-        """The names ``func`` declares it saves."""
-        return self.declared
 
     @property
     def template_fields(self) -> tuple[str, ...]:

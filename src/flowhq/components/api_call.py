@@ -14,7 +14,7 @@ from flowhq.state.manager import Role, StateManager
 from flowhq.statecharts.templates import Template, TemplateError, fill_json, json_fields
 
 from ._user_code import call_user_function
-from .base import ComponentBase
+from .base import Component
 
 __all__ = ["ApiCall", "ResponseHandler"]
 
@@ -24,7 +24,7 @@ ResponseHandler = Callable[[httpx.Response, StateManager], "str | Awaitable[str 
 """``handler(response, state_manager)`` returns a declared result, or ``None`` for ``success``."""
 
 
-class ApiCall(ComponentBase):
+class ApiCall(Component):
     """Perform an HTTP request; finish ``success`` or ``error``.
 
     Timeouts, connection errors and 5xx answers are retried a bounded number of times with
@@ -65,19 +65,18 @@ class ApiCall(ComponentBase):
         timeout: float | None = None,
         initial: bool = False,
     ) -> None:
-        super().__init__(url, results=results, initial=initial)
+        super().__init__(url, results=results, saves=saves, initial=initial)
         self.method = method.upper()
         self.json = json
         self.handler = handler
         self.save_as = save_as
-        self.declared = frozenset(saves)
         self.timeout = timeout
         if "error" not in self.results:
             self.definition_problems.append("an ApiCall's results must include 'error'")
         if timeout is not None and timeout <= 0:
             self.definition_problems.append(f"timeout must be positive, got {timeout}")
-        bad = sorted(n for n in [*self.declared, save_as or "x"] if not n.isidentifier())
-        if bad:
+        if save_as is not None and not save_as.isidentifier():
+            bad = [save_as]
             self.definition_problems.append(f"saved names must be plain names, got {bad}")
         try:
             self.payload_fields = tuple(json_fields(json))
@@ -88,7 +87,7 @@ class ApiCall(ComponentBase):
     @property
     def saves(self) -> frozenset[str]:
         """``save_as`` and the names the handler declares."""
-        return self.declared | ({self.save_as} if self.save_as else set())
+        return self.declared_saves | ({self.save_as} if self.save_as else set())
 
     @property
     def template_fields(self) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ class Handoff(ComponentBase):
     async def begin(self, state_manager: StateManager) -> str | None:
         """Send the text (the runtime pauses the conversation as the state is entered)."""
         if not state_manager.resumed:
-            state_manager.messaging.send(self.text.render(state_manager.values()))
+            state_manager.messaging.send(self.render(state_manager, self.text))
         return None
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:

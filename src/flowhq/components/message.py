@@ -8,12 +8,12 @@ from flowhq.messaging.types import OutboundMessage
 from flowhq.messaging.types import Template as ApprovedTemplate
 from flowhq.state.manager import Role, StateManager
 
-from .base import ComponentBase
+from .base import Component
 
 __all__ = ["Message"]
 
 
-class Message(ComponentBase):
+class Message(Component):
     """Send ``text`` and finish at once with the result ``done``.
 
     Args:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flowhq.errors import ValidationError
 from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import StateManager
 
-from .base import AnswerComponent, Delay, Reminders
+from .base import AnswerComponent, Delay, Example, Reminders
 
-__all__ = ["ACCEPTED_KINDS", "Prompt", "Validator"]
+__all__ = ["ACCEPTED_KINDS", "GENERIC_ANSWERS", "Prompt", "Validator"]
 
 Validator = Callable[[str], Any]
 """A callable ``str -> value`` that raises ``ValidationError(message)`` on bad input."""
 
+GENERIC_ANSWERS = ("hello", "42", "ann@example.com", "+15550001234", "yes", "no")
+"""What the path generator tries on a prompt whose validator carries no ``samples``."""
+
 ACCEPTED_KINDS = ("text", "location", "image", "video", "audio", "document", "sticker")
 """What a Prompt can ask for with ``accept=``."""
+
+ASK_FOR_KIND = "Please answer with {wanted}."
+"""The re-ask when a message of the wrong kind arrives (``wanted``: what it accepts)."""
 
 _ASK_FOR = {
     "text": "a text message",
@@ -95,6 +101,22 @@ class Prompt(AnswerComponent):
         """Kind, question and the saved name."""
         return f"{self.kind}: {self.text.text} → {self.saved_name}"
 
+    def examples(self, state_manager: StateManager) -> Sequence[Example]:
+        """The validator's ``samples`` (valid and invalid answers), else a plain answer."""
+        if "text" not in self.accept:
+            return ()
+        if self.validator is None:
+            return (Example("hello", "valid"),)
+        samples = getattr(self.validator, "samples", None) or GENERIC_ANSWERS
+        return tuple(Example(text, self._sample_result(state_manager, text)) for text in samples)
+
+    def _sample_result(self, state_manager: StateManager, text: str) -> str | None:
+        try:
+            self._validate(state_manager, text)
+        except ValidationError:
+            return None
+        return "valid"
+
     async def begin(self, state_manager: StateManager) -> str | None:
         """Ask the question; a fresh visit starts a fresh count of invalid answers."""
         if not state_manager.resumed:
@@ -104,24 +126,36 @@ class Prompt(AnswerComponent):
 
     def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
         """Send the question again, after ``prefix``."""
-        state_manager.messaging.send(prefix + self.text.render(state_manager.values()))
+        state_manager.messaging.send(prefix + self.render(state_manager, self.text))
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Validate the answer: save and finish ``valid``, or re-ask / finish ``exhausted``."""
         value = self._answer(inbound)
         if value is None:
             # A sticker or a photo sent by mistake is not an attempt at the answer.
-            wanted = " or ".join(_ASK_FOR[kind] for kind in self.accept)
-            self.reprompt(state_manager, prefix=f"Please answer with {wanted}.\n")
+            say = state_manager.speech.gettext
+            wanted = say(" or ").join(say(_ASK_FOR[kind]) for kind in self.accept)
+            self.reprompt(state_manager, prefix=say(ASK_FOR_KIND).format(wanted=wanted) + "\n")
             return None
         if isinstance(value, str):
             try:
-                value = self.validator(value) if self.validator else value
+                value = self._validate(state_manager, value)
             except ValidationError as exc:
-                return self._invalid(state_manager, exc.message)
+                return self._invalid(state_manager, state_manager.speech.gettext(exc.message))
         state_manager.record_validation(self.id, success=True)
-        state_manager.save_value(self.saved_name, value)
+        label = getattr(self.validator, "label", None)
+        shown = label(value, state_manager.speech) if callable(label) else None
+        state_manager.save_value(self.saved_name, value, label=shown)
         return "valid"
+
+    def _validate(self, state_manager: StateManager, text: str) -> Any:
+        """The validator's value; one that takes ``speech`` gets the conversation's."""
+        if self.validator is None:
+            return text
+        validator: Any = self.validator
+        if getattr(validator, "takes_speech", False):
+            return validator(text, state_manager.speech)
+        return validator(text)
 
     def _answer(self, inbound: InboundMessage) -> Any:
         """The raw answer if the message is of an accepted kind, else ``None``."""
@@ -149,6 +183,6 @@ class Prompt(AnswerComponent):
         state_manager.update_component_data({"failures": failures})
         if self.max_attempts is not None and failures >= self.max_attempts:
             return "exhausted"
-        shown = self.error_text.render(state_manager.values()) if self.error_text else message
+        shown = self.render(state_manager, self.error_text) if self.error_text else message
         self.reprompt(state_manager, prefix=f"{shown}\n")
         return None

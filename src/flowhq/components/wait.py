@@ -8,7 +8,7 @@ from flowhq.messaging.types import InboundMessage
 from flowhq.state.manager import Role, StateManager
 from flowhq.statecharts.component_state import TimerSpec, format_delay, seconds
 
-from .base import ComponentBase, Delay
+from .base import Component, Delay
 
 __all__ = ["BUSY_TEXT", "Wait"]
 
@@ -16,7 +16,7 @@ BUSY_TEXT = "One moment, please…"
 """What a user who writes while the flow waits is told (commands still work)."""
 
 
-class Wait(ComponentBase):
+class Wait(Component):
     """Wait ``delay``, then finish with ``done``; optionally say something first.
 
     While it waits, the flow's commands work as anywhere; any other message is answered
@@ -62,10 +62,10 @@ class Wait(ComponentBase):
     async def begin(self, state_manager: StateManager) -> str | None:
         """Send the text, if any; the runtime arms the timer that finishes the wait."""
         if self.says and not state_manager.resumed:
-            state_manager.messaging.send(self.text.render(state_manager.values()))
+            state_manager.messaging.send(self.render(state_manager, self.text))
         return None
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Answer a message that arrives meanwhile, and keep waiting."""
-        state_manager.messaging.send(self.busy_text.render(state_manager.values()))
+        state_manager.messaging.send(self.render(state_manager, self.busy_text))
         return None

@@ -37,6 +37,7 @@ from flowhq.dev.simulator import Simulator
 from flowhq.dev.time_control import describe_timer
 from flowhq.errors import FlowError, InputError
 from flowhq.headquarters import Headquarters
+from flowhq.i18n import Translations
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence.memory import MemoryStore
 from flowhq.persistence.store import Store
@@ -110,6 +111,7 @@ def console_app(
     allow_reset: bool = False,
     access: Access = Access(),  # noqa: B008 - frozen: one shared default is safe
     reload_every: float = 1.0,
+    translations: Translations | None = None,
 ) -> Starlette:
     """Build the console.
 
@@ -123,6 +125,8 @@ def console_app(
         access: The hosts the console is served as and its access token (default: loopback
             only, no token).
         reload_every: Seconds between checks of the flow files (0: no hot reload).
+        translations: The flows' texts in other languages; a simulated user's language is
+            switched in the page (docs/i18n.md).
     """
     console = Console(
         source,
@@ -132,6 +136,7 @@ def console_app(
         allow_reset=allow_reset,
         access=access,
         reload_every=reload_every,
+        translations=translations,
     )
     return console.app
 
@@ -152,11 +157,14 @@ class Console:
         allow_reset: bool,
         access: Access,
         reload_every: float,
+        translations: Translations | None = None,
     ) -> None:
         self.source = source
         self.flows = list(flows)
         self.bus = EventBus()
-        self.simulator = Simulator(self.flows, store=MemoryStore(), api=api, bus=self.bus)
+        self.simulator = Simulator(
+            self.flows, store=MemoryStore(), api=api, bus=self.bus, translations=translations
+        )
         self.inspect_store = inspect_store
         self.inspector = Inspector(inspect_store or self.simulator.store, self.flows)
         self.allow_reset = allow_reset
@@ -263,7 +271,7 @@ class Console:
         return JSONResponse({"entries": [entry.to_dict() for entry in entries]})
 
     async def act(self, request: Request) -> Response:
-        """What the user does: type, tap, share a location; restart, force, replay."""
+        """What the user does: type, tap, share a location; restart, speak, force, replay."""
         user, action = request.path_params["user"], request.path_params["action"]
         body = await _json_object(request)
         simulator = self.simulator
@@ -276,6 +284,8 @@ class Console:
             await simulator.share_location(user, latitude, longitude, str(body.get("name", "")))
         elif action == "restart":
             await simulator.restart(user)
+        elif action == "locale":
+            await simulator.speak(user, str(body["locale"]))
         elif action == "force":
             self._force(user, body)
         elif action == "replay":

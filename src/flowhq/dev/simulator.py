@@ -35,6 +35,7 @@ from flowhq.dev.events import EventBus
 from flowhq.dev.time_control import TimeControl
 from flowhq.errors import FlowError
 from flowhq.headquarters import Headquarters
+from flowhq.i18n import Translations
 from flowhq.inbox import MemoryQueue
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
@@ -136,6 +137,8 @@ class Simulator:
         store: Where conversations live (Redis with ``--redis``, else memory).
         api: The API client ``ApiCall``s use.
         bus: Where events for the page go.
+        translations: The flows' texts in other languages (a user's language is switched
+            with :meth:`speak`).
     """
 
     def __init__(
@@ -145,7 +148,9 @@ class Simulator:
         store: Store,
         api: httpx.AsyncClient | None,
         bus: EventBus,
+        translations: Translations | None = None,
     ) -> None:
+        self.translations = translations
         self.flows = flows
         self.store = store
         self.api = api
@@ -192,6 +197,7 @@ class Simulator:
             delivery=DeliveryOptions(redelivery_after=5.0),
             clock=self.clock,
             on_undeliverable=self._undeliverable,
+            translations=self.translations,
         )
         app = webhook_app(
             self.hq,
@@ -278,6 +284,16 @@ class Simulator:
         """A person answers ``user`` through the bot's number."""
         assert self.hq is not None
         await self.hq.reply_as_agent(CHANNEL, user, text, agent=agent)
+
+    async def speak(self, user: str, locale: str) -> None:
+        """Make ``user`` a speaker of ``locale`` (saved as their ``locale``; docs/i18n.md).
+
+        Raises:
+            InputError: a locale Babel does not know.
+        """
+        assert self.hq is not None
+        await self.hq.initialize(CHANNEL, user, locale=locale)
+        self._notice(user, f"Language: {locale}.")
 
     async def timers(self, user: str) -> list[Timer]:
         """The pending timers of ``user``'s conversation, soonest first."""

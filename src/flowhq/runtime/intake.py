@@ -7,7 +7,7 @@ over-long text is answered with a refusal and never reaches the store (docs/arch
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from flowhq.errors import InputError
@@ -101,13 +101,16 @@ class Intake:
         """
         return inbound.timestamp is not None and inbound.timestamp < now - window
 
-    def refusal(self, inbound: InboundMessage) -> str | None:
-        """The text that refuses ``inbound`` without a step (empty, too long), or ``None``."""
+    def refusal(self, inbound: InboundMessage, gettext: Callable[[str], str] = str) -> str | None:
+        """The text that refuses ``inbound`` without a step (empty, too long), or ``None``.
+
+        ``gettext`` translates it into the conversation's language.
+        """
         blank = inbound.text is None or not inbound.text.strip()
         if inbound.kind == "text" and inbound.payload is None and blank:
-            return EMPTY_TEXT
+            return gettext(EMPTY_TEXT)
         if inbound.text is not None and len(inbound.text) > self.max_text:
-            return TOO_LONG.format(limit=self.max_text)
+            return gettext(TOO_LONG).format(limit=self.max_text)
         return None
 
 

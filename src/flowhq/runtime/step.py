@@ -21,11 +21,13 @@ from attrs import define
 from flowhq.components.base import ComponentBase
 from flowhq.components.error_handler import ErrorDecision, ErrorHandler
 from flowhq.errors import FlowError, InputError, StepLimitError
+from flowhq.i18n import Languages, Localization
+from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import MORE_PREFIX, InboundMessage, OutboundMessage
 from flowhq.runtime import handoff, timers
 from flowhq.runtime.records import ForcedResult, StepObserver, StepRecord, Taken
 from flowhq.state.document import ChartState, ConversationDocument, Current, Frame, Timer
-from flowhq.state.manager import ApiRequester, Messaging, StateManager, TemplateValues
+from flowhq.state.manager import ApiRequester, Messaging, StateManager
 from flowhq.state.upgrade import split_legacy_values
 from flowhq.statecharts.chart import Chart, Macrostep
 from flowhq.statecharts.checks import handles
@@ -92,7 +94,9 @@ class Stepper:
         max_steps: int,
         observer: StepObserver | None = None,
         clock: Callable[[], datetime] | None = None,
+        languages: Languages | None = None,
     ) -> None:
+        self.languages = languages or Languages()
         self.observer = observer
         self.clock = clock or _utc_now
         self.flows = flows
@@ -100,6 +104,17 @@ class Stepper:
         self.api = api
         self.error_handler = error_handler
         self.max_steps = max_steps
+
+    def speech(self, document: ConversationDocument) -> Localization:
+        """The language and time zone of ``document``'s conversation (docs/i18n.md)."""
+        channel = document.channel
+        flow_cls = self.flows.get(document.current.path or "") or self.flows[self.entry]
+        return self.languages.localization(
+            ConversationKey(channel.type, channel.identifier),
+            document.current.values,
+            default=flow_cls.locale,
+            clock=self.clock,
+        )
 
     async def run(
         self,
@@ -356,7 +371,7 @@ class _Run:
 
     def _restart(self, flow_cls: type[Flow], why: str) -> None:
         logger.warning("conversation %s: %s; restarting flow %s", self._who(), why, flow_cls.name)
-        self.messaging.send(flow_cls.restart_text)
+        self.messaging.send(self.stepper.speech(self.document).gettext(flow_cls.restart_text))
         self.begin(flow_cls)
 
     def _who(self) -> str:
@@ -404,6 +419,7 @@ class _Run:
             api=self.stepper.api,
             revision=self.revision,
             resumed=resumed,
+            speech=self.stepper.speech(self.document),
         )
 
     def _guard_kwargs(self, result: str | None) -> dict[str, Any]:
@@ -466,7 +482,9 @@ class _Run:
         if inbound.tag is not None and inbound.tag != self.document.current.tags.get(component.id):
             # A button of an earlier question: say so and ask the current one again.
             assert self.flow is not None
-            self.messaging.send(self.flow_cls.stale_button_text)
+            self.messaging.send(
+                self.stepper.speech(self.document).gettext(self.flow_cls.stale_button_text)
+            )
             await self._reprompt(component)
             return
         if inbound.payload is not None and inbound.payload.startswith(MORE_PREFIX):
@@ -670,8 +688,8 @@ class _Run:
         assert isinstance(component, ComponentBase)
         if timer.kind == "reminder":
             reminders = [spec for spec in component.timers if spec.kind == "reminder"]
-            values = TemplateValues(self.document, labels=True)
-            self.messaging.send(reminders[timer.number - 1].text.render(values))
+            text = reminders[timer.number - 1].text
+            self.messaging.send(component.render(self._manager(component, resumed=True), text))
             return
         spec = next(spec for spec in component.timers if spec.kind == timer.kind)
         assert spec.result is not None

@@ -239,6 +239,9 @@ class Turns:
             document.action = changes["action"]
         if "token" in changes:
             document.auth.token = changes["token"]
+        for name in ("locale", "timezone"):  # saved values: a flow may change them later
+            if name in changes:
+                document.current.values[name] = changes[name]
         return Planned(document, Outcome())
 
     def working_copy(self, key: ConversationKey, loaded: Loaded) -> ConversationDocument:
@@ -344,7 +347,8 @@ class Turns:
             decision = handler.handle(
                 rollback.error, component=rollback.component, document=document, handles_error=False
             )
-        return OutboundMessage(decision.apology or handler.apology)
+        apology = decision.apology or handler.apology
+        return OutboundMessage(self.stepper.speech(document).gettext(apology))
 
     def _now(self) -> str:
         return self.stepper.clock().isoformat(timespec="microseconds")

@@ -21,6 +21,7 @@ import copy
 import enum
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 import httpx
@@ -31,7 +32,15 @@ from flowhq.state.document import ConversationDocument, ValidationEntry, utc_now
 from flowhq.state.json_values import storable_copy
 from flowhq.state.secrets import redact
 
-__all__ = ["ApiRequester", "Messaging", "Role", "StateManager", "TemplateValues"]
+__all__ = [
+    "ApiRequester",
+    "Messaging",
+    "PlainSpeech",
+    "Role",
+    "Speech",
+    "StateManager",
+    "TemplateValues",
+]
 
 VALIDATION_HISTORY_LIMIT = 50
 """Validation entries kept per conversation (newest kept)."""
@@ -62,6 +71,47 @@ class ApiRequester(Protocol):
     ) -> httpx.Response:
         """Send the request (with retries); keep ``secret`` out of any error message."""
         ...
+
+
+class Speech(Protocol):
+    """The conversation's language and time: what texts and validators need to speak it.
+
+    ``flowhq.i18n.Localization`` is the runtime's; without one a component speaks the
+    English it was written in, in UTC.
+    """
+
+    @property
+    def locale(self) -> str:
+        """The conversation's locale (``"en"``, ``"es"``, ``"pt_BR"``)."""
+        ...
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The conversation's time zone."""
+        ...
+
+    def now(self) -> datetime:
+        """The current time, aware, in the conversation's time zone."""
+        ...
+
+    def gettext(self, text: str) -> str:
+        """``text`` (an English message id) in the conversation's language."""
+        ...
+
+
+class PlainSpeech:
+    """English and UTC: the speech of a component run without a runtime's localization."""
+
+    locale = "en"
+    timezone: tzinfo = UTC
+
+    def now(self) -> datetime:
+        """The current time in UTC."""
+        return datetime.now(UTC)
+
+    def gettext(self, text: str) -> str:
+        """``text`` as written."""
+        return text
 
 
 class Messaging:
@@ -147,8 +197,11 @@ class StateManager:
         api: ApiRequester | None = None,
         revision: int = 0,
         resumed: bool = False,
+        speech: Speech | None = None,
     ) -> None:
         self._document = document
+        self.speech: Speech = speech or PlainSpeech()
+        """The conversation's language, time zone and time (``speech.gettext(text)``)."""
         self._component = component
         self._role = role
         self._saves = saves

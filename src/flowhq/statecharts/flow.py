@@ -79,6 +79,7 @@ _FLOW_ATTRIBUTES = frozenset(
         "restart_text",
         "stale_button_text",
         "start_data",
+        "locale",
     }
 )
 
@@ -150,6 +151,8 @@ class Flow(StateChart[Any], metaclass=FlowMeta):
         stale_button_text: Sent when the user taps a button of an earlier question.
         start_data: Names of the values ``Headquarters.start(..., data=...)`` gives the
             flow (its templates and guards may use them).
+        locale: The language the flow's texts are written in and a conversation gets when
+            nothing else says (default ``"en"``; docs/i18n.md).
     """
 
     name: str
@@ -163,6 +166,7 @@ class Flow(StateChart[Any], metaclass=FlowMeta):
     )
     stale_button_text: ClassVar[str] = "That button belongs to an earlier question."
     start_data: ClassVar[tuple[str, ...]] = ()
+    locale: ClassVar[str] = "en"
     __flowhq_problems__: ClassVar[list[str]] = []
 
     # Unhandled results are bugs the checker rejects; at run time they must fail loudly.

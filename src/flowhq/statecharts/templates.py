@@ -6,22 +6,32 @@ namespaces of data that comes from outside the flow: ``{dashboard.name}`` and
 ``{action.name}``. The check happens when the flow class is defined, and so does the check
 that every plain name is one the flow saves (see ``flowhq.statecharts.checks``).
 
+A value may be shown through one of a fixed set of named formats, in the conversation's
+locale (Babel): ``{day:date}``, ``{at:time}``, ``{when:datetime}``, ``{count:number}``,
+``{price:currency}`` (see :data:`FORMATS`). Nothing else after the colon is accepted.
+
 A name with no value at run time raises :class:`~flowhq.errors.MissingValueError`: a user
 never receives a message with a hole in it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from attrs import frozen
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_currency, format_decimal, get_territory_currencies
 
 from flowhq.errors import MissingValueError
 
-__all__ = ["NAMESPACES", "Template", "fill_json", "json_fields"]
+__all__ = ["FORMATS", "NAMESPACES", "Template", "fill_json", "format_value", "json_fields"]
 
 _FORMATTER = string.Formatter()
 
@@ -31,6 +41,93 @@ NAMESPACES = ("dashboard", "action")
 
 class TemplateError(ValueError):
     """A template uses something other than plain ``{name}`` placeholders."""
+
+
+def _date(value: Any, zone: dt.tzinfo) -> dt.date:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(zone) if value.tzinfo else value).date()
+    if isinstance(value, dt.date):
+        return value
+    raise ValueError("not a date")
+
+
+def _time(value: Any, zone: dt.tzinfo) -> dt.time | dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.time.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zone) if value.tzinfo else value
+    if isinstance(value, dt.time):
+        return value
+    raise ValueError("not a time")
+
+
+def _instant(value: Any, zone: dt.tzinfo) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zone) if value.tzinfo else value
+    raise ValueError("not a date and time")
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+
+
+def _currency_of(locale: str) -> str:
+    """The currency of the locale's territory (``pt_BR`` -> BRL; ``es`` -> its likely ES)."""
+    parsed = Locale.parse(locale)
+    territory = parsed.territory
+    if territory is None:
+        likely = get_global("likely_subtags").get(parsed.language, "")
+        territory = likely.rpartition("_")[2] or "US"
+    found = get_territory_currencies(territory)
+    return found[0] if found else "USD"
+
+
+def _currency(value: Any, locale: str, zone: dt.tzinfo) -> str:
+    if isinstance(value, Mapping):
+        return format_currency(_number(value.get("amount")), str(value.get("currency")),
+                               locale=locale)  # fmt: skip
+    return format_currency(_number(value), _currency_of(locale), locale=locale)
+
+
+FORMATS: Mapping[str, Callable[[Any, str, dt.tzinfo], str]] = {
+    "date": lambda v, locale, zone: format_date(_date(v, zone), format="full", locale=locale),
+    "time": lambda v, locale, zone: format_time(_time(v, zone), format="short", locale=locale),
+    "datetime": lambda v, locale, zone: format_datetime(
+        _instant(v, zone), format="medium", locale=locale
+    ),
+    "number": lambda v, locale, zone: format_decimal(_number(v), locale=locale),
+    "currency": _currency,
+}
+"""The named formats a placeholder may use, ``{name:format}``:
+
+- ``date``: an ISO date (``"2026-12-12"``, what ``validators.date()`` saves) or date-time,
+  as the locale writes a full date ("Saturday, December 12, 2026");
+- ``time``: ``"15:30"`` or an ISO date-time, as the locale writes a time ("3:30 PM");
+- ``datetime``: an ISO date-time, in the conversation's time zone;
+- ``number``: a number with the locale's separators ("1.234,5");
+- ``currency``: an amount in the locale's currency, or ``{"amount", "currency"}``.
+"""
+
+
+def format_value(value: Any, kind: str, *, locale: str = "en", timezone: dt.tzinfo = dt.UTC) -> str:
+    """``value`` through the named format ``kind`` in ``locale``.
+
+    Raises:
+        TemplateError: ``value`` cannot be shown that way.
+    """
+    try:
+        return FORMATS[kind](value, locale, timezone)
+    except (ValueError, TypeError, UnknownLocaleError, KeyError) as exc:
+        raise TemplateError(f"cannot show {type(value).__name__} as {kind}: {exc}") from None
 
 
 def _plain(field: str) -> bool:
@@ -43,17 +140,28 @@ def _plain(field: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple[tuple[str, str | None], ...]:
     """Split ``text`` into (literal, None) and ("", field) parts; cached, texts are few."""
+    return tuple((literal, field) for literal, field, _ in _parse_formats(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_formats(text: str) -> tuple[tuple[str, str | None, str], ...]:
+    """Split ``text`` into (literal, None, "") and ("", field, format) parts."""
     try:
         parts = list(_FORMATTER.parse(text))
     except ValueError as exc:
         raise TemplateError(f"template {text!r}: {exc}") from None
-    parsed: list[tuple[str, str | None]] = []
+    parsed: list[tuple[str, str | None, str]] = []
     for literal, field, spec, conversion in parts:
         if literal:
-            parsed.append((literal, None))
+            parsed.append((literal, None, ""))
         if field is None:
             continue
-        if not _plain(field) or spec or conversion:
+        if spec and spec not in FORMATS and _plain(field) and not conversion:
+            raise TemplateError(
+                f"template {text!r}: {{{field}:{spec}}} is not a named format; use one of "
+                + ", ".join(f"{{{field}:{name}}}" for name in FORMATS)
+            )
+        if not _plain(field) or conversion:
             shown = (
                 "{"
                 + field
@@ -63,10 +171,10 @@ def _parse(text: str) -> tuple[tuple[str, str | None], ...]:
             )
             raise TemplateError(
                 f"template {text!r}: placeholder {shown} is not a plain name; only {{name}}, "
-                "{dashboard.name} and {action.name} are allowed (no attribute access, "
-                "indexing, conversions or format specs)"
+                "{dashboard.name} and {action.name} are allowed, with a named format such "
+                "as {day:date} (no attribute access, indexing or conversions)"
             )
-        parsed.append(("", field))
+        parsed.append(("", field, spec or ""))
     return tuple(parsed)
 
 
@@ -95,15 +203,28 @@ class Template:
         """The placeholder names, in order of appearance."""
         return tuple(name for _, name in _parse(self.text) if name is not None)
 
-    def render(self, values: Mapping[str, Any]) -> str:
-        """Fill the placeholders.
+    @property
+    def formats(self) -> tuple[tuple[str, str], ...]:
+        """``(name, format)`` of each placeholder (format ``""`` when it has none)."""
+        return tuple((name, spec) for _, name, spec in _parse_formats(self.text) if name)
+
+    def render(
+        self, values: Mapping[str, Any], *, locale: str = "en", timezone: dt.tzinfo = dt.UTC
+    ) -> str:
+        """Fill the placeholders; named formats follow ``locale`` and ``timezone``.
 
         Raises:
             MissingValueError: a placeholder has no value (or the value ``None``).
+            TemplateError: a value cannot be shown in its named format.
         """
         out: list[str] = []
-        for literal, name in _parse(self.text):
-            out.append(literal if name is None else str(_lookup(values, name)))
+        for literal, name, spec in _parse_formats(self.text):
+            if name is None:
+                out.append(literal)
+                continue
+            value = _lookup(values, name)
+            shown = format_value(value, spec, locale=locale, timezone=timezone) if spec else value
+            out.append(str(shown))
         return "".join(out)
 
 
@@ -132,8 +253,8 @@ def fill_json(value: Any, values: Mapping[str, Any]) -> Any:
         MissingValueError: a placeholder has no value.
     """
     if isinstance(value, str):
-        parsed = _parse(value)
-        if len(parsed) == 1 and parsed[0][1] is not None:
+        parsed = _parse_formats(value)
+        if len(parsed) == 1 and parsed[0][1] is not None and not parsed[0][2]:
             return _lookup(values, parsed[0][1])
         return Template(value).render(values)
     if isinstance(value, Mapping):

@@ -2,9 +2,10 @@
 
 The generator explores the flow for real, on the in-memory store and a ``ManualClock``: from
 each reachable conversation state it sends the inputs that can make the waiting component
-finish (a validator's samples for a Prompt, each option of a Choice, yes/no for a Confirm,
-every command keyword), lets time pass up to each pending timer that finishes a component
-(a ``timeout=``, a ``Wait``) and fires it, and forces each declared result of ApiCall/Action
+finish (what its ``examples()`` gives: a validator's samples for a Prompt, each option of a
+Choice, yes/no for a Confirm, your own component's examples; and every command keyword),
+lets time pass up to each pending timer that finishes a component (a ``timeout=``, a
+``Wait``) and fires it, and forces each declared result of ApiCall/Action
 states instead of running them. Guards are evaluated by the flow itself, on the data those
 inputs saved. Then it picks paths from the start to a final state (or to the depth bound,
 for loops) until every reachable declared transition is taken.
@@ -13,22 +14,15 @@ for loops) until every reachable declared transition is taken.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from flowhq.components import (
-    Action,
-    ApiCall,
-    Choice,
-    ComponentBase,
-    Confirm,
-    Message,
-    Prompt,
-    Wait,
-)
+from flowhq.components import Action, ApiCall, Choice, Component, Message
 from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage
 from flowhq.messaging.key import ConversationKey
@@ -36,17 +30,17 @@ from flowhq.persistence import JsonCodec, MemoryStore
 from flowhq.runtime.records import ForcedResult, StepRecord
 from flowhq.state import ConversationDocument
 from flowhq.state.document import Timer
+from flowhq.state.manager import Messaging, Role, StateManager
 from flowhq.statecharts import Flow
 from flowhq.statecharts.component_state import format_delay
+from flowhq.statecharts.model import all_states
 from flowhq.testing.clock import ManualClock
 from flowhq.testing.conversation import no_api
 from flowhq.testing.coverage import Transition, declared_transitions
 
-__all__ = ["Move", "Path", "PathPlan", "Step", "paths", "plan"]
+__all__ = ["Move", "Path", "PathPlan", "Step", "needs_examples", "paths", "plan"]
 
 KEY = ConversationKey("paths", "+10000000000")
-GENERIC_ANSWERS = ("hello", "42", "ann@example.com", "+15550001234", "yes", "no")
-"""Tried on prompts whose validator carries no ``samples``."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ class Move:
     transitions: tuple[Transition, ...]
     configuration: tuple[str, ...]
     finished: bool
-    saved: tuple[tuple[str, str, str], ...] = ()
+    saved: tuple[tuple[str, str, Any], ...] = ()
     """``(state, name, value)``: placeholder values forced states save (see ``saves=``)."""
     timer: str | None = None
     """The id of the timer a time-passes move waits for (``day.timeout``, ``hold.wait``)."""
@@ -155,6 +149,9 @@ class PathPlan:
     flow: str
     paths: list[Path]
     unreached: set[Transition] = field(default_factory=set)
+    no_examples: dict[str, str] = field(default_factory=dict)
+    """Waiting components that gave no example input: state id -> kind. The transitions
+    on their results cannot be generated (see ``Component.examples``)."""
 
     @property
     def covered(self) -> set[Transition]:
@@ -179,15 +176,18 @@ class _Forcing:
     def __init__(self, flow_cls: type[Flow], chosen: dict[str, str]) -> None:
         self.flow_cls = flow_cls
         self.chosen = chosen
+        self.examples = _live_examples(flow_cls)
         self.defaulted: list[str] = []
+        self.fed: list[str] = []
+        """Forced states that saved a live menu's example (a variant saves no options)."""
         self.used: list[tuple[str, str]] = []
-        self.saved: list[tuple[str, str, str]] = []
+        self.saved: list[tuple[str, str, Any]] = []
         self.records: list[StepRecord] = []
 
     def forced_result(self, flow: str, state: str, conversation: str) -> ForcedResult | None:
         component = self.flow_cls.states_map.get(state)
         if not isinstance(component, ApiCall | Action) and not (
-            isinstance(component, ComponentBase)
+            isinstance(component, Component)
             and not component.accepts_input
             and not isinstance(component, Message)
         ):
@@ -199,27 +199,56 @@ class _Forcing:
             self.defaulted.append(state)
         self.used.append((state, result))
         # What the skipped handler or action would have saved, so later texts can show it.
-        values = {name: f"<{name}>" for name in sorted(component.saves)}
+        values = {name: self._value(state, name) for name in sorted(component.saves)}
         self.saved.extend((state, name, value) for name, value in values.items())
         return ForcedResult(result, values)
+
+    def _value(self, state: str, name: str) -> Any:
+        """A placeholder; for a live menu's options its example (or none, in a variant)."""
+        if name not in self.examples:
+            return f"<{name}>"
+        example = self.examples[name]
+        if not example or f"{state}{_NO_OPTIONS}" in self.chosen:
+            return {}
+        self.fed.append(state)
+        return example
 
     def committed(self, record: StepRecord) -> None:
         self.records.append(record)
 
 
-def _answers(component: ComponentBase) -> tuple[str, ...]:
-    if isinstance(component, Wait):
-        return ()  # no message ends a wait (commands are tried anyway)
-    if isinstance(component, Confirm):
-        return ("yes", "no")
-    if isinstance(component, Choice):
-        return tuple(component.options)
-    if isinstance(component, Prompt):
-        if component.validator is None:
-            return ("hello",)
-        samples = getattr(component.validator, "samples", None)
-        return tuple(samples) if samples else GENERIC_ANSWERS
-    return GENERIC_ANSWERS
+_NO_OPTIONS = "#no-options"
+"""Marks a variant in which a forced state saves a live menu no options."""
+
+
+def _live_examples(flow_cls: type[Flow]) -> dict[str, Any]:
+    """The saved names live menus read, with the options a forced state saves for each.
+
+    The menu's ``example=``, else no options (only its ``empty`` result can be reached).
+    """
+    return {
+        state.live: state.example or {}
+        for state in all_states(flow_cls)
+        if isinstance(state, Choice) and isinstance(state.live, str)
+    }
+
+
+def _examples(component: Component, document: ConversationDocument) -> tuple[str, ...]:
+    """The inputs ``component`` offers where ``document`` stands (read-only manager)."""
+    manager = StateManager(
+        copy.deepcopy(document), component=component.id, role=Role.DISPLAY, messaging=Messaging()
+    )
+    return tuple(dict.fromkeys(example.text for example in component.examples(manager)))
+
+
+def needs_examples(component: Component) -> bool:
+    """Whether ``component`` waits for input and has results only input can produce.
+
+    A ``Handoff`` has none: a person resumes it (the generator does, with each result).
+    """
+    by_timer = {spec.result for spec in component.timers if spec.result is not None}
+    wanting = bool(set(component.results) - by_timer)
+    return component.accepts_input and not component.pauses and wanting
 
 
 def _clock_timers(document: ConversationDocument) -> list[Timer]:
@@ -280,6 +309,7 @@ class _Explorer:
         self.nodes: list[_Node] = []
         self.index: dict[str, int] = {}
         self.root_moves: dict[int, Move] = {}
+        self.no_examples: dict[str, str] = {}
 
     async def _run(
         self, node: _Node | None, action: _Action, chosen: dict[str, str]
@@ -363,8 +393,9 @@ class _Explorer:
             results.append(ran)
             for state in ran.forcing.defaulted:
                 component = self.flow_cls.states_map[state]
-                assert isinstance(component, ComponentBase)
+                assert isinstance(component, Component)
                 pending.extend({**chosen, state: r} for r in component.results[1:])
+            pending.extend({**chosen, f"{state}{_NO_OPTIONS}": ""} for state in ran.forcing.fed)
         return results
 
     def _add(self, ran: _Ran, depth: int, parent: int | None) -> int:
@@ -387,11 +418,14 @@ class _Explorer:
         component = self.flow_cls.states_map.get(waiting) if waiting else None
         timed = [_Action(timer=timer) for timer in _clock_timers(document)]
         if document.paused is not None:  # messages change nothing: a person resumes it
-            results = component.results if isinstance(component, ComponentBase) else ()
+            results = component.results if isinstance(component, Component) else ()
             resumes = [r for r in results if r != "timeout"] if component else []
             return [_Action(resume=result) for result in resumes or ["resumed"]] + timed
-        if isinstance(component, ComponentBase):
-            texts = [*_answers(component), *texts]
+        if isinstance(component, Component):
+            examples = _examples(component, document)
+            if not examples and needs_examples(component):
+                self.no_examples[component.id] = component.kind
+            texts = [*examples, *texts]
         return [_Action(text=text) for text in texts] + timed
 
     async def explore(self) -> list[int]:
@@ -485,7 +519,8 @@ async def _plan(flow_cls: type[Flow], max_depth: int, max_nodes: int) -> PathPla
         moves = [*explorer.path_to(index), move, *explorer.to_final(child)]
         chosen.append(Path(flow_cls.name, tuple(moves)))
         uncovered -= {t for m in moves for t in m.transitions}
-    return PathPlan(flow_cls.name, chosen, {t for t in uncovered if not _alias_taken(t, chosen)})
+    unreached = {t for t in uncovered if not _alias_taken(t, chosen)}
+    return PathPlan(flow_cls.name, chosen, unreached, dict(sorted(explorer.no_examples.items())))
 
 
 def _alias_taken(transition: Transition, chosen: list[Path]) -> bool:

@@ -1007,6 +1007,9 @@ function wire() {
     loadPaths();
   });
   $("#restart").addEventListener("click", () => attempt(() => post(userPath("restart"))));
+  $("#locale").addEventListener("change", () =>
+    attempt(() => post(userPath("locale"), { locale: $("#locale").value })),
+  );
   $("#force-state").addEventListener("change", renderForceResults);
   $("#force").addEventListener("click", force);
   $("#replay-path").addEventListener("change", () => {
