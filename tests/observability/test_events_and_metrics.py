@@ -1,0 +1,107 @@
+"""The observer seam and the Prometheus metrics fed by it, without a Headquarters."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from flowhq.observability import (
+    Conflict,
+    Handled,
+    Paused,
+    PrometheusMetrics,
+    QueueDepth,
+    Redelivered,
+    Sent,
+    StepDone,
+    TimerFired,
+    TimersDue,
+)
+from flowhq.observability.events import emit
+from flowhq.observability.metrics import MAX_CODES
+
+
+def value(metrics: PrometheusMetrics, name: str, **labels: str) -> float:
+    found = [v for n, ls, v in metrics.samples() if n == name and ls == labels]
+    assert len(found) == 1, (name, labels, list(metrics.samples()))
+    return found[0]
+
+
+def test_each_event_feeds_its_metric() -> None:
+    metrics = PrometheusMetrics()
+    step = StepDone("shop", ("ask",), ("confirm",), ("confirm",), None, 0.004, 1)
+    for event in [
+        step,
+        StepDone("shop", ("confirm",), ("done",), ("pay", "done"), "done", 0.002, 0),
+        Handled("shop", "processed"),
+        Handled(None, "rejected"),
+        Conflict("shop"),
+        Sent("sent", None, 2, 0.01),
+        Sent("permanent", 131047, 1, 0.01),
+        Redelivered(sent=3, pending=5),
+        QueueDepth(1, 4, 2.5),
+        TimersDue(7),
+        TimerFired("shop", 1.5),
+        Paused(2),
+    ]:
+        metrics.observe(event)
+    assert value(metrics, "flowhq_steps_total", flow="shop") == 2
+    assert value(metrics, "flowhq_step_seconds_count", flow="shop") == 2
+    assert value(metrics, "flowhq_state_entries_total", flow="shop", state="pay") == 1
+    assert value(metrics, "flowhq_state_entries_total", flow="shop", state="done") == 1
+    assert value(metrics, "flowhq_flow_finishes_total", flow="shop", state="done") == 1
+    assert value(metrics, "flowhq_messages_total", flow="shop", outcome="processed") == 1
+    assert value(metrics, "flowhq_messages_total", flow="none", outcome="rejected") == 1
+    assert value(metrics, "flowhq_commit_conflicts_total", flow="shop") == 1
+    assert value(metrics, "flowhq_sends_total", result="sent", code="none") == 1
+    assert value(metrics, "flowhq_sends_total", result="permanent", code="131047") == 1
+    assert value(metrics, "flowhq_redelivered_total") == 3
+    assert value(metrics, "flowhq_outbox_pending") == 5
+    assert value(metrics, "flowhq_queue_pending", shard="1") == 4
+    assert value(metrics, "flowhq_queue_oldest_seconds", shard="1") == 2.5
+    assert value(metrics, "flowhq_timers_due") == 7
+    assert value(metrics, "flowhq_timer_lag_seconds_count", flow="shop") == 1
+    assert value(metrics, "flowhq_conversations_paused") == 2
+    metrics.set_paused(0)
+    assert value(metrics, "flowhq_conversations_paused") == 0
+
+
+def test_error_codes_are_bounded() -> None:
+    metrics = PrometheusMetrics()
+    for code in range(MAX_CODES + 10):
+        metrics.observe(Sent("permanent", 100_000 + code, 1, 0.0))
+    codes = {ls["code"] for n, ls, _ in metrics.samples() if n == "flowhq_sends_total"}
+    assert len(codes) == MAX_CODES + 1
+    assert "other" in codes
+    assert value(metrics, "flowhq_sends_total", result="permanent", code="other") == 10
+
+
+def test_two_instances_do_not_clash_and_a_registry_can_be_given() -> None:
+    registry = CollectorRegistry()
+    PrometheusMetrics()
+    given = PrometheusMetrics(registry)
+    given.observe(Handled("shop", "duplicate"))
+    assert (
+        registry.get_sample_value("flowhq_messages_total", {"flow": "shop", "outcome": "duplicate"})
+        == 1
+    )
+    body, content_type = given.render()
+    assert b'flowhq_messages_total{flow="shop",outcome="duplicate"} 1.0' in body
+    assert content_type.startswith("text/plain")
+    assert given.render("application/openmetrics-text")[1].startswith("application/openmetrics")
+
+
+def test_an_observer_that_raises_is_logged_and_the_others_still_see_the_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        def observe(self, event: object) -> None:
+            raise RuntimeError("broken")
+
+    metrics = PrometheusMetrics()
+    with caplog.at_level(logging.ERROR, "flowhq.observability"):
+        emit([Broken(), metrics], Handled("shop", "processed"))
+    assert "observer" in caplog.text
+    assert value(metrics, "flowhq_messages_total", flow="shop", outcome="processed") == 1
