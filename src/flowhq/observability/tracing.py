@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - the extra is installed in tests
     trace = None  # type: ignore[assignment]
     propagate = None  # type: ignore[assignment]
 
-__all__ = ["ENABLED", "TRACEPARENT", "inject", "set_attributes", "span", "traceparent"]
+__all__ = ["ENABLED", "TRACEPARENT", "annotate", "inject", "set_attributes", "span", "traceparent"]
 
 ENABLED = trace is not None
 """Whether ``opentelemetry-api`` is installed (spans are made)."""
@@ -92,3 +92,9 @@ def set_attributes(current: Any, attributes: Attributes) -> None:
     """Set ``attributes`` on ``current`` (a span from :func:`span`; ``None`` is ignored)."""
     if current is not None and current.is_recording():
         current.set_attributes(dict(attributes))
+
+
+def annotate(attributes: Attributes) -> None:
+    """Set ``attributes`` on the current span, if one is recording."""
+    if trace is not None:
+        set_attributes(trace.get_current_span(), attributes)

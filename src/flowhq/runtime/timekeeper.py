@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
+from flowhq.observability.events import TimersDue, emit
 from flowhq.persistence.store import Claim
 from flowhq.runtime import timers
 from flowhq.runtime.conversations import Conversations
@@ -112,6 +113,8 @@ class Timekeeper:
         """Fire what is due now in one pass; return how many timers fired (stale included)."""
         now = self.clock().timestamp()
         claims = await self.store.claim_due(now, limit=self.batch, lease=self.lease)
+        if self.conversations.observers:
+            emit(self.conversations.observers, TimersDue(len(claims)))
         if not claims:
             return 0
         counts = await asyncio.gather(*(self._settle(claim) for claim in claims))
