@@ -109,6 +109,8 @@ class InboundMessage:
         location: The shared location of a location message.
         data: Kind-specific details (contacts, reaction, order, system change, errors).
         timestamp: When the user sent it, in epoch seconds, if the channel says.
+        traceparent: The trace the webhook's POST began (W3C ``traceparent``), so the
+            worker's spans join it; not part of the message's equality.
     """
 
     channel: str
@@ -124,6 +126,7 @@ class InboundMessage:
     location: Location | None = field(default=None, kw_only=True)
     data: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping, kw_only=True)
     timestamp: float | None = field(default=None, kw_only=True)
+    traceparent: str | None = field(default=None, kw_only=True, eq=False, repr=False)
 
     @property
     def answer(self) -> str | None:
