@@ -20,6 +20,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+import attrs
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
@@ -36,9 +37,11 @@ from flowhq.inbox.workers import (
     EventCallback,
     call_back,
     redeliver_periodically,
+    report_depth,
     update_handler,
 )
 from flowhq.messaging.types import InboundMessage
+from flowhq.observability import PrometheusMetrics, tracing
 from flowhq.persistence.redis import RedisStore
 
 __all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
@@ -68,6 +71,8 @@ def webhook_app(
     redeliver_every: float | None = 30.0,
     max_body: int = MAX_BODY,
     close_headquarters: bool = True,
+    metrics: bool | PrometheusMetrics = False,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
@@ -90,6 +95,10 @@ def webhook_app(
             before it is read whole (the signature can only be checked on the whole body).
         close_headquarters: Close ``hq`` when the app shuts down; turn off when the caller
             owns it and keeps using its store or API client (the dev console's reloads).
+        metrics: Serve Prometheus metrics at ``/metrics`` (extra ``[metrics]``): ``True``
+            uses the ``PrometheusMetrics`` among ``hq.observers`` or attaches a new one;
+            or pass your own. See docs/operations.md.
+        metrics_token: Answer ``/metrics`` only to ``Authorization: Bearer <token>``.
 
     Returns:
         A Starlette app; run it with uvicorn or gunicorn (``--workers N`` shares the queue).
@@ -106,6 +115,7 @@ def webhook_app(
     # starts, one as it ends, not one per refused delivery or retried update.
     outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
+    routes = _metrics_routes(hq, updates, metrics, metrics_token)
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -115,6 +125,12 @@ def webhook_app(
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
+        with tracing.span("whatsapp.receive") as span:
+            response = await receive_traced(request)
+            tracing.set_attributes(span, {"http.response.status_code": response.status_code})
+            return response
+
+    async def receive_traced(request: Request) -> Response:
         body = await _signed_body(request, app_secret, max_body)
         if isinstance(body, Response):
             return body
@@ -123,7 +139,7 @@ def webhook_app(
         except ChannelError as exc:  # the sender's mistake, not ours: no traceback
             logger.warning("WhatsApp webhook: malformed delivery refused: %s", exc)
             return PlainTextResponse(str(exc), status_code=400)
-        refused = await _record(updates, batch.messages, outage)
+        refused = await _record(updates, _traced(batch.messages), outage)
         if refused is not None:
             return refused
         task = BackgroundTask(_statuses, batch.statuses, on_status) if batch.statuses else None
@@ -155,6 +171,7 @@ def webhook_app(
         routes=[
             Route(path, handshake, methods=["GET"]),
             Route(path, receive, methods=["POST"]),
+            *routes,
         ],
         lifespan=lifespan,
     )
@@ -211,6 +228,37 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _traced(messages: Sequence[InboundMessage]) -> Sequence[InboundMessage]:
+    """``messages`` carrying the current trace, for the worker's spans to join it."""
+    parent = tracing.traceparent()
+    if parent is None:
+        return messages
+    return [attrs.evolve(message, traceparent=parent) for message in messages]
+
+
+def _metrics_routes(
+    hq: Headquarters, updates: UpdateQueue, metrics: bool | PrometheusMetrics, token: str | None
+) -> list[Route]:
+    """The ``/metrics`` route, when asked for: the queue's depth is sampled per scrape."""
+    if metrics is False:
+        return []
+    if metrics is True:
+        found = [o for o in hq.observers if isinstance(o, PrometheusMetrics)]
+        metrics = found[0] if found else PrometheusMetrics()
+    exporter = metrics.attach(hq)
+    expected = f"Bearer {token}" if token else None
+
+    async def scrape(request: Request) -> Response:
+        given = request.headers.get("authorization", "")
+        if expected is not None and not hmac.compare_digest(given.encode(), expected.encode()):
+            return PlainTextResponse("unauthorized", status_code=401)
+        await report_depth(updates, hq.observers)
+        body, content_type = exporter.render(request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    return [Route("/metrics", scrape, methods=["GET"])]
 
 
 def _default_queue(hq: Headquarters) -> UpdateQueue:
