@@ -6,9 +6,11 @@ the OpenTelemetry SDK's in-memory exporter sees the spans.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from examples.demo_api import DemoApi
@@ -21,6 +23,8 @@ from tests.support import served, wait_for
 from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 USER = "15551230077"
+REFUSED = "15551230078"
+SAID = "my-secret-words"
 
 
 class Backend(DemoApi):
@@ -38,9 +42,14 @@ class Backend(DemoApi):
 
 
 async def test_a_post_and_the_workers_spans_are_one_trace(
-    spans: InMemorySpanExporter, redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+    spans: InMemorySpanExporter,
+    redis_url: str,
+    fake_graph: tuple[FakeGraphApi, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="flowhq")
     fake, graph_url = fake_graph
+    fake.fail_for(REFUSED)
     backend = Backend()
     hq = Headquarters(
         flows=[OrderStatus],
@@ -62,11 +71,17 @@ async def test_a_post_and_the_workers_spans_are_one_trace(
                 )
                 assert response.status_code == 200
                 await wait_for(lambda n=n: len(fake.messages(USER)) >= 2 * n + 1)
+            payload = delivery(([text(REFUSED, SAID, message_id="wamid.r0")], []))
+            signature = sign(payload, APP_SECRET)
+            await client.post(
+                f"{url}/webhook", content=payload, headers={"x-hub-signature-256": signature}
+            )
+            await wait_for(lambda: any("refused" in r.getMessage() for r in caplog.records))
     finished = spans.get_finished_spans()
-    receives = [s for s in finished if s.name == "whatsapp.receive"]
-    assert len(receives) == 2
-    lookup = receives[1]  # the second update: its step calls the API
-    trace = [s for s in finished if s.context.trace_id == lookup.context.trace_id]
+    assert len([s for s in finished if s.name == "whatsapp.receive"]) == 3
+    (api_call,) = [s for s in finished if s.name == "flowhq.api"]  # A100's step calls the API
+    trace = [s for s in finished if s.context.trace_id == api_call.context.trace_id]
+    (lookup,) = [s for s in trace if s.name == "whatsapp.receive"]
     by_name = {s.name: s for s in trace}
     assert set(by_name) >= {"whatsapp.receive", "flowhq.queue", "flowhq.step", "flowhq.api"}
     assert by_name["flowhq.queue"].parent.span_id == lookup.context.span_id
@@ -89,3 +104,13 @@ async def test_a_post_and_the_workers_spans_are_one_trace(
     assert (backend.traceparents[-1] or "").startswith(
         f"00-{api.trace_id:032x}-{api.span_id:016x}-"
     )
+
+    # Nothing names a user, repeats what was said or shows the token: spans, records.
+    secrets = [USER, REFUSED, SAID, "A100", "shipped", FAKE_TOKEN]
+    seen = [str(dict(s.attributes or {})) + s.name for s in finished]
+    seen += [r.getMessage() + str(vars(r)) for r in caplog.records if r.levelno >= logging.INFO]
+    refusal = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert refusal
+    assert refusal[0].conversation  # type: ignore[attr-defined]
+    for secret in secrets:
+        assert not [line for line in seen if secret in line], secret

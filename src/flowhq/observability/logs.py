@@ -84,11 +84,11 @@ def bind(flow: str | None, configuration: Sequence[str]) -> None:
 def _pseudonym(value: object, key: ConversationKey | None) -> object:
     if isinstance(value, ConversationKey):
         return f"{value.channel}:#{hashed(value)}"
-    if isinstance(value, str) and (
-        (key is not None and value == key.identifier) or _PHONE.fullmatch(value)
-    ):
-        return f"#{hashed(value)}"
-    return value
+    if not isinstance(value, str):
+        return value
+    if key is not None and value == key.identifier:  # the same pseudonym as the key's
+        return f"{key.channel}:#{hashed(key)}"
+    return f"#{hashed(value)}" if _PHONE.fullmatch(value) else value
 
 
 class ConversationFilter(logging.Filter):
