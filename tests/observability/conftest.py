@@ -16,12 +16,18 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 _EXPORTER = InMemorySpanExporter()
 
 
+_INSTALLED: list[TracerProvider] = []
+
+
 def _install() -> None:
-    if isinstance(trace.get_tracer_provider(), TracerProvider):
-        return
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-    trace.set_tracer_provider(provider)
+    """Export to ``_EXPORTER`` from the SDK provider (made here unless docs/ set one)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    if provider not in _INSTALLED:
+        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        _INSTALLED.append(provider)
 
 
 @pytest.fixture

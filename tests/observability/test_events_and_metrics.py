@@ -105,3 +105,24 @@ def test_an_observer_that_raises_is_logged_and_the_others_still_see_the_event(
         emit([Broken(), metrics], Handled("shop", "processed"))
     assert "observer" in caplog.text
     assert value(metrics, "flowhq_messages_total", flow="shop", outcome="processed") == 1
+
+
+def test_the_dashboard_and_the_alerts_use_only_metrics_that_exist() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    metrics = PrometheusMetrics()
+    names = {family.name for family in metrics.registry.collect()}
+    exposed = names | {f"{n}_total" for n in names}
+    exposed |= {f"{n}_{suffix}" for n in names for suffix in ("bucket", "count", "sum")}
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    alerts = (docs / "alerts.yml").read_text()
+    used = {m for e in [*expressions, alerts] for m in re.findall(r"\bflowhq_[a-z_]+", e)}
+    assert used
+    assert used <= exposed, used - exposed
+    assert len(re.findall(r"- alert: ", alerts)) == 7
+    documented = (docs / "operations.md").read_text()
+    assert all(name in documented for name in re.findall(r"- alert: (\w+)", alerts))
