@@ -346,6 +346,12 @@ class Headquarters:
 
     async def _commit(self, key: ConversationKey, transaction: Awaitable[Transaction]) -> Outcome:
         """Run a transaction of ``key`` under its lock and send what it committed."""
+        with logs.conversation(key):
+            return await self._commit_logged(key, transaction)
+
+    async def _commit_logged(
+        self, key: ConversationKey, transaction: Awaitable[Transaction]
+    ) -> Outcome:
         async with self._conversations.lock(key):
             done = await transaction
             if done.committed is not None:

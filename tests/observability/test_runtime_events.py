@@ -165,3 +165,19 @@ def test_every_flowhq_logger_carries_the_context_filter() -> None:
         for name in re.findall(r'getLogger\("([^"]+)"\)', path.read_text())
     }
     assert names <= set(LOGGERS)
+
+
+async def test_log_records_of_a_timer_firing_carry_the_conversation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    hq = Headquarters(flows=[Age], store=MemoryStore(), clock=clock)
+    await hq.handle(message(1, "hi"))
+    await hq.schedule("whatsapp", "+15550100", "cancel", after=timedelta(minutes=1))
+    clock.advance(timedelta(minutes=2))
+    with caplog.at_level(logging.WARNING, logger="flowhq"):
+        assert await hq.fire_due() == 1
+    (record,) = [r for r in caplog.records if "were not sent" in r.getMessage()]
+    assert record.conversation == hashed(ConversationKey("whatsapp", "+15550100"))  # type: ignore[attr-defined]
+    assert record.flow == "age"  # type: ignore[attr-defined]
+    assert "+15550100" not in caplog.text

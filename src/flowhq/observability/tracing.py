@@ -24,7 +24,16 @@ except ImportError:  # pragma: no cover - the extra is installed in tests
     trace = None  # type: ignore[assignment]
     propagate = None  # type: ignore[assignment]
 
-__all__ = ["ENABLED", "TRACEPARENT", "annotate", "inject", "set_attributes", "span", "traceparent"]
+__all__ = [
+    "ENABLED",
+    "TRACEPARENT",
+    "annotate",
+    "inject",
+    "recording",
+    "set_attributes",
+    "span",
+    "traceparent",
+]
 
 ENABLED = trace is not None
 """Whether ``opentelemetry-api`` is installed (spans are made)."""
@@ -92,6 +101,11 @@ def set_attributes(current: Any, attributes: Attributes) -> None:
     """Set ``attributes`` on ``current`` (a span from :func:`span`; ``None`` is ignored)."""
     if current is not None and current.is_recording():
         current.set_attributes(dict(attributes))
+
+
+def recording() -> bool:
+    """Whether the current span records (OpenTelemetry installed, an SDK, a sampled trace)."""
+    return trace is not None and trace.get_current_span().is_recording()
 
 
 def annotate(attributes: Attributes) -> None:

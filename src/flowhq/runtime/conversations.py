@@ -272,7 +272,7 @@ class Conversations:
                 observer = self.turns.stepper.observer
                 if observer is not None and planned.record is not None:
                     observer.committed(planned.record)
-                if planned.record is not None and (self.observers or tracing.ENABLED):
+                if planned.record is not None and (self.observers or tracing.recording()):
                     self._report(_step_done(before, planned, attempt - 1, started))
                 if not self.turns.keeps_outbox:
                     self.remember(key, committed)  # no replies owed: this is what is stored
