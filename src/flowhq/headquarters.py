@@ -196,9 +196,10 @@ class Headquarters:
         with logs.conversation(key) as context, tracing.span("flowhq.step") as span:
             try:
                 outcome = await self._handle(inbound)
-            except Exception:
-                self.notify(Handled(context.flow, "error"))
-                tracing.set_attributes(span, {"result": "error"})
+            except Exception as exc:
+                result = "rejected" if isinstance(exc, InputError) else "error"
+                self.notify(Handled(context.flow, result))
+                tracing.set_attributes(span, {"result": result})
                 raise
             result = _result(outcome)
             self.notify(Handled(outcome.flow or context.flow, result))

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from flowhq import Headquarters, InboundMessage, MemoryStore, RecordingMessenger
-from flowhq.errors import DeliveryError
+from flowhq.errors import DeliveryError, InputError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import OutboundMessage
 from flowhq.observability import (
@@ -52,6 +52,8 @@ async def test_steps_messages_and_the_funnel() -> None:
     await hq.handle(message(2, "40"))
     await hq.handle(message(2, "40"))  # Meta delivers it again
     await hq.handle(message(3, ""))  # refused before any I/O
+    with pytest.raises(InputError):
+        await hq.handle(InboundMessage("whatsapp", "", "m4", "hi"))  # malformed
     first, second = recorder.of(StepDone)
     assert (first.flow, first.before, first.after, first.entered) == (
         "age",
@@ -71,6 +73,7 @@ async def test_steps_messages_and_the_funnel() -> None:
         ("age", "processed"),
         ("age", "processed"),
         ("age", "duplicate"),
+        (None, "rejected"),
         (None, "rejected"),
     ]
     assert [(e.result, e.code, e.messages) for e in recorder.of(Sent)] == [
