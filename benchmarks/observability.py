@@ -46,10 +46,12 @@ def _tracing(mode: str) -> Iterator[_Dropped | None]:
             tracing.trace = None  # as if opentelemetry-api were not installed
             tracing.ENABLED = False
         elif "traces" in mode:
+            # As if the application had set this provider (the global one can be set once).
             exporter = _Dropped()
             provider = TracerProvider()
             provider.add_span_processor(BatchSpanProcessor(exporter))
-            tracing._tracer = lambda: provider.get_tracer("flowhq")  # type: ignore[assignment]
+            tracer = provider.get_tracer("flowhq")
+            tracing._tracer = lambda: tracer
         yield exporter
     finally:
         if provider is not None:

@@ -6,14 +6,27 @@ The global tracer provider can be set once per process; tests clear the exporter
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-_EXPORTER = InMemorySpanExporter()
+
+class _Collecting(InMemorySpanExporter):
+    """Keeps spans only while a test asks for them: the provider outlives the test."""
+
+    collecting = False
+
+    def export(self, spans: Any) -> SpanExportResult:
+        if not self.collecting:
+            return SpanExportResult.SUCCESS
+        return super().export(spans)
+
+
+_EXPORTER = _Collecting()
 
 
 _INSTALLED: list[TracerProvider] = []
@@ -35,5 +48,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
     """The finished spans of this test (an in-memory exporter on the SDK's provider)."""
     _install()
     _EXPORTER.clear()
+    _EXPORTER.collecting = True
     yield _EXPORTER
+    _EXPORTER.collecting = False
     _EXPORTER.clear()

@@ -44,7 +44,7 @@ class ObservedMessenger:
 
     async def send(self, key: ConversationKey, messages: Sequence[OutboundMessage]) -> None:
         """Send through the wrapped messenger; report the result, re-raise its errors."""
-        if not self.observers and not tracing.ENABLED:
+        if not self.observers and not tracing.active():
             await self.wrapped.send(key, messages)
             return
         started = time.perf_counter()

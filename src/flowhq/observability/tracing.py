@@ -7,14 +7,16 @@ backend. The context rides in the queue entry (``InboundMessage.traceparent``), 
 worker's spans join the POST's trace even in another process.
 
 Without ``opentelemetry-api`` installed every helper here returns a shared no-op at the
-cost of one ``if``. With it, spans go to whatever tracer provider the application set up
-(none: the API's non-recording spans). Attributes carry names, counts and codes; a
-conversation appears only as :func:`~flowhq.observability.hashing.hashed`.
+cost of one ``if``; with the API but no SDK (no tracer provider set) at the cost of looking
+the provider up. Once the application sets one, spans go to it. Attributes carry names,
+counts and codes; a conversation appears only as
+:func:`~flowhq.observability.hashing.hashed`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,6 +29,7 @@ except ImportError:  # pragma: no cover - the extra is installed in tests
 __all__ = [
     "ENABLED",
     "TRACEPARENT",
+    "active",
     "annotate",
     "inject",
     "recording",
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 ENABLED = trace is not None
-"""Whether ``opentelemetry-api`` is installed (spans are made)."""
+"""Whether ``opentelemetry-api`` is installed (see :func:`active` for whether spans are made)."""
 
 TRACEPARENT = "traceparent"
 """The W3C trace-context header that carries a trace across processes."""
@@ -47,8 +50,26 @@ _NOTHING = contextlib.nullcontext(None)
 
 
 def _tracer() -> Any:
-    # Looked up per span: the application may set its tracer provider after import.
-    return trace.get_tracer("flowhq")
+    """The tracer of flowhq, or ``None`` while no tracer provider is set (nothing records).
+
+    Looked up per span: the application may set its provider after import.
+    """
+    if trace is None:
+        return None
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return _tracer_of(provider)
+
+
+@functools.lru_cache(maxsize=4)
+def _tracer_of(provider: Any) -> Any:
+    return provider.get_tracer("flowhq")
+
+
+def active() -> bool:
+    """Whether spans are made: OpenTelemetry is installed and a tracer provider is set."""
+    return _tracer() is not None
 
 
 def span(
@@ -65,15 +86,16 @@ def span(
     Returns:
         A context manager yielding the span (``None`` without OpenTelemetry).
     """
-    if trace is None:
+    tracer = _tracer()
+    if tracer is None:
         return _NOTHING
     context = propagate.extract({TRACEPARENT: parent}) if parent else None
-    return _span(name, attributes, context)
+    return _span(tracer, name, attributes, context)
 
 
 @contextlib.contextmanager
-def _span(name: str, attributes: Attributes | None, context: Any) -> Iterator[Any]:
-    with _tracer().start_as_current_span(
+def _span(tracer: Any, name: str, attributes: Attributes | None, context: Any) -> Iterator[Any]:
+    with tracer.start_as_current_span(
         name, context=context, attributes=dict(attributes or {})
     ) as current:
         yield current

@@ -111,7 +111,7 @@ async def _traced(
 
     The span carries the method and the status, not the URL (it may hold an identifier).
     """
-    if not tracing.ENABLED:
+    if not tracing.active():
         return await client.request(method, url, **kwargs)
     with tracing.span("flowhq.api", {"http.request.method": method}) as span:
         kwargs["headers"] = tracing.inject(kwargs["headers"])
