@@ -115,7 +115,6 @@ def webhook_app(
     # starts, one as it ends, not one per refused delivery or retried update.
     outage = updates.outage if isinstance(updates, RedisStreamQueue) else OutageLog()
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
-    routes = _metrics_routes(hq, updates, metrics, metrics_token)
 
     async def handshake(request: Request) -> Response:
         params = request.query_params
@@ -125,12 +124,6 @@ def webhook_app(
         return PlainTextResponse("verification failed", status_code=403)
 
     async def receive(request: Request) -> Response:
-        with tracing.span("whatsapp.receive") as span:
-            response = await receive_traced(request)
-            tracing.set_attributes(span, {"http.response.status_code": response.status_code})
-            return response
-
-    async def receive_traced(request: Request) -> Response:
         body = await _signed_body(request, app_secret, max_body)
         if isinstance(body, Response):
             return body
@@ -170,8 +163,8 @@ def webhook_app(
     app = Starlette(
         routes=[
             Route(path, handshake, methods=["GET"]),
-            Route(path, receive, methods=["POST"]),
-            *routes,
+            Route(path, _spanned("whatsapp.receive", receive), methods=["POST"]),
+            *_metrics_routes(hq, updates, metrics, metrics_token),
         ],
         lifespan=lifespan,
     )
@@ -228,6 +221,20 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _spanned(
+    name: str, endpoint: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """``endpoint`` as a span named ``name`` (when OpenTelemetry traces), with its status."""
+
+    async def spanned(request: Request) -> Response:
+        with tracing.span(name) as span:
+            response = await endpoint(request)
+            tracing.set_attributes(span, {"http.response.status_code": response.status_code})
+            return response
+
+    return spanned
 
 
 def _traced(messages: Sequence[InboundMessage]) -> Sequence[InboundMessage]:
