@@ -126,3 +126,33 @@ def test_the_dashboard_and_the_alerts_use_only_metrics_that_exist() -> None:
     assert len(re.findall(r"- alert: ", alerts)) == 7
     documented = (docs / "operations.md").read_text()
     assert all(name in documented for name in re.findall(r"- alert: (\w+)", alerts))
+
+
+async def test_the_webhook_app_serves_the_metrics_the_headquarters_already_has() -> None:
+    import httpx
+
+    from flowhq import Headquarters, InboundMessage, MemoryStore
+    from flowhq.channels.whatsapp import webhook_app
+    from tests.flows import Age
+
+    mine = PrometheusMetrics()
+    hq = Headquarters(flows=[Age], store=MemoryStore(), observers=[mine])
+    app = webhook_app(hq, app_secret="s", verify_token="v", metrics=True)
+    assert hq.observers == [mine]  # reused, not a second set of metrics
+    await hq.handle(InboundMessage("whatsapp", "+15550100", "m1", "hi"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bot"
+    ) as client:
+        response = await client.get("/metrics")  # no token asked for: open
+    assert response.status_code == 200
+    assert 'flowhq_messages_total{flow="age",outcome="processed"} 1.0' in response.text
+    assert 'flowhq_queue_pending{shard="0"} 0.0' in response.text  # sampled at the scrape
+
+    other = PrometheusMetrics()
+    webhook_app(hq, app_secret="s", verify_token="v", metrics=other)
+    assert hq.observers == [mine, other]
+    bare = webhook_app(hq, app_secret="s", verify_token="v")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=bare), base_url="http://bot"
+    ) as client:
+        assert (await client.get("/metrics")).status_code == 404
