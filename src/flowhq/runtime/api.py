@@ -84,9 +84,14 @@ class ApiClient:
             last = attempt == options.retries
             try:
                 response = await _traced(
-                    client, method, url, json=json, params=params, headers=headers,
+                    client,
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=headers,
                     timeout=per_attempt,
-                )  # fmt: skip
+                )
             except _RETRIED as exc:
                 if last:
                     raise _sanitized(exc, secret) from None
