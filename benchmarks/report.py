@@ -136,6 +136,11 @@ doubled message makes `make bench` exit non-zero).
   vs one of 50 (cost should not grow with chart size); a conversation that already answered
   200 times vs a fresh one (flowhq keeps the newest 50 validation-history entries, so its
   history is at the bound).
+- **Metrics and traces** (µs per message, no Redis; benchmarks/observability.py): the
+  signup flow on MemoryStore with a messenger, with nothing observing (OpenTelemetry treated
+  as not installed), with `PrometheusMetrics`, with the OpenTelemetry API alone (no SDK:
+  non-recording spans), with the SDK recording every span (batch export to an exporter that
+  drops them), and with metrics and traces; the notes give the difference to "off".
 - **Chart step** (µs): restore a chart at a configuration and send one event, with
   python-statemachine (`restore` of tests/statecharts/oracle.py) and with flowhq's compiled
   engine (`Chart(compiled(flow), config, {}).send(event, {})`).

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/run.py` as well as `python -m benchmarks.run`
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import in_process, on_redis, processes, report, webhook  # noqa: E402
+from benchmarks import in_process, observability, on_redis, processes, report, webhook  # noqa: E402
 from benchmarks.harness import Problems, RedisServer, Row, Settings  # noqa: E402
 from benchmarks.subjects import AiogramSubject, FloorSubject, FlowhqSubject  # noqa: E402
 from examples.signup import Signup  # noqa: E402
@@ -297,6 +297,25 @@ async def memory_scenarios(settings: Settings, problems: Problems) -> list[Row]:
     ]
 
 
+async def observability_scenarios(settings: Settings, problems: Problems) -> list[Row]:
+    say("observability cost")
+    jobs = {
+        mode: functools.partial(
+            observability.cost,
+            mode,
+            conversations=settings.scale(50, 5),
+            messages=MESSAGES,
+            problems=problems,
+        )
+        for mode in observability.MODES
+    }
+    group = "Metrics and traces: signup on MemoryStore with a messenger, one message at a time"
+    return [
+        Row(mode, "1", "µs/msg", samples, higher_is_better=False, group=group)
+        for mode, samples in (await repeat(settings.runs, jobs)).items()
+    ]
+
+
 def engine_scenarios(settings: Settings) -> list[Row]:
     say("chart step")
     rounds = settings.scale(3000, 300)
@@ -407,6 +426,10 @@ def relate(rows: list[Row]) -> None:
             one = find(rows, "messages processed, 1 worker process")
             if one is not None:
                 row.note = f"{row.median / one.median:.2f}× one process"
+        elif row.group.startswith("Metrics and traces") and row.scenario != "off":
+            off = find(rows, "off", row.in_flight)
+            if off is not None:
+                row.note = f"+{row.median - off.median:.0f} µs ({row.median / off.median:.2f}× off)"
         elif row.scenario.startswith("whole command"):
             row.target = f"< 2 s: {mark(row.median < 2)}"
 
@@ -426,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += process_scenarios(server, settings, problems)
         rows += webhook_scenarios(server, settings, problems)
         rows += asyncio.run(memory_scenarios(settings, problems))
+        rows += asyncio.run(observability_scenarios(settings, problems))
         rows += engine_scenarios(settings)
         rows += paths_scenarios(settings, problems)
         environment = report.environment(server, settings)

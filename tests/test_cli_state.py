@@ -217,3 +217,16 @@ async def test_state_show_explains_and_reset_deletes_whatever_is_stored(
     assert f"deleted {conversation}" in capsys.readouterr().out
     with redis.Redis.from_url(redis_url) as admin:
         assert not admin.exists(key)
+
+
+async def test_state_show_finds_a_conversation_by_the_pseudonym_logs_show(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowhq.observability import hashed
+
+    await stored_conversation(redis_url)
+    pseudonym = f"whatsapp:#{hashed(ConversationKey('whatsapp', '+15550001'))}"
+    assert await _run(["state", "show", pseudonym, "--redis", redis_url]) == 0
+    assert json.loads(capsys.readouterr().out)["key"] == "flowhq:{whatsapp:+15550001}"
+    assert await _run(["state", "show", "whatsapp:#0000000000000000", "--redis", redis_url]) == 2
+    assert "no stored conversation is whatsapp:#0000000000000000" in capsys.readouterr().err

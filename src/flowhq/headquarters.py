@@ -23,6 +23,9 @@ from flowhq.i18n.localization import LocaleOf, checked_language
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
+from flowhq.observability import logs, tracing
+from flowhq.observability.events import Event, Handled, Observer, Redelivered, emit
+from flowhq.observability.messenger import ObservedMessenger
 from flowhq.persistence.store import Store
 from flowhq.runtime import intake
 from flowhq.runtime.api import ApiClient, check_api_client
@@ -89,6 +92,9 @@ class Headquarters:
             none (``initialize(locale=...)`` or a ``locale`` value saves one).
         timezone: The conversations' time zone (an IANA name such as ``"Europe/Madrid"``;
             default UTC); a saved ``timezone`` value overrides it per conversation.
+        observers: Told what happens (steps, conflicts, sends, redeliveries, timers): a
+            ``flowhq.observability.PrometheusMetrics``, or any ``Observer``. Kept in the
+            ``observers`` list, which may grow later; none costs nothing.
         deprecated: The flat keywords of 0.1 (``max_steps``, ``max_text``, ``max_attempts``,
             ``redelivery_after``, ``duplicate_grace``, ``api_timeout``, ``api_retries``,
             ``api_backoff``) still work for this release, with a ``DeprecationWarning``.
@@ -124,6 +130,7 @@ class Headquarters:
         translations: Translations | None = None,
         locale_of: LocaleOf | None = None,
         timezone: str | tzinfo | None = None,
+        observers: Sequence[Observer] = (),
         **deprecated: Any,
     ) -> None:
         api_options = api if isinstance(api, ApiOptions) else ApiOptions(api)
@@ -140,6 +147,7 @@ class Headquarters:
             raise FlowDefinitionError(type(messenger).__name__, problems)
         self.store, self.messenger, self.ttl, self.limits = store, messenger, ttl, limits
         self.clock = clock
+        self.observers: list[Observer] = list(observers)
         self.error_handler = error_handler or ErrorHandler()
         self._api = ApiClient(api_options)
         self._intake = Intake(channels=channels, max_text=limits.max_text)
@@ -160,9 +168,12 @@ class Headquarters:
             keeps_outbox=messenger is not None,
             transcript=intake.count(transcript, "transcript"),
         )
-        self._conversations = Conversations(store, turns, ttl=ttl, limits=limits, cache=cache)
+        self._conversations = Conversations(
+            store, turns, ttl=ttl, limits=limits, cache=cache, observers=self.observers
+        )
+        sender = None if messenger is None else ObservedMessenger(messenger, self.observers)
         self._delivery = Delivery(
-            messenger, self._conversations, delivery, clock=clock, on_undeliverable=on_undeliverable
+            sender, self._conversations, delivery, clock=clock, on_undeliverable=on_undeliverable
         )
         self._desk = HandoffDesk(store, on_handoff)
         self._timekeeper = Timekeeper(
@@ -191,8 +202,16 @@ class Headquarters:
         default = self.flows[self.entry].locale
         return self._stepper.languages.localization(key, {}, default=default, clock=self.clock)
 
+    def notify(self, event: Event) -> None:
+        """Hand ``event`` to the observers (a handoff desk reports ``Paused`` this way)."""
+        if self.observers:
+            emit(self.observers, event)
+
     async def handle(self, inbound: InboundMessage) -> Outcome:
         """Process one inbound message: load, step, commit, then send the replies.
+
+        A ``flowhq.step`` span when OpenTelemetry is installed; a ``Handled`` event for
+        the observers; log records meanwhile carry the conversation (hashed), flow and state.
 
         Raises:
             InputError: malformed message (before any I/O).
@@ -200,6 +219,21 @@ class Headquarters:
             ConflictError: the commit kept losing to concurrent writers.
             StoreUnavailableError: the store is down.
         """
+        key = ConversationKey(str(inbound.channel), str(inbound.identifier))
+        with logs.conversation(key) as context, tracing.span("flowhq.step") as span:
+            try:
+                outcome = await self._handle(inbound)
+            except Exception as exc:
+                result = "rejected" if isinstance(exc, InputError) else "error"
+                self.notify(Handled(context.flow, result))
+                tracing.set_attributes(span, {"result": result})
+                raise
+            result = _result(outcome)
+            self.notify(Handled(outcome.flow or context.flow, result))
+            tracing.set_attributes(span, {"result": result, "revision": outcome.revision})
+            return outcome
+
+    async def _handle(self, inbound: InboundMessage) -> Outcome:
         key = self._intake.admit(inbound)
         if self._intake.too_old(inbound, self.clock().timestamp(), self.limits.dedup_window):
             logger.warning("%s: message %s refused: older than the deduplication window", key,
@@ -343,6 +377,12 @@ class Headquarters:
 
     async def _commit(self, key: ConversationKey, transaction: Awaitable[Transaction]) -> Outcome:
         """Run a transaction of ``key`` under its lock and send what it committed."""
+        with logs.conversation(key):
+            return await self._commit_logged(key, transaction)
+
+    async def _commit_logged(
+        self, key: ConversationKey, transaction: Awaitable[Transaction]
+    ) -> Outcome:
         async with self._conversations.lock(key):
             done = await transaction
             if done.committed is not None:
@@ -388,7 +428,9 @@ class Headquarters:
         sending them. A conversation that cannot be read is logged and skipped. Returns the
         number of replies sent.
         """
-        return await self._delivery.redeliver(older_than=older_than)
+        sent = await self._delivery.redeliver(older_than=older_than)
+        self.notify(Redelivered(sent, self._delivery.owed))
+        return sent
 
     async def pending(self, channel: str, identifier: str) -> list[OutboundMessage]:
         """The question the conversation waits on, rendered again; nothing is committed.
@@ -469,6 +511,13 @@ class Headquarters:
             await close()
         await self._api.aclose()
         await self.store.close()
+
+
+def _result(outcome: Outcome) -> str:
+    """What handling a message came to, in one word (the ``outcome`` label)."""
+    if outcome.rejected:
+        return "rejected"
+    return "duplicate" if outcome.duplicate else "processed"
 
 
 def _by_name(flows: Sequence[type[Flow]]) -> dict[str, type[Flow]]:

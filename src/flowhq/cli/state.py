@@ -4,6 +4,10 @@
 (one line: loading raises nothing but ``SnapshotError`` for what is stored); ``reset`` deletes
 a conversation whatever is stored at its key, including what cannot be read (that is what it
 is for).
+
+A log line names a conversation by its pseudonym, ``whatsapp:#3f6581be346420c4``
+(docs/operations.md); both commands take that form too and find the conversation by hashing
+the stored keys (with the same ``FLOWHQ_HASH_KEY`` as the bot).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, TextIO
 
 from flowhq import ConversationKey, RedisStore, SnapshotError
 from flowhq.cli._common import CliError, add_redis_options, redis_store
+from flowhq.observability.hashing import hashed
 from flowhq.persistence import JsonCodec
 from flowhq.state import ConversationDocument
 
@@ -25,7 +30,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``state`` and its options."""
     state = commands.add_parser("state", help="inspect or delete a stored conversation")
     state.add_argument("action", choices=["show", "reset"])
-    state.add_argument("conversation", metavar="CHANNEL:IDENTIFIER")
+    state.add_argument("conversation", metavar="CHANNEL:IDENTIFIER|CHANNEL:#HASH")
     add_redis_options(state, help="the Redis holding it", required=True)
     state.add_argument("--yes", action="store_true", help="reset without asking")
 
@@ -47,6 +52,8 @@ async def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     key = ConversationKey.parse(args.conversation)
     store = redis_store(args.redis, cluster=args.cluster, inspect=True)
     try:
+        if key.identifier.startswith("#"):
+            key = await _unhash(store, key)
         try:
             loaded = await store.load(key)
         except SnapshotError as exc:
@@ -70,6 +77,19 @@ async def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         return await _reset(store, key, what, ask=not args.yes, stdin=stdin, stdout=stdout)
     finally:
         await store.close()
+
+
+async def _unhash(store: RedisStore, pseudonym: ConversationKey) -> ConversationKey:
+    """The stored conversation whose pseudonym (as logs show it) is ``pseudonym``.
+
+    Raises:
+        CliError: no stored conversation has it.
+    """
+    wanted = pseudonym.identifier.removeprefix("#")
+    async for key in store.scan():
+        if key.channel == pseudonym.channel and hashed(key) == wanted:
+            return key
+    raise CliError(f"no stored conversation is {pseudonym} (is FLOWHQ_HASH_KEY the bot's?)")
 
 
 async def _reset(

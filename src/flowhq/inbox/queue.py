@@ -17,8 +17,10 @@ while different users are handled in parallel.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
+import time
 import zlib
 from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
@@ -47,8 +49,9 @@ def shard_of(identifier: str, shards: int) -> int:
 
 
 def encode(message: InboundMessage) -> bytes:
-    """An update as stored on the queue."""
+    """An update as stored on the queue (its trace context is stored beside it)."""
     data = attrs.asdict(message, recurse=True)
+    data.pop("traceparent", None)
     return orjson.dumps({key: value for key, value in data.items() if value not in (None, {})})
 
 
@@ -116,6 +119,7 @@ class MemoryQueue:
         self.shards = shards
         self.batch = batch
         self._queues: list[asyncio.Queue[InboundMessage]] = [asyncio.Queue() for _ in range(shards)]
+        self._since: list[collections.deque[float]] = [collections.deque() for _ in range(shards)]
 
     def __repr__(self) -> str:
         return f"MemoryQueue(shards={self.shards})"
@@ -123,16 +127,30 @@ class MemoryQueue:
     async def put(self, messages: Sequence[InboundMessage]) -> None:
         """Queue ``messages`` in this process."""
         for message in messages:
-            self._queues[shard_of(message.identifier, self.shards)].put_nowait(message)
+            shard = shard_of(message.identifier, self.shards)
+            self._queues[shard].put_nowait(message)
+            self._since[shard].append(time.monotonic())
+
+    async def depth(self) -> list[tuple[int, int, float]]:
+        """``(shard, pending, seconds the oldest has waited)`` for each shard."""
+        now = time.monotonic()
+        return [
+            (shard, queue.qsize(), now - since[0] if since else 0.0)
+            for shard, (queue, since) in enumerate(zip(self._queues, self._since, strict=True))
+        ]
 
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
         """Handle queued updates until ``stop`` is set."""
         async with asyncio.TaskGroup() as group:
-            for queue in self._queues:
-                group.create_task(self._drain(queue, handler, stop))
+            for shard, queue in enumerate(self._queues):
+                group.create_task(self._drain(queue, self._since[shard], handler, stop))
 
     async def _drain(
-        self, queue: asyncio.Queue[InboundMessage], handler: Handler, stop: asyncio.Event
+        self,
+        queue: asyncio.Queue[InboundMessage],
+        since: collections.deque[float],
+        handler: Handler,
+        stop: asyncio.Event,
     ) -> None:
         lanes = Lanes(handler, stop, limit=self.batch, done=_nothing_to_acknowledge)
         entries = itertools.count()
@@ -145,6 +163,8 @@ class MemoryQueue:
                     message = await asyncio.wait_for(queue.get(), timeout=0.2)
                 except TimeoutError:
                     continue
+                if since:  # how long updates wait, for depth()
+                    since.popleft()
                 lanes.add(next(entries), message)
             await lanes.drain()  # each conversation finishes the update in hand
         finally:

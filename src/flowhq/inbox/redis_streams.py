@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Sequence
 from functools import partial
 from typing import Any, cast
 
+import attrs
 from attrs import frozen
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -233,7 +234,10 @@ class RedisStreamQueue:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for message, raw in recorded:
-                    pipe.xadd(self.stream(shard_of(message.identifier, self.shards)), {"m": raw})
+                    fields: dict[Any, Any] = {"m": raw}
+                    if message.traceparent:  # beside the update: any version reads "m"
+                        fields["t"] = message.traceparent.encode()
+                    pipe.xadd(self.stream(shard_of(message.identifier, self.shards)), fields)
                 await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
@@ -379,7 +383,10 @@ class RedisStreamQueue:
             if lanes.holds(entry_id):  # claimed back from a holder that took it meanwhile
                 continue
             try:
-                message = decode(dict(zip(flat[::2], flat[1::2], strict=True))[b"m"])
+                fields = dict(zip(flat[::2], flat[1::2], strict=True))
+                message = decode(fields[b"m"])
+                if b"t" in fields:
+                    message = attrs.evolve(message, traceparent=fields[b"t"].decode())
             except Exception:  # an entry no version of this code can read: drop it
                 logger.exception("Update queue: dropping unreadable entry %s", entry_id)
                 unreadable.append(entry_id)
@@ -424,6 +431,26 @@ class RedisStreamQueue:
         for shard in range(self.shards):
             total += int(await cast(Awaitable[Any], self.client.xlen(self.stream(shard))))
         return total
+
+    async def depth(self) -> list[tuple[int, int, float]]:
+        """``(shard, pending, seconds the oldest has waited)`` for each shard (one round trip).
+
+        The age is read from the oldest entry's id (Redis' clock, in milliseconds).
+        """
+        async with self.client.pipeline(transaction=False) as pipe:
+            for shard in range(self.shards):
+                pipe.xlen(self.stream(shard))
+                pipe.xrange(self.stream(shard), count=1)
+            pipe.time()
+            replies = await pipe.execute()
+        seconds, micros = replies[-1]
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        found = []
+        for shard in range(self.shards):
+            pending, oldest = replies[2 * shard], replies[2 * shard + 1]
+            age = (now_ms - _order(oldest[0][0])[0]) / 1000 if oldest else 0.0
+            found.append((shard, int(pending), max(0.0, age)))
+        return found
 
     async def close(self) -> None:
         """Nothing of its own: the client belongs to the store."""

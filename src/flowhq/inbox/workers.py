@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
@@ -26,8 +26,16 @@ from flowhq.headquarters import Headquarters
 from flowhq.inbox.lanes import Handler
 from flowhq.inbox.outage import OutageLog
 from flowhq.messaging.types import InboundMessage
+from flowhq.observability import tracing
+from flowhq.observability.events import Observer, Paused, QueueDepth, emit
 
-__all__ = ["EventCallback", "call_back", "redeliver_periodically", "update_handler"]
+__all__ = [
+    "EventCallback",
+    "call_back",
+    "redeliver_periodically",
+    "report_depth",
+    "update_handler",
+]
 
 logger = logging.getLogger("flowhq.inbox")
 
@@ -76,7 +84,8 @@ async def handle_update(hq: Headquarters, message: InboundMessage, *, outage: Ou
     acknowledge = getattr(hq.messenger, "acknowledge", None)
     marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
     try:
-        await hq.handle(message)
+        with tracing.span("flowhq.queue", {"kind": message.kind}, parent=message.traceparent):
+            await hq.handle(message)
     except StoreUnavailableError as exc:
         outage.failed(exc, "updates kept for later")
         return False
@@ -93,6 +102,32 @@ async def handle_update(hq: Headquarters, message: InboundMessage, *, outage: Ou
         if marking is not None:
             await marking
     return True
+
+
+async def report_depth(queue: object, observers: Sequence[Observer]) -> None:
+    """Tell ``observers`` how deep each shard of ``queue`` is (``QueueDepth`` events).
+
+    A queue without a ``depth()`` method (one of your own) reports nothing.
+    """
+    depth = getattr(queue, "depth", None)
+    if depth is None or not observers:
+        return
+    for shard, pending, oldest in await depth():
+        emit(observers, QueueDepth(shard, pending, oldest))
+
+
+PAUSED_COUNTED = 10_000
+"""Paused conversations counted for the ``Paused`` gauge at most (a scrape stays cheap)."""
+
+
+async def report_paused(hq: Headquarters, observers: Sequence[Observer]) -> None:
+    """Tell ``observers`` how many conversations a person answers (a ``Paused`` event).
+
+    Counted from the store's paused index, so every process reports the same number; an
+    entry whose pause is ending may count for a moment (docs/handoff.md).
+    """
+    if observers:
+        emit(observers, Paused(len(await hq.store.paused(PAUSED_COUNTED))))
 
 
 async def call_back(callback: Callable[[Any], Any], argument: Any) -> None:

@@ -122,6 +122,8 @@ class InboundMessage:
         username: The user's chosen handle (WhatsApp ``@name``); it can change, so it never
             identifies the conversation.
         profile_name: The name the user shows on the channel, if given.
+        traceparent: The trace the webhook's POST began (W3C ``traceparent``), so the
+            worker's spans join it; not part of the message's equality.
     """
 
     channel: str
@@ -141,6 +143,7 @@ class InboundMessage:
     parent_user_id: str | None = field(default=None, kw_only=True)
     username: str | None = field(default=None, kw_only=True)
     profile_name: str | None = field(default=None, kw_only=True)
+    traceparent: str | None = field(default=None, kw_only=True, eq=False, repr=False)
 
     @property
     def answer(self) -> str | None:

@@ -16,6 +16,7 @@ import httpx
 
 from flowhq.components.api_call import ApiCall
 from flowhq.errors import FlowDefinitionError, FlowError
+from flowhq.observability import tracing
 from flowhq.runtime.settings import ApiOptions
 from flowhq.state.secrets import redact
 from flowhq.statecharts.flow import Flow
@@ -82,8 +83,14 @@ class ApiClient:
         for attempt in range(options.retries + 1):
             last = attempt == options.retries
             try:
-                response = await client.request(
-                    method, url, json=json, params=params, headers=headers, timeout=per_attempt
+                response = await _traced(
+                    client,
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    timeout=per_attempt,
                 )
             except _RETRIED as exc:
                 if last:
@@ -100,6 +107,22 @@ class ApiClient:
         """Close the httpx client, if any."""
         if self.options.client is not None:
             await self.options.client.aclose()
+
+
+async def _traced(
+    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """One attempt, as a ``flowhq.api`` span whose ``traceparent`` goes to the backend.
+
+    The span carries the method and the status, not the URL (it may hold an identifier).
+    """
+    if not tracing.active():
+        return await client.request(method, url, **kwargs)
+    with tracing.span("flowhq.api", {"http.request.method": method}) as span:
+        kwargs["headers"] = tracing.inject(kwargs["headers"])
+        response = await client.request(method, url, **kwargs)
+        tracing.set_attributes(span, {"http.response.status_code": response.status_code})
+        return response
 
 
 def _sanitized(exc: httpx.HTTPError, secret: str | None) -> httpx.HTTPError:

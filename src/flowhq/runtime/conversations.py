@@ -9,9 +9,11 @@ delivery is the caller's next move, under the same lock (docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -22,7 +24,9 @@ from attrs import frozen
 from flowhq.errors import ConflictError
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage, OutboundMessage
-from flowhq.persistence.store import Loaded, Seen, Store
+from flowhq.observability import logs, tracing
+from flowhq.observability.events import Conflict, Observer, StepDone, TimerFired, emit
+from flowhq.persistence.store import CommitResult, Loaded, Seen, Store
 from flowhq.runtime import handoff, timers
 from flowhq.runtime.records import Outcome, StepRecord
 from flowhq.runtime.settings import Limits
@@ -76,6 +80,8 @@ class Conversations:
         limits: Commit attempts, and how long and how many message ids are remembered.
         cache: Keep each conversation's last committed document in this process. With an
             outbox, delivery decides what to cache once the replies' marks are known.
+        observers: Told about each committed step, conflict and fired timer (the
+            Headquarters' list, which may grow later).
     """
 
     def __init__(
@@ -86,7 +92,9 @@ class Conversations:
         ttl: int | None,
         limits: Limits,
         cache: bool,
+        observers: list[Observer] | None = None,
     ) -> None:
+        self.observers: list[Observer] = [] if observers is None else observers
         self.store = store
         self.turns = turns
         self.ttl = ttl
@@ -169,11 +177,24 @@ class Conversations:
 
     async def fire(self, key: ConversationKey) -> Transaction:
         """Fire the conversation's due timers and commit (nothing when none is due)."""
+        due: dict[str, float] = {}  # the timers' due times, before the step removes them
 
         async def step(loaded: Loaded) -> Planned:
+            if self.observers and loaded.document is not None:
+                due.update((timer.id, timer.due) for timer in loaded.document.timers)
             return await self.turns.fire(key, loaded)
 
-        return await self._transact(key, step)
+        done = await self._transact(key, step)
+        if self.observers and done.committed is not None and done.outcome.fired:
+            self._report_timers(done, due)
+        return done
+
+    def _report_timers(self, done: Transaction, due: Mapping[str, float]) -> None:
+        """A ``TimerFired`` per timer this commit fired, with its lag behind its due time."""
+        now = self.turns.stepper.clock().timestamp()
+        for timer_id in done.outcome.fired:
+            if timer_id in due:
+                emit(self.observers, TimerFired(done.outcome.flow, now - due[timer_id]))
 
     async def schedule(self, key: ConversationKey, timer: Timer) -> Transaction:
         """Set ``timer`` in the conversation and commit."""
@@ -248,11 +269,14 @@ class Conversations:
             SnapshotError: the stored document cannot be read.
             StoreUnavailableError: the store is down.
         """
+        started = time.perf_counter()
         loaded = await self.load(key)
+        logs.bind(*_where(loaded))
         expected = loaded.revision
         for attempt in range(1, self.max_attempts + 1):
             # Read before the step: it changes the loaded document in place.
             was_paused = loaded.document is not None and loaded.document.paused is not None
+            before = tuple(_where(loaded)[1])
             planned = await step(loaded)
             if planned.document is None:
                 return Transaction(planned.outcome, loaded, None, planned.record)
@@ -274,19 +298,12 @@ class Conversations:
             if result.ok:
                 if was_paused and paused is None:
                     await self.store.mark_paused(key, None)
-                planned.outcome.revision = result.revision
-                planned.outcome.record = planned.record
-                committed = Loaded(
-                    planned.document, result.revision, raw=result.raw, stalled=loaded.stalled
-                )
-                observer = self.turns.stepper.observer
-                if observer is not None and planned.record is not None:
-                    observer.committed(planned.record)
-                if not self.turns.keeps_outbox:
-                    self.remember(key, committed)  # no replies owed: this is what is stored
-                return Transaction(planned.outcome, loaded, committed, planned.record)
+                done = functools.partial(_step_done, before, planned, attempt - 1, started)
+                return self._committed(key, planned, loaded, result, done)
             assert result.current is not None
             logger.debug("conflict on %s (attempt %d)", key, attempt)
+            if self.observers:
+                emit(self.observers, Conflict(_where(loaded)[0]))
             expected = loaded.revision
             if attempt == 1:
                 loaded = result.current  # the conflict answer is the current document
@@ -295,6 +312,70 @@ class Conversations:
             await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311
             loaded = await self.store.load(key)
         raise ConflictError(str(key), expected, loaded.revision, self.max_attempts)
+
+    def _committed(
+        self,
+        key: ConversationKey,
+        planned: Planned,
+        loaded: Loaded,
+        result: CommitResult,
+        done: Callable[[], StepDone],
+    ) -> Transaction:
+        """What a commit that landed leaves: the transaction, the observers told."""
+        assert planned.document is not None
+        planned.outcome.revision = result.revision
+        planned.outcome.record = planned.record
+        committed = Loaded(
+            planned.document, result.revision, raw=result.raw, stalled=loaded.stalled
+        )
+        observer = self.turns.stepper.observer
+        if observer is not None and planned.record is not None:
+            observer.committed(planned.record)
+        if planned.record is not None and (self.observers or tracing.recording()):
+            self._report(done())
+        if not self.turns.keeps_outbox:
+            self.remember(key, committed)  # no replies owed: this is what is stored
+        return Transaction(planned.outcome, loaded, committed, planned.record)
+
+    def _report(self, done: StepDone) -> None:
+        """Tell the observers, the current span and the log context about a committed step."""
+        logs.bind(done.flow, done.after)
+        if self.observers:
+            emit(self.observers, done)
+        tracing.annotate(
+            {
+                "flow": done.flow or "",
+                "state.before": ",".join(done.before),
+                "state.after": ",".join(done.after),
+                "retries": done.retries,
+            }
+        )
+
+
+def _where(loaded: Loaded) -> tuple[str | None, list[str]]:
+    """The flow and active states of a loaded conversation (none for a new one)."""
+    document = loaded.document
+    if document is None:
+        return None, []
+    return document.chart.flow, document.chart.configuration
+
+
+def _step_done(before: tuple[str, ...], planned: Planned, retries: int, started: float) -> StepDone:
+    """What a committed step did, for the observers: entered states in order, the final."""
+    outcome = planned.outcome
+    after = tuple(outcome.configuration)
+    taken = planned.record.transitions if planned.record is not None else ()
+    entered = [target for _, target, _ in taken if target is not None]
+    entered += [state for state in after if state not in before]
+    return StepDone(
+        flow=outcome.flow,
+        before=before,
+        after=after,
+        entered=tuple(dict.fromkeys(entered)),
+        final=after[-1] if outcome.finished and after else None,
+        seconds=time.perf_counter() - started,
+        retries=retries,
+    )
 
 
 def _extras(wake_at: float | None, seen: Seen | None) -> dict[str, Any]:

@@ -88,6 +88,8 @@ class Delivery:
         # Revisions whose send failed (or was cancelled) in this process: nobody else is
         # sending them, so the next handling sends them at once, before its own.
         self._failed: OrderedDict[ConversationKey, set[int]] = OrderedDict()
+        self.owed = 0
+        """Replies the last ``redeliver`` pass found owed (for the metrics)."""
 
     async def refuse(self, key: ConversationKey, reply: OutboundMessage) -> bool | None:
         """Send a refusal that no commit records (best effort: ``None`` without messenger)."""
@@ -161,13 +163,14 @@ class Delivery:
         """
         if self.messenger is None:
             return 0
-        sent = 0
+        sent = owed_total = 0
         conversations = self.conversations
         async for key in self.store.scan():
             try:
                 async with conversations.lock(key):
                     loaded = await self.store.load(key)
                     owed = pending(loaded)
+                    owed_total += len(owed)
                     due = self.due(key, owed, own=None, age=older_than, stalled=loaded.stalled)
                     if due and await self.deliver(key, due, loaded.document):
                         sent += len(due)
@@ -176,6 +179,7 @@ class Delivery:
                 logger.error("redeliver: skipping %s: %s", key, exc.reason)
             except Exception:
                 logger.exception("redeliver: skipping %s after an error", key)
+        self.owed = owed_total
         return sent
 
     def due(

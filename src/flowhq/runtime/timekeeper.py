@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
+from flowhq.observability import logs
+from flowhq.observability.events import TimersDue, emit
 from flowhq.persistence.store import Claim
 from flowhq.runtime import timers
 from flowhq.runtime.conversations import Conversations
@@ -112,10 +114,17 @@ class Timekeeper:
         """Fire what is due now in one pass; return how many timers fired (stale included)."""
         now = self.clock().timestamp()
         claims = await self.store.claim_due(now, limit=self.batch, lease=self.lease)
+        if self.conversations.observers:
+            emit(self.conversations.observers, TimersDue(len(claims)))
         if not claims:
             return 0
-        counts = await asyncio.gather(*(self._settle(claim) for claim in claims))
+        counts = await asyncio.gather(*(self._settle_logged(claim) for claim in claims))
         return sum(counts)
+
+    async def _settle_logged(self, claim: Claim) -> int:
+        """``_settle``, its log records naming the conversation (docs/operations.md)."""
+        with logs.conversation(claim.key):
+            return await self._settle(claim)
 
     async def _settle(self, claim: Claim) -> int:
         """Fire one claimed conversation's due timers and settle its index entry."""

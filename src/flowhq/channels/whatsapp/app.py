@@ -42,10 +42,13 @@ from flowhq.inbox.workers import (
     EventCallback,
     call_back,
     redeliver_periodically,
+    report_depth,
+    report_paused,
     update_handler,
 )
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.types import InboundMessage
+from flowhq.observability import PrometheusMetrics, tracing
 from flowhq.persistence.integrity import MAX_FAILURE_REASON
 from flowhq.persistence.redis import RedisStore
 from flowhq.persistence.store import Store
@@ -78,6 +81,8 @@ def webhook_app(
     redeliver_every: float | None = 30.0,
     max_body: int = MAX_BODY,
     close_headquarters: bool = True,
+    metrics: bool | PrometheusMetrics = False,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
@@ -99,6 +104,10 @@ def webhook_app(
             before it is read whole (the signature can only be checked on the whole body).
         close_headquarters: Close ``hq`` (its store, messenger and API client) when the
             app shuts down; off when the caller keeps using them (the console's reloads).
+        metrics: Serve Prometheus metrics at ``/metrics`` (extra ``[metrics]``): ``True``
+            uses the ``PrometheusMetrics`` among ``hq.observers`` or attaches a new one;
+            or pass your own. See docs/operations.md.
+        metrics_token: Answer ``/metrics`` only to ``Authorization: Bearer <token>``.
 
     Returns:
         A Starlette app for uvicorn or gunicorn (``--workers N`` shares the queue); its
@@ -114,11 +123,12 @@ def webhook_app(
     handle = _resolving(_identities(hq), handle, outage)
     loops = _Background(hq, updates, handle if workers else None, timers, redeliver_every, outage)
     receive = _receiver(updates, app_secret, max_body, outage, on_status=on_status, store=hq.store)
-    get, post = (
+    routes = [
         Route(path, _handshake(verify_token), methods=["GET"]),
-        Route(path, receive, methods=["POST"]),
-    )
-    app = Starlette(routes=[get, post], lifespan=loops.lifespan(close=close_headquarters))
+        Route(path, _spanned("whatsapp.receive", receive), methods=["POST"]),
+        *_metrics_routes(hq, updates, metrics, metrics_token),
+    ]
+    app = Starlette(routes=routes, lifespan=loops.lifespan(close=close_headquarters))
     app.state.queue = updates
     app.state.headquarters = hq
     return app
@@ -182,7 +192,7 @@ def _receiver(
         except ChannelError as exc:  # the sender's mistake, not ours: no traceback
             logger.warning("WhatsApp webhook: malformed delivery refused: %s", exc)
             return PlainTextResponse(str(exc), status_code=400)
-        refused = await _record(updates, batch.messages, outage)
+        refused = await _record(updates, _traced(batch.messages), outage)
         if refused is not None:
             return refused
         statuses = batch.statuses
@@ -329,3 +339,49 @@ async def _failed(status: Status, store: Store) -> None:
         await store.mark_delivered(key, (), failures={revision: reason})
     except StoreUnavailableError as exc:
         logger.warning("the failed status of %s is not recorded: %s", status.message_id, exc)
+
+
+def _spanned(
+    name: str, endpoint: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """``endpoint`` as a span named ``name`` (when OpenTelemetry traces), with its status."""
+
+    async def spanned(request: Request) -> Response:
+        with tracing.span(name) as span:
+            response = await endpoint(request)
+            tracing.set_attributes(span, {"http.response.status_code": response.status_code})
+            return response
+
+    return spanned
+
+
+def _traced(messages: Sequence[InboundMessage]) -> Sequence[InboundMessage]:
+    """``messages`` carrying the current trace, for the worker's spans to join it."""
+    parent = tracing.traceparent()
+    if parent is None:
+        return messages
+    return [attrs.evolve(message, traceparent=parent) for message in messages]
+
+
+def _metrics_routes(
+    hq: Headquarters, updates: UpdateQueue, metrics: bool | PrometheusMetrics, token: str | None
+) -> list[Route]:
+    """The ``/metrics`` route, when asked for: the queue's depth is sampled per scrape."""
+    if metrics is False:
+        return []
+    if metrics is True:
+        found = [o for o in hq.observers if isinstance(o, PrometheusMetrics)]
+        metrics = found[0] if found else PrometheusMetrics()
+    exporter = metrics.attach(hq)
+    expected = f"Bearer {token}" if token else None
+
+    async def scrape(request: Request) -> Response:
+        given = request.headers.get("authorization", "")
+        if expected is not None and not hmac.compare_digest(given.encode(), expected.encode()):
+            return PlainTextResponse("unauthorized", status_code=401)
+        await report_depth(updates, hq.observers)
+        await report_paused(hq, hq.observers)
+        body, content_type = exporter.render(request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    return [Route("/metrics", scrape, methods=["GET"])]
