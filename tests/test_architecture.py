@@ -118,3 +118,18 @@ def test_no_module_imports_itself_in_a_circle() -> None:
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def test_no_function_is_over_60_lines() -> None:
+    """Short functions with one idea each (docs/architecture.md); docstrings not counted."""
+    long = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if ast.get_docstring(node) is not None:
+                    docstring = node.body[0]
+                    size -= (docstring.end_lineno or docstring.lineno) - docstring.lineno + 1
+                if size > 60:
+                    long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {size}")
+    assert long == []

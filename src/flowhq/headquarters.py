@@ -8,32 +8,30 @@ lock, and the committed replies are sent. The rooms doing that work live in
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
 import httpx
 
 from flowhq.components.error_handler import ErrorHandler
-from flowhq.errors import FlowDefinitionError, InputError
-from flowhq.i18n import Languages, Localization, Translations
+from flowhq.errors import InputError
+from flowhq.i18n import Languages, Translations
 from flowhq.i18n.localization import LocaleOf, checked_language
 from flowhq.messaging.key import ConversationKey
 from flowhq.messaging.messenger import Messenger
 from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.observability import logs, tracing
 from flowhq.observability.events import Event, Handled, Observer, Redelivered, emit
-from flowhq.observability.messenger import ObservedMessenger
 from flowhq.persistence.store import Store
 from flowhq.runtime import intake
-from flowhq.runtime.api import ApiClient, check_api_client
-from flowhq.runtime.conversations import Conversations, Transaction
-from flowhq.runtime.delivery import Delivery, Undeliverable
-from flowhq.runtime.desk import HandoffDesk, OnHandoff
-from flowhq.runtime.intake import Intake
-from flowhq.runtime.records import Outcome, PausedConversation, StepObserver
+from flowhq.runtime.assembly import build, by_name
+from flowhq.runtime.delivery import Undeliverable
+from flowhq.runtime.desk import OnHandoff
+from flowhq.runtime.front import result_of
+from flowhq.runtime.handoff_calls import HandoffCalls
+from flowhq.runtime.records import Outcome, StepObserver
 from flowhq.runtime.settings import (
     ApiOptions,
     Clock,
@@ -43,10 +41,9 @@ from flowhq.runtime.settings import (
     system_clock,
     upgrade,
 )
-from flowhq.runtime.step import Stepper
-from flowhq.runtime.timekeeper import Timekeeper, due_time, event_timer, start_timer
-from flowhq.runtime.turn import Start, Turns
-from flowhq.state.document import Timer, TranscriptEntry
+from flowhq.runtime.time_calls import TimeCalls
+from flowhq.runtime.timekeeper import due_time, start_timer
+from flowhq.runtime.turn import Start
 from flowhq.statecharts.flow import Flow
 
 __all__ = ["Headquarters"]
@@ -54,8 +51,14 @@ __all__ = ["Headquarters"]
 logger = logging.getLogger("flowhq.headquarters")
 
 
-class Headquarters:
+class Headquarters(HandoffCalls, TimeCalls):
     """Runs flows for inbound messages and commits every step to the store.
+
+    The calls about time (``schedule``, ``cancel_timer``, ``timers``, ``fire``,
+    ``fire_due``, ``run_timers``) come from :class:`~flowhq.runtime.time_calls.TimeCalls`,
+    those for people taking over (``pause``, ``resume``, ``reply_as_agent``,
+    ``transcript``, ``paused_conversations``) from
+    :class:`~flowhq.runtime.handoff_calls.HandoffCalls`.
 
     Args:
         flows: The flow classes this bot runs; the first is the entry flow unless ``entry``.
@@ -137,48 +140,35 @@ class Headquarters:
         limits, delivery, api_options = upgrade(
             deprecated, limits or Limits(), delivery or DeliveryOptions(), api_options
         )
-        self.flows = _by_name(flows)
-        entry = entry or flows[0].name
-        if entry not in self.flows:
-            raise ValueError(f"entry flow {entry!r} is not among {sorted(self.flows)}")
-        check_api_client(flows, api_options.client)
-        check = getattr(messenger, "check_flows", None)
-        if check is not None and (problems := check(list(flows))):
-            raise FlowDefinitionError(type(messenger).__name__, problems)
+        self.flows, entry = by_name(flows, entry)
         self.store, self.messenger, self.ttl, self.limits = store, messenger, ttl, limits
         self.clock = clock
         self.observers: list[Observer] = list(observers)
         self.error_handler = error_handler or ErrorHandler()
-        self._api = ApiClient(api_options)
-        self._intake = Intake(channels=channels, max_text=limits.max_text)
-        self._stepper = Stepper(
+        rooms = build(
             self.flows,
             entry=entry,
-            api=self._api,
+            store=store,
+            messenger=messenger,
+            api=api_options,
+            limits=limits,
+            delivery=delivery,
             error_handler=self.error_handler,
-            max_steps=limits.max_steps,
-            observer=observer,
+            observers=self.observers,
+            ttl=ttl,
+            channels=channels,
+            cache=cache,
             clock=clock,
+            timers=timers,
+            on_undeliverable=on_undeliverable,
+            observer=observer,
+            transcript=transcript,
+            on_handoff=on_handoff,
             languages=Languages(translations=translations, locale_of=locale_of, timezone=timezone),
         )
-        turns = Turns(
-            self._stepper,
-            codec=store.codec,
-            error_handler=self.error_handler,
-            keeps_outbox=messenger is not None,
-            transcript=intake.count(transcript, "transcript"),
-        )
-        self._conversations = Conversations(
-            store, turns, ttl=ttl, limits=limits, cache=cache, observers=self.observers
-        )
-        sender = None if messenger is None else ObservedMessenger(messenger, self.observers)
-        self._delivery = Delivery(
-            sender, self._conversations, delivery, clock=clock, on_undeliverable=on_undeliverable
-        )
-        self._desk = HandoffDesk(store, on_handoff)
-        self._timekeeper = Timekeeper(
-            self._conversations, self._delivery, clock=clock, options=timers or TimerOptions()
-        )
+        self._api, self._intake, self._stepper = rooms.api, rooms.intake, rooms.stepper
+        self._conversations, self._delivery = rooms.conversations, rooms.delivery
+        self._desk, self._timekeeper = rooms.desk, rooms.timekeeper
 
     def __repr__(self) -> str:
         return f"Headquarters(flows={sorted(self.flows)}, store={self.store!r})"
@@ -191,16 +181,6 @@ class Headquarters:
     @observer.setter
     def observer(self, observer: StepObserver | None) -> None:
         self._stepper.observer = observer
-
-    @property
-    def entry(self) -> str:
-        """The name of the flow a new conversation starts."""
-        return self._stepper.entry
-
-    def _speech(self, key: ConversationKey) -> Localization:
-        """The language of a conversation whose document is not loaded (refusals)."""
-        default = self.flows[self.entry].locale
-        return self._stepper.languages.localization(key, {}, default=default, clock=self.clock)
 
     def notify(self, event: Event) -> None:
         """Hand ``event`` to the observers (a handoff desk reports ``Paused`` this way)."""
@@ -228,7 +208,7 @@ class Headquarters:
                 self.notify(Handled(context.flow, result))
                 tracing.set_attributes(span, {"result": result})
                 raise
-            result = _result(outcome)
+            result = result_of(outcome)
             self.notify(Handled(outcome.flow or context.flow, result))
             tracing.set_attributes(span, {"result": result, "revision": outcome.revision})
             return outcome
@@ -239,7 +219,7 @@ class Headquarters:
             logger.warning("%s: message %s refused: older than the deduplication window", key,
                            inbound.message_id)  # fmt: skip
             return Outcome(rejected=True)
-        refusal = self._intake.refusal(inbound, self._speech(key).gettext)
+        refusal = self._intake.refusal(inbound, self._stepper.unloaded_speech(key).gettext)
         if refusal is not None:
             reply = OutboundMessage(refusal)
             delivered = await self._delivery.refuse(key, reply)
@@ -303,92 +283,6 @@ class Headquarters:
             return await self._commit(key, self._conversations.schedule(key, timer))
         return await self._commit(key, self._conversations.begin(key, start))
 
-    async def schedule(
-        self,
-        channel: str,
-        identifier: str,
-        event: str,
-        *,
-        at: datetime | None = None,
-        after: timedelta | float | None = None,
-        timer_id: str | None = None,
-    ) -> str:
-        """Fire ``event`` into the conversation later, as a command would.
-
-        Where the conversation then stands the event must be enabled; if it is not, the
-        timer is stale: logged at INFO, nothing sent. Scheduling a ``timer_id`` again
-        replaces the earlier timer.
-
-        Args:
-            channel: The channel type.
-            identifier: The user's identifier on it.
-            event: The event to fire.
-            at: When (an aware ``datetime``); or
-            after: how long from now (a ``timedelta`` or seconds).
-            timer_id: Your id for the timer (default: a new random one).
-
-        Returns:
-            The timer's id.
-
-        Raises:
-            InputError: a malformed event or id, neither or both of ``at``/``after``.
-        """
-        key = self._intake.key(channel, identifier)
-        timer = event_timer(event, due_time(self.clock(), at=at, after=after), timer_id)
-        await self._commit(key, self._conversations.schedule(key, timer))
-        return timer.id
-
-    async def cancel_timer(self, channel: str, identifier: str, timer_id: str) -> bool:
-        """Cancel a timer set by ``schedule`` or ``start(at=...)``; whether there was one."""
-        key = self._intake.key(channel, identifier)
-        outcome = await self._commit(key, self._conversations.cancel(key, timer_id))
-        return outcome.timer is not None
-
-    async def timers(self, channel: str, identifier: str) -> list[Timer]:
-        """The conversation's pending timers, soonest first (copies; nothing is changed)."""
-        loaded = await self.store.load(self._intake.key(channel, identifier))
-        document = loaded.document
-        return sorted(document.timers, key=lambda timer: timer.due) if document else []
-
-    async def fire(self, channel: str, identifier: str) -> Outcome:
-        """Fire this conversation's due timers now and return what that did.
-
-        For tests and consoles that want the outcome (``fire_due`` only counts); the timer
-        index catches up on its next pass.
-        """
-        key = self._intake.key(channel, identifier)
-        return await self._commit(key, self._conversations.fire(key))
-
-    async def fire_due(self) -> int:
-        """Fire the timers due now (one pass); return how many fired.
-
-        Any number of processes may call it at once: each timer fires once. For tests and
-        cron-style callers; ``run_timers`` loops over it.
-        """
-        return await self._timekeeper.fire_due()
-
-    async def run_timers(self, stop: asyncio.Event | None = None) -> None:
-        """Fire due timers until ``stop`` is set (or the task is cancelled).
-
-        Run it in every process of the bot (the WhatsApp webhook app does); they share the
-        work (``TimerOptions`` sets the lease, batch and pause between passes).
-        """
-        await self._timekeeper.run(stop or asyncio.Event())
-
-    async def _commit(self, key: ConversationKey, transaction: Awaitable[Transaction]) -> Outcome:
-        """Run a transaction of ``key`` under its lock and send what it committed."""
-        with logs.conversation(key):
-            return await self._commit_logged(key, transaction)
-
-    async def _commit_logged(
-        self, key: ConversationKey, transaction: Awaitable[Transaction]
-    ) -> Outcome:
-        async with self._conversations.lock(key):
-            done = await transaction
-            if done.committed is not None:
-                done.outcome.delivered = await self._delivery.after_commit(key, done.committed)
-        return done.outcome
-
     async def initialize(
         self,
         channel: str,
@@ -443,67 +337,6 @@ class Headquarters:
             return []
         return self._stepper.pending(loaded.document, revision=loaded.revision)
 
-    async def last_inbound(self, channel: str, identifier: str) -> str | None:
-        """When the user last wrote (ISO-8601 UTC), or ``None``.
-
-        WhatsApp lets a business answer freely for 24 hours after that (the customer
-        service window); later, only approved templates.
-        """
-        loaded = await self.store.load(self._intake.key(channel, identifier))
-        return loaded.document.metadata.last_inbound_at if loaded.document else None
-
-    async def pause(self, channel: str, identifier: str, *, reason: str | None = None) -> Outcome:
-        """Pause the bot for this conversation wherever it stands: a person answers it.
-
-        While paused, the user's messages are kept in the transcript and handed to
-        ``on_handoff``; the bot answers nothing and its timers wait. Pausing a paused
-        conversation changes nothing. See docs/handoff.md.
-        """
-        key = self._intake.key(channel, identifier)
-        return await self._commit(key, self._conversations.pause(key, reason))
-
-    async def resume(self, channel: str, identifier: str, result: str = "resumed") -> Outcome:
-        """Give a paused conversation back to the bot.
-
-        Waiting in a ``Handoff`` state, the flow goes on with ``result`` (one the state
-        declares). Paused elsewhere, the waiting question is asked again, saved values
-        intact. Resuming a conversation that is not paused changes nothing (two people
-        pressing resume at once resume it once).
-
-        Raises:
-            InputError: ``result`` is not one the ``Handoff`` state declares, or a result
-                other than ``resumed`` where no ``Handoff`` waits.
-        """
-        key = self._intake.key(channel, identifier)
-        return await self._commit(key, self._conversations.unpause(key, result))
-
-    async def reply_as_agent(
-        self, channel: str, identifier: str, text: str, *, agent: str | None = None
-    ) -> Outcome:
-        """Send ``text`` from a person, through the outbox like any reply.
-
-        It leaves after its commit, exactly once, is kept in the transcript with ``agent``,
-        and follows the channel's rules (outside WhatsApp's 24-hour window it is not sent:
-        ``on_undeliverable`` is told).
-
-        Raises:
-            InputError: an empty text, or one longer than ``Limits.max_text``.
-        """
-        key = self._intake.key(channel, identifier)
-        reply = OutboundMessage(intake.agent_text(text, self.limits.max_text))
-        if agent is not None:
-            intake.check_text(agent, "the agent's name")
-        return await self._commit(key, self._conversations.agent_reply(key, reply, agent))
-
-    async def transcript(self, channel: str, identifier: str) -> list[TranscriptEntry]:
-        """The conversation's newest messages both ways, oldest first (copies)."""
-        loaded = await self.store.load(self._intake.key(channel, identifier))
-        return list(loaded.document.transcript) if loaded.document is not None else []
-
-    async def paused_conversations(self, *, limit: int = 100) -> list[PausedConversation]:
-        """The conversations a person answers, the most recently paused first."""
-        return await self._desk.paused(limit)
-
     async def aclose(self) -> None:
         """Close what the Headquarters was given: the store, the messenger, the API client."""
         close = getattr(self.messenger, "aclose", None)
@@ -511,21 +344,3 @@ class Headquarters:
             await close()
         await self._api.aclose()
         await self.store.close()
-
-
-def _result(outcome: Outcome) -> str:
-    """What handling a message came to, in one word (the ``outcome`` label)."""
-    if outcome.rejected:
-        return "rejected"
-    return "duplicate" if outcome.duplicate else "processed"
-
-
-def _by_name(flows: Sequence[type[Flow]]) -> dict[str, type[Flow]]:
-    if not flows:
-        raise ValueError("Headquarters needs at least one flow")
-    named: dict[str, type[Flow]] = {}
-    for flow_cls in flows:
-        if flow_cls.name in named:
-            raise ValueError(f"two flows are named {flow_cls.name!r}")
-        named[flow_cls.name] = flow_cls
-    return named

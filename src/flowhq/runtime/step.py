@@ -105,6 +105,11 @@ class Stepper:
         self.error_handler = error_handler
         self.max_steps = max_steps
 
+    def unloaded_speech(self, key: ConversationKey) -> Localization:
+        """The language of a conversation whose document is not loaded (refusals)."""
+        default = self.flows[self.entry].locale
+        return self.languages.localization(key, {}, default=default, clock=self.clock)
+
     def speech(self, document: ConversationDocument) -> Localization:
         """The language and time zone of ``document``'s conversation (docs/i18n.md)."""
         channel = document.channel

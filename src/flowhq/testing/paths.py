@@ -27,7 +27,7 @@ from flowhq.headquarters import Headquarters
 from flowhq.messaging import InboundMessage
 from flowhq.messaging.key import ConversationKey
 from flowhq.persistence import JsonCodec, MemoryStore
-from flowhq.runtime.records import ForcedResult, StepRecord
+from flowhq.runtime.records import ForcedResult, Outcome, StepRecord
 from flowhq.state import ConversationDocument
 from flowhq.state.document import Timer
 from flowhq.state.manager import Messaging, Role, StateManager
@@ -300,6 +300,21 @@ class _Ran:
     forcing: _Forcing
 
 
+async def _act(
+    hq: Headquarters, node: _Node | None, action: _Action, data: tuple[tuple[str, str], ...]
+) -> Outcome:
+    """Make the move: fire the due timer, resume, start the flow, or say the text."""
+    if action.timer is not None:
+        return await hq.fire(KEY.channel, KEY.identifier)
+    if action.resume is not None:
+        return await hq.resume(KEY.channel, KEY.identifier, result=action.resume)
+    if node is None:
+        return await hq.start(KEY.channel, KEY.identifier, data=dict(data), replace=True)
+    assert action.text is not None
+    inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{node.depth}", action.text)
+    return await hq.handle(inbound)
+
+
 class _Explorer:
     def __init__(self, flow_cls: type[Flow], max_depth: int, max_nodes: int) -> None:
         self.flow_cls = flow_cls
@@ -333,15 +348,7 @@ class _Explorer:
         )
         if timer is not None:
             clock.advance(max(0.0, timer.due - now))
-            outcome = await hq.fire(KEY.channel, KEY.identifier)
-        elif action.resume is not None:
-            outcome = await hq.resume(KEY.channel, KEY.identifier, result=action.resume)
-        elif node is None:
-            outcome = await hq.start(KEY.channel, KEY.identifier, data=dict(data), replace=True)
-        else:
-            assert text is not None
-            inbound = InboundMessage(KEY.channel, KEY.identifier, f"path-{node.depth}", text)
-            outcome = await hq.handle(inbound)
+        outcome = await _act(hq, node, action, data)
         if not forcing.records:
             return None  # rolled back: not a move a user can make
         record = forcing.records[-1]
