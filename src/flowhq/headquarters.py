@@ -210,7 +210,11 @@ class Headquarters(HandoffCalls, TimeCalls):
                 raise
             result = result_of(outcome)
             self.notify(Handled(outcome.flow or context.flow, result))
-            tracing.set_attributes(span, {"result": result, "revision": outcome.revision})
+            if span is not None:  # tracing
+                pseudonym, revision = context.conversation, outcome.revision
+                attributes: dict[str, str | int] = {"result": result, "revision": revision}
+                attributes["conversation"] = pseudonym
+                tracing.set_attributes(span, attributes)
             return outcome
 
     async def _handle(self, inbound: InboundMessage) -> Outcome:

@@ -18,6 +18,8 @@ from examples.order_status import OrderStatus
 from flowhq import Headquarters, RedisStore
 from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.signature import sign
+from flowhq.messaging.key import ConversationKey
+from flowhq.observability import hashed
 from flowhq.testing.whatsapp import FakeGraphApi, delivery, text
 from tests.support import served, wait_for
 from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
@@ -97,6 +99,7 @@ async def test_a_post_and_the_workers_spans_are_one_trace(
     assert step["result"] == "processed"
     assert step["retries"] == 0
     assert step["revision"] == 2
+    assert step["conversation"] == hashed(ConversationKey("whatsapp", USER))  # joins the logs
     assert sends[0].attributes["result"] == "sent"
     assert by_name["flowhq.api"].attributes["http.response.status_code"] == 200
     # The backend got the API span's context: its trace, its span as the parent.
