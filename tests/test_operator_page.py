@@ -445,3 +445,27 @@ async def test_the_page_keeps_the_bots_ttl_when_given(
     else:
         assert 0 < left <= 3600 * 1000
         assert "no --ttl" not in out.getvalue()
+
+
+async def test_with_the_bots_token_keys_the_page_reads_real_tokens(redis_url: str) -> None:
+    from flowhq.persistence.secrets import TokenCipher
+
+    key = TokenCipher.generate_key()
+    bot_store = RedisStore.from_url(redis_url, token_keys=[key])
+    bot = Headquarters(flows=[Clinic], store=bot_store)
+    await bot.initialize("whatsapp", ANA, auth_token="tok-plain-77")
+    await bot_store.close()
+    conversation = ConversationKey("whatsapp", ANA)
+    args = parse("--redis", redis_url)
+
+    with_keys = inbox_command._store(args, {"FLOWHQ_TOKEN_KEYS": f" {key} ,"})
+    loaded = await with_keys.load(conversation)
+    assert loaded.document is not None
+    assert loaded.document.auth.token == "tok-plain-77"
+    await with_keys.close()
+
+    without = inbox_command._store(args, {})
+    loaded = await without.load(conversation)
+    assert loaded.document is not None
+    assert loaded.document.auth.token != "tok-plain-77"  # left as stored, encrypted
+    await without.close()

@@ -21,13 +21,22 @@ from flowhq.cli._common import (
 )
 from flowhq.cli.dev import address, is_local
 from flowhq.dev.access import Access, needs_token
+from flowhq.persistence.redis import RedisStore
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from flowhq.messaging.messenger import Messenger
 
-__all__ = ["ACCESS_TOKEN", "GRAPH_URL", "PHONE_NUMBER_ID", "add_parser", "build", "run"]
+__all__ = [
+    "ACCESS_TOKEN",
+    "GRAPH_URL",
+    "PHONE_NUMBER_ID",
+    "TOKEN_KEYS",
+    "add_parser",
+    "build",
+    "run",
+]
 
 TOKEN_VARIABLE = "FLOWHQ_INBOX_TOKEN"  # noqa: S105 - the variable's name, not a token
 ACCESS_TOKEN = "WHATSAPP_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -104,8 +113,7 @@ def build(
     except ValueError as exc:
         raise CliError(str(exc)) from None
     messenger, delivery, notice = _messenger(env)
-    # The bot's tokens are read and written back as stored (encrypted ones stay encrypted).
-    store = redis_store(args.redis, cluster=args.cluster, inspect=True)
+    store = _store(args, env)
     hq = Headquarters(
         flows=flows,
         store=store,
@@ -129,6 +137,22 @@ def build(
               "bot's ttl)", file=stdout)  # fmt: skip
     stdout.flush()
     return app
+
+
+TOKEN_KEYS = "FLOWHQ_TOKEN_KEYS"  # noqa: S105 - the variable's name, not a key
+"""The bot's token keys, comma-separated, newest first (as given to ``RedisStore``)."""
+
+
+def _store(args: argparse.Namespace, env: Mapping[str, str]) -> RedisStore:
+    """The bot's store, with its token keys when ``FLOWHQ_TOKEN_KEYS`` gives them.
+
+    With the keys a resume's ``ApiCall`` sends the real token; without, encrypted tokens are
+    read and written back as stored.
+    """
+    keys = [key.strip() for key in env.get(TOKEN_KEYS, "").split(",") if key.strip()]
+    if keys:
+        return RedisStore.from_url(args.redis, cluster=args.cluster, token_keys=keys)
+    return redis_store(args.redis, cluster=args.cluster, inspect=True)
 
 
 def _messenger(env: Mapping[str, str]) -> tuple[Messenger, str, str]:
