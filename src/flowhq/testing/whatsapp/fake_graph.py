@@ -60,11 +60,13 @@ class Delivery:
         wamid: The message id it answered with.
         to: The recipient: a phone number (``to``) or a BSUID (``recipient``).
         payload: The JSON body as posted.
+        phone_number_id: The business number it was sent from (the path's).
     """
 
     wamid: str
     to: str
     payload: Mapping[str, Any]
+    phone_number_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -115,6 +117,8 @@ class FakeGraphApi:
     Args:
         access_token: The bearer token requests must carry.
         phone_number_id: When given, other phone number ids in the path are refused.
+        numbers: Several business numbers, each with its own token (``{id: token}``):
+            a request to one of them must carry its token; others are refused.
         listener: Called with each accepted ``Delivery``, each ``ReadRequest``, and each
             ``Refusal`` of a message (what a live view, such as the dev console, shows).
 
@@ -129,10 +133,12 @@ class FakeGraphApi:
         *,
         access_token: str,
         phone_number_id: str | None = None,
+        numbers: Mapping[str, str] | None = None,
         listener: Callable[[Delivery | ReadRequest | Refusal], None] | None = None,
     ) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
+        self.numbers = dict(numbers or {})
         self.listener = listener
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
@@ -210,20 +216,22 @@ class FakeGraphApi:
             payload = self._admit(request, body)
             if payload.get("status") == "read":
                 return self._read(payload)
-            return self._message(payload)
+            return self._message(payload, request.path_params["phone_number_id"])
         except _RefusalError as exc:
             return _error(exc.status, exc.code, exc.details, retry_after=exc.retry_after)
 
     def _admit(self, request: Request, body: bytes) -> dict[str, Any]:
         """The request's JSON body, once the token, path and programmed faults let it pass."""
-        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+        number = request.path_params["phone_number_id"]
+        token = self.numbers.get(number, self.access_token)
+        if request.headers.get("authorization") != f"Bearer {token}":
             raise _RefusalError(190, status=401)
         try:
             payload = json.loads(body)
         except ValueError:
             raise _RefusalError(100, "the body is not JSON") from None
-        number = request.path_params["phone_number_id"]
-        _require(self.phone_number_id in (None, number), 100, f"unknown phone number id {number}")
+        known = number in self.numbers or self.phone_number_id in (None, number)
+        _require(known, 100, f"unknown phone number id {number}")
         with self._lock:
             fault = self._next.pop(0) if self._next else None
         if fault is not None:
@@ -246,7 +254,7 @@ class FakeGraphApi:
             self.listener(read)
         return JSONResponse({"success": True})
 
-    def _message(self, payload: dict[str, Any]) -> JSONResponse:
+    def _message(self, payload: dict[str, Any], number: str) -> JSONResponse:
         refusal = refuse(payload)
         if refusal is not None:
             if self.listener is not None:
@@ -254,7 +262,7 @@ class FakeGraphApi:
             return _error(400, *refusal)
         to = _addressee(payload)
         wamid = f"wamid.{uuid.uuid4().hex}"
-        delivery = Delivery(wamid, to, payload)
+        delivery = Delivery(wamid, to, payload, number)
         with self._lock:
             fault = self._recipients.get(to)
             if fault is None:
