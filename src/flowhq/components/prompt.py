@@ -46,8 +46,10 @@ class Prompt(AnswerComponent):
         max_attempts: After this many invalid answers the result is ``exhausted``.
         error_text: Shown on an invalid answer instead of the validator's message.
         accept: The kinds of message that answer it (default text only). A location is
-            saved as ``{"latitude", "longitude", "name", "address"}``; media as
-            ``{"id", "mime_type", "caption"}``; the validator applies to text.
+            saved as ``{"latitude", "longitude", "name", "address"}``; media as a reference
+            ``{"type", "id", "mime_type"}`` with ``caption``, ``filename``, ``sha256`` and
+            ``size`` when known (``WhatsAppMessenger.download`` fetches the bytes); the
+            validator applies to text.
         timeout: No answer this long after the question (a ``timedelta`` or seconds):
             the result is ``timeout``. An answer cancels it.
         reminders: ``(delay, text)`` pairs: while no answer came, each text goes out once,
@@ -140,7 +142,10 @@ class Prompt(AnswerComponent):
             }
         if inbound.media is not None:
             media = inbound.media
-            return {"id": media.id, "mime_type": media.mime_type, "caption": media.caption}
+            saved: dict[str, Any] = {"type": inbound.kind, "id": media.id}
+            extra: dict[str, Any] = {"mime_type": media.mime_type, "caption": media.caption}
+            extra |= {"filename": media.filename, "sha256": media.sha256, "size": media.size}
+            return saved | {key: value for key, value in extra.items() if value is not None}
         return None
 
     def _invalid(self, state_manager: StateManager, message: str) -> str | None:
