@@ -278,6 +278,7 @@ def check_image(batch: WebhookBatch) -> None:
         mime_type="image/jpeg",
         caption="The receipt",
         sha256="dS3Ebfa1lEh6Y/KTq3oTzE1Ug3x9p3gL6cO0GqVs8vE=",
+        kind="image",
     )
     assert message.text == "The receipt"
 
@@ -313,6 +314,7 @@ def check_document(batch: WebhookBatch) -> None:
         caption="Signed form",
         filename="booking-form.pdf",
         sha256="Wk2f7gqkqj6m2Jv0Xf8P3bB9s1oQd4cYzT5rU0aLnHc=",
+        kind="document",
     )
     assert message.text == "Signed form"
 

@@ -230,6 +230,8 @@ def _media(item: Mapping[str, Any], kind: str) -> _Content:
         caption=optional_str(part, "caption"),
         filename=optional_str(part, "filename"),
         sha256=optional_str(part, "sha256"),
+        kind=kind,
+        size=_size(part),
     )
     data: dict[str, Any] = {}
     if kind == "audio":  # a voice note recorded in the chat, not a file sent
@@ -237,6 +239,12 @@ def _media(item: Mapping[str, Any], kind: str) -> _Content:
     if kind == "sticker":
         data["animated"] = bool(optional_bool(part, "animated"))
     return _Content(kind, text=media.caption, media=media, data=data)
+
+
+def _size(part: Mapping[str, Any]) -> int | None:
+    """The size in bytes, where Meta gives one (``file_size``); best effort."""
+    size = part.get("file_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
 
 
 def _location(item: Mapping[str, Any]) -> _Content:
