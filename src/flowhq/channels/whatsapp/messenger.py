@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import attrs
 import httpx
 
+from flowhq.channels.whatsapp import media
 from flowhq.channels.whatsapp._guard import AlertCallback, Failure, SendGuard
 from flowhq.channels.whatsapp.codes import PERMANENT_CODES, THROTTLING_CODES, ErrorClass, classify
 from flowhq.channels.whatsapp.identity import Identities
@@ -279,6 +281,58 @@ class WhatsAppMessenger:
         except httpx.TransportError as exc:
             return Failure(f"connection failed ({type(exc).__name__})", ErrorClass.SERVER)
         return self._failure(response) if response.is_error else None
+
+    async def upload(
+        self,
+        content: bytes | str | os.PathLike[str],
+        mime_type: str,
+        *,
+        filename: str | None = None,
+        phone_number_id: str | None = None,
+    ) -> str:
+        """Upload a file to send later: ``Media.image(await messenger.upload(...))``.
+
+        Args:
+            content: The bytes, or a file's path.
+            mime_type: Its MIME type (``"image/jpeg"``, ``"application/pdf"``, ...).
+            filename: The name a document shows (default: the file's name).
+            phone_number_id: The number it is uploaded for (default: the first).
+
+        Returns:
+            The media id (Meta keeps uploads for 30 days).
+
+        Raises:
+            ChannelError: Meta refused the file.
+            httpx.HTTPError: the request failed on the way.
+        """
+        number = phone_number_id or self.phone_number_id
+        url = f"{self.base_url}/{self.api_version}/{number}/media"
+        headers = {"Authorization": f"Bearer {self._tokens[number]}"}
+        return await media.upload(self._client, url, headers, content, mime_type, filename=filename)
+
+    async def download(
+        self,
+        ref: media.MediaRef,
+        *,
+        max_bytes: int = media.DEFAULT_MAX_BYTES,
+        phone_number_id: str | None = None,
+    ) -> bytes:
+        """The bytes of a media a user sent, at most ``max_bytes``, its sha256 checked.
+
+        Args:
+            ref: The ``Media`` of the message, the reference a ``Prompt`` saved, or an id.
+            max_bytes: Refuse media larger than this (before or while reading it).
+            phone_number_id: The number whose token reads it (default: the first).
+
+        Raises:
+            ChannelError: Meta refused, the media is too large, or its hash is wrong.
+            ValueError: ``ref`` has no media id.
+            httpx.HTTPError: a request failed on the way.
+        """
+        number = phone_number_id or self.phone_number_id
+        url = f"{self.base_url}/{self.api_version}/{media.media_id(ref)}"
+        headers = {"Authorization": f"Bearer {self._tokens[number]}"}
+        return await media.download(self._client, url, headers, ref, max_bytes=max_bytes)
 
     def update_token(self, access_token: str, *, phone_number_id: str | None = None) -> None:
         """Use a new access token from now on, and resume sending if it was paused.

@@ -20,11 +20,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from flowhq.components import Choice, Confirm
 from flowhq.messaging.types import (
     MAX_TAG_LENGTH,
+    MEDIA_KINDS,
     MORE_PREFIX,
     TAG_SEPARATOR,
+    Media,
     OutboundMessage,
     Template,
     decode_button_id,
@@ -36,9 +40,12 @@ __all__ = [
     "BODY_LIMIT",
     "BUTTON_ID_LIMIT",
     "BUTTON_TITLE_LIMIT",
+    "CAPTIONED",
+    "CAPTION_LIMIT",
     "DESCRIPTION_LIMIT",
     "MAX_BUTTONS",
     "MAX_ROWS",
+    "MEDIA_KINDS",
     "MENU_LABEL_LIMIT",
     "MORE_PREFIX",
     "MORE_TITLE",
@@ -63,6 +70,10 @@ _USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
 TEXT_LIMIT = 4096
 """Characters in one text message body."""
+CAPTION_LIMIT = 1024
+"""Characters in the caption of an image, video or document."""
+CAPTIONED = frozenset({"image", "video", "document"})
+"""Media kinds that take a caption (audio and stickers do not)."""
 BODY_LIMIT = 1024
 """Characters in the body of an interactive message."""
 MAX_BUTTONS = 3
@@ -115,6 +126,8 @@ def render(
     """
     if message.template is not None and not message.text:
         return [_envelope(to, "template", template_payload(message.template))]
+    if message.media is not None:
+        return _with_media(message, message.media, to, preview_url=preview_url, offset=offset)
     if not message.buttons:
         return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
     options = _dedupe(message)
@@ -133,6 +146,27 @@ def render(
     payloads = [_text(to, chunk, preview_url) for chunk in before]
     payloads.append(_envelope(to, "interactive", interactive))
     return payloads
+
+
+def _with_media(
+    message: OutboundMessage, media: Media, to: str, *, preview_url: bool, offset: int
+) -> list[dict[str, Any]]:
+    """A media message; the text is its caption when it fits, else it goes first."""
+    kind = media.kind if media.kind in MEDIA_KINDS else "document"
+    content: dict[str, Any] = {"link": media.link} if media.link else {"id": media.id}
+    caption = media.caption or (message.text if not message.buttons else "")
+    before: list[dict[str, Any]] = []
+    if caption and (kind not in CAPTIONED or len(caption) > CAPTION_LIMIT):
+        before = [_text(to, chunk, preview_url) for chunk in split_text(caption, TEXT_LIMIT)]
+    elif caption:
+        content["caption"] = caption
+    if kind == "document" and media.filename:
+        content["filename"] = media.filename
+    after: list[dict[str, Any]] = []
+    if message.buttons:  # the question follows its picture
+        plain = attrs.evolve(message, media=None)
+        after = render(plain, to, preview_url=preview_url, offset=offset)
+    return [*before, _envelope(to, kind, content), *after]
 
 
 def template_payload(template: Template) -> dict[str, Any]:

@@ -6,14 +6,18 @@ refuses payloads WhatsApp would refuse (the limits of
 errors, and records what it accepted. Faults can be programmed: failing the next requests,
 refusing a recipient, answering slowly.
 
-Not a full Graph API: only ``text``, ``interactive`` and ``template`` messages and read
-receipts (a template is accepted by its shape; the fake knows no approved templates). Safe to
+Not a full Graph API: ``text``, ``interactive``, ``template`` and media messages, read
+receipts, and media upload and download (a template is accepted by its shape; the fake
+knows no approved templates). Safe to
 drive from a test thread while uvicorn serves it from another (state sits behind a lock).
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
+import hashlib
 import json
 import threading
 import uuid
@@ -23,7 +27,7 @@ from typing import Any, TypeVar
 from attrs import frozen
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -147,8 +151,14 @@ class FakeGraphApi:
         self._next: list[_Fault | None] = []  # None lets one request through
         self._recipients: dict[str, _Fault] = {}
         self._delays: list[float] = []
-        route = Route("/{version}/{phone_number_id}/messages", self._endpoint, methods=["POST"])
-        self._app = Starlette(routes=[route])
+        self.media: dict[str, tuple[bytes, str]] = {}
+        routes = [
+            Route("/{version}/{phone_number_id}/messages", self._endpoint, methods=["POST"]),
+            Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
+            Route("/media-bytes/{media_id}", self._media_bytes, methods=["GET"]),
+            Route("/{version}/{media_id}", self._media_info, methods=["GET"]),
+        ]
+        self._app = Starlette(routes=routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ASGI request."""
@@ -194,6 +204,67 @@ class FakeGraphApi:
         """Answer the next ``n`` requests ``seconds`` late (they still take effect, as on Meta)."""
         with self._lock:
             self._delays += [seconds] * n
+
+    def add_media(self, data: bytes, mime_type: str) -> tuple[str, str]:
+        """Keep ``data`` as a media a user sent; return its id and sha256 (hex)."""
+        media_id = f"{len(self.media) + 1}{uuid.uuid4().int % 10**12:012d}"
+        with self._lock:
+            self.media[media_id] = (data, mime_type)
+        return media_id, hashlib.sha256(data).hexdigest()
+
+    async def _upload(self, request: Request) -> JSONResponse:
+        """``POST /{number}/media``: keep the file of a multipart upload, answer its id."""
+        if request.headers.get("authorization") not in self._bearers():
+            return _error(401, 190)
+        body = await request.body()
+        header = f"Content-Type: {request.headers.get('content-type', '')}\r\n\r\n".encode()
+        parts = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
+        fields = {
+            part.get_param("name", header="content-disposition"): part
+            for part in parts.iter_parts()
+        }
+        file, kind = fields.get("file"), fields.get("type")
+        if file is None or kind is None or fields.get("messaging_product") is None:
+            return _error(400, 100, "an upload needs messaging_product, type and file")
+        data = file.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            return _error(400, 100, "the file part is empty")
+        media_id, _ = self.add_media(data, str(kind.get_payload()))
+        return JSONResponse({"id": media_id})
+
+    async def _media_info(self, request: Request) -> JSONResponse:
+        """``GET /{media_id}``: where to download it, its type, hash and size."""
+        if request.headers.get("authorization") not in self._bearers():
+            return _error(401, 190)
+        media_id = request.path_params["media_id"]
+        with self._lock:
+            found = self.media.get(media_id)
+        if found is None:
+            return _error(400, 100, f"unknown media id {media_id}")
+        data, mime_type = found
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{str(request.base_url).rstrip('/')}/media-bytes/{media_id}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": len(data),
+                "id": media_id,
+            }
+        )
+
+    async def _media_bytes(self, request: Request) -> Response:
+        """The bytes behind a media URL (the bearer token is needed here too)."""
+        if request.headers.get("authorization") not in self._bearers():
+            return _error(401, 190)
+        with self._lock:
+            found = self.media.get(request.path_params["media_id"])
+        if found is None:
+            return _error(404, 100, "no such media")
+        return Response(found[0], media_type=found[1])
+
+    def _bearers(self) -> set[str]:
+        return {f"Bearer {token}" for token in (self.access_token, *self.numbers.values())}
 
     def messages(self, recipient: str | None = None) -> list[Delivery]:
         """The accepted messages, optionally only those to ``recipient``."""
@@ -343,6 +414,9 @@ def _validate(payload: Mapping[str, Any]) -> None:
     if kind == "template":
         _validate_template(content)
         return
+    if kind in limits.MEDIA_KINDS:
+        _validate_media(kind, content)
+        return
     body = _field(content, "body", dict, 100)
     _check_text(body.get("text"), limits.BODY_LIMIT)
     action = _field(content, "action", dict, 100)
@@ -354,7 +428,16 @@ def _validate(payload: Mapping[str, Any]) -> None:
         raise _RefusalError(100, "interactive.type must be 'button' or 'list' in the fake")
 
 
-_KINDS = ("text", "interactive", "template")
+_KINDS = ("text", "interactive", "template", *limits.MEDIA_KINDS)
+
+
+def _validate_media(kind: str, media: Mapping[str, Any]) -> None:
+    """A media message: a link or an id, a caption only where one fits."""
+    _require(_text(media.get("link")) != _text(media.get("id")), 100, "give 'link' or 'id'")
+    caption = media.get("caption")
+    if caption is not None:
+        _require(kind in limits.CAPTIONED, 100, f"{kind} messages take no caption")
+        _check_text(caption, limits.CAPTION_LIMIT, f"{kind}.caption")
 
 
 def _validate_template(template: Mapping[str, Any]) -> None:
