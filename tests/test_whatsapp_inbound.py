@@ -468,7 +468,9 @@ def check_interactive_with_change_errors(batch: WebhookBatch) -> None:
     assert message.kind == "unsupported"
     assert message.data["type"] == "interactive"
     assert message.data["problem"] == "'interactive' message: no 'interactive'"
-    assert message.reply_to is None
+    # The tap still says when it happened and which of our messages it answered.
+    assert message.reply_to == "wamid.HBgLMTYzMTU1NTExODEVAgARGBJFUlJPUjAwMTIzNDU2Nzg5AA=="
+    assert message.timestamp == 1712597100.0
     assert batch.skipped == ["entry 0, change 0: Meta reports errors: 131000"]
 
 
@@ -755,7 +757,8 @@ def test_malformed_content_is_passed_on_as_unsupported(
     assert problem in result.data["problem"]
     assert result.data["type"] == (broken["type"] if isinstance(broken["type"], str) else None)
     assert result.text is None
-    assert result.timestamp is None
+    # When it was sent survives a malformed content (unless the timestamp is the problem).
+    assert result.timestamp == (None if "timestamp" in problem else float(broken["timestamp"]))
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "message 1: passed on as unsupported" in record.getMessage()

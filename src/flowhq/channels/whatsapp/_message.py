@@ -8,6 +8,7 @@ with the reason in ``data["problem"]``: the flow can answer it, and nothing is l
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -96,9 +97,14 @@ def parse_message(
         content = _content(item, message_type)
         timestamp = epoch(item, "timestamp")
     except ItemError as problem:
+        # When it was sent and what it answered still count (a tap on an interactive
+        # message whose content Meta could not describe); nothing else half-read is kept.
+        content = _Content("unsupported", reply_to=_context_id(item))
         data["type"] = message_type if isinstance(message_type, str) else None
         data["problem"] = str(problem)
-        content, timestamp = _Content("unsupported"), None
+        timestamp = None
+        with contextlib.suppress(ItemError):
+            timestamp = epoch(item, "timestamp")
         unsupported = _inbound(sender, message_id, content, data, timestamp, who=who)
         return unsupported, str(problem)
     data.update(content.data)
@@ -166,6 +172,13 @@ def _content(item: Mapping[str, Any], message_type: object) -> _Content:
         content.data["type"] = message_type
     _add_surroundings(item, content)
     return content
+
+
+def _context_id(item: Mapping[str, Any]) -> str | None:
+    """The id of the message ``item`` replies to, if it is readable."""
+    context = item.get("context")
+    found = context.get("id") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) and found else None
 
 
 def _add_surroundings(item: Mapping[str, Any], content: _Content) -> None:
