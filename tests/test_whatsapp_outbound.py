@@ -229,6 +229,18 @@ def test_long_question_goes_first_as_text_keeping_the_last_line(
     assert_sendable(payloads)
 
 
+def test_a_list_body_takes_up_to_4096_characters() -> None:
+    # Meta allows 4,096 characters in a list's body, 1,024 with reply buttons.
+    question = "m" * 4096
+    payload = only(render(OutboundMessage(question, options(5)), TO))
+    assert payload["interactive"]["type"] == "list"
+    assert payload["interactive"]["body"]["text"] == question
+    assert_sendable([payload])
+    too_long = render(OutboundMessage("m" * 4097, options(5), menu_label="Pick"), TO)
+    assert [p["type"] for p in too_long] == ["text", "text", "interactive"]
+    assert too_long[-1]["interactive"]["body"]["text"] == "Pick"
+
+
 def test_long_question_without_lines_is_sent_whole_then_a_short_body() -> None:
     text = "word " * 2000  # 10,000 characters on one line
     message = OutboundMessage(text, options(5), menu_label="Pick one")

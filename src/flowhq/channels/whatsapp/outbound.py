@@ -43,6 +43,7 @@ __all__ = [
     "CAPTIONED",
     "CAPTION_LIMIT",
     "DESCRIPTION_LIMIT",
+    "LIST_BODY_LIMIT",
     "MAX_BUTTONS",
     "MAX_ROWS",
     "MEDIA_KINDS",
@@ -75,7 +76,9 @@ CAPTION_LIMIT = 1024
 CAPTIONED = frozenset({"image", "video", "document"})
 """Media kinds that take a caption (audio and stickers do not)."""
 BODY_LIMIT = 1024
-"""Characters in the body of an interactive message."""
+"""Characters in the body of an interactive message with reply buttons."""
+LIST_BODY_LIMIT = 4096
+"""Characters in the body of an interactive list message."""
 MAX_BUTTONS = 3
 """Reply buttons in one interactive ``button`` message."""
 BUTTON_TITLE_LIMIT = 20
@@ -131,7 +134,8 @@ def render(
     if not message.buttons:
         return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
     options = _dedupe(message)
-    before, body = _fit_body(message.text, message.menu_label)
+    limit = BODY_LIMIT if len(options) <= MAX_BUTTONS else LIST_BODY_LIMIT
+    before, body = _fit_body(message.text, message.menu_label, limit)
     try:
         if len(options) <= MAX_BUTTONS:
             interactive = _buttons(body, options, message.tag)
@@ -300,25 +304,25 @@ def _dedupe(message: OutboundMessage) -> list[tuple[str, str, str | None]]:
     return options
 
 
-def _fit_body(text: str, menu_label: str | None) -> tuple[list[str], str]:
+def _fit_body(text: str, menu_label: str | None, limit: int) -> tuple[list[str], str]:
     """Split a question into text messages to send first and an interactive body that fits."""
-    if len(text) <= BODY_LIMIT and text.strip():
+    if len(text) <= limit and text.strip():
         return [], text
     if not text.strip():
         # WhatsApp refuses an interactive message without a body.
-        return [], shorten(menu_label or DEFAULT_MENU_LABEL, BODY_LIMIT)
+        return [], shorten(menu_label or DEFAULT_MENU_LABEL, limit)
     logger.warning(
         "WhatsApp: a question of %d characters exceeds the %d-character interactive body; "
         "sending it as text first",
         len(text),
-        BODY_LIMIT,
+        limit,
     )
     # Keep the last lines (usually the question itself) with the buttons when they fit.
-    start = text.find("\n", len(text) - BODY_LIMIT - 1)
+    start = text.find("\n", len(text) - limit - 1)
     tail = text[start + 1 :] if start >= 0 else ""
     if tail.strip():
         return split_text(text[:start], TEXT_LIMIT), tail
-    return split_text(text, TEXT_LIMIT), shorten(menu_label or DEFAULT_MENU_LABEL, BODY_LIMIT)
+    return split_text(text, TEXT_LIMIT), shorten(menu_label or DEFAULT_MENU_LABEL, limit)
 
 
 def _option_id(option: str, tag: str | None, limit: int) -> str:
@@ -444,9 +448,12 @@ def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) 
     repeated = sorted({title for title in folded if folded.count(title) > 1})
     if repeated:
         problems.append(f"{where}: {kind} titles repeat (WhatsApp needs them unique): {repeated}")
-    if len(body) > BODY_LIMIT:
+    limit, shape = (
+        (BODY_LIMIT, "buttons") if len(options) <= MAX_BUTTONS else (LIST_BODY_LIMIT, "a list")
+    )
+    if len(body) > limit:
         problems.append(
-            f"{where}: the question has {len(body)} characters; with buttons WhatsApp allows "
-            f"{BODY_LIMIT} (the text would go out as a separate message first)"
+            f"{where}: the question has {len(body)} characters; with {shape} WhatsApp allows "
+            f"{limit} (the text would go out as a separate message first)"
         )
     return problems

@@ -418,7 +418,8 @@ def _validate(payload: Mapping[str, Any]) -> None:
         _validate_media(kind, content)
         return
     body = _field(content, "body", dict, 100)
-    _check_text(body.get("text"), limits.BODY_LIMIT)
+    is_list = content.get("type") == "list"
+    _check_text(body.get("text"), limits.LIST_BODY_LIMIT if is_list else limits.BODY_LIMIT)
     action = _field(content, "action", dict, 100)
     if content.get("type") == "button":
         _validate_buttons(action)
