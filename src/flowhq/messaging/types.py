@@ -191,7 +191,8 @@ class InboundMessage:
         payload: The id of a pressed reply button or list row.
         kind: ``"text"``, ``"interactive"``, ``"button"``, ``"image"``, ``"video"``,
             ``"audio"``, ``"document"``, ``"sticker"``, ``"location"``, ``"contacts"``,
-            ``"reaction"``, ``"order"``, ``"system"`` or ``"unsupported"``.
+            ``"reaction"``, ``"order"``, ``"system"``, ``"edit"``, ``"revoke"`` (a message
+            deleted), ``"call_permission"`` or ``"unsupported"``.
         title: The title of the pressed button or row, as the user saw it.
         tag: The question tag carried by a pressed button's id (see
             :func:`encode_button_id`): which question the button belonged to.
