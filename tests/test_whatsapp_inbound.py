@@ -534,6 +534,32 @@ def check_system_user_changed_user_id(batch: WebhookBatch) -> None:
     assert message.answer is None
 
 
+# --- edits, deletions, call permission answers: not flow input --------------------------
+
+ORIGINAL = "wamid.HBgLMTYzMTU1NTExODEVAgASGBQ0T1JJRzAwMTIzNDU2Nzg5AA=="
+
+
+def check_edit(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert message.kind == "edit"
+    assert message.data["original_message_id"] == ORIGINAL
+    assert message.data["edit"]["message"]["text"]["body"] == "2 pizzas, not 3"
+    assert message.answer is None  # never taken as an answer
+
+
+def check_revoke(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert (message.kind, message.data["original_message_id"]) == ("revoke", ORIGINAL)
+    assert message.answer is None
+
+
+def check_interactive_call_permission_reply(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert message.kind == "call_permission"
+    assert message.data["call_permission"]["response"] == "accept"
+    assert message.reply_to == "wamid.HBgLMTYzMTU1NTExODEVAgARGBJDQUxMUEVSTTAwMTIzNDU2AA=="
+
+
 CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "audio_voice": check_audio_voice,
     "batch_two_entries": check_batch_two_entries,
@@ -545,7 +571,9 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "button_quick_reply": check_button_quick_reply,
     "contacts": check_contacts,
     "document": check_document,
+    "edit": check_edit,
     "image": check_image,
+    "interactive_call_permission_reply": check_interactive_call_permission_reply,
     "interactive_button_reply": check_interactive_button_reply,
     "interactive_list_reply": check_interactive_list_reply,
     "interactive_nfm_reply": check_interactive_nfm_reply,
@@ -554,6 +582,7 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "order": check_order,
     "reaction": check_reaction,
     "referral": check_referral,
+    "revoke": check_revoke,
     "status_delivered": _check_status("delivered", 1712596602.0),
     "status_failed": check_status_failed,
     "status_read": _check_status("read", 1712596650.0),

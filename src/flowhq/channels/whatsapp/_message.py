@@ -220,6 +220,8 @@ def _interactive(item: Mapping[str, Any]) -> _Content:
             data["description"] = description
         title = optional_str(reply, "title")
         return _Content("interactive", payload=payload, tag=tag, title=title, data=data)
+    if reply_type == "call_permission_reply":  # may the business call the user?
+        return _Content("call_permission", data={"call_permission": dict(reply)})
     if reply_type == "nfm_reply":  # a completed WhatsApp Flow
         data["response_json"] = required_str(reply, "response_json")
         data["flow_name"] = optional_str(reply, "name")
@@ -294,6 +296,16 @@ def _whole(item: Mapping[str, Any], kind: str) -> _Content:
     return _Content(kind, data={kind: _part(item, kind)})
 
 
+def _changed(item: Mapping[str, Any], kind: str) -> _Content:
+    """A user edited (``edit``) or deleted (``revoke``) one of their messages."""
+    part = _part(item, kind)
+    data: dict[str, Any] = {kind: dict(part)}
+    original = part.get("original_message_id") or part.get("id")
+    if isinstance(original, str):
+        data["original_message_id"] = original
+    return _Content(kind, data=data)
+
+
 def _unsupported(item: Mapping[str, Any]) -> _Content:
     return _Content("unsupported")
 
@@ -312,4 +324,6 @@ _READERS: Mapping[str, Callable[[Mapping[str, Any]], _Content]] = {
     "reaction": _reaction,
     "order": partial(_whole, kind="order"),
     "system": partial(_whole, kind="system"),
+    "edit": partial(_changed, kind="edit"),
+    "revoke": partial(_changed, kind="revoke"),
 }

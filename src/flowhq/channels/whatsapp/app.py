@@ -57,8 +57,10 @@ logger = logging.getLogger("flowhq.channels.whatsapp")
 StatusCallback = Callable[[Status], "Awaitable[None] | None"]
 """Called with each delivery status (sent, delivered, read, played, failed)."""
 
-NOT_FOR_FLOWS = frozenset({"reaction", "system"})
-"""Update kinds that are not a user's answer: a reaction to a message, a changed number."""
+NOT_FOR_FLOWS = frozenset({"reaction", "system", "edit", "revoke", "call_permission"})
+"""Update kinds that are not a user's answer: a reaction to a message, a changed number, an
+edit or a deletion of a message the flow already took, an answer to a call permission
+request. They go to ``on_event``; a flow never asks "please answer with text" about them."""
 
 MAX_BODY = 4 * 1024 * 1024
 """Default limit of a delivery: Meta batches up to 1,000 updates, well under 4 MiB."""
@@ -148,6 +150,8 @@ def _resolving(hq: Headquarters, handle: UpdateHandler, outage: OutageLog) -> Up
             return False
         if messenger is not None:
             messenger.received(message)
+        if message.kind == "edit":  # the flow took the original; an edit is not new input
+            logger.info("WhatsApp: a user edited message %s; not new input", message.message_id)
         return await handle(message)
 
     return resolve_then_handle
