@@ -300,6 +300,8 @@ class OutboundMessage:
             no text *is* the template: channels send the template then.
         media: An image, video, audio, document or sticker sent with the message (the
             text becomes its caption where the channel allows one).
+        request_location: Ask the user to share their location (WhatsApp shows a "Send
+            location" button under the text).
         ref: The outbox entry it is sent from (``"<revision>.<seq>"``), set by delivery, so
             a channel can tie later delivery statuses to it.
     """
@@ -312,6 +314,7 @@ class OutboundMessage:
     offset: int = field(default=0, kw_only=True)
     template: Template | None = field(default=None, kw_only=True)
     media: Media | None = field(default=None, kw_only=True)
+    request_location: bool = field(default=False, kw_only=True)
     ref: str | None = field(default=None, kw_only=True)
 
     def as_template(self) -> OutboundMessage | None:
@@ -346,6 +349,8 @@ class OutboundMessage:
             data["template"] = self.template.to_dict()
         if self.media is not None:
             data["media"] = self.media.to_dict()
+        if self.request_location:
+            data["request_location"] = True
         return data
 
 
