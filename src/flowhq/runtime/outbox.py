@@ -64,6 +64,7 @@ def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage
         offset=entry.offset,
         template=Template.from_dict(template) if isinstance(template, dict) else None,
         media=Media.from_dict(media) if isinstance(media, dict) else None,
+        request_location=entry.extra.get("request_location") is True,
         ref=None if seq is None else f"{entry.revision}.{seq}",
     )
 
@@ -75,6 +76,8 @@ def _extra(reply: OutboundMessage) -> dict[str, Any]:
         extra["template"] = reply.template.to_dict()
     if reply.media is not None:
         extra["media"] = reply.media.to_dict()
+    if reply.request_location:
+        extra["request_location"] = True
     return extra
 
 
