@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flowhq.errors import ValidationError
-from flowhq.messaging.types import InboundMessage
+from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.state.manager import StateManager
 
 from .base import AnswerComponent, Delay, Reminders
@@ -54,6 +54,8 @@ class Prompt(AnswerComponent):
             the result is ``timeout``. An answer cancels it.
         reminders: ``(delay, text)`` pairs: while no answer came, each text goes out once,
             ``delay`` after the question.
+        request_location: Ask with a "Send location" button (needs ``"location"`` in
+            ``accept``; channels without one show the text alone).
         initial: This is the initial state.
     """
 
@@ -70,6 +72,7 @@ class Prompt(AnswerComponent):
         accept: Iterable[str] = ("text",),
         timeout: Delay | None = None,
         reminders: Reminders = (),
+        request_location: bool = False,
         initial: bool = False,
     ) -> None:
         results = ("valid", "exhausted") if max_attempts is not None else ("valid",)
@@ -82,6 +85,9 @@ class Prompt(AnswerComponent):
             self.definition_problems.append(
                 f"accept={self.accept!r}: choose among {', '.join(ACCEPTED_KINDS)}"
             )
+        if request_location and "location" not in self.accept:
+            self.definition_problems.append("request_location needs accept=('location', ...)")
+        self.request_location = request_location
         self.validator = validator
         self.max_attempts = max_attempts
         self.error_text = self._template(error_text) if error_text is not None else None
@@ -106,7 +112,12 @@ class Prompt(AnswerComponent):
 
     def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
         """Send the question again, after ``prefix``."""
-        state_manager.messaging.send(prefix + self.text.render(state_manager.values()))
+        question = prefix + self.text.render(state_manager.values())
+        if self.request_location:
+            reply = OutboundMessage(question, request_location=True)
+            state_manager.messaging.messages.append(reply)
+        else:
+            state_manager.messaging.send(question)
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Validate the answer: save and finish ``valid``, or re-ask / finish ``exhausted``."""
