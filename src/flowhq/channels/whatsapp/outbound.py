@@ -131,6 +131,14 @@ def render(
         return [_envelope(to, "template", template_payload(message.template))]
     if message.media is not None:
         return _with_media(message, message.media, to, preview_url=preview_url, offset=offset)
+    if message.request_location and not message.buttons:
+        before, body = _fit_body(message.text, None, BODY_LIMIT)
+        asking = {
+            "type": "location_request_message",
+            "body": {"text": body},
+            "action": {"name": "send_location"},
+        }
+        return [*(_text(to, c, preview_url) for c in before), _envelope(to, "interactive", asking)]
     if not message.buttons:
         return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
     options = _dedupe(message)

@@ -421,12 +421,14 @@ def _validate(payload: Mapping[str, Any]) -> None:
     is_list = content.get("type") == "list"
     _check_text(body.get("text"), limits.LIST_BODY_LIMIT if is_list else limits.BODY_LIMIT)
     action = _field(content, "action", dict, 100)
-    if content.get("type") == "button":
+    if content.get("type") == "location_request_message":
+        _require(action == {"name": "send_location"}, 100, "action.name must be send_location")
+    elif content.get("type") == "button":
         _validate_buttons(action)
     elif content.get("type") == "list":
         _validate_list(action)
     else:
-        raise _RefusalError(100, "interactive.type must be 'button' or 'list' in the fake")
+        raise _RefusalError(100, "interactive.type must be button, list or a location request")
 
 
 _KINDS = ("text", "interactive", "template", *limits.MEDIA_KINDS)
