@@ -300,6 +300,10 @@ class OutboundMessage:
             no text *is* the template: channels send the template then.
         media: An image, video, audio, document or sticker sent with the message (the
             text becomes its caption where the channel allows one).
+        quote: The channel's id of a user's message this one quotes (WhatsApp shows it
+            as a reply to that message).
+        header: A short line above the text of a message with options.
+        footer: A short line under the text of a message with options.
         request_location: Ask the user to share their location (WhatsApp shows a "Send
             location" button under the text).
         ref: The outbox entry it is sent from (``"<revision>.<seq>"``), set by delivery, so
@@ -315,6 +319,9 @@ class OutboundMessage:
     template: Template | None = field(default=None, kw_only=True)
     media: Media | None = field(default=None, kw_only=True)
     request_location: bool = field(default=False, kw_only=True)
+    quote: str | None = field(default=None, kw_only=True)
+    header: str | None = field(default=None, kw_only=True)
+    footer: str | None = field(default=None, kw_only=True)
     ref: str | None = field(default=None, kw_only=True)
 
     def as_template(self) -> OutboundMessage | None:
@@ -351,6 +358,9 @@ class OutboundMessage:
             data["media"] = self.media.to_dict()
         if self.request_location:
             data["request_location"] = True
+        for name in ("quote", "header", "footer"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
         return data
 
 
