@@ -65,6 +65,9 @@ def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage
         template=Template.from_dict(template) if isinstance(template, dict) else None,
         media=Media.from_dict(media) if isinstance(media, dict) else None,
         request_location=entry.extra.get("request_location") is True,
+        quote=_text(entry.extra.get("quote")),
+        header=_text(entry.extra.get("header")),
+        footer=_text(entry.extra.get("footer")),
         ref=None if seq is None else f"{entry.revision}.{seq}",
     )
 
@@ -78,7 +81,14 @@ def _extra(reply: OutboundMessage) -> dict[str, Any]:
         extra["media"] = reply.media.to_dict()
     if reply.request_location:
         extra["request_location"] = True
+    for name, value in (("quote", reply.quote), ("header", reply.header), ("footer", reply.footer)):
+        if value is not None:
+            extra[name] = value
     return extra
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def entries_of(
