@@ -241,6 +241,26 @@ def test_a_list_body_takes_up_to_4096_characters() -> None:
     assert too_long[-1]["interactive"]["body"]["text"] == "Pick"
 
 
+def test_a_quote_header_and_footer() -> None:
+    message = OutboundMessage(
+        "Which size?",
+        options(3),
+        quote="wamid.USER-1",
+        header="Pizza " * 20,  # over 60 characters: shortened
+        footer="Prices include VAT",
+    )
+    payload = only(render(message, TO))
+    assert payload["context"] == {"message_id": "wamid.USER-1"}  # a reply to the user's tap
+    interactive = payload["interactive"]
+    assert interactive["footer"] == {"text": "Prices include VAT"}
+    assert interactive["header"]["type"] == "text"
+    assert len(interactive["header"]["text"]) <= 60
+    assert_sendable([payload])
+    quoted_text = render(OutboundMessage("x " * 3000, quote="wamid.USER-2"), TO)
+    assert quoted_text[0]["context"] == {"message_id": "wamid.USER-2"}  # only the first
+    assert "context" not in quoted_text[1]
+
+
 def test_long_question_without_lines_is_sent_whole_then_a_short_body() -> None:
     text = "word " * 2000  # 10,000 characters on one line
     message = OutboundMessage(text, options(5), menu_label="Pick one")

@@ -43,6 +43,8 @@ __all__ = [
     "CAPTIONED",
     "CAPTION_LIMIT",
     "DESCRIPTION_LIMIT",
+    "FOOTER_LIMIT",
+    "HEADER_LIMIT",
     "LIST_BODY_LIMIT",
     "MAX_BUTTONS",
     "MAX_ROWS",
@@ -71,6 +73,10 @@ _USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
 TEXT_LIMIT = 4096
 """Characters in one text message body."""
+HEADER_LIMIT = 60
+"""Characters in the text header of an interactive message."""
+FOOTER_LIMIT = 60
+"""Characters in the footer of an interactive message."""
 CAPTION_LIMIT = 1024
 """Characters in the caption of an image, video or document."""
 CAPTIONED = frozenset({"image", "video", "document"})
@@ -127,6 +133,29 @@ def render(
     Returns:
         The JSON bodies to POST; empty when there is nothing to send (an empty text).
     """
+    payloads = _render(message, to, preview_url=preview_url, offset=offset)
+    if message.quote is not None and payloads:  # shown as a reply to the user's message
+        payloads[0]["context"] = {"message_id": message.quote}
+    if message.header is not None or message.footer is not None:
+        for payload in payloads:
+            _frame(payload, message.header, message.footer)
+    return payloads
+
+
+def _frame(payload: dict[str, Any], header: str | None, footer: str | None) -> None:
+    """Add the header and footer lines to an interactive message with options."""
+    interactive = payload.get("interactive")
+    if not isinstance(interactive, dict) or interactive.get("type") not in ("button", "list"):
+        return
+    if header:
+        interactive["header"] = {"type": "text", "text": shorten(header, HEADER_LIMIT)}
+    if footer:
+        interactive["footer"] = {"text": shorten(footer, FOOTER_LIMIT)}
+
+
+def _render(
+    message: OutboundMessage, to: str, *, preview_url: bool, offset: int
+) -> list[dict[str, Any]]:
     if message.template is not None and not message.text:
         return [_envelope(to, "template", template_payload(message.template))]
     if message.media is not None:
@@ -177,7 +206,7 @@ def _with_media(
     after: list[dict[str, Any]] = []
     if message.buttons:  # the question follows its picture
         plain = attrs.evolve(message, media=None)
-        after = render(plain, to, preview_url=preview_url, offset=offset)
+        after = _render(plain, to, preview_url=preview_url, offset=offset)
     return [*before, _envelope(to, kind, content), *after]
 
 

@@ -420,6 +420,13 @@ def _validate(payload: Mapping[str, Any]) -> None:
     body = _field(content, "body", dict, 100)
     is_list = content.get("type") == "list"
     _check_text(body.get("text"), limits.LIST_BODY_LIMIT if is_list else limits.BODY_LIMIT)
+    header, footer = content.get("header"), content.get("footer")
+    if header is not None:
+        _require(isinstance(header, dict), 100, "header must be an object")
+        _check_text(header.get("text"), limits.HEADER_LIMIT, "header.text")
+    if footer is not None:
+        _require(isinstance(footer, dict), 100, "footer must be an object")
+        _check_text(footer.get("text"), limits.FOOTER_LIMIT, "footer.text")
     action = _field(content, "action", dict, 100)
     if content.get("type") == "location_request_message":
         _require(action == {"name": "send_location"}, 100, "action.name must be send_location")
