@@ -278,6 +278,7 @@ def check_image(batch: WebhookBatch) -> None:
         mime_type="image/jpeg",
         caption="The receipt",
         sha256="dS3Ebfa1lEh6Y/KTq3oTzE1Ug3x9p3gL6cO0GqVs8vE=",
+        kind="image",
     )
     assert message.text == "The receipt"
 
@@ -313,6 +314,7 @@ def check_document(batch: WebhookBatch) -> None:
         caption="Signed form",
         filename="booking-form.pdf",
         sha256="Wk2f7gqkqj6m2Jv0Xf8P3bB9s1oQd4cYzT5rU0aLnHc=",
+        kind="document",
     )
     assert message.text == "Signed form"
 
@@ -466,7 +468,9 @@ def check_interactive_with_change_errors(batch: WebhookBatch) -> None:
     assert message.kind == "unsupported"
     assert message.data["type"] == "interactive"
     assert message.data["problem"] == "'interactive' message: no 'interactive'"
-    assert message.reply_to is None
+    # The tap still says when it happened and which of our messages it answered.
+    assert message.reply_to == "wamid.HBgLMTYzMTU1NTExODEVAgARGBJFUlJPUjAwMTIzNDU2Nzg5AA=="
+    assert message.timestamp == 1712597100.0
     assert batch.skipped == ["entry 0, change 0: Meta reports errors: 131000"]
 
 
@@ -530,6 +534,32 @@ def check_system_user_changed_user_id(batch: WebhookBatch) -> None:
     assert message.answer is None
 
 
+# --- edits, deletions, call permission answers: not flow input --------------------------
+
+ORIGINAL = "wamid.HBgLMTYzMTU1NTExODEVAgASGBQ0T1JJRzAwMTIzNDU2Nzg5AA=="
+
+
+def check_edit(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert message.kind == "edit"
+    assert message.data["original_message_id"] == ORIGINAL
+    assert message.data["edit"]["message"]["text"]["body"] == "2 pizzas, not 3"
+    assert message.answer is None  # never taken as an answer
+
+
+def check_revoke(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert (message.kind, message.data["original_message_id"]) == ("revoke", ORIGINAL)
+    assert message.answer is None
+
+
+def check_interactive_call_permission_reply(batch: WebhookBatch) -> None:
+    message = only_message(batch)
+    assert message.kind == "call_permission"
+    assert message.data["call_permission"]["response"] == "accept"
+    assert message.reply_to == "wamid.HBgLMTYzMTU1NTExODEVAgARGBJDQUxMUEVSTTAwMTIzNDU2AA=="
+
+
 CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "audio_voice": check_audio_voice,
     "batch_two_entries": check_batch_two_entries,
@@ -541,7 +571,9 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "button_quick_reply": check_button_quick_reply,
     "contacts": check_contacts,
     "document": check_document,
+    "edit": check_edit,
     "image": check_image,
+    "interactive_call_permission_reply": check_interactive_call_permission_reply,
     "interactive_button_reply": check_interactive_button_reply,
     "interactive_list_reply": check_interactive_list_reply,
     "interactive_nfm_reply": check_interactive_nfm_reply,
@@ -550,6 +582,7 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "order": check_order,
     "reaction": check_reaction,
     "referral": check_referral,
+    "revoke": check_revoke,
     "status_delivered": _check_status("delivered", 1712596602.0),
     "status_failed": check_status_failed,
     "status_read": _check_status("read", 1712596650.0),
@@ -753,7 +786,8 @@ def test_malformed_content_is_passed_on_as_unsupported(
     assert problem in result.data["problem"]
     assert result.data["type"] == (broken["type"] if isinstance(broken["type"], str) else None)
     assert result.text is None
-    assert result.timestamp is None
+    # When it was sent survives a malformed content (unless the timestamp is the problem).
+    assert result.timestamp == (None if "timestamp" in problem else float(broken["timestamp"]))
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "message 1: passed on as unsupported" in record.getMessage()

@@ -415,7 +415,7 @@ def rows(*titles: str) -> dict[str, Any]:
         (envelope("interactive", rows("same", "Same", "c", "d")), 131009),
         (envelope("text", {"body": "x" * 4097}), 131009),
         (envelope("text", {"body": ""}), 100),
-        (envelope("image", {"id": "1"}), 100),
+        (envelope("audio", {"id": "1", "caption": "audio takes none"}), 100),
         ({"to": TO, "type": "text", "text": {"body": "hi"}}, 100),
     ],
     ids=[
@@ -426,7 +426,7 @@ def rows(*titles: str) -> dict[str, Any]:
         "same-titles",
         "long-text",
         "empty",
-        "image",
+        "audio-caption",
         "no-product",
     ],
 )

@@ -229,6 +229,38 @@ def test_long_question_goes_first_as_text_keeping_the_last_line(
     assert_sendable(payloads)
 
 
+def test_a_list_body_takes_up_to_4096_characters() -> None:
+    # Meta allows 4,096 characters in a list's body, 1,024 with reply buttons.
+    question = "m" * 4096
+    payload = only(render(OutboundMessage(question, options(5)), TO))
+    assert payload["interactive"]["type"] == "list"
+    assert payload["interactive"]["body"]["text"] == question
+    assert_sendable([payload])
+    too_long = render(OutboundMessage("m" * 4097, options(5), menu_label="Pick"), TO)
+    assert [p["type"] for p in too_long] == ["text", "text", "interactive"]
+    assert too_long[-1]["interactive"]["body"]["text"] == "Pick"
+
+
+def test_a_quote_header_and_footer() -> None:
+    message = OutboundMessage(
+        "Which size?",
+        options(3),
+        quote="wamid.USER-1",
+        header="Pizza " * 20,  # over 60 characters: shortened
+        footer="Prices include VAT",
+    )
+    payload = only(render(message, TO))
+    assert payload["context"] == {"message_id": "wamid.USER-1"}  # a reply to the user's tap
+    interactive = payload["interactive"]
+    assert interactive["footer"] == {"text": "Prices include VAT"}
+    assert interactive["header"]["type"] == "text"
+    assert len(interactive["header"]["text"]) <= 60
+    assert_sendable([payload])
+    quoted_text = render(OutboundMessage("x " * 3000, quote="wamid.USER-2"), TO)
+    assert quoted_text[0]["context"] == {"message_id": "wamid.USER-2"}  # only the first
+    assert "context" not in quoted_text[1]
+
+
 def test_long_question_without_lines_is_sent_whole_then_a_short_body() -> None:
     text = "word " * 2000  # 10,000 characters on one line
     message = OutboundMessage(text, options(5), menu_label="Pick one")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flowhq.messaging.types import OutboundMessage
+from flowhq.messaging.types import Media, OutboundMessage
 from flowhq.messaging.types import Template as ApprovedTemplate
 from flowhq.state.manager import Role, StateManager
 
@@ -21,6 +21,8 @@ class Message(Component):
         template: An approved template sent instead of ``text`` where only templates may
             go (outside WhatsApp's 24-hour window). Its ``params`` may hold ``{name}``
             placeholders, checked like the text when the flow class is created.
+        media: An image, video, audio, document or sticker sent with the text (the text
+            becomes its caption where the channel allows one): ``Media.image(url)``.
         final: Reaching this state finishes the flow.
         initial: This is the initial state.
     """
@@ -33,11 +35,13 @@ class Message(Component):
         text: str,
         *,
         template: ApprovedTemplate | None = None,
+        media: Media | None = None,
         final: bool = False,
         initial: bool = False,
     ) -> None:
         super().__init__(text, results=("done",), initial=initial, final=final)
         self.template = template
+        self.media = media
         self.template_params = tuple(self._template(p) for p in template.params) if template else ()
 
     @property
@@ -47,15 +51,17 @@ class Message(Component):
         return (*super().template_fields, *params)
 
     async def begin(self, state_manager: StateManager) -> str | None:
-        """Send the text (with its template, filled) and finish with ``done``."""
-        if self.template is None:
+        """Send the text (with its template, filled, and its media); finish with ``done``."""
+        if self.template is None and self.media is None:
             await super().begin(state_manager)
             return "done"
         values = state_manager.values()
-        params = [param.render(values) for param in self.template_params]
-        template = ApprovedTemplate(
-            self.template.name, self.template.language, params=params, buttons=self.template.buttons
-        )
-        reply = OutboundMessage(self.text.render(values), template=template)
+        template = None
+        if self.template is not None:
+            params = [param.render(values) for param in self.template_params]
+            name, language = self.template.name, self.template.language
+            buttons = self.template.buttons
+            template = ApprovedTemplate(name, language, params=params, buttons=buttons)
+        reply = OutboundMessage(self.text.render(values), template=template, media=self.media)
         state_manager.messaging.messages.append(reply)
         return "done"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flowhq.errors import ValidationError
-from flowhq.messaging.types import InboundMessage
+from flowhq.messaging.types import InboundMessage, OutboundMessage
 from flowhq.state.manager import StateManager
 
 from .base import AnswerComponent, Delay, Example, Reminders
@@ -52,12 +52,16 @@ class Prompt(AnswerComponent):
         max_attempts: After this many invalid answers the result is ``exhausted``.
         error_text: Shown on an invalid answer instead of the validator's message.
         accept: The kinds of message that answer it (default text only). A location is
-            saved as ``{"latitude", "longitude", "name", "address"}``; media as
-            ``{"id", "mime_type", "caption"}``; the validator applies to text.
+            saved as ``{"latitude", "longitude", "name", "address"}``; media as a reference
+            ``{"type", "id", "mime_type"}`` with ``caption``, ``filename``, ``sha256`` and
+            ``size`` when known (``WhatsAppMessenger.download`` fetches the bytes); the
+            validator applies to text.
         timeout: No answer this long after the question (a ``timedelta`` or seconds):
             the result is ``timeout``. An answer cancels it.
         reminders: ``(delay, text)`` pairs: while no answer came, each text goes out once,
             ``delay`` after the question.
+        request_location: Ask with a "Send location" button (needs ``"location"`` in
+            ``accept``; channels without one show the text alone).
         initial: This is the initial state.
     """
 
@@ -74,6 +78,7 @@ class Prompt(AnswerComponent):
         accept: Iterable[str] = ("text",),
         timeout: Delay | None = None,
         reminders: Reminders = (),
+        request_location: bool = False,
         initial: bool = False,
     ) -> None:
         results = ("valid", "exhausted") if max_attempts is not None else ("valid",)
@@ -86,6 +91,9 @@ class Prompt(AnswerComponent):
             self.definition_problems.append(
                 f"accept={self.accept!r}: choose among {', '.join(ACCEPTED_KINDS)}"
             )
+        if request_location and "location" not in self.accept:
+            self.definition_problems.append("request_location needs accept=('location', ...)")
+        self.request_location = request_location
         self.validator = validator
         self.max_attempts = max_attempts
         self.error_text = self._template(error_text) if error_text is not None else None
@@ -126,7 +134,12 @@ class Prompt(AnswerComponent):
 
     def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
         """Send the question again, after ``prefix``."""
-        state_manager.messaging.send(prefix + self.render(state_manager, self.text))
+        question = prefix + self.render(state_manager, self.text)
+        if self.request_location:
+            reply = OutboundMessage(question, request_location=True)
+            state_manager.messaging.messages.append(reply)
+        else:
+            state_manager.messaging.send(question)
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Validate the answer: save and finish ``valid``, or re-ask / finish ``exhausted``."""
@@ -174,7 +187,10 @@ class Prompt(AnswerComponent):
             }
         if inbound.media is not None:
             media = inbound.media
-            return {"id": media.id, "mime_type": media.mime_type, "caption": media.caption}
+            saved: dict[str, Any] = {"type": inbound.kind, "id": media.id}
+            extra: dict[str, Any] = {"mime_type": media.mime_type, "caption": media.caption}
+            extra |= {"filename": media.filename, "sha256": media.sha256, "size": media.size}
+            return saved | {key: value for key, value in extra.items() if value is not None}
         return None
 
     def _invalid(self, state_manager: StateManager, message: str) -> str | None:

@@ -15,6 +15,7 @@ from attrs import field, frozen
 
 __all__ = [
     "MAX_TAG_LENGTH",
+    "MEDIA_KINDS",
     "MORE_PREFIX",
     "TAG_SEPARATOR",
     "InboundMessage",
@@ -54,23 +55,109 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return dict(value) if value else {}
 
 
+MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+"""The kinds of media a message can carry."""
+
+
 @frozen
 class Media:
-    """A media attachment of an inbound message (image, video, audio, document, sticker).
+    """A media attachment: received with a message, or to send with a reply.
+
+    Received media carry the channel's ``id`` (fetch the bytes through the channel, e.g.
+    ``WhatsAppMessenger.download``). Media to send are built with :meth:`image`,
+    :meth:`video`, :meth:`audio`, :meth:`document` or :meth:`sticker`, from a public
+    ``https://`` link or from the id of an uploaded file.
 
     Attributes:
-        id: The channel's media id (fetch the bytes through the channel's media API).
+        id: The channel's media id ("" for media sent by link).
         mime_type: The MIME type the channel reported.
-        caption: The caption the user typed, if any.
+        caption: The caption the user typed, or the one to send.
         filename: The file name of a document.
-        sha256: The channel's checksum of the bytes, if given.
+        sha256: The channel's checksum of the bytes (hex), if given.
+        kind: ``"image"``, ``"video"``, ``"audio"``, ``"document"`` or ``"sticker"``.
+        link: Where the channel fetches media sent by link.
+        size: The size in bytes, if known.
     """
 
-    id: str
+    id: str = ""
     mime_type: str | None = None
     caption: str | None = None
     filename: str | None = None
     sha256: str | None = None
+    kind: str | None = field(default=None, kw_only=True)
+    link: str | None = field(default=None, kw_only=True)
+    size: int | None = field(default=None, kw_only=True)
+
+    @classmethod
+    def image(cls, source: str, *, caption: str | None = None) -> Media:
+        """An image to send: ``source`` is an ``https://`` link or an uploaded media id."""
+        return cls._of("image", source, caption=caption)
+
+    @classmethod
+    def video(cls, source: str, *, caption: str | None = None) -> Media:
+        """A video to send (link or media id)."""
+        return cls._of("video", source, caption=caption)
+
+    @classmethod
+    def audio(cls, source: str) -> Media:
+        """An audio file to send (link or media id); audio takes no caption."""
+        return cls._of("audio", source)
+
+    @classmethod
+    def document(
+        cls, source: str, *, caption: str | None = None, filename: str | None = None
+    ) -> Media:
+        """A document (a PDF, ...) to send (link or media id), shown as ``filename``."""
+        return cls._of("document", source, caption=caption, filename=filename)
+
+    @classmethod
+    def sticker(cls, source: str) -> Media:
+        """A sticker to send (link or media id)."""
+        return cls._of("sticker", source)
+
+    @classmethod
+    def _of(
+        cls, kind: str, source: str, *, caption: str | None = None, filename: str | None = None
+    ) -> Media:
+        if not source:
+            raise ValueError(f"{kind}: give a link or a media id")
+        if source.startswith(("https://", "http://")):
+            return cls(caption=caption, filename=filename, kind=kind, link=source)
+        return cls(source, caption=caption, filename=filename, kind=kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form without empty fields (see :meth:`from_dict`)."""
+        data = {
+            "id": self.id,
+            "mime_type": self.mime_type,
+            "caption": self.caption,
+            "filename": self.filename,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "link": self.link,
+            "size": self.size,
+        }
+        return {key: value for key, value in data.items() if value not in (None, "")}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Media:
+        """The media :meth:`to_dict` described."""
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        size = data.get("size")
+        return cls(
+            str(data.get("id", "")),
+            mime_type=text("mime_type"),
+            caption=text("caption"),
+            filename=text("filename"),
+            sha256=text("sha256"),
+            kind=text("kind"),
+            link=text("link"),
+            size=size if isinstance(size, int) else None,
+        )
 
 
 @frozen
@@ -104,7 +191,8 @@ class InboundMessage:
         payload: The id of a pressed reply button or list row.
         kind: ``"text"``, ``"interactive"``, ``"button"``, ``"image"``, ``"video"``,
             ``"audio"``, ``"document"``, ``"sticker"``, ``"location"``, ``"contacts"``,
-            ``"reaction"``, ``"order"``, ``"system"`` or ``"unsupported"``.
+            ``"reaction"``, ``"order"``, ``"system"``, ``"edit"``, ``"revoke"`` (a message
+            deleted), ``"call_permission"`` or ``"unsupported"``.
         title: The title of the pressed button or row, as the user saw it.
         tag: The question tag carried by a pressed button's id (see
             :func:`encode_button_id`): which question the button belonged to.
@@ -213,6 +301,14 @@ class OutboundMessage:
         template: An approved template standing for this message where only templates
             may be sent (outside WhatsApp's 24-hour window). A message with a template and
             no text *is* the template: channels send the template then.
+        media: An image, video, audio, document or sticker sent with the message (the
+            text becomes its caption where the channel allows one).
+        quote: The channel's id of a user's message this one quotes (WhatsApp shows it
+            as a reply to that message).
+        header: A short line above the text of a message with options.
+        footer: A short line under the text of a message with options.
+        request_location: Ask the user to share their location (WhatsApp shows a "Send
+            location" button under the text).
         ref: The outbox entry it is sent from (``"<revision>.<seq>"``), set by delivery, so
             a channel can tie later delivery statuses to it.
     """
@@ -224,6 +320,11 @@ class OutboundMessage:
     menu_label: str | None = field(default=None, kw_only=True)
     offset: int = field(default=0, kw_only=True)
     template: Template | None = field(default=None, kw_only=True)
+    media: Media | None = field(default=None, kw_only=True)
+    request_location: bool = field(default=False, kw_only=True)
+    quote: str | None = field(default=None, kw_only=True)
+    header: str | None = field(default=None, kw_only=True)
+    footer: str | None = field(default=None, kw_only=True)
     ref: str | None = field(default=None, kw_only=True)
 
     def as_template(self) -> OutboundMessage | None:
@@ -256,6 +357,13 @@ class OutboundMessage:
             data["offset"] = self.offset
         if self.template is not None:
             data["template"] = self.template.to_dict()
+        if self.media is not None:
+            data["media"] = self.media.to_dict()
+        if self.request_location:
+            data["request_location"] = True
+        for name in ("quote", "header", "footer"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
         return data
 
 

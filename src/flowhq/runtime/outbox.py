@@ -12,7 +12,7 @@ from typing import Any
 
 from attrs import frozen
 
-from flowhq.messaging.types import OutboundMessage, Template
+from flowhq.messaging.types import Media, OutboundMessage, Template
 from flowhq.persistence.store import Loaded
 from flowhq.state.document import OutboxEntry
 
@@ -54,7 +54,7 @@ def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage
 
     ``seq``, the entry's place among its commit's entries, makes the message's ``ref``.
     """
-    template = entry.extra.get("template")
+    template, media = entry.extra.get("template"), entry.extra.get("media")
     return OutboundMessage(
         entry.text,
         entry.buttons,
@@ -63,13 +63,32 @@ def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage
         menu_label=entry.menu_label,
         offset=entry.offset,
         template=Template.from_dict(template) if isinstance(template, dict) else None,
+        media=Media.from_dict(media) if isinstance(media, dict) else None,
+        request_location=entry.extra.get("request_location") is True,
+        quote=_text(entry.extra.get("quote")),
+        header=_text(entry.extra.get("header")),
+        footer=_text(entry.extra.get("footer")),
         ref=None if seq is None else f"{entry.revision}.{seq}",
     )
 
 
 def _extra(reply: OutboundMessage) -> dict[str, Any]:
-    """The channel-specific parts of ``reply``, as the entry's JSON ``extra``."""
-    return {} if reply.template is None else {"template": reply.template.to_dict()}
+    """The channel-specific parts of ``reply`` (template, media), as the entry's ``extra``."""
+    extra: dict[str, Any] = {}
+    if reply.template is not None:
+        extra["template"] = reply.template.to_dict()
+    if reply.media is not None:
+        extra["media"] = reply.media.to_dict()
+    if reply.request_location:
+        extra["request_location"] = True
+    for name, value in (("quote", reply.quote), ("header", reply.header), ("footer", reply.footer)):
+        if value is not None:
+            extra[name] = value
+    return extra
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def entries_of(

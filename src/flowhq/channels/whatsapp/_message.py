@@ -8,6 +8,7 @@ with the reason in ``data["problem"]``: the flow can answer it, and nothing is l
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -96,9 +97,14 @@ def parse_message(
         content = _content(item, message_type)
         timestamp = epoch(item, "timestamp")
     except ItemError as problem:
+        # When it was sent and what it answered still count (a tap on an interactive
+        # message whose content Meta could not describe); nothing else half-read is kept.
+        content = _Content("unsupported", reply_to=_context_id(item))
         data["type"] = message_type if isinstance(message_type, str) else None
         data["problem"] = str(problem)
-        content, timestamp = _Content("unsupported"), None
+        timestamp = None
+        with contextlib.suppress(ItemError):
+            timestamp = epoch(item, "timestamp")
         unsupported = _inbound(sender, message_id, content, data, timestamp, who=who)
         return unsupported, str(problem)
     data.update(content.data)
@@ -168,6 +174,13 @@ def _content(item: Mapping[str, Any], message_type: object) -> _Content:
     return content
 
 
+def _context_id(item: Mapping[str, Any]) -> str | None:
+    """The id of the message ``item`` replies to, if it is readable."""
+    context = item.get("context")
+    found = context.get("id") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) and found else None
+
+
 def _add_surroundings(item: Mapping[str, Any], content: _Content) -> None:
     """What any kind may carry: Meta's errors, the ad the chat came from, the reply context."""
     errors = optional_list(item, "errors")
@@ -207,6 +220,8 @@ def _interactive(item: Mapping[str, Any]) -> _Content:
             data["description"] = description
         title = optional_str(reply, "title")
         return _Content("interactive", payload=payload, tag=tag, title=title, data=data)
+    if reply_type == "call_permission_reply":  # may the business call the user?
+        return _Content("call_permission", data={"call_permission": dict(reply)})
     if reply_type == "nfm_reply":  # a completed WhatsApp Flow
         data["response_json"] = required_str(reply, "response_json")
         data["flow_name"] = optional_str(reply, "name")
@@ -230,6 +245,8 @@ def _media(item: Mapping[str, Any], kind: str) -> _Content:
         caption=optional_str(part, "caption"),
         filename=optional_str(part, "filename"),
         sha256=optional_str(part, "sha256"),
+        kind=kind,
+        size=_size(part),
     )
     data: dict[str, Any] = {}
     if kind == "audio":  # a voice note recorded in the chat, not a file sent
@@ -237,6 +254,12 @@ def _media(item: Mapping[str, Any], kind: str) -> _Content:
     if kind == "sticker":
         data["animated"] = bool(optional_bool(part, "animated"))
     return _Content(kind, text=media.caption, media=media, data=data)
+
+
+def _size(part: Mapping[str, Any]) -> int | None:
+    """The size in bytes, where Meta gives one (``file_size``); best effort."""
+    size = part.get("file_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
 
 
 def _location(item: Mapping[str, Any]) -> _Content:
@@ -273,6 +296,16 @@ def _whole(item: Mapping[str, Any], kind: str) -> _Content:
     return _Content(kind, data={kind: _part(item, kind)})
 
 
+def _changed(item: Mapping[str, Any], kind: str) -> _Content:
+    """A user edited (``edit``) or deleted (``revoke``) one of their messages."""
+    part = _part(item, kind)
+    data: dict[str, Any] = {kind: dict(part)}
+    original = part.get("original_message_id") or part.get("id")
+    if isinstance(original, str):
+        data["original_message_id"] = original
+    return _Content(kind, data=data)
+
+
 def _unsupported(item: Mapping[str, Any]) -> _Content:
     return _Content("unsupported")
 
@@ -291,4 +324,6 @@ _READERS: Mapping[str, Callable[[Mapping[str, Any]], _Content]] = {
     "reaction": _reaction,
     "order": partial(_whole, kind="order"),
     "system": partial(_whole, kind="system"),
+    "edit": partial(_changed, kind="edit"),
+    "revoke": partial(_changed, kind="revoke"),
 }

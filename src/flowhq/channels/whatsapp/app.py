@@ -60,8 +60,10 @@ logger = logging.getLogger("flowhq.channels.whatsapp")
 StatusCallback = Callable[[Status], "Awaitable[None] | None"]
 """Called with each delivery status (sent, delivered, read, played, failed)."""
 
-NOT_FOR_FLOWS = frozenset({"reaction", "system"})
-"""Update kinds that are not a user's answer: a reaction to a message, a changed number."""
+NOT_FOR_FLOWS = frozenset({"reaction", "system", "edit", "revoke", "call_permission"})
+"""Update kinds that are not a user's answer: a reaction to a message, a changed number, an
+edit or a deletion of a message the flow already took, an answer to a call permission
+request. They go to ``on_event``; a flow never asks "please answer with text" about them."""
 
 MAX_BODY = 4 * 1024 * 1024
 """Default limit of a delivery: Meta batches up to 1,000 updates, well under 4 MiB."""
@@ -120,9 +122,9 @@ def webhook_app(
         raise ValueError("webhook_app needs the app secret and the verify token")
     updates, outage = _queue(hq, queue)
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
-    handle = _resolving(_identities(hq), handle, outage)
+    handle = _resolving(hq, handle, outage)
     loops = _Background(hq, updates, handle if workers else None, timers, redeliver_every, outage)
-    receive = _receiver(updates, app_secret, max_body, outage, on_status=on_status, store=hq.store)
+    receive = _receiver(updates, app_secret, max_body, outage, on_status=on_status, hq=hq)
     routes = [
         Route(path, _handshake(verify_token), methods=["GET"]),
         Route(path, _spanned("whatsapp.receive", receive), methods=["POST"]),
@@ -145,8 +147,10 @@ def _identities(hq: Headquarters) -> Identities:
     return identities
 
 
-def _resolving(identities: Identities, handle: UpdateHandler, outage: OutageLog) -> UpdateHandler:
+def _resolving(hq: Headquarters, handle: UpdateHandler, outage: OutageLog) -> UpdateHandler:
     """``handle`` each update in its person's conversation (phone number or BSUID)."""
+    identities = _identities(hq)
+    messenger = hq.messenger if isinstance(hq.messenger, WhatsAppMessenger) else None
 
     async def resolve_then_handle(message: InboundMessage) -> bool:
         try:
@@ -154,9 +158,33 @@ def _resolving(identities: Identities, handle: UpdateHandler, outage: OutageLog)
         except StoreUnavailableError as exc:
             outage.failed(exc, "updates kept for later")
             return False
+        if messenger is not None:
+            messenger.received(message)
+        if message.kind == "edit":  # the flow took the original; an edit is not new input
+            logger.info("WhatsApp: a user edited message %s; not new input", message.message_id)
         return await handle(message)
 
     return resolve_then_handle
+
+
+def _served(hq: Headquarters) -> Callable[[Sequence[InboundMessage]], list[InboundMessage]]:
+    """Keep the messages to business numbers ``hq``'s messenger sends from."""
+    messenger = hq.messenger
+    if not isinstance(messenger, WhatsAppMessenger):
+        return list
+
+    def served(messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+        kept = [m for m in messages if messenger.serves(m.data.get("phone_number_id"))]
+        if len(kept) < len(messages):
+            refused = {str(m.data.get("phone_number_id")) for m in messages if m not in kept}
+            logger.warning(
+                "WhatsApp webhook: %d updates to numbers this app does not serve (%s) refused",
+                len(messages) - len(kept),
+                ", ".join(sorted(refused)),
+            )
+        return kept
+
+    return served
 
 
 def _handshake(verify_token: str) -> Endpoint:
@@ -179,9 +207,13 @@ def _receiver(
     outage: OutageLog,
     *,
     on_status: StatusCallback | None,
-    store: Store,
+    hq: Headquarters,
 ) -> Endpoint:
-    """``POST``: check, parse and record a delivery; statuses after the 200."""
+    """``POST``: check, parse and record a delivery; statuses after the 200.
+
+    Messages to a business number ``hq`` does not send from are refused (a WARNING).
+    """
+    served, store = _served(hq), hq.store
 
     async def receive(request: Request) -> Response:
         body = await _signed_body(request, app_secret, max_body)
@@ -192,7 +224,7 @@ def _receiver(
         except ChannelError as exc:  # the sender's mistake, not ours: no traceback
             logger.warning("WhatsApp webhook: malformed delivery refused: %s", exc)
             return PlainTextResponse(str(exc), status_code=400)
-        refused = await _record(updates, _traced(batch.messages), outage)
+        refused = await _record(updates, _traced(served(batch.messages)), outage)
         if refused is not None:
             return refused
         statuses = batch.statuses

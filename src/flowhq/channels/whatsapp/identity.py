@@ -4,7 +4,8 @@ Meta knows a user by their phone number (``wa_id``) and by a business-scoped use
 (BSUID, ``US.1349…``); a user who adopts a username may hide the number, and a user may
 change number (a new BSUID comes with it). :class:`Identities` maps every id of a person to
 one conversation through the store (:meth:`~flowhq.persistence.store.Store.link_identities`)
-and remembers where replies go now: the phone number when there is one, else the BSUID.
+and remembers where replies go now: the phone number when there is one, else the BSUID,
+and from which business number (the one the user last wrote to).
 
 - The first time ids appear together they are linked: a conversation started by phone
   keeps its key when the BSUID shows up, and one started by BSUID keeps it when the number
@@ -96,7 +97,18 @@ class Identities:
 
 
 def _ids_of(message: InboundMessage) -> tuple[list[str], str | None]:
-    """The ids a message names its sender by (the conversation's first), and the address."""
+    """The ids a message names its sender by (the conversation's first), and the address.
+
+    The address is ``to``, or ``to|phone_number_id`` with our number the user wrote to.
+    """
+    ids, address = _sender_ids(message)
+    number = message.data.get("phone_number_id")
+    if address is not None and isinstance(number, str) and number:
+        address = f"{address}|{number}"
+    return ids, address
+
+
+def _sender_ids(message: InboundMessage) -> tuple[list[str], str | None]:
     ids = [message.identifier]
     if message.user_id and message.user_id not in ids:
         ids.append(message.user_id)

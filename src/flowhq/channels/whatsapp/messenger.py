@@ -16,19 +16,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable, Sequence
+import os
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import httpx
 
+from flowhq.channels.whatsapp import media
 from flowhq.channels.whatsapp._guard import AlertCallback, Failure, SendGuard
 from flowhq.channels.whatsapp.codes import PERMANENT_CODES, THROTTLING_CODES, ErrorClass, classify
 from flowhq.channels.whatsapp.identity import Identities
 from flowhq.channels.whatsapp.outbound import check_flow, render
 from flowhq.errors import DeliveryError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
-from flowhq.messaging.types import OutboundMessage
+from flowhq.messaging.types import InboundMessage, OutboundMessage
 
 __all__ = [
     "CALLBACK_PREFIX",
@@ -54,6 +57,9 @@ class WhatsAppMessenger:
     Args:
         phone_number_id: The business phone number id replies are sent from.
         access_token: A system-user or app access token (kept out of logs and ``repr``).
+        numbers: Several business numbers served by one app: ``{phone_number_id: token}``.
+            A conversation is answered from the number the user last wrote to (the first
+            number when it never wrote); updates to other numbers are refused.
         base_url: The Graph API root; point it at a fake in tests.
         api_version: The Graph API version in the path.
         client: An ``httpx.AsyncClient`` to use; one is created (and closed by
@@ -86,8 +92,9 @@ class WhatsAppMessenger:
     def __init__(
         self,
         *,
-        phone_number_id: str,
-        access_token: str,
+        phone_number_id: str | None = None,
+        access_token: str | None = None,
+        numbers: Mapping[str, str] | None = None,
         base_url: str = "https://graph.facebook.com",
         api_version: str = "v25.0",
         client: httpx.AsyncClient | None = None,
@@ -101,15 +108,14 @@ class WhatsAppMessenger:
         config_retries: int = 5,
         probe_every: float = 30.0,
     ) -> None:
-        self._token = _valid_token(access_token)
-        if not phone_number_id.strip():
-            raise ValueError("phone_number_id is empty")
+        self._tokens = _numbers(phone_number_id, access_token, numbers)
         if max_retries < 0 or backoff < 0 or timeout <= 0:
             raise ValueError("max_retries and backoff must be >= 0 and timeout > 0")
-        self.phone_number_id = phone_number_id.strip()
+        self.phone_number_id = next(iter(self._tokens))
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
-        self.url = f"{self.base_url}/{api_version}/{self.phone_number_id}/messages"
+        self.url = self._url(self.phone_number_id)
+        self._received: OrderedDict[str, str] = OrderedDict()  # inbound wamid -> our number
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
@@ -127,9 +133,32 @@ class WhatsAppMessenger:
 
     def __repr__(self) -> str:
         return (
-            f"WhatsAppMessenger(phone_number_id={self.phone_number_id!r}, "
+            f"WhatsAppMessenger(numbers={sorted(self._tokens)!r}, "
             f"base_url={self.base_url!r}, api_version={self.api_version!r})"
         )
+
+    @property
+    def numbers(self) -> frozenset[str]:
+        """The business phone number ids this messenger sends from."""
+        return frozenset(self._tokens)
+
+    def serves(self, phone_number_id: object) -> bool:
+        """Whether updates to ``phone_number_id`` are this messenger's to answer.
+
+        An update that names no number (no ``metadata``) is answered from the first one.
+        """
+        return phone_number_id is None or phone_number_id in self._tokens
+
+    def received(self, message: InboundMessage) -> None:
+        """Note which of our numbers ``message`` was sent to (its read receipt goes there)."""
+        number = message.data.get("phone_number_id")
+        if isinstance(number, str) and number in self._tokens and len(self._tokens) > 1:
+            self._received[message.message_id] = number
+            while len(self._received) > RECEIVED_LIMIT:
+                self._received.popitem(last=False)
+
+    def _url(self, number: str) -> str:
+        return f"{self.base_url}/{self.api_version}/{number}/messages"
 
     async def __aenter__(self) -> WhatsAppMessenger:
         return self
@@ -154,21 +183,26 @@ class WhatsAppMessenger:
             DeliveryError: ``permanent`` when WhatsApp refused a message, temporary when
                 retries ran out; ``sent`` says how many messages were fully delivered.
         """
-        to = await self._address(key.identifier)
+        to, number = await self._address(key.identifier)
         for sent, message in enumerate(messages):
             for payload in render(message, to, preview_url=self.preview_url, offset=message.offset):
                 if message.ref is not None:  # Meta echoes it in the message's statuses
                     payload["biz_opaque_callback_data"] = callback_data(key.identifier, message.ref)
-                await self._post(payload, sent=sent)
+                await self._post(payload, sent=sent, number=number)
 
-    async def _address(self, identifier: str) -> str:
-        """The phone number or BSUID the conversation ``identifier`` is answered at."""
+    async def _address(self, identifier: str) -> tuple[str, str]:
+        """Who the conversation ``identifier`` is answered at, and from which of our numbers.
+
+        The user: their phone number or BSUID; our number: the one they last wrote to.
+        """
         if self.identities is None:
-            return identifier
+            return identifier, self.phone_number_id
         try:
-            return await self.identities.address(identifier)
+            address = await self.identities.address(identifier)
         except StoreUnavailableError as exc:
             raise DeliveryError(f"no address: {exc}", permanent=False) from exc
+        to, _, number = address.partition(ADDRESS_SEPARATOR)
+        return to, number if number in self._tokens else self.phone_number_id
 
     async def acknowledge(self, message_id: str) -> None:
         """Mark an inbound message read and show the typing indicator; never raises.
@@ -178,6 +212,7 @@ class WhatsAppMessenger:
         """
         if not self.mark_read:
             return
+        number = self._received.pop(message_id, self.phone_number_id)
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "status": "read",
@@ -186,7 +221,7 @@ class WhatsAppMessenger:
         if self.typing:
             payload["typing_indicator"] = {"type": "text"}
         try:
-            response = await self._request(payload)
+            response = await self._request(payload, number)
         except Exception as exc:  # acknowledging must never break the handling of a message
             logger.warning("WhatsApp: could not mark %s read: %s", message_id, self._redact(exc))
             return
@@ -204,16 +239,15 @@ class WhatsAppMessenger:
         """
         return [problem for flow in flows for problem in check_flow(flow)]
 
-    async def _request(self, payload: dict[str, Any]) -> httpx.Response:
+    async def _request(self, payload: dict[str, Any], number: str) -> httpx.Response:
         return await self._client.post(
-            self.url,
+            self._url(number),
             json=payload,
-            headers={"Authorization": f"Bearer {self._token}"},
+            headers={"Authorization": f"Bearer {self._tokens[number]}"},
             timeout=self.timeout,
         )
 
-    async def _post(self, payload: dict[str, Any], *, sent: int) -> None:
-        number = self.phone_number_id
+    async def _post(self, payload: dict[str, Any], *, sent: int, number: str) -> None:
         paused = self._guard.paused(number)
         if paused is not None:  # no request until the next probe
             raise DeliveryError(f"sending paused: {paused.reason}", sent=sent, code=paused.code)
@@ -224,7 +258,7 @@ class WhatsAppMessenger:
                 if failure.wait is not None:
                     delay = max(delay, min(failure.wait, RETRY_AFTER_CAP))
                 await asyncio.sleep(delay)
-            failure = await self._attempt(payload)
+            failure = await self._attempt(payload, number)
             if failure is None:
                 self._guard.succeeded(number, payload)
                 return
@@ -238,18 +272,72 @@ class WhatsAppMessenger:
         logger.warning("WhatsApp: a delivery failed for now: %s", reason)
         raise DeliveryError(reason, sent=sent, permanent=False, code=failure.code)
 
-    async def _attempt(self, payload: dict[str, Any]) -> Failure | None:
+    async def _attempt(self, payload: dict[str, Any], number: str) -> Failure | None:
         """One request: ``None`` when it went through, else why not."""
         try:
-            response = await self._request(payload)
+            response = await self._request(payload, number)
         except httpx.TimeoutException:
             return Failure("request timed out", ErrorClass.SERVER)
         except httpx.TransportError as exc:
             return Failure(f"connection failed ({type(exc).__name__})", ErrorClass.SERVER)
         return self._failure(response) if response.is_error else None
 
-    def update_token(self, access_token: str) -> None:
+    async def upload(
+        self,
+        content: bytes | str | os.PathLike[str],
+        mime_type: str,
+        *,
+        filename: str | None = None,
+        phone_number_id: str | None = None,
+    ) -> str:
+        """Upload a file to send later: ``Media.image(await messenger.upload(...))``.
+
+        Args:
+            content: The bytes, or a file's path.
+            mime_type: Its MIME type (``"image/jpeg"``, ``"application/pdf"``, ...).
+            filename: The name a document shows (default: the file's name).
+            phone_number_id: The number it is uploaded for (default: the first).
+
+        Returns:
+            The media id (Meta keeps uploads for 30 days).
+
+        Raises:
+            ChannelError: Meta refused the file.
+            httpx.HTTPError: the request failed on the way.
+        """
+        number = phone_number_id or self.phone_number_id
+        url = f"{self.base_url}/{self.api_version}/{number}/media"
+        headers = {"Authorization": f"Bearer {self._tokens[number]}"}
+        return await media.upload(self._client, url, headers, content, mime_type, filename=filename)
+
+    async def download(
+        self,
+        ref: media.MediaRef,
+        *,
+        max_bytes: int = media.DEFAULT_MAX_BYTES,
+        phone_number_id: str | None = None,
+    ) -> bytes:
+        """The bytes of a media a user sent, at most ``max_bytes``, its sha256 checked.
+
+        Args:
+            ref: The ``Media`` of the message, the reference a ``Prompt`` saved, or an id.
+            max_bytes: Refuse media larger than this (before or while reading it).
+            phone_number_id: The number whose token reads it (default: the first).
+
+        Raises:
+            ChannelError: Meta refused, the media is too large, or its hash is wrong.
+            ValueError: ``ref`` has no media id.
+            httpx.HTTPError: a request failed on the way.
+        """
+        number = phone_number_id or self.phone_number_id
+        url = f"{self.base_url}/{self.api_version}/{media.media_id(ref)}"
+        headers = {"Authorization": f"Bearer {self._tokens[number]}"}
+        return await media.download(self._client, url, headers, ref, max_bytes=max_bytes)
+
+    def update_token(self, access_token: str, *, phone_number_id: str | None = None) -> None:
         """Use a new access token from now on, and resume sending if it was paused.
+
+        ``phone_number_id`` names the number it is for (default: the first number).
 
         The replies kept while the old token failed go out, in order, with the next
         handling of their conversations or the next ``redeliver()``.
@@ -257,13 +345,16 @@ class WhatsAppMessenger:
         Raises:
             ValueError: an empty token, or one with control or non-ASCII characters.
         """
-        self._token = _valid_token(access_token)
-        self._guard.resume(self.phone_number_id)
+        number = phone_number_id or self.phone_number_id
+        if number not in self._tokens:
+            raise ValueError("update_token: not a number of this messenger")
+        self._tokens[number] = _valid_token(access_token)
+        self._guard.resume(number)
 
     @property
     def paused(self) -> bool:
-        """Whether sending is paused because Meta refuses the access token."""
-        return self._guard.is_paused(self.phone_number_id)
+        """Whether sending from any of the numbers is paused: Meta refuses its token."""
+        return any(self._guard.is_paused(number) for number in self._tokens)
 
     def _failure(self, response: httpx.Response) -> Failure:
         """Classify an error response from its status and Graph error body."""
@@ -279,7 +370,10 @@ class WhatsAppMessenger:
 
     def _redact(self, text: object) -> str:
         # Belt and braces: a server or proxy might echo the token back in an error text.
-        return str(text).replace(self._token, "[token]")
+        shown = str(text)
+        for token in self._tokens.values():
+            shown = shown.replace(token, "[token]")
+        return shown
 
 
 _RETRIED = (ErrorClass.THROTTLED, ErrorClass.SERVER, ErrorClass.CONFIGURATION)
@@ -304,6 +398,31 @@ def entry_of(data: str | None) -> tuple[str, int, int] | None:
     if not identifier or not revision.isdigit() or not seq.isdigit():
         return None
     return identifier, int(revision), int(seq)
+
+
+RECEIVED_LIMIT = 10_000
+"""Inbound message ids whose business number is remembered for their read receipt."""
+
+ADDRESS_SEPARATOR = "|"
+"""Separates the user's address from our number in an identity address (``to|number``)."""
+
+
+def _numbers(
+    phone_number_id: str | None, access_token: str | None, numbers: Mapping[str, str] | None
+) -> dict[str, str]:
+    """Phone number id -> token: the single-number arguments first, then ``numbers``."""
+    tokens: dict[str, str] = {}
+    if phone_number_id is not None or access_token is not None:
+        if phone_number_id is None or access_token is None:
+            raise ValueError("give phone_number_id and access_token together")
+        tokens[phone_number_id.strip()] = _valid_token(access_token)
+    for number, token in (numbers or {}).items():
+        tokens[number.strip()] = _valid_token(token)
+    if not tokens:
+        raise ValueError("no number: give phone_number_id and access_token, or numbers")
+    if not all(tokens):
+        raise ValueError("phone_number_id is empty")
+    return tokens
 
 
 def _valid_token(token: str) -> str:

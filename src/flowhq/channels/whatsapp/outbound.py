@@ -20,11 +20,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from flowhq.components import Choice, Confirm
 from flowhq.messaging.types import (
     MAX_TAG_LENGTH,
+    MEDIA_KINDS,
     MORE_PREFIX,
     TAG_SEPARATOR,
+    Media,
     OutboundMessage,
     Template,
     decode_button_id,
@@ -36,9 +40,15 @@ __all__ = [
     "BODY_LIMIT",
     "BUTTON_ID_LIMIT",
     "BUTTON_TITLE_LIMIT",
+    "CAPTIONED",
+    "CAPTION_LIMIT",
     "DESCRIPTION_LIMIT",
+    "FOOTER_LIMIT",
+    "HEADER_LIMIT",
+    "LIST_BODY_LIMIT",
     "MAX_BUTTONS",
     "MAX_ROWS",
+    "MEDIA_KINDS",
     "MENU_LABEL_LIMIT",
     "MORE_PREFIX",
     "MORE_TITLE",
@@ -63,8 +73,18 @@ _USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
 TEXT_LIMIT = 4096
 """Characters in one text message body."""
+HEADER_LIMIT = 60
+"""Characters in the text header of an interactive message."""
+FOOTER_LIMIT = 60
+"""Characters in the footer of an interactive message."""
+CAPTION_LIMIT = 1024
+"""Characters in the caption of an image, video or document."""
+CAPTIONED = frozenset({"image", "video", "document"})
+"""Media kinds that take a caption (audio and stickers do not)."""
 BODY_LIMIT = 1024
-"""Characters in the body of an interactive message."""
+"""Characters in the body of an interactive message with reply buttons."""
+LIST_BODY_LIMIT = 4096
+"""Characters in the body of an interactive list message."""
 MAX_BUTTONS = 3
 """Reply buttons in one interactive ``button`` message."""
 BUTTON_TITLE_LIMIT = 20
@@ -113,12 +133,46 @@ def render(
     Returns:
         The JSON bodies to POST; empty when there is nothing to send (an empty text).
     """
+    payloads = _render(message, to, preview_url=preview_url, offset=offset)
+    if message.quote is not None and payloads:  # shown as a reply to the user's message
+        payloads[0]["context"] = {"message_id": message.quote}
+    if message.header is not None or message.footer is not None:
+        for payload in payloads:
+            _frame(payload, message.header, message.footer)
+    return payloads
+
+
+def _frame(payload: dict[str, Any], header: str | None, footer: str | None) -> None:
+    """Add the header and footer lines to an interactive message with options."""
+    interactive = payload.get("interactive")
+    if not isinstance(interactive, dict) or interactive.get("type") not in ("button", "list"):
+        return
+    if header:
+        interactive["header"] = {"type": "text", "text": shorten(header, HEADER_LIMIT)}
+    if footer:
+        interactive["footer"] = {"text": shorten(footer, FOOTER_LIMIT)}
+
+
+def _render(
+    message: OutboundMessage, to: str, *, preview_url: bool, offset: int
+) -> list[dict[str, Any]]:
     if message.template is not None and not message.text:
         return [_envelope(to, "template", template_payload(message.template))]
+    if message.media is not None:
+        return _with_media(message, message.media, to, preview_url=preview_url, offset=offset)
+    if message.request_location and not message.buttons:
+        before, body = _fit_body(message.text, None, BODY_LIMIT)
+        asking = {
+            "type": "location_request_message",
+            "body": {"text": body},
+            "action": {"name": "send_location"},
+        }
+        return [*(_text(to, c, preview_url) for c in before), _envelope(to, "interactive", asking)]
     if not message.buttons:
         return [_text(to, chunk, preview_url) for chunk in split_text(message.text, TEXT_LIMIT)]
     options = _dedupe(message)
-    before, body = _fit_body(message.text, message.menu_label)
+    limit = BODY_LIMIT if len(options) <= MAX_BUTTONS else LIST_BODY_LIMIT
+    before, body = _fit_body(message.text, message.menu_label, limit)
     try:
         if len(options) <= MAX_BUTTONS:
             interactive = _buttons(body, options, message.tag)
@@ -133,6 +187,27 @@ def render(
     payloads = [_text(to, chunk, preview_url) for chunk in before]
     payloads.append(_envelope(to, "interactive", interactive))
     return payloads
+
+
+def _with_media(
+    message: OutboundMessage, media: Media, to: str, *, preview_url: bool, offset: int
+) -> list[dict[str, Any]]:
+    """A media message; the text is its caption when it fits, else it goes first."""
+    kind = media.kind if media.kind in MEDIA_KINDS else "document"
+    content: dict[str, Any] = {"link": media.link} if media.link else {"id": media.id}
+    caption = media.caption or (message.text if not message.buttons else "")
+    before: list[dict[str, Any]] = []
+    if caption and (kind not in CAPTIONED or len(caption) > CAPTION_LIMIT):
+        before = [_text(to, chunk, preview_url) for chunk in split_text(caption, TEXT_LIMIT)]
+    elif caption:
+        content["caption"] = caption
+    if kind == "document" and media.filename:
+        content["filename"] = media.filename
+    after: list[dict[str, Any]] = []
+    if message.buttons:  # the question follows its picture
+        plain = attrs.evolve(message, media=None)
+        after = _render(plain, to, preview_url=preview_url, offset=offset)
+    return [*before, _envelope(to, kind, content), *after]
 
 
 def template_payload(template: Template) -> dict[str, Any]:
@@ -266,25 +341,25 @@ def _dedupe(message: OutboundMessage) -> list[tuple[str, str, str | None]]:
     return options
 
 
-def _fit_body(text: str, menu_label: str | None) -> tuple[list[str], str]:
+def _fit_body(text: str, menu_label: str | None, limit: int) -> tuple[list[str], str]:
     """Split a question into text messages to send first and an interactive body that fits."""
-    if len(text) <= BODY_LIMIT and text.strip():
+    if len(text) <= limit and text.strip():
         return [], text
     if not text.strip():
         # WhatsApp refuses an interactive message without a body.
-        return [], shorten(menu_label or DEFAULT_MENU_LABEL, BODY_LIMIT)
+        return [], shorten(menu_label or DEFAULT_MENU_LABEL, limit)
     logger.warning(
         "WhatsApp: a question of %d characters exceeds the %d-character interactive body; "
         "sending it as text first",
         len(text),
-        BODY_LIMIT,
+        limit,
     )
     # Keep the last lines (usually the question itself) with the buttons when they fit.
-    start = text.find("\n", len(text) - BODY_LIMIT - 1)
+    start = text.find("\n", len(text) - limit - 1)
     tail = text[start + 1 :] if start >= 0 else ""
     if tail.strip():
         return split_text(text[:start], TEXT_LIMIT), tail
-    return split_text(text, TEXT_LIMIT), shorten(menu_label or DEFAULT_MENU_LABEL, BODY_LIMIT)
+    return split_text(text, TEXT_LIMIT), shorten(menu_label or DEFAULT_MENU_LABEL, limit)
 
 
 def _option_id(option: str, tag: str | None, limit: int) -> str:
@@ -410,9 +485,12 @@ def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) 
     repeated = sorted({title for title in folded if folded.count(title) > 1})
     if repeated:
         problems.append(f"{where}: {kind} titles repeat (WhatsApp needs them unique): {repeated}")
-    if len(body) > BODY_LIMIT:
+    limit, shape = (
+        (BODY_LIMIT, "buttons") if len(options) <= MAX_BUTTONS else (LIST_BODY_LIMIT, "a list")
+    )
+    if len(body) > limit:
         problems.append(
-            f"{where}: the question has {len(body)} characters; with buttons WhatsApp allows "
-            f"{BODY_LIMIT} (the text would go out as a separate message first)"
+            f"{where}: the question has {len(body)} characters; with {shape} WhatsApp allows "
+            f"{limit} (the text would go out as a separate message first)"
         )
     return problems

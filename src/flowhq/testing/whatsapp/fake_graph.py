@@ -6,14 +6,18 @@ refuses payloads WhatsApp would refuse (the limits of
 errors, and records what it accepted. Faults can be programmed: failing the next requests,
 refusing a recipient, answering slowly.
 
-Not a full Graph API: only ``text``, ``interactive`` and ``template`` messages and read
-receipts (a template is accepted by its shape; the fake knows no approved templates). Safe to
+Not a full Graph API: ``text``, ``interactive``, ``template`` and media messages, read
+receipts, and media upload and download (a template is accepted by its shape; the fake
+knows no approved templates). Safe to
 drive from a test thread while uvicorn serves it from another (state sits behind a lock).
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
+import hashlib
 import json
 import threading
 import uuid
@@ -23,7 +27,7 @@ from typing import Any, TypeVar
 from attrs import frozen
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -60,11 +64,13 @@ class Delivery:
         wamid: The message id it answered with.
         to: The recipient: a phone number (``to``) or a BSUID (``recipient``).
         payload: The JSON body as posted.
+        phone_number_id: The business number it was sent from (the path's).
     """
 
     wamid: str
     to: str
     payload: Mapping[str, Any]
+    phone_number_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -115,6 +121,8 @@ class FakeGraphApi:
     Args:
         access_token: The bearer token requests must carry.
         phone_number_id: When given, other phone number ids in the path are refused.
+        numbers: Several business numbers, each with its own token (``{id: token}``):
+            a request to one of them must carry its token; others are refused.
         listener: Called with each accepted ``Delivery``, each ``ReadRequest``, and each
             ``Refusal`` of a message (what a live view, such as the dev console, shows).
 
@@ -129,10 +137,12 @@ class FakeGraphApi:
         *,
         access_token: str,
         phone_number_id: str | None = None,
+        numbers: Mapping[str, str] | None = None,
         listener: Callable[[Delivery | ReadRequest | Refusal], None] | None = None,
     ) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
+        self.numbers = dict(numbers or {})
         self.listener = listener
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
@@ -141,8 +151,14 @@ class FakeGraphApi:
         self._next: list[_Fault | None] = []  # None lets one request through
         self._recipients: dict[str, _Fault] = {}
         self._delays: list[float] = []
-        route = Route("/{version}/{phone_number_id}/messages", self._endpoint, methods=["POST"])
-        self._app = Starlette(routes=[route])
+        self.media: dict[str, tuple[bytes, str]] = {}
+        routes = [
+            Route("/{version}/{phone_number_id}/messages", self._endpoint, methods=["POST"]),
+            Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
+            Route("/media-bytes/{media_id}", self._media_bytes, methods=["GET"]),
+            Route("/{version}/{media_id}", self._media_info, methods=["GET"]),
+        ]
+        self._app = Starlette(routes=routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ASGI request."""
@@ -189,6 +205,67 @@ class FakeGraphApi:
         with self._lock:
             self._delays += [seconds] * n
 
+    def add_media(self, data: bytes, mime_type: str) -> tuple[str, str]:
+        """Keep ``data`` as a media a user sent; return its id and sha256 (hex)."""
+        media_id = f"{len(self.media) + 1}{uuid.uuid4().int % 10**12:012d}"
+        with self._lock:
+            self.media[media_id] = (data, mime_type)
+        return media_id, hashlib.sha256(data).hexdigest()
+
+    async def _upload(self, request: Request) -> JSONResponse:
+        """``POST /{number}/media``: keep the file of a multipart upload, answer its id."""
+        if request.headers.get("authorization") not in self._bearers():
+            return _error(401, 190)
+        body = await request.body()
+        header = f"Content-Type: {request.headers.get('content-type', '')}\r\n\r\n".encode()
+        parts = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
+        fields = {
+            part.get_param("name", header="content-disposition"): part
+            for part in parts.iter_parts()
+        }
+        file, kind = fields.get("file"), fields.get("type")
+        if file is None or kind is None or fields.get("messaging_product") is None:
+            return _error(400, 100, "an upload needs messaging_product, type and file")
+        data = file.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            return _error(400, 100, "the file part is empty")
+        media_id, _ = self.add_media(data, str(kind.get_payload()))
+        return JSONResponse({"id": media_id})
+
+    async def _media_info(self, request: Request) -> JSONResponse:
+        """``GET /{media_id}``: where to download it, its type, hash and size."""
+        if request.headers.get("authorization") not in self._bearers():
+            return _error(401, 190)
+        media_id = request.path_params["media_id"]
+        with self._lock:
+            found = self.media.get(media_id)
+        if found is None:
+            return _error(400, 100, f"unknown media id {media_id}")
+        data, mime_type = found
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{str(request.base_url).rstrip('/')}/media-bytes/{media_id}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": len(data),
+                "id": media_id,
+            }
+        )
+
+    async def _media_bytes(self, request: Request) -> Response:
+        """The bytes behind a media URL (the bearer token is needed here too)."""
+        if request.headers.get("authorization") not in self._bearers():
+            return _error(401, 190)
+        with self._lock:
+            found = self.media.get(request.path_params["media_id"])
+        if found is None:
+            return _error(404, 100, "no such media")
+        return Response(found[0], media_type=found[1])
+
+    def _bearers(self) -> set[str]:
+        return {f"Bearer {token}" for token in (self.access_token, *self.numbers.values())}
+
     def messages(self, recipient: str | None = None) -> list[Delivery]:
         """The accepted messages, optionally only those to ``recipient``."""
         with self._lock:
@@ -210,20 +287,22 @@ class FakeGraphApi:
             payload = self._admit(request, body)
             if payload.get("status") == "read":
                 return self._read(payload)
-            return self._message(payload)
+            return self._message(payload, request.path_params["phone_number_id"])
         except _RefusalError as exc:
             return _error(exc.status, exc.code, exc.details, retry_after=exc.retry_after)
 
     def _admit(self, request: Request, body: bytes) -> dict[str, Any]:
         """The request's JSON body, once the token, path and programmed faults let it pass."""
-        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+        number = request.path_params["phone_number_id"]
+        token = self.numbers.get(number, self.access_token)
+        if request.headers.get("authorization") != f"Bearer {token}":
             raise _RefusalError(190, status=401)
         try:
             payload = json.loads(body)
         except ValueError:
             raise _RefusalError(100, "the body is not JSON") from None
-        number = request.path_params["phone_number_id"]
-        _require(self.phone_number_id in (None, number), 100, f"unknown phone number id {number}")
+        known = number in self.numbers or self.phone_number_id in (None, number)
+        _require(known, 100, f"unknown phone number id {number}")
         with self._lock:
             fault = self._next.pop(0) if self._next else None
         if fault is not None:
@@ -246,7 +325,7 @@ class FakeGraphApi:
             self.listener(read)
         return JSONResponse({"success": True})
 
-    def _message(self, payload: dict[str, Any]) -> JSONResponse:
+    def _message(self, payload: dict[str, Any], number: str) -> JSONResponse:
         refusal = refuse(payload)
         if refusal is not None:
             if self.listener is not None:
@@ -254,7 +333,7 @@ class FakeGraphApi:
             return _error(400, *refusal)
         to = _addressee(payload)
         wamid = f"wamid.{uuid.uuid4().hex}"
-        delivery = Delivery(wamid, to, payload)
+        delivery = Delivery(wamid, to, payload, number)
         with self._lock:
             fault = self._recipients.get(to)
             if fault is None:
@@ -335,18 +414,40 @@ def _validate(payload: Mapping[str, Any]) -> None:
     if kind == "template":
         _validate_template(content)
         return
+    if kind in limits.MEDIA_KINDS:
+        _validate_media(kind, content)
+        return
     body = _field(content, "body", dict, 100)
-    _check_text(body.get("text"), limits.BODY_LIMIT)
+    is_list = content.get("type") == "list"
+    _check_text(body.get("text"), limits.LIST_BODY_LIMIT if is_list else limits.BODY_LIMIT)
+    header, footer = content.get("header"), content.get("footer")
+    if header is not None:
+        _require(isinstance(header, dict), 100, "header must be an object")
+        _check_text(header.get("text"), limits.HEADER_LIMIT, "header.text")
+    if footer is not None:
+        _require(isinstance(footer, dict), 100, "footer must be an object")
+        _check_text(footer.get("text"), limits.FOOTER_LIMIT, "footer.text")
     action = _field(content, "action", dict, 100)
-    if content.get("type") == "button":
+    if content.get("type") == "location_request_message":
+        _require(action == {"name": "send_location"}, 100, "action.name must be send_location")
+    elif content.get("type") == "button":
         _validate_buttons(action)
     elif content.get("type") == "list":
         _validate_list(action)
     else:
-        raise _RefusalError(100, "interactive.type must be 'button' or 'list' in the fake")
+        raise _RefusalError(100, "interactive.type must be button, list or a location request")
 
 
-_KINDS = ("text", "interactive", "template")
+_KINDS = ("text", "interactive", "template", *limits.MEDIA_KINDS)
+
+
+def _validate_media(kind: str, media: Mapping[str, Any]) -> None:
+    """A media message: a link or an id, a caption only where one fits."""
+    _require(_text(media.get("link")) != _text(media.get("id")), 100, "give 'link' or 'id'")
+    caption = media.get("caption")
+    if caption is not None:
+        _require(kind in limits.CAPTIONED, 100, f"{kind} messages take no caption")
+        _check_text(caption, limits.CAPTION_LIMIT, f"{kind}.caption")
 
 
 def _validate_template(template: Mapping[str, Any]) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "delivery",
     "list_reply",
     "location",
+    "media",
     "status",
     "text",
     "wamid",
@@ -88,6 +89,28 @@ def changed(sender: str, *, new_wa_id: str | None = None, new_user_id: str | Non
     else:
         system = {"body": "changed id", "user_id": new_user_id, "type": "user_changed_user_id"}
     return {**_message(sender, "system", None), "system": system}
+
+
+def media(
+    sender: str,
+    kind: str,
+    media_id: str,
+    *,
+    mime_type: str,
+    sha256: str | None = None,
+    caption: str | None = None,
+    filename: str | None = None,
+    message_id: str | None = None,
+) -> Item:
+    """A media message (``kind``: image, video, audio, document, sticker) from ``sender``.
+
+    ``FakeGraphApi.add_media`` gives an id and sha256 whose bytes the fake then serves.
+    """
+    part: Item = {"id": media_id, "mime_type": mime_type}
+    for key, value in (("sha256", sha256), ("caption", caption), ("filename", filename)):
+        if value is not None:
+            part[key] = value
+    return {**_message(sender, kind, message_id), kind: part}
 
 
 def button_reply(sender: str, reply_id: str, title: str, *, message_id: str | None = None) -> Item:
