@@ -215,6 +215,8 @@ class WhatsAppMessenger:
         if not self.mark_read:
             return
         number = self._received.pop(message_id, self.phone_number_id)
+        if self._guard.is_paused(number):  # the token is refused: no request per message
+            return
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "status": "read",
