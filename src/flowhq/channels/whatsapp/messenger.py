@@ -24,10 +24,12 @@ from typing import Any
 import attrs
 import httpx
 
-from flowhq.channels.whatsapp import media
 from flowhq.channels.whatsapp._guard import AlertCallback, Failure, SendGuard
 from flowhq.channels.whatsapp.codes import PERMANENT_CODES, THROTTLING_CODES, ErrorClass, classify
 from flowhq.channels.whatsapp.identity import Identities
+from flowhq.channels.whatsapp.media import DEFAULT_MAX_BYTES, MediaRef, media_id
+from flowhq.channels.whatsapp.media import download as download_media
+from flowhq.channels.whatsapp.media import upload as upload_media
 from flowhq.channels.whatsapp.outbound import check_flow, render
 from flowhq.errors import DeliveryError, StoreUnavailableError
 from flowhq.messaging.key import ConversationKey
@@ -213,6 +215,8 @@ class WhatsAppMessenger:
         if not self.mark_read:
             return
         number = self._received.pop(message_id, self.phone_number_id)
+        if self._guard.is_paused(number):  # the token is refused: no request per message
+            return
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "status": "read",
@@ -308,13 +312,13 @@ class WhatsAppMessenger:
         number = phone_number_id or self.phone_number_id
         url = f"{self.base_url}/{self.api_version}/{number}/media"
         headers = {"Authorization": f"Bearer {self._tokens[number]}"}
-        return await media.upload(self._client, url, headers, content, mime_type, filename=filename)
+        return await upload_media(self._client, url, headers, content, mime_type, filename=filename)
 
     async def download(
         self,
-        ref: media.MediaRef,
+        ref: MediaRef,
         *,
-        max_bytes: int = media.DEFAULT_MAX_BYTES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         phone_number_id: str | None = None,
     ) -> bytes:
         """The bytes of a media a user sent, at most ``max_bytes``, its sha256 checked.
@@ -330,9 +334,9 @@ class WhatsAppMessenger:
             httpx.HTTPError: a request failed on the way.
         """
         number = phone_number_id or self.phone_number_id
-        url = f"{self.base_url}/{self.api_version}/{media.media_id(ref)}"
+        url = f"{self.base_url}/{self.api_version}/{media_id(ref)}"
         headers = {"Authorization": f"Bearer {self._tokens[number]}"}
-        return await media.download(self._client, url, headers, ref, max_bytes=max_bytes)
+        return await download_media(self._client, url, headers, ref, max_bytes=max_bytes)
 
     def update_token(self, access_token: str, *, phone_number_id: str | None = None) -> None:
         """Use a new access token from now on, and resume sending if it was paused.
