@@ -162,3 +162,35 @@ def test_the_extractor_is_registered_for_pybabel() -> None:
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     extractors = project["project"]["entry-points"]["babel.extractors"]
     assert extractors == {"flowhq": "flowhq.i18n.extract:extract"}
+
+
+def test_the_compiled_catalogs_match_their_sources() -> None:
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parent.parent / "src/flowhq/i18n/locales"
+    for locale in ("en", *SHIPPED):
+        folder = root / locale / "LC_MESSAGES"
+        with (folder / "flowhq.po").open("rb") as po, (folder / "flowhq.mo").open("rb") as mo:
+            source = {m.id: m.string for m in read_po(po) if m.id}
+            compiled = {m.id: m.string for m in read_mo(mo) if m.id}
+        assert compiled == source, f"{locale}: run pybabel compile -d {root} -D flowhq"
+
+
+def test_every_text_flowhq_sends_is_in_its_catalog() -> None:
+    from flowhq import Flow, validators
+    from flowhq.components import choice, confirm, error_handler, prompt, wait
+    from flowhq.runtime import intake
+
+    sent = {
+        choice.PICK_AGAIN, choice.MENU_LABEL, confirm.ANSWER_AGAIN, confirm.YES_WORDS_TEXT,
+        confirm.NO_WORDS_TEXT, "yes", "no", prompt.ASK_FOR_KIND, " or ", *prompt._ASK_FOR.values(),
+        wait.BUSY_TEXT, error_handler.DEFAULT_APOLOGY, Flow.restart_text, Flow.stale_button_text,
+        intake.EMPTY_TEXT, intake.TOO_LONG, validators.WHOLE_AGAIN, validators.NUMBER_AGAIN,
+        validators.NUMBER_AT_LEAST, validators.NUMBER_AT_MOST, validators.ONE_OF_AGAIN,
+        validators.DATE_AGAIN, validators.DATE_FROM_TODAY, validators.DATE_PASSED,
+        validators.DATE_FROM, validators.DATE_UNTIL, validators.TIME_AGAIN,
+        "That doesn't look like an email address.",
+        "Please send the number with its country code, like +15550001234.",
+    }  # fmt: skip
+    assert sent <= set(builtin_translations().catalog("en"))
