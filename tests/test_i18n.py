@@ -195,3 +195,18 @@ def test_every_text_flowhq_sends_is_in_its_catalog() -> None:
         "Please send the number with its country code, like +15550001234.",
     }  # fmt: skip
     assert sent <= set(builtin_translations().catalog("en"))
+
+
+async def test_an_unknown_or_failing_locale_falls_back_to_the_flows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(key: object) -> str:
+        raise RuntimeError("CRM down")
+
+    async with spanish(locale_of=broken) as c:
+        assert await c.say("hi") == ["Which day suits you? (Monday to Friday)"]
+    assert "locale_of failed" in caplog.text
+    async with spanish(locale_of=lambda key: "tlh_XX") as c:  # no such locale in Babel
+        assert await c.say("hi") == ["Which day suits you? (Monday to Friday)"]
+        await c.say("Monday")
+        assert await c.advance(timedelta(minutes=10)) == ["On Monday we have:"]
