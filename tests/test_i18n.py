@@ -183,8 +183,7 @@ def test_every_text_flowhq_sends_is_in_its_catalog() -> None:
     from flowhq.runtime import intake
 
     sent = {
-        choice.PICK_AGAIN, choice.MENU_LABEL, choice.MORE_LABEL, confirm.ANSWER_AGAIN,
-        confirm.YES_WORDS_TEXT,
+        choice.PICK_AGAIN, choice.MENU_LABEL, confirm.ANSWER_AGAIN, confirm.YES_WORDS_TEXT,
         confirm.NO_WORDS_TEXT, "yes", "no", prompt.ASK_FOR_KIND, " or ", *prompt._ASK_FOR.values(),
         wait.BUSY_TEXT, error_handler.DEFAULT_APOLOGY, Flow.restart_text, Flow.stale_button_text,
         intake.EMPTY_TEXT, intake.TOO_LONG, validators.WHOLE_AGAIN, validators.NUMBER_AGAIN,

@@ -12,17 +12,11 @@ from flowhq import (
     Confirm,
     Flow,
     FlowDefinitionError,
-    Headquarters,
     InboundMessage,
-    MemoryStore,
     Message,
-    OutboundMessage,
     StateManager,
 )
-from flowhq.channels.whatsapp.outbound import MORE_TITLE, parse_more, render
-from flowhq.persistence import JsonCodec
-from flowhq.runtime.outbox import entries_of, message_of
-from flowhq.state.document import Channel, ConversationDocument
+from flowhq.channels.whatsapp.outbound import MORE_TITLE
 from flowhq.testing import Conversation, aplan, declared_transitions, replay
 from flowhq.testing.whatsapp import FakeGraphApi, list_reply, text
 from tests.support import wait_for
@@ -243,25 +237,3 @@ async def test_a_language_menu_saving_locale_switches_the_conversation() -> None
         assert confirm is not None
         assert confirm.buttons == (("yes", "sí"), ("no", "no"))  # flowhq's own, in Spanish
         assert await c.say("claro") == ["Done."]
-
-
-async def test_the_more_row_speaks_the_conversations_language() -> None:
-    hq = Headquarters(flows=[Slots], store=MemoryStore(), locale_of=lambda key: "es")
-    async with Conversation(hq) as c:
-        await c.say("hola")
-        menu = c.last_reply
-        assert menu is not None
-        assert (menu.menu_label, menu.more_label) == ("Times", "Más…")
-        rows = render(menu, "15550001")[0]["interactive"]["action"]["sections"][0]["rows"]
-        assert rows[-1]["title"] == "Más…"
-        assert parse_more(rows[-1]["id"]) == 9
-
-
-def test_the_more_label_survives_the_outbox() -> None:
-    document = ConversationDocument(channel=Channel("whatsapp", "+1555"))
-    entry = entries_of([OutboundMessage("Pick", [("a", "A")], more_label="Mais…")],
-                       revision=1, queued_at=0.0, message_id=None)[0]  # fmt: skip
-    document.outbox.append(entry)
-    codec = JsonCodec()
-    decoded = codec.decode("k", codec.encode(document))
-    assert message_of(decoded.outbox[0]).more_label == "Mais…"

@@ -29,9 +29,6 @@ PICK_AGAIN = "Please pick one of the options."
 MENU_LABEL = "Choose"
 """The label of the button that opens a list, when the Choice gives none."""
 
-MORE_LABEL = "More…"
-"""The title of the row a channel adds to show the next page of a long menu."""
-
 LiveOptions = str | Callable[[StateManager], Any]
 """Where a live menu's options come from: the name of a saved value, or a callable of the
 state manager returning them (sync); see :func:`live_options` for the shapes."""
@@ -295,15 +292,16 @@ class Choice(AnswerComponent):
             tag=state_manager.question_tag,
             descriptions=tuple(description for _, _, description in options),
             menu_label=self._menu_label(state_manager),
-            more_label=_translated(state_manager, MORE_LABEL),
             offset=offset if 0 <= offset < len(options) else 0,
         )
 
     def _menu_label(self, state_manager: StateManager) -> str | None:
         """The list button's label in the conversation's language (``None``: the channel's)."""
+        say = state_manager.speech.gettext
         if self.menu_label is not None:
-            return state_manager.speech.gettext(self.menu_label)
-        return _translated(state_manager, MENU_LABEL)
+            return say(self.menu_label)
+        label = say(MENU_LABEL)
+        return None if label == MENU_LABEL else label
 
     async def handle(self, state_manager: StateManager, inbound: InboundMessage) -> str | None:
         """Save the chosen option and finish; anything else re-sends the menu."""
@@ -319,9 +317,3 @@ class Choice(AnswerComponent):
         state_manager.record_validation(self.id, success=True)
         state_manager.save_value(self.saved_name, option, label=titles[option])
         return self.result_for(option)
-
-
-def _translated(state_manager: StateManager, text: str) -> str | None:
-    """``text`` in the conversation's language, or ``None`` where it is the channel's own."""
-    said = state_manager.speech.gettext(text)
-    return None if said == text else said

@@ -148,8 +148,6 @@ class OutboundMessage:
         menu_label: The label of the button that opens a list of options.
         offset: The first option to show, for channels that page long lists (the user
             asked for more options).
-        more_label: The title of the row that shows the next page of a long list, in the
-            conversation's language (``None``: the channel's own, in English).
     """
 
     text: str
@@ -158,7 +156,6 @@ class OutboundMessage:
     descriptions: tuple[str | None, ...] = field(default=(), converter=_descriptions, kw_only=True)
     menu_label: str | None = field(default=None, kw_only=True)
     offset: int = field(default=0, kw_only=True)
-    more_label: str | None = field(default=None, kw_only=True)
 
     def plain_text(self) -> str:
         """The text with numbered options, for channels that cannot show buttons."""
@@ -182,8 +179,6 @@ class OutboundMessage:
             data["menu_label"] = self.menu_label
         if self.offset:
             data["offset"] = self.offset
-        if self.more_label is not None:
-            data["more_label"] = self.more_label
         return data
 
 

@@ -57,7 +57,6 @@ def message_of(entry: OutboxEntry) -> OutboundMessage:
         descriptions=entry.descriptions,
         menu_label=entry.menu_label,
         offset=entry.offset,
-        more_label=entry.more_label,
     )
 
 
@@ -83,7 +82,6 @@ def entries_of(
             reply.menu_label,
             reply.offset,
             message_id,
-            reply.more_label,
         )
         for reply in replies
     ]

@@ -145,7 +145,6 @@ class OutboxEntry:
     menu_label: str | None = None
     offset: int = 0
     message_id: str | None = None
-    more_label: str | None = None
 
 
 @define

@@ -129,7 +129,6 @@ class Messaging:
         descriptions: Sequence[str | None] = (),
         menu_label: str | None = None,
         offset: int = 0,
-        more_label: str | None = None,
     ) -> None:
         """Queue a reply, with optional options ``(id, title)`` (see ``OutboundMessage``)."""
         self.messages.append(
@@ -140,7 +139,6 @@ class Messaging:
                 descriptions=descriptions,
                 menu_label=menu_label,
                 offset=offset,
-                more_label=more_label,
             )
         )
 
