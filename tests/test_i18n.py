@@ -209,3 +209,34 @@ async def test_an_unknown_or_failing_locale_falls_back_to_the_flows(
         assert await c.say("hi") == ["Which day suits you? (Monday to Friday)"]
         await c.say("Monday")
         assert await c.advance(timedelta(minutes=10)) == ["On Monday we have:"]
+
+
+def test_chat_speaks_the_language_asked_for(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_text(
+        'msgid "What\'s your name?"\nmsgstr "¿Cómo te llamas?"\n\n'
+        'msgid "Thanks {first_name}! Your email?"\nmsgstr "¡Gracias, {first_name}! ¿Tu correo?"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flowhq.cli", "chat", "examples.signup:Signup", "--locale", "es",
+         "--locales", str(tmp_path)],
+        input="Ana\nana@\n",
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "bot> ¿Cómo te llamas?",
+        "you> Ana",
+        "bot> ¡Gracias, Ana! ¿Tu correo?",
+        "you> ana@",
+        "bot> Eso no parece una dirección de correo electrónico.",
+        "¡Gracias, Ana! ¿Tu correo?",
+    ]
