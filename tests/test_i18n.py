@@ -162,3 +162,81 @@ def test_the_extractor_is_registered_for_pybabel() -> None:
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     extractors = project["project"]["entry-points"]["babel.extractors"]
     assert extractors == {"flowhq": "flowhq.i18n.extract:extract"}
+
+
+def test_the_compiled_catalogs_match_their_sources() -> None:
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parent.parent / "src/flowhq/i18n/locales"
+    for locale in ("en", *SHIPPED):
+        folder = root / locale / "LC_MESSAGES"
+        with (folder / "flowhq.po").open("rb") as po, (folder / "flowhq.mo").open("rb") as mo:
+            source = {m.id: m.string for m in read_po(po) if m.id}
+            compiled = {m.id: m.string for m in read_mo(mo) if m.id}
+        assert compiled == source, f"{locale}: run pybabel compile -d {root} -D flowhq"
+
+
+def test_every_text_flowhq_sends_is_in_its_catalog() -> None:
+    from flowhq import Flow, validators
+    from flowhq.components import choice, confirm, error_handler, prompt, wait
+    from flowhq.runtime import intake
+
+    sent = {
+        choice.PICK_AGAIN, choice.MENU_LABEL, confirm.ANSWER_AGAIN, confirm.YES_WORDS_TEXT,
+        confirm.NO_WORDS_TEXT, "yes", "no", prompt.ASK_FOR_KIND, " or ", *prompt._ASK_FOR.values(),
+        wait.BUSY_TEXT, error_handler.DEFAULT_APOLOGY, Flow.restart_text, Flow.stale_button_text,
+        intake.EMPTY_TEXT, intake.TOO_LONG, validators.WHOLE_AGAIN, validators.NUMBER_AGAIN,
+        validators.NUMBER_AT_LEAST, validators.NUMBER_AT_MOST, validators.ONE_OF_AGAIN,
+        validators.DATE_AGAIN, validators.DATE_FROM_TODAY, validators.DATE_PASSED,
+        validators.DATE_FROM, validators.DATE_UNTIL, validators.TIME_AGAIN,
+        "That doesn't look like an email address.",
+        "Please send the number with its country code, like +15550001234.",
+    }  # fmt: skip
+    assert sent <= set(builtin_translations().catalog("en"))
+
+
+async def test_an_unknown_or_failing_locale_falls_back_to_the_flows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(key: object) -> str:
+        raise RuntimeError("CRM down")
+
+    async with spanish(locale_of=broken) as c:
+        assert await c.say("hi") == ["Which day suits you? (Monday to Friday)"]
+    assert "locale_of failed" in caplog.text
+    async with spanish(locale_of=lambda key: "tlh_XX") as c:  # no such locale in Babel
+        assert await c.say("hi") == ["Which day suits you? (Monday to Friday)"]
+        await c.say("Monday")
+        assert await c.advance(timedelta(minutes=10)) == ["On Monday we have:"]
+
+
+def test_chat_speaks_the_language_asked_for(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_text(
+        'msgid "What\'s your name?"\nmsgstr "¿Cómo te llamas?"\n\n'
+        'msgid "Thanks {first_name}! Your email?"\nmsgstr "¡Gracias, {first_name}! ¿Tu correo?"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flowhq.cli", "chat", "examples.signup:Signup", "--locale", "es",
+         "--locales", str(tmp_path)],
+        input="Ana\nana@\n",
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "bot> ¿Cómo te llamas?",
+        "you> Ana",
+        "bot> ¡Gracias, Ana! ¿Tu correo?",
+        "you> ana@",
+        "bot> Eso no parece una dirección de correo electrónico.",
+        "¡Gracias, Ana! ¿Tu correo?",
+    ]

@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from flowhq import Action, Choice, Flow, FlowDefinitionError, Message, StateManager
+from flowhq import (
+    Action,
+    Choice,
+    Confirm,
+    Flow,
+    FlowDefinitionError,
+    InboundMessage,
+    Message,
+    StateManager,
+)
 from flowhq.channels.whatsapp.outbound import MORE_TITLE
 from flowhq.testing import Conversation, aplan, declared_transitions, replay
 from flowhq.testing.whatsapp import FakeGraphApi, list_reply, text
@@ -193,3 +202,38 @@ async def test_25_slots_paged_on_whatsapp_and_picked_from_page_3(
         await say(url, list_reply(USER, pages[2]["Dec 21, 10:00"], "Dec 21, 10:00"))
         await wait_for(lambda: len(fake.messages(USER)) == 4)
         assert fake.texts(USER)[3] == "Booked Dec 21, 10:00."
+
+
+async def test_a_tap_on_an_earlier_menu_is_stale() -> None:
+    async with Conversation(Doctors) as c:
+        await c.say("hi")
+        first = c.last_reply
+        assert first is not None
+        await c.say("North")
+        tap = InboundMessage(c.key.channel, c.key.identifier, "old", payload="south",
+                             kind="interactive", tag=first.tag)  # fmt: skip
+        assert await c.send(tap) == ["That button belongs to an earlier question.", "Who?"]
+        assert c.state.get_value("area") == "north"
+
+
+class Language(Flow):
+    name = "language"
+
+    language = Choice("Language?", options={"en": "English", "es": "Español"}, save_as="locale",
+                      initial=True)  # fmt: skip
+    sure = Confirm("Shall we go on?")
+    done = Message("Done.", final=True)
+
+    chosen = language.to(sure)
+    yes = sure.to(done)
+    no = sure.to(language)
+
+
+async def test_a_language_menu_saving_locale_switches_the_conversation() -> None:
+    async with Conversation(Language) as c:
+        await c.say("hi")
+        assert await c.say("Español") == ["Shall we go on?"]  # no catalog for the flow
+        confirm = c.last_reply
+        assert confirm is not None
+        assert confirm.buttons == (("yes", "sí"), ("no", "no"))  # flowhq's own, in Spanish
+        assert await c.say("claro") == ["Done."]

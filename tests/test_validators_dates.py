@@ -94,6 +94,14 @@ def test_numbers_in_the_locales_writing() -> None:
         number(min=2.5)("1")
     with pytest.raises(ValidationError, match=r"Please send a number\."):
         number()("lots")
+    for huge in ("inf", "-Infinity", "1e999", "99999999999999999999"):
+        with pytest.raises(ValidationError, match=r"Please send a number\."):
+            number()(huge)  # no infinity, nothing JSON cannot keep exactly
+
+
+def test_a_paragraph_is_not_a_date() -> None:
+    with pytest.raises(ValidationError, match="Please send a date"):
+        day_validator()("tomorrow " * 20)
 
 
 class Visit(Flow):

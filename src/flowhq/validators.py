@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import warnings
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import dateparser
@@ -160,8 +161,14 @@ def _date_order(locale: str) -> str:
     return "".join(letter for letter, _ in sorted(order, key=lambda item: item[1]))
 
 
+_LONGEST_MOMENT = 80
+"""Longest answer read as a date or time."""
+
+
 def _parse_moment(text: str, speech: Speech, base: dt.datetime, prefer: str) -> dt.datetime | None:
     """``text`` as a date and time in the conversation's language, relative to ``base``."""
+    if len(text) > _LONGEST_MOMENT:
+        return None  # no one writes a day in a paragraph; spare the parser
     languages = list(dict.fromkeys([_language(speech.locale), "en"]))
     settings = {
         "RELATIVE_BASE": base,
@@ -272,6 +279,8 @@ NUMBER_AT_MOST = "Please send a number of at most {max}."
 
 
 WHOLE_AGAIN = "Please send a whole number."
+_LARGEST = Decimal(10) ** 15
+"""Numbers are kept exactly below this (JSON's doubles hold 15 significant digits)."""
 
 
 class _Number(Understanding):
@@ -282,10 +291,13 @@ class _Number(Understanding):
 
     def understand(self, text: str, speech: Speech) -> float | int:
         say = speech.gettext
+        again = WHOLE_AGAIN if self.whole else NUMBER_AGAIN
         try:
             parsed = parse_decimal(text, locale=speech.locale, strict=False)
         except NumberFormatError:
-            raise ValidationError(say(NUMBER_AGAIN if not self.whole else WHOLE_AGAIN)) from None
+            raise ValidationError(say(again)) from None
+        if not parsed.is_finite() or abs(parsed) >= _LARGEST:  # "inf", or beyond what JSON keeps
+            raise ValidationError(say(again))
         if self.whole and parsed != parsed.to_integral_value():
             raise ValidationError(say(WHOLE_AGAIN))
         value: float | int = int(parsed) if parsed == parsed.to_integral_value() else float(parsed)

@@ -33,6 +33,7 @@ from flowhq.cli._common import (
     load_flow,
     store,
 )
+from flowhq.i18n import Translations
 from flowhq.testing import no_api
 
 __all__ = ["CHAT_CHANNEL", "add_parser", "run"]
@@ -48,6 +49,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_api_options(chat)
     chat.add_argument("--identifier", default="local", help="the user id (default: local)")
     add_redis_options(chat, help="keep the conversation in Redis (continued on restart)")
+    chat.add_argument("--locale", help="the user's language, e.g. es or pt_BR (docs/i18n.md)")
+    chat.add_argument(
+        "--locales", metavar="DIR", help="the flow's translations (DIR/<locale>/LC_MESSAGES)"
+    )
 
 
 def _line_editing() -> None:
@@ -80,10 +85,17 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     def write(text: str) -> None:
         print(text, file=stdout, flush=True)
 
+    translations = Translations.load(args.locales) if args.locales else None
+    locale = args.locale
     chosen = store(args)
     api = api_client(args)
     hq = Headquarters(
-        flows=[flow], store=chosen, messenger=ConsoleMessenger(write), api=api or no_api()
+        flows=[flow],
+        store=chosen,
+        messenger=ConsoleMessenger(write),
+        api=api or no_api(),
+        translations=translations,
+        locale_of=(lambda key: locale) if locale else None,
     )
     session = uuid.uuid4().hex[:8]
     with asyncio.Runner() as runner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
@@ -21,6 +22,7 @@ __all__ = [
     "LocaleOf",
     "Localization",
     "checked_language",
+    "known_locale",
     "time_zone",
 ]
 
@@ -49,6 +51,16 @@ def time_zone(value: str | tzinfo | None) -> tzinfo:
         raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
 
 
+@functools.lru_cache(maxsize=256)
+def known_locale(locale: str) -> bool:
+    """Whether Babel knows ``locale`` (dates and numbers can be shown in it)."""
+    try:
+        Locale.parse(normalize_locale(locale))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return False
+    return True
+
+
 def checked_language(locale: str | None, timezone: str | None) -> dict[str, str]:
     """The ``locale`` and ``timezone`` values ``initialize`` saves, checked.
 
@@ -57,10 +69,8 @@ def checked_language(locale: str | None, timezone: str | None) -> dict[str, str]
     """
     changes: dict[str, str] = {}
     if locale is not None:
-        try:
-            Locale.parse(normalize_locale(locale))
-        except (ValueError, TypeError, UnknownLocaleError):
-            raise InputError(f"unknown locale {locale!r}") from None
+        if not known_locale(locale):
+            raise InputError(f"unknown locale {locale!r}")
         changes["locale"] = normalize_locale(locale)
     if timezone is not None:
         try:
@@ -140,13 +150,18 @@ class Languages:
 
     def _locale(self, key: ConversationKey, values: Mapping[str, Any], default: str | None) -> str:
         saved = values.get("locale")
-        if isinstance(saved, str) and saved.strip():
+        if isinstance(saved, str) and known_locale(saved):
             return normalize_locale(saved)
         if self.locale_of is not None:
-            found = self.locale_of(key)
-            if found:
+            try:
+                found = self.locale_of(key)
+            except Exception:  # the application's function: its failure is not the user's
+                logger.exception("locale_of failed; using the flow's locale")
+                found = None
+            if isinstance(found, str) and known_locale(found):
                 return normalize_locale(found)
-        return normalize_locale(default or DEFAULT_LOCALE)
+        fallback = normalize_locale(default or DEFAULT_LOCALE)
+        return fallback if known_locale(fallback) else DEFAULT_LOCALE
 
     def _zone(self, values: Mapping[str, Any]) -> tzinfo:
         saved = values.get("timezone")
