@@ -99,6 +99,11 @@ def test_numbers_in_the_locales_writing() -> None:
             number()(huge)  # no infinity, nothing JSON cannot keep exactly
 
 
+def test_a_language_dateparser_does_not_know_reads_english() -> None:
+    toki_pona = speech("2026-12-03T10:00:00+00:00", locale="tok")  # Babel knows it
+    assert day_validator()("tomorrow", toki_pona) == "2026-12-04"
+
+
 def test_a_paragraph_is_not_a_date() -> None:
     with pytest.raises(ValidationError, match="Please send a date"):
         day_validator()("tomorrow " * 20)
