@@ -99,6 +99,11 @@ def test_numbers_in_the_locales_writing() -> None:
             number()(huge)  # no infinity, nothing JSON cannot keep exactly
 
 
+def test_a_language_dateparser_does_not_know_reads_english() -> None:
+    toki_pona = speech("2026-12-03T10:00:00+00:00", locale="tok")  # Babel knows it
+    assert day_validator()("tomorrow", toki_pona) == "2026-12-04"
+
+
 def test_a_paragraph_is_not_a_date() -> None:
     with pytest.raises(ValidationError, match="Please send a date"):
         day_validator()("tomorrow " * 20)
@@ -126,3 +131,24 @@ async def test_a_prompt_reads_the_day_in_the_headquarters_time_zone() -> None:
     assert await say("yesterday", 2) == ["Please send a day from today on.\nWhich day?"]
     assert await say("tomorrow", 3) == ["At what time?"]
     assert await say("9:30", 4) == ["See you Monday, March 30, 2026 at 9:30\u202fAM."]
+
+
+class Day(Flow):
+    name = "day"
+
+    day = Prompt("Which day?", validator=day_validator(), initial=True)
+    done = Message("{day}", final=True)
+
+    valid = day.to(done)
+
+
+async def test_a_conversation_keeps_its_own_time_zone() -> None:
+    clock = ManualClock(datetime(2026, 12, 3, 2, 0, tzinfo=UTC))  # 21:00 on the 2nd in New York
+    hq = Headquarters(flows=[Day], store=MemoryStore(), clock=clock, timezone="Europe/Madrid")
+    await hq.initialize("test", "+1212", timezone="America/New_York")
+    await hq.handle(InboundMessage("test", "+1212", "a1", "hi"))
+    outcome = await hq.handle(InboundMessage("test", "+1212", "a2", "today"))
+    assert [reply.text for reply in outcome.replies] == ["2026-12-02"]
+    await hq.handle(InboundMessage("test", "+3491", "b1", "hi"))  # Madrid: the 3rd already
+    outcome = await hq.handle(InboundMessage("test", "+3491", "b2", "today"))
+    assert [reply.text for reply in outcome.replies] == ["2026-12-03"]

@@ -178,11 +178,12 @@ def _parse_moment(text: str, speech: Speech, base: dt.datetime, prefer: str) -> 
     }
     with warnings.catch_warnings():  # dateparser's own deprecations are not the user's
         warnings.simplefilter("ignore")
-        found: dt.datetime | None = dateparser.parse(
-            text,
-            languages=languages,
-            settings=settings,
-        )
+        try:
+            found: dt.datetime | None = dateparser.parse(
+                text, languages=languages, settings=settings
+            )
+        except ValueError:  # a language Babel knows and dateparser does not: English
+            found = dateparser.parse(text, languages=["en"], settings=settings)
     return found
 
 

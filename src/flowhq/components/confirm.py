@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -204,9 +205,15 @@ def _local_words(
 ) -> tuple[frozenset[str], frozenset[str]]:
     """The yes and no words of the conversation's language, with its button titles."""
 
-    def words(text: str, title: str) -> set[str]:
+    def words(text: str, title: str) -> frozenset[str]:
         said = speech.gettext(text)
-        found = {normalize_answer(w) for w in said.split(",") if w.strip()}
-        return (found if said != text else set()) | {normalize_answer(speech.gettext(title))}
+        listed = _word_list(said) if said != text else frozenset()
+        return listed | {normalize_answer(speech.gettext(title))}
 
-    return frozenset(words(YES_WORDS_TEXT, yes_title)), frozenset(words(NO_WORDS_TEXT, no_title))
+    return words(YES_WORDS_TEXT, yes_title), words(NO_WORDS_TEXT, no_title)
+
+
+@functools.lru_cache(maxsize=64)
+def _word_list(said: str) -> frozenset[str]:
+    """A translated word list (comma-separated), normalized; a catalog has few of them."""
+    return frozenset(normalize_answer(word) for word in said.split(",") if word.strip())

@@ -27,12 +27,14 @@ BUILTIN_DOMAIN = "flowhq"
 _BUILTIN_DIRECTORY = Path(__file__).resolve().parent / "locales"
 
 
+@functools.lru_cache(maxsize=256)
 def normalize_locale(locale: str) -> str:
     """``pt-BR`` / ``pt_br`` -> ``pt_BR``; ``ES`` -> ``es`` (gettext's spelling)."""
     language, _, territory = locale.strip().replace("-", "_").partition("_")
     return f"{language.lower()}_{territory.upper()}" if territory else language.lower()
 
 
+@functools.lru_cache(maxsize=256)
 def _fallbacks(locale: str) -> tuple[str, ...]:
     """Where a locale looks for a text: itself, then its language (``pt_BR`` -> ``pt``)."""
     locale = normalize_locale(locale)
