@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from flowhq import ConversationKey, Headquarters, InboundMessage, MemoryStore, SnapshotError, Store
 from flowhq.persistence.redis import RedisStore
 from flowhq.runtime.step import _base36
-from tests.test_redis_concurrency import Counter
-from tests.test_store_contract import overwrite, stored_raw
+from tests.persistence.test_redis_concurrency import Counter
+from tests.persistence.test_store_contract import overwrite, stored_raw
 
 KEY = ConversationKey("whatsapp", "+15550001")
 OTHER = ConversationKey("whatsapp", "+15550002")
