@@ -52,6 +52,10 @@ def message(n: int, clock: ManualClock, *, sent: float | None = None) -> Inbound
     return InboundMessage("whatsapp", "+15550001", f"wamid.{n}", f"m{n}", timestamp=at)
 
 
+def msg(message_id: str, text: str | None = "hi", **kwargs: object) -> InboundMessage:
+    return InboundMessage("whatsapp", "+15550001", message_id, text, **kwargs)  # type: ignore[arg-type]
+
+
 async def test_a_replay_after_seventy_newer_messages_is_a_duplicate(store: Store) -> None:
     clock = ManualClock()
     messenger = RecordingMessenger()
@@ -82,10 +86,6 @@ async def test_a_delivery_older_than_the_window_is_refused(
     assert outcome.replies == []
     assert "older than the deduplication window" in caplog.text
     assert (await store.load(KEY)).document is None
-
-
-def msg(message_id: str, text: str | None = "hi", **kwargs: object) -> InboundMessage:
-    return InboundMessage("whatsapp", "+15550001", message_id, text, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_concurrent_handles_of_one_message_process_it_once() -> None:
