@@ -1,7 +1,9 @@
-"""A delivery the channel replays is processed once, however many messages came since."""
+"""A delivery the channel replays is processed once, however many messages came since, and
+however many handles of it run at once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -22,6 +24,7 @@ from flowhq import (
     Store,
 )
 from flowhq.testing import ManualClock
+from tests.flows import Age
 
 KEY = ConversationKey("whatsapp", "+15550001")
 
@@ -47,6 +50,10 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 def message(n: int, clock: ManualClock, *, sent: float | None = None) -> InboundMessage:
     at = clock.now.timestamp() if sent is None else sent
     return InboundMessage("whatsapp", "+15550001", f"wamid.{n}", f"m{n}", timestamp=at)
+
+
+def msg(message_id: str, text: str | None = "hi", **kwargs: object) -> InboundMessage:
+    return InboundMessage("whatsapp", "+15550001", message_id, text, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_a_replay_after_seventy_newer_messages_is_a_duplicate(store: Store) -> None:
@@ -79,3 +86,10 @@ async def test_a_delivery_older_than_the_window_is_refused(
     assert outcome.replies == []
     assert "older than the deduplication window" in caplog.text
     assert (await store.load(KEY)).document is None
+
+
+async def test_concurrent_handles_of_one_message_process_it_once() -> None:
+    hq = Headquarters(flows=[Age], store=MemoryStore())
+    await hq.handle(msg("m1"))
+    outcomes = await asyncio.gather(*(hq.handle(msg("m2", "30")) for _ in range(5)))
+    assert sum(not o.duplicate for o in outcomes) == 1

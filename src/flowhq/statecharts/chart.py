@@ -4,8 +4,8 @@ Each message is interpreted over the tables of :mod:`flowhq.statecharts.compiled
 SCXML algorithm exactly as python-statemachine's engine runs it: the same transition
 selection and preemption, the same exit and entry sets and orders, the same history values,
 the same ``done.state`` events, the same event-descriptor matching.
-``tests/test_engine_differential.py`` runs both side by side over every test flow and
-thousands of random event sequences.
+``tests/statecharts/test_engine_differential.py`` runs both side by side over every test flow
+and thousands of random event sequences.
 
 ``Chart.start`` and ``Chart.send`` return a :class:`Macrostep`, a frozen record of what they
 did, which the step runner reads (the chart keeps no list for its caller to empty).

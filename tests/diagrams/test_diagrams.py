@@ -42,7 +42,7 @@ from flowhq.testing import no_api
 from scripts.regenerate_diagrams import stale
 from tests.flows import Age, Menu, Nested
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXAMPLES = [Signup, SupportMenu, OrderStatus, Booking, VisitReminder]
 UPDATE = os.environ.get("FLOWHQ_UPDATE_GOLDEN") == "1"

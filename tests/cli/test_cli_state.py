@@ -14,9 +14,9 @@ from flowhq import ConversationKey, Headquarters, InboundMessage, RedisStore
 from flowhq.cli import main
 from flowhq.persistence import JsonCodec
 from flowhq.state.document import Channel, ConversationDocument
-from tests.test_redis_concurrency import Counter
+from tests.persistence.test_redis_concurrency import Counter
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def chat(redis_url: str, stdin: str) -> list[str]:

@@ -11,10 +11,10 @@ import pytest
 from examples.clinic import Booking
 from flowhq.dev.app import FlowSource, console_app
 from flowhq.i18n import Translations
+from tests.dev.test_dev_console import entries
 from tests.support import served
-from tests.test_dev_console import entries
 
-LOCALES = Path(__file__).parent / "locales"
+LOCALES = Path(__file__).parents[1] / "locales"
 
 
 @pytest.fixture

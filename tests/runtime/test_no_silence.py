@@ -1,12 +1,16 @@
 """Invariant (issue 9): every accepted message that is not a duplicate gets at least one
-reply, or a WARNING/ERROR is logged. Fuzzed over the example flows."""
+reply, or a WARNING/ERROR is logged. Fuzzed over the example flows, and checked on a real
+redis-server for a flow deployed over conversations it cannot continue as they were."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import httpx
+import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +19,16 @@ from examples.order_status import OrderStatus
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
 from examples.support_menu import SupportMenu
-from flowhq import Flow, Headquarters, InboundMessage, Location, MemoryStore
+from flowhq import (
+    Flow,
+    Headquarters,
+    InboundMessage,
+    Location,
+    MemoryStore,
+    Message,
+    Prompt,
+    RedisStore,
+)
 from flowhq.messaging.types import Media
 from tests.flows import Age, Fragile, Nested
 
@@ -95,3 +108,71 @@ async def _check(flow: type[Flow], sequence: list[tuple[str, str | None]]) -> No
     finally:
         logger.removeHandler(collect)
         await api.aclose()
+
+
+# -- a flow deployed over conversations it cannot continue as they were -------------------
+
+REDIS_KEY = "flowhq:{whatsapp:+15550001}"
+
+
+def msg(message_id: str, text: str | None = "hi", **kwargs: object) -> InboundMessage:
+    return InboundMessage("whatsapp", "+15550001", message_id, text, **kwargs)  # type: ignore[arg-type]
+
+
+def texts(outcome: object) -> list[str]:
+    return [reply.text for reply in outcome.replies]  # type: ignore[attr-defined]
+
+
+class PromptThen(Flow):
+    """Version 1: asks for a name at `greet`."""
+
+    name = "greeter"
+    greet = Prompt("Your name?", initial=True)
+    bye = Message("Bye {greet}.", final=True)
+    valid = greet.to(bye)
+
+
+class MessageNow(Flow):
+    """Version 2, deployed later: `greet` became a Message under the same id."""
+
+    name = "greeter"
+    greet = Message("Hello there!", initial=True)
+    ask = Prompt("What brings you here?")
+    bye = Message("Bye.", final=True)
+    done = greet.to(ask)
+    valid = ask.to(bye)
+
+
+async def test_a_prompt_turned_message_runs_instead_of_swallowing(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore.from_url(redis_url)
+    await Headquarters(flows=[PromptThen], store=store).handle(msg("m1"))
+    caplog.set_level(logging.WARNING, logger="flowhq")
+    hq = Headquarters(flows=[MessageNow], store=store)
+    outcome = await hq.handle(msg("m2", "Ann"))
+    assert texts(outcome) == ["Hello there!", "What brings you here?"]
+    assert caplog.text.count("waits for no input") == 1
+    caplog.clear()
+    outcome = await hq.handle(msg("m3", "curiosity"))
+    assert texts(outcome) == ["Bye."]
+    assert "WARNING" not in caplog.text  # once per conversation
+    await store.close()
+
+
+@pytest.mark.parametrize("configuration", [[], ["nowhere"], ["greet", "bye"]])
+async def test_an_empty_or_impossible_position_restarts_with_a_message(
+    redis_url: str, configuration: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore.from_url(redis_url)
+    await Headquarters(flows=[PromptThen], store=store).handle(msg("m1"))
+    with redis.Redis.from_url(redis_url) as admin:
+        data = json.loads(admin.hget(REDIS_KEY, "doc"))  # type: ignore[arg-type]
+        data["chart"]["configuration"] = configuration
+        admin.hset(REDIS_KEY, "doc", json.dumps(data))
+    caplog.set_level(logging.WARNING, logger="flowhq")
+    hq = Headquarters(flows=[PromptThen], store=store)
+    outcome = await hq.handle(msg("m2", "Ann"))
+    assert texts(outcome) == [PromptThen.restart_text, "Your name?"]
+    assert "restarting flow greeter" in caplog.text
+    await store.close()

@@ -19,8 +19,8 @@ from flowhq import (
     RedisStore,
     StoreUnavailableError,
 )
+from tests.persistence.test_redis_concurrency import Counter
 from tests.redis_servers import RedisServer
-from tests.test_redis_concurrency import Counter
 
 KEY = ConversationKey("whatsapp", "+15550001")
 

@@ -56,7 +56,7 @@ def _docs_test_file() -> str:
 
     from tests.test_docs import blocks
 
-    docs = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
     return next(block for block in blocks(docs) if block.startswith("# test_"))
 
 

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from tests.support import free_port, served
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -318,7 +318,7 @@ def test_timers_in_the_browser(tmp_path: Path, page: Page) -> None:
     """A question with a reminder (10 min) and a timeout (1 h): the user sees the question,
     moves the clock ahead, gets the reminder, then the timeout's reply, and the timers pane
     empties. "Fire now" fires one timer at once."""
-    flow = "tests.test_dev_console:Appointment"
+    flow = "tests.dev.test_dev_console:Appointment"
     with flowhq_dev(tmp_path / "flowhq-dev.log", flow=flow) as base:
         page.goto(base)
         expect(page.locator("body[data-ready=yes]")).to_be_attached()

@@ -310,7 +310,7 @@ async def test_a_reply_left_to_the_workers_goes_before_the_bots_next_answer(
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    return build_parser().parse_args(["inbox", "tests.test_operator_page:Clinic", *argv])
+    return build_parser().parse_args(["inbox", "tests.dev.test_operator_page:Clinic", *argv])
 
 
 @contextlib.asynccontextmanager

@@ -49,7 +49,7 @@ from flowhq.testing import no_api
 from tests.redis_servers import RedisServer
 from tests.support import free_port, served
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_api() -> httpx.AsyncClient:
@@ -66,7 +66,7 @@ def console() -> Iterator[httpx.Client]:
 class Appointment(Flow):
     """A question with a reminder and a timeout, then a confirmation that waits two days.
 
-    ``flowhq dev tests.test_dev_console:Appointment`` in the browser test.
+    ``flowhq dev tests.dev.test_dev_console:Appointment`` in the browser test.
     """
 
     name = "appointment"

@@ -27,8 +27,7 @@ from playwright.sync_api import Page, expect
 from flowhq import Headquarters, InboundMessage, RedisStore
 from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.testing.whatsapp import FakeGraphApi
-from tests.support import free_port
-from tests.test_dev_console_browser import (
+from tests.dev.test_dev_console_browser import (
     ROOT,
     bot_says,
     by_test_id,
@@ -37,7 +36,8 @@ from tests.test_dev_console_browser import (
     screenshot,
     send,
 )
-from tests.test_operator_page import Clinic
+from tests.dev.test_operator_page import Clinic
+from tests.support import free_port
 from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 USER = "15550001001"
@@ -114,7 +114,7 @@ def flowhq_inbox(log: Path, redis_url: str, token: str) -> Iterator[str]:
     env = {**os.environ, "FLOWHQ_INBOX_TOKEN": token}
     for variable in ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"):
         env.pop(variable, None)
-    command = [sys.executable, "-m", "flowhq.cli", "inbox", "tests.test_operator_page:Clinic"]
+    command = [sys.executable, "-m", "flowhq.cli", "inbox", "tests.dev.test_operator_page:Clinic"]
     command += ["--redis", redis_url, "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(

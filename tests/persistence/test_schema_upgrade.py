@@ -27,7 +27,7 @@ from flowhq.persistence.codec import JsonCodec
 from flowhq.state.document import SCHEMA_VERSION
 from tests.flows_v01 import OrderStatus, Signup, SupportMenu
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 KEY = ConversationKey("whatsapp", "+15550001")
 
 
