@@ -159,7 +159,7 @@ def test_the_extractor_finds_the_flow_texts() -> None:
 def test_the_extractor_is_registered_for_pybabel() -> None:
     import tomllib
 
-    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     extractors = project["project"]["entry-points"]["babel.extractors"]
     assert extractors == {"flowhq": "flowhq.i18n.extract:extract"}
 
@@ -168,7 +168,7 @@ def test_the_compiled_catalogs_match_their_sources() -> None:
     from babel.messages.mofile import read_mo
     from babel.messages.pofile import read_po
 
-    root = Path(__file__).parent.parent / "src/flowhq/i18n/locales"
+    root = Path(__file__).parents[2] / "src/flowhq/i18n/locales"
     for locale in ("en", *SHIPPED):
         folder = root / locale / "LC_MESSAGES"
         with (folder / "flowhq.po").open("rb") as po, (folder / "flowhq.mo").open("rb") as mo:
@@ -227,7 +227,7 @@ def test_chat_speaks_the_language_asked_for(tmp_path: Path) -> None:
         input="Ana\nana@\n",
         capture_output=True,
         text=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
         timeout=60,
         check=False,
     )  # fmt: skip

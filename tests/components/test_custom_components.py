@@ -108,7 +108,7 @@ async def test_a_component_without_examples_is_named() -> None:
 
 
 def test_check_paths_covers_a_custom_component(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "--paths", "tests.test_custom_components:Feedback"]) == 0
+    assert main(["check", "--paths", "tests.components.test_custom_components:Feedback"]) == 0
     out = capsys.readouterr().out
     total = len(declared_transitions(Feedback))
     assert f"cover {total}/{total} transitions" in out
@@ -118,6 +118,6 @@ def test_check_paths_covers_a_custom_component(capsys: pytest.CaptureFixture[str
 def test_check_paths_names_a_component_that_gives_no_examples(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["check", "--paths", "tests.test_custom_components:MuteFeedback"]) == 1
+    assert main(["check", "--paths", "tests.components.test_custom_components:MuteFeedback"]) == 1
     out = capsys.readouterr().out
     assert "no examples: state 'rate' (Stars)" in out

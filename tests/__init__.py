@@ -1,0 +1,1 @@
+"""flowhq's tests; the layout mirrors src/flowhq (docs/architecture.md)."""
