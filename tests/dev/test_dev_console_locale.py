@@ -14,7 +14,7 @@ from flowhq.i18n import Translations
 from tests.dev.test_dev_console import entries
 from tests.support import served
 
-LOCALES = Path(__file__).parents[1] / "locales"
+LOCALES = Path(__file__).parents[1] / "i18n" / "locales"
 
 
 @pytest.fixture
