@@ -237,3 +237,24 @@ async def test_a_language_menu_saving_locale_switches_the_conversation() -> None
         assert confirm is not None
         assert confirm.buttons == (("yes", "sí"), ("no", "no"))  # flowhq's own, in Spanish
         assert await c.say("claro") == ["Done."]
+
+
+async def test_the_paging_row_speaks_the_conversations_language() -> None:
+    from flowhq.channels.whatsapp.outbound import render
+    from flowhq.runtime.outbox import entries_of, message_of
+
+    async with Conversation(Slots) as c:
+        await c.hq.initialize(c.key.channel, c.key.identifier, locale="es")
+        await c.say("hola")
+        menu = c.last_reply
+        assert menu is not None
+        assert menu.more_label == "Más…"
+    kept = message_of(entries_of([menu], revision=1, queued_at=0.0, message_id=None)[0])
+    assert kept.more_label == "Más…"  # the outbox keeps it for a redelivery
+    rows = render(kept, "15550001")[0]["interactive"]["action"]["sections"][0]["rows"]
+    assert rows[-1]["title"] == "Más…"
+    assert len(rows) == 10
+    async with Conversation(Slots) as english:
+        await english.say("hi")
+        assert english.last_reply is not None
+        assert english.last_reply.more_label is None  # the channel's own "More…"

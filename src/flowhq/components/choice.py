@@ -29,6 +29,9 @@ PICK_AGAIN = "Please pick one of the options."
 MENU_LABEL = "Choose"
 """The label of the button that opens a list, when the Choice gives none."""
 
+MORE_LABEL = "More…"
+"""The row that pages a long list (the channel's default title, translated per locale)."""
+
 LiveOptions = str | Callable[[StateManager], Any]
 """Where a live menu's options come from: the name of a saved value, or a callable of the
 state manager returning them (sync); see :func:`live_options` for the shapes."""
@@ -292,8 +295,14 @@ class Choice(AnswerComponent):
             tag=state_manager.question_tag,
             descriptions=tuple(description for _, _, description in options),
             menu_label=self._menu_label(state_manager),
+            more_label=self._more_label(state_manager),
             offset=offset if 0 <= offset < len(options) else 0,
         )
+
+    def _more_label(self, state_manager: StateManager) -> str | None:
+        """The paging row's title in the conversation's language (``None``: the channel's)."""
+        label = state_manager.speech.gettext(MORE_LABEL)
+        return None if label == MORE_LABEL else label
 
     def _menu_label(self, state_manager: StateManager) -> str | None:
         """The list button's label in the conversation's language (``None``: the channel's)."""

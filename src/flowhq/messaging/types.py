@@ -296,6 +296,8 @@ class OutboundMessage:
         descriptions: Optional one-line descriptions of the options, aligned with
             ``buttons`` (shown under list rows where the channel has them).
         menu_label: The label of the button that opens a list of options.
+        more_label: The title of the row that pages a long list (default: the channel's,
+            "More…"), in the conversation's language.
         offset: The first option to show, for channels that page long lists (the user
             asked for more options).
         template: An approved template standing for this message where only templates
@@ -318,6 +320,7 @@ class OutboundMessage:
     tag: str | None = field(default=None, kw_only=True)
     descriptions: tuple[str | None, ...] = field(default=(), converter=_descriptions, kw_only=True)
     menu_label: str | None = field(default=None, kw_only=True)
+    more_label: str | None = field(default=None, kw_only=True)
     offset: int = field(default=0, kw_only=True)
     template: Template | None = field(default=None, kw_only=True)
     media: Media | None = field(default=None, kw_only=True)
@@ -353,6 +356,8 @@ class OutboundMessage:
             data["descriptions"] = list(self.descriptions)
         if self.menu_label is not None:
             data["menu_label"] = self.menu_label
+        if self.more_label is not None:
+            data["more_label"] = self.more_label
         if self.offset:
             data["offset"] = self.offset
         if self.template is not None:

@@ -68,6 +68,7 @@ def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage
         quote=_text(entry.extra.get("quote")),
         header=_text(entry.extra.get("header")),
         footer=_text(entry.extra.get("footer")),
+        more_label=_text(entry.extra.get("more_label")),
         ref=None if seq is None else f"{entry.revision}.{seq}",
     )
 
@@ -81,7 +82,13 @@ def _extra(reply: OutboundMessage) -> dict[str, Any]:
         extra["media"] = reply.media.to_dict()
     if reply.request_location:
         extra["request_location"] = True
-    for name, value in (("quote", reply.quote), ("header", reply.header), ("footer", reply.footer)):
+    named = (
+        ("quote", reply.quote),
+        ("header", reply.header),
+        ("footer", reply.footer),
+        ("more_label", reply.more_label),
+    )
+    for name, value in named:
         if value is not None:
             extra[name] = value
     return extra

@@ -128,6 +128,7 @@ class Messaging:
         tag: str | None = None,
         descriptions: Sequence[str | None] = (),
         menu_label: str | None = None,
+        more_label: str | None = None,
         offset: int = 0,
     ) -> None:
         """Queue a reply, with optional options ``(id, title)`` (see ``OutboundMessage``)."""
@@ -138,6 +139,7 @@ class Messaging:
                 tag=tag,
                 descriptions=descriptions,
                 menu_label=menu_label,
+                more_label=more_label,
                 offset=offset,
             )
         )

@@ -412,7 +412,8 @@ def _list(
         if offset + PAGE_SIZE < len(options):
             more = offset + PAGE_SIZE
         options = options[offset : offset + PAGE_SIZE]
-    taken = [MORE_TITLE] if more is not None else []
+    more_title = shorten(message.more_label or MORE_TITLE, ROW_TITLE_LIMIT)
+    taken = [more_title] if more is not None else []
     titles = _titles(options, ROW_TITLE_LIMIT, taken=taken)
     rows: list[dict[str, Any]] = []
     for (option, _, description), title in zip(options, titles, strict=True):
@@ -424,7 +425,7 @@ def _list(
         rows.append(row)
     if more is not None:
         more_id = _option_id(f"{MORE_PREFIX}{more}", message.tag, ROW_ID_LIMIT)
-        rows.append({"id": more_id, "title": MORE_TITLE})
+        rows.append({"id": more_id, "title": more_title})
     label = shorten(message.menu_label or "", MENU_LABEL_LIMIT) or DEFAULT_MENU_LABEL
     return {
         "type": "list",
