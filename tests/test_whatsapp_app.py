@@ -330,12 +330,14 @@ async def test_a_button_of_an_earlier_question_is_not_an_answer(
         old_rows = reply_ids(fake.messages(USER)[0])
         await say(url, list_reply(USER, old_rows["Veggie"], "Veggie"))
         await wait_for(lambda: len(fake.messages(USER)) == 2)  # the size question
-        await say(url, list_reply(USER, old_rows["Hawaii"], "Hawaii"))  # the old menu again
+        tap = list_reply(USER, old_rows["Hawaii"], "Hawaii")  # the old menu again
+        await say(url, tap)
         await wait_for(lambda: len(fake.messages(USER)) == 4)
         assert fake.texts(USER)[2:] == [
             "That button belongs to an earlier question.",
             "Which size?",
         ]
+        assert fake.messages(USER)[2].payload["context"] == {"message_id": tap["id"]}  # quoted
 
 
 async def test_the_access_token_is_never_logged(

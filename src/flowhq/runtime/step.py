@@ -487,9 +487,9 @@ class _Run:
         if inbound.tag is not None and inbound.tag != self.document.current.tags.get(component.id):
             # A button of an earlier question: say so and ask the current one again.
             assert self.flow is not None
-            self.messaging.send(
-                self.stepper.speech(self.document).gettext(self.flow_cls.stale_button_text)
-            )
+            notice = self.stepper.speech(self.document).gettext(self.flow_cls.stale_button_text)
+            # Quoting the tap shows the user which of their messages this answers.
+            self.messaging.messages.append(OutboundMessage(notice, quote=inbound.message_id))
             await self._reprompt(component)
             return
         if inbound.payload is not None and inbound.payload.startswith(MORE_PREFIX):
