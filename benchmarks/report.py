@@ -123,7 +123,7 @@ doubled message makes `make bench` exit non-zero).
   receipt (one Graph API request per message instead of two). *Floor of the webhook path*
   (benchmarks/webhook_floor_app.py): the same load through the least a bot on the same
   libraries does: Starlette, the HMAC check, XADD, XREADGROUP, GET and a Lua
-  compare-and-set, one httpx POST to an in-process Graph API stand-in, XACK; its "vs floor"
+  compare-and-set, one httpx POST to the same in-process fake Graph API, XACK; its "vs floor"
   column is flowhq's read-receipts-off row over it.
 - **Contention**: 4 processes × 200 messages to ONE conversation (a one-question flow that
   counts answers), `Headquarters` default settings. Reports the share of messages that ended

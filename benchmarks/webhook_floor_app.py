@@ -4,8 +4,9 @@ The least a webhook bot on the same libraries can do per message, with nothing f
 Starlette receives the POST, checks the HMAC, parses it with orjson and XADDs each message
 to one Redis Stream, and answers 200; a consumer task XREADGROUPs entries, GETs the
 conversation, writes it back with a Lua compare-and-set on the revision (the floor of
-``benchmarks/floor.py``), POSTs one reply with httpx to an in-process Graph API stand-in,
-and XACKs. Messages of one conversation are handled in order, conversations at once.
+``benchmarks/floor.py``), POSTs one reply with httpx to the in-process ``FakeGraphApi``
+the flowhq benchmark app uses too, and XACKs. Messages of one conversation are handled in
+order, conversations at once.
 No read receipt, no retries, no deduplication, no outbox, no identity, no timers.
 """
 
@@ -26,10 +27,11 @@ from redis import asyncio as aioredis
 from redis.exceptions import ResponseError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from benchmarks.floor import CAS
+from flowhq.testing.whatsapp import FakeGraphApi
 
 SECRET = b"bench-secret"
 STREAM, GROUP = "floor:updates", "floor"
@@ -58,15 +60,10 @@ async def handshake(request: Request) -> Response:
     return PlainTextResponse("")
 
 
-async def graph_messages(request: Request) -> Response:
-    await request.body()
-    return JSONResponse({"messaging_product": "whatsapp", "messages": [{"id": "wamid.floor"}]})
-
-
+# The same in-process Graph API stand-in as benchmarks/webhook_app.py, so both pay the same
+# for the reply's POST.
 graph = httpx.AsyncClient(
-    transport=httpx.ASGITransport(
-        app=Starlette(routes=[Route("/v25.0/1/messages", graph_messages, methods=["POST"])])
-    ),
+    transport=httpx.ASGITransport(app=FakeGraphApi(access_token="t", phone_number_id="1")),
     base_url="http://graph.local",
 )
 
