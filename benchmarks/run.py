@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import functools
 import os
+import statistics
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -231,6 +232,7 @@ def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problem
                 group=group,
             )
         )
+    rows += webhook_floor_rows(server, settings, problems, group)
     for index, name in enumerate(("p50", "p99")):
         rows.append(
             Row(
@@ -243,6 +245,38 @@ def webhook_scenarios(server: RedisServer, settings: Settings, problems: Problem
             )
         )
     return rows
+
+
+def webhook_floor_rows(
+    server: RedisServer, settings: Settings, problems: Problems, group: str
+) -> list[Row]:
+    """One worker process without read receipts, and the floor of the same path."""
+    floors: list[float] = []
+    plain: list[float] = []
+    for run in range(settings.runs):
+        size = {"conversations": settings.scale(200, 20), "messages": settings.scale(10, 3)}
+        floors.append(webhook.floor(server, **size, problems=problems))
+        plain.append(webhook.run(server, 1, **size, problems=problems, read_receipts=False)[2])
+        say(f"  run {run + 1}: floor {floors[-1]:,.0f} msg/s, no receipts {plain[-1]:,.0f} msg/s")
+    note = "Starlette + HMAC + XADD + XREADGROUP + GET/CAS + one httpx POST + XACK"
+    return [
+        Row(
+            "messages processed, 1 worker process, read receipts off",
+            "200 conversations",
+            "msg/s",
+            plain,
+            group=group,
+            vs_floor=statistics.median(plain) / statistics.median(floors),
+        ),
+        Row(
+            "floor of the webhook path, 1 process",
+            "200 conversations",
+            "msg/s",
+            floors,
+            group=group,
+            note=note,
+        ),
+    ]
 
 
 async def memory_scenarios(settings: Settings, problems: Problems) -> list[Row]:

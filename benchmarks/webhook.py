@@ -39,14 +39,16 @@ SECRET = "bench-secret"
 NUMBER = "100000000000002"
 
 
-def _start(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start(
+    url: str, app: str = "benchmarks.webhook_app:app", **env: str
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "benchmarks.webhook_app:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -152,10 +154,12 @@ def run(
     conversations: int,
     messages: int,
     problems: Problems,
+    read_receipts: bool = True,
 ) -> tuple[float, float, float]:
     """(p50 ack ms, p99 ack ms, messages processed per second)."""
     server.flush()
-    started_workers = [_start(server.url) for _ in range(workers)]
+    receipts = "1" if read_receipts else "0"
+    started_workers = [_start(server.url, READ_RECEIPTS=receipts) for _ in range(workers)]
     try:
         time.sleep(4.0 if workers > 1 else 0.5)  # let the workers share the shards
         bases = [base for _, base in started_workers]
@@ -230,6 +234,43 @@ def with_slow_steps(
     return p50, p99
 
 
+def floor(server: RedisServer, *, conversations: int, messages: int, problems: Problems) -> float:
+    """Messages per second through ``benchmarks/webhook_floor_app.py`` in one process.
+
+    The same load as :func:`run` (signed POSTs, each conversation's messages in order),
+    measured until every message was applied.
+    """
+    server.flush()
+    process, base = _start(server.url, "benchmarks.webhook_floor_app:app")
+    try:
+        time.sleep(0.5)
+        users = [f"1888{run_id():06d}{n:05d}" for n in range(conversations)]
+        started = time.perf_counter()
+        asyncio.run(_load([base], users, messages, []))
+        expected = conversations * (messages + 1)
+        deadline = time.monotonic() + 120
+        while asyncio.run(_floor_counted(server.url, users)) < expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        counted = asyncio.run(_floor_counted(server.url, users))
+        problems.expect("webhook floor: messages applied", counted, expected)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return expected / elapsed
+
+
+async def _floor_counted(url: str, users: list[str]) -> int:
+    client = aioredis.from_url(url)
+    try:
+        raws = await client.mget([f"floor:{user}" for user in users])
+        return sum(json.loads(raw.partition(b":")[2])["n"] for raw in raws if raw)
+    finally:
+        await client.aclose()
+
+
 _runs = iter(range(1, 1_000_000))
 
 
@@ -238,4 +279,4 @@ def run_id() -> int:
     return next(_runs)
 
 
-__all__ = ["run", "with_slow_steps"]
+__all__ = ["floor", "run", "with_slow_steps"]

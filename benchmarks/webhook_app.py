@@ -2,7 +2,8 @@
 
 A one-question flow that counts answers; replies go through the real WhatsAppMessenger to a
 FakeGraphApi inside the process (so the Graph API's own latency is left out); updates go
-through the Redis Stream queue on ``REDIS_URL``. With ``SLOW_EVERY=n`` the counting Action is
+through the Redis Stream queue on ``REDIS_URL``. ``READ_RECEIPTS=0`` turns read receipts
+(one more Graph API request per message) off. With ``SLOW_EVERY=n`` the counting Action is
 async and every n-th one the process runs waits ``SLOW_SECONDS`` (an API call that is slow).
 """
 
@@ -52,6 +53,7 @@ graph = FakeGraphApi(access_token=TOKEN, phone_number_id=NUMBER)
 messenger = WhatsAppMessenger(
     phone_number_id=NUMBER,
     access_token=TOKEN,
+    mark_read=os.environ.get("READ_RECEIPTS", "1") != "0",
     base_url="http://graph.local",
     client=httpx.AsyncClient(
         transport=httpx.ASGITransport(app=graph), base_url="http://graph.local"

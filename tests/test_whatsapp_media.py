@@ -59,6 +59,7 @@ async def test_an_image_is_sent_and_one_received_is_downloaded(
         card = fake.messages(user)[1].payload
         assert card["type"] == "image"
         assert card["image"] == {"link": MENU, "caption": "Today's menu"}
+        assert fake.messages(user)[1].text == "Today's menu"  # what a console shows
         media_id, sha256 = fake.add_media(photo, "image/jpeg")
         await say(url, media(user, "image", media_id, mime_type="image/jpeg", sha256=sha256))
         await wait_for(lambda: len(fake.messages(user)) == 4)
@@ -96,3 +97,4 @@ async def test_an_uploaded_document_is_sent_by_its_id(
     assert first["document"] == {"id": uploaded, "caption": "Your booking", "filename": "b.pdf"}
     assert text_before["type"] == "text"  # audio takes no caption: the text goes first
     assert audio["audio"] == {"id": uploaded}
+    assert fake.messages(user)[-1].text == f"audio:{uploaded}"

@@ -74,12 +74,19 @@ class Delivery:
 
     @property
     def text(self) -> str:
-        """The text body, the body of an interactive message, or ``template:<name>``."""
+        """What the message says, as a line.
+
+        The text body, the body of an interactive message, ``template:<name>``, or a
+        media's caption (``<kind>:`` and its link or id when it has none).
+        """
         kind = self.payload.get("type")
         if kind == "text":
             return str(self.payload["text"]["body"])
         if kind == "template":
             return f"template:{self.payload['template']['name']}"
+        if kind in limits.MEDIA_KINDS:
+            media = self.payload[kind]
+            return str(media.get("caption") or f"{kind}:{media.get('link') or media.get('id')}")
         return str(self.payload["interactive"]["body"]["text"])
 
 
