@@ -10,7 +10,7 @@ import pytest
 from examples.demo_api import DemoApi
 from tests.support import served
 
-pytest_plugins = ["tests.redis_servers", "tests.whatsapp_fixtures"]
+pytest_plugins = ["tests.redis_servers", "tests.channels.whatsapp.fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from flowhq import (
 from flowhq.channels.whatsapp.outbound import MORE_TITLE
 from flowhq.testing import Conversation, aplan, declared_transitions, replay
 from flowhq.testing.whatsapp import FakeGraphApi, list_reply, text
+from tests.channels.whatsapp.test_app import USER, bot, reply_ids, say
 from tests.support import wait_for
-from tests.test_whatsapp_app import USER, bot, reply_ids, say
 
 SLOTS = [
     {"id": f"slot-{n}", "title": f"Dec {n + 1}, 10:00", "description": f"Dr. {n}"}

@@ -45,8 +45,8 @@ from flowhq.dev.app import FlowSource, console_app
 from flowhq.dev.operator import OutboxMessenger, inbox_app, resume_results
 from flowhq.testing import ManualClock
 from flowhq.testing.whatsapp import FakeGraphApi
+from tests.channels.whatsapp.fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.support import served
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 ANA, BEA = "15550001001", "15550001002"
 PAGE = "http://127.0.0.1"

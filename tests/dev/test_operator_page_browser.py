@@ -27,6 +27,7 @@ from playwright.sync_api import Page, expect
 from flowhq import Headquarters, InboundMessage, RedisStore
 from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.testing.whatsapp import FakeGraphApi
+from tests.channels.whatsapp.fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.dev.test_dev_console_browser import (
     ROOT,
     bot_says,
@@ -38,7 +39,6 @@ from tests.dev.test_dev_console_browser import (
 )
 from tests.dev.test_operator_page import Clinic
 from tests.support import free_port
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 USER = "15550001001"
 T = TypeVar("T")

@@ -21,8 +21,8 @@ from flowhq.channels.whatsapp.signature import sign
 from flowhq.messaging.key import ConversationKey
 from flowhq.observability import hashed
 from flowhq.testing.whatsapp import FakeGraphApi, delivery, text
+from tests.channels.whatsapp.fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 from tests.support import served, wait_for
-from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 USER = "15551230077"
 REFUSED = "15551230078"

@@ -26,8 +26,8 @@ from examples.order_status import OrderStatus
 from flowhq.channels.whatsapp.signature import sign
 from flowhq.statecharts.model import all_states
 from flowhq.testing.whatsapp import FakeGraphApi, delivery, text
+from tests.channels.whatsapp.fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 from tests.support import free_port, wait_for
-from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = [f"1555777{n:04d}" for n in range(6)]

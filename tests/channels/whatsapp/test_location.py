@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flowhq import Flow, Message, Prompt
 from flowhq.testing.whatsapp import FakeGraphApi, location, text
+from tests.channels.whatsapp.bot import say, serve_bot
 from tests.support import wait_for
-from tests.whatsapp_bot import say, serve_bot
 
 
 class Delivery(Flow):

@@ -1,4 +1,4 @@
-"""A webhook app for multi-process tests: ``uvicorn tests.whatsapp_worker_app:app``.
+"""A webhook app for multi-process tests: ``uvicorn tests.channels.whatsapp.worker_app:app``.
 
 Its flow's Action writes a marker file and takes ``SLOW_SECONDS`` (so a test can kill the
 worker in the middle of it), then counts in Redis how many times it completed.

@@ -19,16 +19,20 @@ import redis
 
 from flowhq.channels.whatsapp.signature import sign
 from flowhq.testing.whatsapp import FakeGraphApi, delivery, text
+from tests.channels.whatsapp.fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 from tests.support import free_port, wait_for
-from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
+WORKER_APP = "tests.channels.whatsapp.worker_app:app"
+LOAD_APP = "tests.channels.whatsapp.load_app:app"
 
 
 class Worker:
-    """``uvicorn <app>`` (by default tests.whatsapp_worker_app:app) in its own process."""
+    """``uvicorn <app>`` (by default tests.channels.whatsapp.worker_app:app) in its own process."""
 
-    def __init__(self, env: dict[str, str], app: str = "tests.whatsapp_worker_app:app") -> None:
+    def __init__(
+        self, env: dict[str, str], app: str = "tests.channels.whatsapp.worker_app:app"
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -157,7 +161,9 @@ async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in
     workers: list[Worker] = []
     try:
         workers.extend(
-            Worker({**environment, "BLOCK_SECONDS": "2"}, app="tests.whatsapp_load_app:app")
+            Worker(
+                {**environment, "BLOCK_SECONDS": "2"}, app="tests.channels.whatsapp.load_app:app"
+            )
             for _ in range(2)
         )
         await asyncio.sleep(2.5)  # both hold their share of the shards

@@ -40,9 +40,9 @@ from flowhq.testing.whatsapp import (
     status,
     text,
 )
+from tests.channels.whatsapp.fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 from tests.redis_servers import RedisServer
 from tests.support import served, wait_for
-from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 USER = "15551230001"
 

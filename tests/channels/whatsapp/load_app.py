@@ -1,4 +1,4 @@
-"""A webhook app for load tests: ``uvicorn tests.whatsapp_load_app:app``.
+"""A webhook app for load tests: ``uvicorn tests.channels.whatsapp.load_app:app``.
 
 Each answer goes through an Action that appends it to the saved list ``seen`` (so a test
 reads from Redis whether every message was applied once and in order). An answer ending in

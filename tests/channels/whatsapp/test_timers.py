@@ -6,8 +6,8 @@ import asyncio
 
 from flowhq import Flow, Message, Prompt, Wait
 from flowhq.testing.whatsapp import FakeGraphApi, text
+from tests.channels.whatsapp.bot import say, serve_bot
 from tests.support import wait_for
-from tests.whatsapp_bot import say, serve_bot
 
 USER = "15551239001"
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from flowhq import MemoryStore, Store
-from tests.test_store_contract import connect
+from tests.persistence.test_store_contract import connect
 
 PHONE = "16505551234"
 BSUID = "US.13491208655302741918"

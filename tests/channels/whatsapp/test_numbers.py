@@ -10,8 +10,8 @@ import pytest
 from examples.signup import Signup
 from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.testing.whatsapp import FakeGraphApi, text
+from tests.channels.whatsapp.bot import load, say, serve_bot
 from tests.support import served, wait_for
-from tests.whatsapp_bot import load, say, serve_bot
 
 SHOP, SUPPORT = "2000000000001", "2000000000002"
 TOKENS = {SHOP: "EAAG-shop-token-1", SUPPORT: "EAAG-support-token-2"}

@@ -16,8 +16,8 @@ from flowhq import ConversationKey, Flow, Message, OutboundMessage, Prompt, Temp
 from flowhq.runtime.delivery import WINDOW_CLOSED
 from flowhq.testing import ManualClock
 from flowhq.testing.whatsapp import FakeGraphApi, text
+from tests.channels.whatsapp.bot import load, say, serve_bot
 from tests.support import wait_for
-from tests.whatsapp_bot import load, say, serve_bot
 
 READY = Template("table_ready", "en_US", params=("{name}",), buttons=("on_my_way",))
 

@@ -23,8 +23,8 @@ from flowhq.testing.whatsapp import (
     status,
     text,
 )
+from tests.channels.whatsapp.bot import load, post, say, serve_bot
 from tests.support import wait_for
-from tests.whatsapp_bot import load, post, say, serve_bot
 
 PHONE = "16505551234"
 BSUID = "US.13491208655302741918"

@@ -1,6 +1,6 @@
 """WhatsApp webhooks: signatures, the real-payload corpus, bad input, and fuzzing.
 
-The corpus in ``tests/whatsapp_payloads/`` holds one delivery per shape of Meta's webhook
+The corpus in ``tests/channels/whatsapp/payloads/`` holds one delivery per shape of Meta's webhook
 reference; every file has its own assertions below, and a test fails when a file is added
 without them.
 """
@@ -33,7 +33,7 @@ from flowhq.channels.whatsapp.inbound import MAX_UPDATES
 from flowhq.errors import FlowError
 from flowhq.messaging.types import InboundMessage, Location, Media
 
-CORPUS = Path(__file__).parent / "whatsapp_payloads"
+CORPUS = Path(__file__).parent / "payloads"
 LOGGER = "flowhq.channels.whatsapp"
 USER = "16315551181"
 PHONE_NUMBER_ID = "106540352242922"

@@ -13,8 +13,8 @@ import pytest
 from examples.signup import Signup
 from flowhq import InboundMessage
 from flowhq.testing.whatsapp import FakeGraphApi, text, wamid
+from tests.channels.whatsapp.bot import say, serve_bot
 from tests.support import wait_for
-from tests.whatsapp_bot import say, serve_bot
 
 
 def item(sender: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:

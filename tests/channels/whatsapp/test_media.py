@@ -21,9 +21,9 @@ from flowhq import (
 )
 from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.testing.whatsapp import FakeGraphApi, media, text
+from tests.channels.whatsapp.bot import say, serve_bot
+from tests.channels.whatsapp.fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.support import wait_for
-from tests.whatsapp_bot import say, serve_bot
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 MENU = "https://example.com/menu.jpg"
 

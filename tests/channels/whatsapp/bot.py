@@ -13,8 +13,8 @@ from flowhq import ConversationKey, DeliveryOptions, Flow, Headquarters, RedisSt
 from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
 from flowhq.channels.whatsapp.signature import sign
 from flowhq.testing.whatsapp import delivery
+from tests.channels.whatsapp.fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 from tests.support import served
-from tests.whatsapp_fixtures import APP_SECRET, FAKE_TOKEN, PHONE_NUMBER_ID, VERIFY_TOKEN
 
 __all__ = ["load", "post", "say", "serve_bot"]
 

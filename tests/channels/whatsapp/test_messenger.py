@@ -15,8 +15,8 @@ from flowhq import Confirm, ConversationKey, Flow, Message, OutboundMessage
 from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.errors import DeliveryError
 from flowhq.testing.whatsapp import FakeGraphApi, ReadRequest
+from tests.channels.whatsapp.fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.support import free_port
-from tests.whatsapp_fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 
 TO = "4915112345678"
 KEY = ConversationKey("whatsapp", TO)

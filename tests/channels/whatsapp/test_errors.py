@@ -16,8 +16,8 @@ import pytest
 from examples.signup import Signup
 from flowhq import DeliveryOptions
 from flowhq.testing.whatsapp import FakeGraphApi, delivery, status, text
+from tests.channels.whatsapp.bot import load, post, say, serve_bot
 from tests.support import wait_for
-from tests.whatsapp_bot import load, post, say, serve_bot
 
 FAST = {"delivery": DeliveryOptions(redelivery_after=0.1)}
 

@@ -1,0 +1,1 @@
+"""The WhatsApp channel's tests: parsing, rendering, the messenger, the webhook app."""
