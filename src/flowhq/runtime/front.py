@@ -15,7 +15,7 @@ from flowhq.observability import logs
 from flowhq.observability.events import Observer
 from flowhq.persistence.store import Store
 from flowhq.runtime.conversations import Conversations, Transaction
-from flowhq.runtime.delivery import Delivery
+from flowhq.runtime.delivery import Delivery, Undeliverable
 from flowhq.runtime.desk import HandoffDesk
 from flowhq.runtime.intake import Intake
 from flowhq.runtime.records import Outcome
@@ -46,6 +46,18 @@ class Front:
     def entry(self) -> str:
         """The name of the flow a new conversation starts."""
         return self._stepper.entry
+
+    @property
+    def on_undeliverable(self) -> Undeliverable | None:
+        """Told about replies that cannot be sent at all: ``(key, messages, reason)``.
+
+        Settable after construction (``webhook_app(on_undeliverable=...)`` sets it).
+        """
+        return self._delivery.on_undeliverable
+
+    @on_undeliverable.setter
+    def on_undeliverable(self, hook: Undeliverable | None) -> None:
+        self._delivery.on_undeliverable = hook
 
     async def _commit(self, key: ConversationKey, transaction: Awaitable[Transaction]) -> Outcome:
         """Run a transaction of ``key`` under its lock and send what it committed."""

@@ -111,3 +111,20 @@ async def test_a_131047_that_still_comes_back_is_recorded_like_the_window_closin
     assert refused[0][2] == WINDOW_CLOSED
     loaded = await load(redis_url, user)
     assert any("131047" in reason for reason in loaded.failures.values())
+
+
+async def test_the_webhook_app_takes_the_undeliverable_hook_too(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    user = "15551238003"
+    refused: Undeliverable = []
+    hook = recorder(refused)
+    with serve_bot([Notice], redis_url, graph, on_undeliverable=hook) as (url, hq):
+        assert hq.on_undeliverable is hook
+        await say(url, text(user, "hi"))
+        await wait_for(lambda: fake.texts(user) == ["Ready?"])
+        fake.fail_for(user, code=131047)
+        await say(url, text(user, "yes"))
+        await wait_for(lambda: len(refused) == 1)
+    assert [m.text for m in refused[0][1]] == ["Done."]

@@ -52,6 +52,7 @@ from flowhq.observability import PrometheusMetrics, tracing
 from flowhq.persistence.integrity import MAX_FAILURE_REASON
 from flowhq.persistence.redis import RedisStore
 from flowhq.persistence.store import Store
+from flowhq.runtime.delivery import Undeliverable
 
 __all__ = ["NOT_FOR_FLOWS", "StatusCallback", "webhook_app"]
 
@@ -85,6 +86,7 @@ def webhook_app(
     close_headquarters: bool = True,
     metrics: bool | PrometheusMetrics = False,
     metrics_token: str | None = None,
+    on_undeliverable: Undeliverable | None = None,
 ) -> Starlette:
     """Build the ASGI app serving WhatsApp's webhook for ``hq``.
 
@@ -110,6 +112,9 @@ def webhook_app(
             uses the ``PrometheusMetrics`` among ``hq.observers`` or attaches a new one;
             or pass your own. See docs/operations.md.
         metrics_token: Answer ``/metrics`` only to ``Authorization: Bearer <token>``.
+        on_undeliverable: Told about replies that cannot be sent at all (outside the 24-hour
+            window, a 131047): ``(key, messages, reason)``, sync or async. Sets
+            ``hq.on_undeliverable`` (the same hook as ``Headquarters(on_undeliverable=)``).
 
     Returns:
         A Starlette app for uvicorn or gunicorn (``--workers N`` shares the queue); its
@@ -120,6 +125,8 @@ def webhook_app(
     """
     if not app_secret or not verify_token:
         raise ValueError("webhook_app needs the app secret and the verify token")
+    if on_undeliverable is not None:
+        hq.on_undeliverable = on_undeliverable
     updates, outage = _queue(hq, queue)
     handle = update_handler(hq, not_for_flows=NOT_FOR_FLOWS, on_event=on_event, outage=outage)
     handle = _resolving(hq, handle, outage)
