@@ -152,8 +152,25 @@ class Component(ComponentState):
 
     @property
     def template_fields(self) -> tuple[str, ...]:
-        """Placeholder names used by this component's text and its reminders."""
-        return (*self.text.fields, *self.timer_fields)
+        """Placeholder names used by this component's text, its frame and its reminders."""
+        frame = [t for t in (self.header, self.footer) if t is not None]
+        return (*self.text.fields, *(n for t in frame for n in t.fields), *self.timer_fields)
+
+    header: Template | None = None
+    """A short line above the options of a question (WhatsApp: up to 60 characters)."""
+    footer: Template | None = None
+    """A short line under the options of a question (WhatsApp: up to 60 characters)."""
+
+    def _set_frame(self, header: str | None, footer: str | None) -> None:
+        """Keep the ``header`` and ``footer`` lines of a question with options."""
+        self.header = self._template(header) if header else None
+        self.footer = self._template(footer) if footer else None
+
+    def frame(self, state_manager: StateManager) -> tuple[str | None, str | None]:
+        """The header and footer lines, rendered in the conversation's language."""
+        header = self.render(state_manager, self.header) if self.header else None
+        footer = self.render(state_manager, self.footer) if self.footer else None
+        return header, footer
 
     @property
     def timer_fields(self) -> tuple[str, ...]:

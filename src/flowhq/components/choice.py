@@ -126,6 +126,8 @@ class Choice(AnswerComponent):
         menu_label: Label of the button that opens a long list (WhatsApp: up to 20 chars).
         example: Options of a live menu for the path generator where a generated path
             cannot produce them (the state that saves them is forced, not run).
+        header: A short line above the menu (WhatsApp: up to 60 characters; a template).
+        footer: A short line under the menu (WhatsApp: up to 60 characters; a template).
         timeout: No answer this long after the question: the result is ``timeout``.
         reminders: ``(delay, text)`` pairs sent once each while no answer came.
         initial: This is the initial state.
@@ -142,6 +144,8 @@ class Choice(AnswerComponent):
         save_as: str | None = None,
         menu_label: str | None = None,
         example: Mapping[str, str] | Sequence[Mapping[str, Any]] | None = None,
+        header: str | None = None,
+        footer: str | None = None,
         timeout: Delay | None = None,
         reminders: Reminders = (),
         initial: bool = False,
@@ -157,6 +161,7 @@ class Choice(AnswerComponent):
         self.descriptions = dict(descriptions or {})
         self.menu_label = menu_label
         self.example = example
+        self._set_frame(header, footer)
         self._set_timers(timeout, reminders)
         if self.live is None:
             self._check_options()
@@ -289,6 +294,7 @@ class Choice(AnswerComponent):
     def reprompt(self, state_manager: StateManager, *, offset: int = 0, prefix: str = "") -> None:
         """Send the menu again, from option ``offset`` on where the channel pages."""
         options = self.offered(state_manager)
+        header, footer = self.frame(state_manager)
         state_manager.messaging.send(
             prefix + self.render(state_manager, self.text),
             buttons=tuple((option, title) for option, title, _ in options),
@@ -297,6 +303,8 @@ class Choice(AnswerComponent):
             menu_label=self._menu_label(state_manager),
             more_label=self._more_label(state_manager),
             offset=offset if 0 <= offset < len(options) else 0,
+            header=header,
+            footer=footer,
         )
 
     def _more_label(self, state_manager: StateManager) -> str | None:

@@ -79,6 +79,8 @@ class Confirm(Component):
         no_words: Typed answers taken as no.
         timeout: No answer this long after the question: the result is ``timeout``.
         reminders: ``(delay, text)`` pairs sent once each while no answer came.
+        header: A short line above the question (WhatsApp: up to 60 characters).
+        footer: A short line under the buttons (WhatsApp: up to 60 characters).
         initial: This is the initial state.
     """
 
@@ -96,10 +98,13 @@ class Confirm(Component):
         no_words: Iterable[str] | None = None,
         timeout: Delay | None = None,
         reminders: Reminders = (),
+        header: str | None = None,
+        footer: str | None = None,
         initial: bool = False,
     ) -> None:
         super().__init__(text, results=("yes", "no"), initial=initial)
         self._set_timers(timeout, reminders)
+        self._set_frame(header, footer)
         self.yes_title = yes
         self.no_title = no
         self._own_words = (yes_words, no_words)
@@ -162,7 +167,10 @@ class Confirm(Component):
         text = prefix + self.render(state_manager, self.text)
         yes, no = self.titles(state_manager)
         buttons = (("yes", yes), ("no", no))
-        state_manager.messaging.send(text, buttons=buttons, tag=state_manager.question_tag)
+        header, footer = self.frame(state_manager)
+        state_manager.messaging.send(
+            text, buttons=buttons, tag=state_manager.question_tag, header=header, footer=footer
+        )
 
     def match(
         self, inbound: InboundMessage, flow: str | None = None, *, speech: Speech | None = None

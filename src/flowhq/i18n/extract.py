@@ -31,7 +31,7 @@ COMPONENTS = frozenset(
 )
 """Calls whose first argument is a shown text (an ApiCall's is its URL: left out)."""
 TEXT_KEYWORDS = frozenset(
-    {"text", "error_text", "yes", "no", "busy_text", "menu_label", "wait_text"}
+    {"text", "error_text", "yes", "no", "busy_text", "menu_label", "wait_text", "header", "footer"}
 )
 """Keyword arguments of the components that are shown texts."""
 _MAPPINGS = frozenset({"options", "descriptions"})

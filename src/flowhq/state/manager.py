@@ -130,6 +130,8 @@ class Messaging:
         menu_label: str | None = None,
         more_label: str | None = None,
         offset: int = 0,
+        header: str | None = None,
+        footer: str | None = None,
     ) -> None:
         """Queue a reply, with optional options ``(id, title)`` (see ``OutboundMessage``)."""
         self.messages.append(
@@ -141,6 +143,8 @@ class Messaging:
                 menu_label=menu_label,
                 more_label=more_label,
                 offset=offset,
+                header=header,
+                footer=footer,
             )
         )
 

@@ -471,3 +471,52 @@ def test_check_flow_of_a_fitting_flow_is_empty() -> None:
         no = ask.to(done)
 
     assert check_flow(Fits) == []
+
+
+class Framed(Flow):
+    """A menu and a confirmation with header and footer lines."""
+
+    start_data = ("name",)
+    size = Choice(
+        "Which size, {name}?",
+        options={"s": "Small", "m": "Medium"},
+        header="Pizza for {name}",
+        footer="Prices include delivery",
+        initial=True,
+    )
+    sure = Confirm("Order it?", header="Last step", footer="You can cancel any time")
+    done = Message("Ordered.", final=True)
+    chosen = size.to(sure)
+    yes = sure.to(done)
+    no = sure.to(size)
+
+
+async def test_choice_and_confirm_frame_their_question_with_a_header_and_a_footer() -> None:
+    from flowhq.testing import Conversation
+
+    async with Conversation(Framed) as c:
+        await c.start(data={"name": "Ann"})
+        menu = c.last_reply
+        assert menu is not None
+        assert (menu.header, menu.footer) == ("Pizza for Ann", "Prices include delivery")
+        interactive = render(menu, "15550001")[0]["interactive"]
+        assert interactive["header"] == {"type": "text", "text": "Pizza for Ann"}
+        assert interactive["footer"] == {"text": "Prices include delivery"}
+        await c.say("Small")
+        confirm = c.last_reply
+        assert confirm is not None
+        assert (confirm.header, confirm.footer) == ("Last step", "You can cancel any time")
+    assert check_flow(Framed) == []
+
+
+def test_a_footer_longer_than_whatsapp_allows_is_refused() -> None:
+    class Wordy(Flow):
+        ask = Confirm("Go?", footer="x" * 61, initial=True)
+        done = Message("Done.", final=True)
+        yes = ask.to(done)
+        no = ask.to(done)
+
+    assert check_flow(Wordy) == [
+        "Wordy.ask: footer 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' has 61 characters; "
+        "WhatsApp allows 60"
+    ]

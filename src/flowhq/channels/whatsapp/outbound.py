@@ -459,6 +459,15 @@ def check_flow(flow_cls: type) -> list[str]:
             problems += _option_problems(where, list(state.options.items()), body)
         elif isinstance(state, Confirm):
             problems += _option_problems(where, list(state.buttons), state.text.text)
+        else:
+            continue
+        for name, line, limit in (("header", state.header, HEADER_LIMIT),
+                                  ("footer", state.footer, FOOTER_LIMIT)):  # fmt: skip
+            if line is not None and len(line.text) > limit:
+                problems.append(
+                    f"{where}: {name} {shorten(line.text, 40)!r} has {len(line.text)} "
+                    f"characters; WhatsApp allows {limit}"
+                )
     return problems
 
 
