@@ -11,6 +11,7 @@ import secrets
 from typing import TextIO
 from urllib.parse import urlparse
 
+import attrs
 import httpx
 
 from flowhq.cli._common import (
@@ -29,9 +30,89 @@ from flowhq.statecharts import Flow
 from flowhq.statecharts.model import all_states
 from flowhq.testing.conversation import no_api
 
-__all__ = ["add_parser", "address", "api_or_forced", "check_channel", "is_local", "run"]
+__all__ = [
+    "PageAccess",
+    "add_page_options",
+    "add_parser",
+    "address",
+    "api_or_forced",
+    "check_channel",
+    "is_local",
+    "run",
+]
 
 TOKEN_VARIABLE = "FLOWHQ_DEV_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+
+def add_page_options(
+    parser: argparse.ArgumentParser, *, port: int, served_as: str, token_variable: str
+) -> None:
+    """``--host``, ``--port``, ``--allowed-host`` and ``--token`` of a page flowhq serves."""
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (beyond loopback, the page needs the token)",
+    )
+    parser.add_argument("--port", type=int, default=port, help="port to listen on")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"another name {served_as} is served as (repeatable; others are refused)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(token_variable) or None,  # set but empty: not given
+        help=f"access token the page must carry (default: ${token_variable}; generated when "
+        "listening beyond loopback or reading a non-local Redis)",
+    )
+
+
+@attrs.frozen
+class PageAccess:
+    """Who may open a page: its access rules and the token, generated when one is needed."""
+
+    access: Access
+    token: str | None
+    generated: bool
+    redis_is_local: bool
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, *, redis_is_local: bool) -> PageAccess:
+        """From ``--host``, ``--allowed-host`` and ``--token``.
+
+        Raises:
+            CliError: a host the page cannot be guarded on.
+        """
+        token = args.token
+        generated = token is None and needs_token(args.host, redis_is_local=redis_is_local)
+        if generated:
+            token = secrets.token_urlsafe(24)
+        try:
+            access = Access.serving(args.host, allowed_hosts=args.allowed_host, token=token)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        return cls(access, token, generated, redis_is_local)
+
+    def announce(
+        self, command: str, args: argparse.Namespace, flows: list[type[Flow]], stdout: TextIO
+    ) -> None:
+        """Print the page's address; a generated token appears there, once, and nowhere else.
+
+        A given token is not echoed (the user has it); uvicorn's access log, which would
+        show ``?token=``, is off.
+        """
+        token = f"?token={self.token}" if self.generated else ""
+        page = address(args.host, args.port) + token
+        print(f"{command}: {page}  ({', '.join(f.name for f in flows)}; Ctrl-C stops)", file=stdout)
+        if self.generated:
+            why = f"listening on {args.host}" if self.redis_is_local else "a non-local Redis"
+            print(f"({why}: the page needs the token above, shown only here)", file=stdout)
+        if self.access.any_address:
+            print("(every interface: open it by this machine's address or name)", file=stdout)
+        if self.token and not self.generated:
+            print("(the page needs your token: add ?token=TOKEN to the address)", file=stdout)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,27 +123,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dev.add_argument("flows", nargs="+", metavar="MODULE:Flow", help="the flows (first: entry)")
     add_api_options(dev)
     add_redis_options(dev, help="inspect the conversations in this Redis")
-    dev.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (beyond loopback, the page needs the token)",
-    )
-    dev.add_argument("--port", type=int, default=8765, help="port to listen on")
-    dev.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another name the console is served as (repeatable; others are refused)",
-    )
+    add_page_options(dev, port=8765, served_as="the console", token_variable=TOKEN_VARIABLE)
     dev.add_argument(
         "--allow-reset", action="store_true", help="let the inspector delete conversations"
-    )
-    dev.add_argument(
-        "--token",
-        default=os.environ.get(TOKEN_VARIABLE) or None,  # set but empty: not given
-        help=f"access token the page must carry (default: ${TOKEN_VARIABLE}; generated when "
-        "listening beyond loopback or reading a non-local Redis)",
     )
     dev.add_argument("--no-reload", action="store_true", help="do not reload edited flows")
     dev.add_argument(
@@ -142,15 +205,7 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
             translations = Translations.load(args.locales)
         except FlowError as exc:
             raise CliError(str(exc)) from None
-    token = args.token
-    redis_is_local = not args.redis or is_local(args.redis)
-    generated = token is None and needs_token(args.host, redis_is_local=redis_is_local)
-    if generated:
-        token = secrets.token_urlsafe(24)
-    try:
-        access = Access.serving(args.host, allowed_hosts=args.allowed_host, token=token)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    page = PageAccess.of(args, redis_is_local=not args.redis or is_local(args.redis))
     inspect = redis_store(args.redis, cluster=args.cluster, inspect=True) if args.redis else None
     app = console_app(
         FlowSource.of(flows),
@@ -158,21 +213,11 @@ def run(args: argparse.Namespace, stdout: TextIO) -> int:
         api=api,
         inspect_store=inspect,
         allow_reset=args.allow_reset,
-        access=access,
+        access=page.access,
         reload_every=0 if args.no_reload else 1.0,
         translations=translations,
     )
-    # The only place a generated token is ever written: this line, once. A given one is not
-    # echoed (the user has it), and uvicorn's access log, which would show ?token=, is off.
-    page = address(args.host, args.port) + (f"?token={token}" if generated else "")
-    print(f"flowhq dev: {page}  ({', '.join(f.name for f in flows)}; Ctrl-C stops)", file=stdout)
-    if generated:
-        reason = f"listening on {args.host}" if redis_is_local else "a non-local Redis"
-        print(f"({reason}: the page needs the token above, shown only here)", file=stdout)
-    if access.any_address:
-        print("(every interface: open it by this machine's address or name)", file=stdout)
-    if token and not generated:
-        print("(the page needs your token: add ?token=TOKEN to the address)", file=stdout)
+    page.announce("flowhq dev", args, flows, stdout)
     stdout.flush()
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level="warning", access_log=False

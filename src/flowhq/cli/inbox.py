@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
@@ -19,8 +18,7 @@ from flowhq.cli._common import (
     load_flow,
     redis_store,
 )
-from flowhq.cli.dev import address, is_local
-from flowhq.dev.access import Access, needs_token
+from flowhq.cli.dev import PageAccess, add_page_options, is_local
 from flowhq.persistence.redis import RedisStore
 
 if TYPE_CHECKING:
@@ -73,25 +71,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="N",
         help="the bot's Headquarters(transcript=...) (default 50)",
     )
-    inbox.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (beyond loopback, the page needs the token)",
-    )
-    inbox.add_argument("--port", type=int, default=8766, help="port to listen on")
-    inbox.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another name the page is served as (repeatable; others are refused)",
-    )
-    inbox.add_argument(
-        "--token",
-        default=os.environ.get(TOKEN_VARIABLE) or None,  # set but empty: not given
-        help=f"access token the page must carry (default: ${TOKEN_VARIABLE}; generated when "
-        "listening beyond loopback or using a non-local Redis)",
-    )
+    add_page_options(inbox, port=8766, served_as="the page", token_variable=TOKEN_VARIABLE)
 
 
 def build(
@@ -104,14 +84,7 @@ def build(
     except ImportError as exc:
         raise CliError(f"the inbox needs pip install 'flowhq[console]' ({exc})") from None
     flows = [load_flow(target) for target in args.flows]
-    token, generated = args.token, False
-    redis_is_local = is_local(args.redis)
-    if token is None and needs_token(args.host, redis_is_local=redis_is_local):
-        token, generated = secrets.token_urlsafe(24), True
-    try:
-        access = Access.serving(args.host, allowed_hosts=args.allowed_host, token=token)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    page = PageAccess.of(args, redis_is_local=is_local(args.redis))
     messenger, delivery, notice = _messenger(env)
     store = _store(args, env)
     hq = Headquarters(
@@ -122,15 +95,8 @@ def build(
         ttl=args.ttl,
         transcript=args.transcript,
     )
-    app = inbox_app(hq, access=access, delivery=delivery, notice=notice)
-    # The only place a generated token is ever written: this line, once.
-    page = address(args.host, args.port) + (f"?token={token}" if generated else "")
-    print(f"flowhq inbox: {page}  ({', '.join(f.name for f in flows)}; Ctrl-C stops)", file=stdout)
-    if generated:
-        reason = f"listening on {args.host}" if redis_is_local else "a non-local Redis"
-        print(f"({reason}: the page needs the token above, shown only here)", file=stdout)
-    if token and not generated:
-        print("(the page needs your token: add ?token=TOKEN to the address)", file=stdout)
+    app = inbox_app(hq, access=page.access, delivery=delivery, notice=notice)
+    page.announce("flowhq inbox", args, flows, stdout)
     print(f"replies: {notice}", file=stdout)
     if args.ttl is None:
         print("(no --ttl: the conversations the page writes are kept without expiry; give the "
