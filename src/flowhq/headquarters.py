@@ -223,7 +223,7 @@ class Headquarters(HandoffCalls, TimeCalls):
             logger.warning("%s: message %s refused: older than the deduplication window", key,
                            inbound.message_id)  # fmt: skip
             return Outcome(rejected=True)
-        refusal = self._intake.refusal(inbound, self._stepper.unloaded_speech(key).gettext)
+        refusal = self._intake.refusal(inbound, self._stepper.translator(key))
         if refusal is not None:
             reply = OutboundMessage(refusal)
             delivered = await self._delivery.refuse(key, reply)

@@ -105,10 +105,19 @@ class Stepper:
         self.error_handler = error_handler
         self.max_steps = max_steps
 
-    def unloaded_speech(self, key: ConversationKey) -> Localization:
-        """The language of a conversation whose document is not loaded (refusals)."""
-        default = self.flows[self.entry].locale
-        return self.languages.localization(key, {}, default=default, clock=self.clock)
+    def translator(self, key: ConversationKey) -> Callable[[str], str]:
+        """``gettext`` in the language of a conversation whose document is not loaded.
+
+        The language is looked up only when a text is translated: refusals before any I/O
+        are rare, the messages that pass them need none.
+        """
+
+        def gettext(text: str) -> str:
+            default = self.flows[self.entry].locale
+            speech = self.languages.localization(key, {}, default=default, clock=self.clock)
+            return speech.gettext(text)
+
+        return gettext
 
     def speech(self, document: ConversationDocument) -> Localization:
         """The language and time zone of ``document``'s conversation (docs/i18n.md)."""

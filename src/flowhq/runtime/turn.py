@@ -108,12 +108,7 @@ class Turns:
         """The turn of a message to a paused conversation: kept for the person, no step."""
         document = self.working_copy(key, loaded)
         self._bookkeep(document, loaded.revision, inbound, [])
-        outcome = Outcome(
-            flow=document.current.path,
-            configuration=list(document.chart.configuration),
-            paused=True,
-        )
-        return Planned(document, outcome)
+        return Planned(document, self._where(document, paused=True))
 
     def pause(self, key: ConversationKey, loaded: Loaded, reason: str | None) -> Planned:
         """A turn that pauses the conversation where it stands (nothing if it is paused)."""
@@ -139,15 +134,7 @@ class Turns:
     ) -> Planned:
         """A turn that sends a person's ``reply`` through the outbox, noted with ``agent``."""
         document = self.working_copy(key, loaded)
-        now = self._now()
-        if self.keeps_outbox:
-            document.outbox.extend(
-                entries_of(
-                    [reply], revision=loaded.revision + 1, queued_at=time.time(), message_id=None
-                )
-            )
-        handoff.note_outbound(document, [reply], at=now, limit=self.transcript, agent=agent)
-        document.metadata.updated_at = now
+        self._bookkeep(document, loaded.revision, None, [reply], agent=agent)
         outcome = self._where(document, paused=document.paused is not None)
         outcome.replies = [reply]
         return Planned(document, outcome)
@@ -359,8 +346,13 @@ class Turns:
         revision: int,
         inbound: InboundMessage | None,
         replies: list[OutboundMessage],
+        *,
+        agent: str | None = None,
     ) -> None:
-        """What every commit carries: the message id, the outbox entries, the timestamps."""
+        """What every commit carries: the message id, the outbox entries, the timestamps.
+
+        ``agent`` names the person who wrote ``replies`` (``reply_as_agent``).
+        """
         now = self._now()
         if inbound is not None:
             document.inbox.append(inbound.message_id)
@@ -369,7 +361,7 @@ class Turns:
             document.metadata.last_inbound_at = now
             handoff.note_inbound(document, inbound, at=now, limit=self.transcript)
         if replies:
-            handoff.note_outbound(document, replies, at=now, limit=self.transcript)
+            handoff.note_outbound(document, replies, at=now, limit=self.transcript, agent=agent)
         if self.keeps_outbox:
             document.outbox.extend(
                 entries_of(
