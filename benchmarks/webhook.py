@@ -169,25 +169,13 @@ def run(
         users = [f"1777{run_id():06d}{n:05d}" for n in range(conversations)]
         started = time.perf_counter()
         asyncio.run(_load(bases, users, messages, []))
-        expected = conversations * messages
-        deadline = time.monotonic() + 120
-        while asyncio.run(_counted(server.url, users)) < expected:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
+        _drained(server, users, conversations * messages, f"webhook, {workers} worker(s)", problems)
         elapsed = time.perf_counter() - started
-        problems.expect(
-            f"webhook, {workers} worker(s): messages counted",
-            asyncio.run(_counted(server.url, users)),
-            expected,
-        )
     finally:
         for process, _ in started_workers:
             process.terminate()
             process.wait(timeout=30)
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    p50, p99 = _percentiles(latencies)
     return p50, p99, (conversations * (messages + 1)) / elapsed
 
 
@@ -213,25 +201,31 @@ def with_slow_steps(
         users = [f"1888{run_id():06d}{n:05d}" for n in range(conversations)]
         latencies: list[float] = []
         asyncio.run(_load(bases, users, messages, latencies, pause=pause))
-        expected = conversations * messages
-        deadline = time.monotonic() + 120
-        while asyncio.run(_counted(server.url, users)) < expected:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        problems.expect(
-            f"webhook with slow steps, {workers} worker(s): messages counted",
-            asyncio.run(_counted(server.url, users)),
-            expected,
-        )
+        label = f"webhook with slow steps, {workers} worker(s)"
+        _drained(server, users, conversations * messages, label, problems)
     finally:
         for process, _ in started_workers:
             process.terminate()
             process.wait(timeout=30)
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-    return p50, p99
+    return _percentiles(latencies)
+
+
+def _drained(
+    server: RedisServer, users: list[str], expected: int, label: str, problems: Problems
+) -> None:
+    """Wait (up to 2 minutes) until the workers counted ``expected`` messages; check it."""
+    deadline = time.monotonic() + 120
+    while asyncio.run(_counted(server.url, users)) < expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    counted = asyncio.run(_counted(server.url, users))
+    problems.expect(f"{label}: messages counted", counted, expected)
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    """(p50, p99) of ``latencies`` (seconds), in milliseconds."""
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1000, p99 * 1000
 
 
 def floor(server: RedisServer, *, conversations: int, messages: int, problems: Problems) -> float:
