@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -68,3 +74,46 @@ async def wait_for(check: Callable[[], object], seconds: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         await asyncio.sleep(0.02)
+
+
+@contextlib.contextmanager
+def running_flowhq(
+    arguments: list[str],
+    *,
+    log: Path,
+    port: int,
+    ready: str,
+    headers: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """``python -m flowhq.cli ARGUMENTS`` in its own process until ``ready`` answers: its URL.
+
+    Its output goes to ``log``, shown when it exits early or does not answer in 30 s.
+    """
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "flowhq.cli", *arguments]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=root, stdout=output, stderr=subprocess.STDOUT, env=env
+        )
+    base = f"http://127.0.0.1:{port}"
+    what = f"flowhq {arguments[0]}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}{ready}", headers=headers, timeout=1).is_success:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not answer in 30 s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -13,8 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from tests.support import free_port, served
+from tests.support import free_port, running_flowhq, served
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,48 +53,13 @@ def flowhq_dev(
 ) -> Iterator[str]:
     """``flowhq dev`` with ``flow`` (the pizza's) and the demo API, on a free port: its URL."""
     port = free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flowhq.cli",
-                "dev",
-                flow,
-                "--asgi",
-                "examples.demo_api:app",
-                "--port",
-                str(port),
-                "--no-reload",
-                *options,
-            ],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"flowhq dev exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/api/info", headers=probe, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"flowhq dev did not answer in 30 s:\n{log.read_text()}")
-            time.sleep(0.1)
+    arguments = ["dev", flow, "--asgi", "examples.demo_api:app", "--port", str(port)]
+    arguments += ["--no-reload", *options]
+    environment = {**os.environ, **(env or {})}
+    with running_flowhq(
+        arguments, log=log, port=port, ready="/api/info", headers=probe, env=environment
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

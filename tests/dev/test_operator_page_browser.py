@@ -12,16 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from flowhq import Headquarters, InboundMessage, RedisStore
@@ -29,7 +25,6 @@ from flowhq.channels.whatsapp import WhatsAppMessenger
 from flowhq.testing.whatsapp import FakeGraphApi
 from tests.channels.whatsapp.fixtures import FAKE_TOKEN, PHONE_NUMBER_ID
 from tests.dev.test_dev_console_browser import (
-    ROOT,
     bot_says,
     by_test_id,
     flowhq_dev,
@@ -38,7 +33,7 @@ from tests.dev.test_dev_console_browser import (
     send,
 )
 from tests.dev.test_operator_page import Clinic
-from tests.support import free_port
+from tests.support import free_port, running_flowhq
 
 USER = "15550001001"
 T = TypeVar("T")
@@ -114,33 +109,13 @@ def flowhq_inbox(log: Path, redis_url: str, token: str) -> Iterator[str]:
     env = {**os.environ, "FLOWHQ_INBOX_TOKEN": token}
     for variable in ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"):
         env.pop(variable, None)
-    command = [sys.executable, "-m", "flowhq.cli", "inbox", "tests.dev.test_operator_page:Clinic"]
+    command = ["inbox", "tests.dev.test_operator_page:Clinic"]
     command += ["--redis", redis_url, "--port", str(port)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=env
-        )
-    base = f"http://127.0.0.1:{port}"
     probe = {"authorization": f"Bearer {token}"}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"flowhq inbox exited with {process.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/api/inbox/info", headers=probe, timeout=1).is_success:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"flowhq inbox did not answer in 30 s:\n{log.read_text()}")
-            time.sleep(0.1)
+    with running_flowhq(
+        command, log=log, port=port, ready="/api/inbox/info", headers=probe, env=env
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def in_a_thread(work: Coroutine[Any, Any, T]) -> T:

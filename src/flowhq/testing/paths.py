@@ -426,8 +426,8 @@ class _Explorer:
         timed = [_Action(timer=timer) for timer in _clock_timers(document)]
         if document.paused is not None:  # messages change nothing: a person resumes it
             results = component.results if isinstance(component, Component) else ()
-            resumes = [r for r in results if r != "timeout"] if component else []
-            return [_Action(resume=result) for result in resumes or ["resumed"]] + timed
+            resumes = [r for r in results if r != "timeout"] or ["resumed"]
+            return [_Action(resume=result) for result in resumes] + timed
         if isinstance(component, Component):
             examples = _examples(component, document)
             if not examples and needs_examples(component):
