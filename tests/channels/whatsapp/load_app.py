@@ -12,9 +12,8 @@ import asyncio
 import os
 import time
 
-from flowhq import Action, Flow, Headquarters, Prompt, RedisStore, StateManager
-from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
-from flowhq.inbox import RedisStreamQueue
+from flowhq import Action, Flow, Prompt, StateManager
+from tests.channels.whatsapp.env_app import app_from_env
 
 ENV = os.environ
 BLOCK_SECONDS = float(ENV.get("BLOCK_SECONDS", "2"))
@@ -47,19 +46,4 @@ class Load(Flow):
     done = record.to(said)
 
 
-store = RedisStore.from_url(ENV["REDIS_URL"])
-hq = Headquarters(
-    flows=[Load],
-    store=store,
-    messenger=WhatsAppMessenger(
-        phone_number_id=ENV["WHATSAPP_PHONE_NUMBER_ID"],
-        access_token=ENV["WHATSAPP_TOKEN"],
-        base_url=ENV["WHATSAPP_GRAPH_URL"],
-    ),
-)
-app = webhook_app(
-    hq,
-    app_secret=ENV["WHATSAPP_APP_SECRET"],
-    verify_token=ENV["WHATSAPP_VERIFY_TOKEN"],
-    queue=RedisStreamQueue(store.client, shards=4, lease=float(ENV.get("LEASE", "1"))),
-)
+app = app_from_env(Load, shards=4)

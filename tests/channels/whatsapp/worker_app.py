@@ -10,9 +10,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from flowhq import Action, Flow, Headquarters, Message, Prompt, RedisStore, StateManager
-from flowhq.channels.whatsapp import WhatsAppMessenger, webhook_app
-from flowhq.inbox import RedisStreamQueue
+from flowhq import Action, Flow, Message, Prompt, StateManager
+from tests.channels.whatsapp.env_app import app_from_env
 
 ENV = os.environ
 
@@ -32,20 +31,4 @@ class Slow(Flow):
     done = work.to(end)
 
 
-store = RedisStore.from_url(ENV["REDIS_URL"])
-queue = RedisStreamQueue(store.client, shards=2, lease=float(ENV.get("LEASE", "1")))
-hq = Headquarters(
-    flows=[Slow],
-    store=store,
-    messenger=WhatsAppMessenger(
-        phone_number_id=ENV["WHATSAPP_PHONE_NUMBER_ID"],
-        access_token=ENV["WHATSAPP_TOKEN"],
-        base_url=ENV["WHATSAPP_GRAPH_URL"],
-    ),
-)
-app = webhook_app(
-    hq,
-    app_secret=ENV["WHATSAPP_APP_SECRET"],
-    verify_token=ENV["WHATSAPP_VERIFY_TOKEN"],
-    queue=queue,
-)
+app = app_from_env(Slow, shards=2)
