@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 
 from flowhq.messaging.types import InboundMessage
 
-__all__ = ["Handler", "Lanes", "handle_in_order"]
+__all__ = ["Handler", "Lanes", "handle_in_order", "waiting_behind"]
 
 logger = logging.getLogger("flowhq.inbox")
 
@@ -26,6 +28,26 @@ Handler = Callable[[InboundMessage], Awaitable[bool]]
 
 Done = Callable[[Hashable], Awaitable[None]]
 """Called with an entry's id once its update is handled (a queue acknowledges it)."""
+
+_Lane = collections.deque[tuple[Hashable, InboundMessage]]
+
+# The lane whose task is running: set once at the start of each lane's own task, so a handler
+# called from it (and only from it) sees its own conversation's lane.
+_current_lane: contextvars.ContextVar[_Lane | None] = contextvars.ContextVar(
+    "flowhq_current_lane", default=None
+)
+
+
+def waiting_behind() -> Iterator[InboundMessage]:
+    """The updates of the same conversation already in hand behind the one being handled.
+
+    Meant for a handler run by :class:`Lanes` (empty anywhere else): a worker skips the read
+    receipt of a message when a later one of the same chat is about to carry it.
+    """
+    lane = _current_lane.get()
+    if lane is None:
+        return iter(())
+    return (message for _, message in itertools.islice(lane, 1, None))
 
 
 async def handle_in_order(
@@ -62,7 +84,7 @@ class Lanes:
         self._stop = stop
         self._limit = limit
         self._done = done
-        self._lanes: dict[tuple[str, str], collections.deque[tuple[Hashable, InboundMessage]]] = {}
+        self._lanes: dict[tuple[str, str], _Lane] = {}
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._held: set[Hashable] = set()
         self._freed = asyncio.Event()
@@ -112,9 +134,8 @@ class Lanes:
         for task in self._tasks.values():
             task.cancel()
 
-    async def _run(
-        self, key: tuple[str, str], lane: collections.deque[tuple[Hashable, InboundMessage]]
-    ) -> None:
+    async def _run(self, key: tuple[str, str], lane: _Lane) -> None:
+        _current_lane.set(lane)  # this task's own context: seen by its handlers only
         try:
             while lane and not self._stop.is_set():
                 entry_id, message = lane[0]

@@ -38,6 +38,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flowhq.errors import StoreUnavailableError
+from flowhq.inbox.batching import Batched
 from flowhq.inbox.lanes import Handler, Lanes
 from flowhq.inbox.outage import OutageLog
 from flowhq.inbox.queue import decode, encoded_or_none, shard_of
@@ -334,8 +335,10 @@ class RedisStreamQueue:
         # A consumer name per holding: what an earlier holding of this process left pending
         # is "another consumer's", claimed like a dead worker's.
         consumer = f"{self.worker}/{shard}/{next(self._holdings)}"
+        # Updates handled while an acknowledgement is in flight are acknowledged together.
+        acknowledge = Batched(partial(self._done, stream))
         lanes = Lanes(
-            handler, stop, limit=self.batch, done=partial(self._acknowledge, stream, stop)
+            handler, stop, limit=self.batch, done=partial(self._acknowledge, acknowledge, stop)
         )
         first = True
         try:
@@ -408,11 +411,11 @@ class RedisStreamQueue:
         except NoScriptError:  # a restarted server or another cluster node
             return await cast(Awaitable[Any], self.client.eval(source, len(keys), *keys, *args))
 
-    async def _acknowledge(self, stream: str, stop: asyncio.Event, entry_id: Any) -> None:
+    async def _acknowledge(self, acknowledge: Batched, stop: asyncio.Event, entry_id: Any) -> None:
         """Acknowledge a handled entry, trying again while Redis is unreachable."""
         while True:
             try:
-                await self._done(stream, [entry_id])
+                await acknowledge(entry_id)
                 return
             except (RedisError, OSError):
                 if stop.is_set():  # left pending: handled again later, harmlessly

@@ -23,7 +23,7 @@ from typing import Any
 
 from flowhq.errors import ConflictError, InputError, SnapshotError, StoreUnavailableError
 from flowhq.headquarters import Headquarters
-from flowhq.inbox.lanes import Handler
+from flowhq.inbox.lanes import Handler, waiting_behind
 from flowhq.inbox.outage import OutageLog
 from flowhq.messaging.types import InboundMessage
 from flowhq.observability import tracing
@@ -70,18 +70,32 @@ def update_handler(
             if on_event is not None:
                 await call_back(on_event, message)
             return True
-        return await handle_update(hq, message, outage=outages)
+        read_later = any(
+            later.kind not in not_for_flows and _same_chat(later, message)
+            for later in waiting_behind()
+        )
+        return await handle_update(hq, message, outage=outages, mark_read=not read_later)
 
     return handle
 
 
-async def handle_update(hq: Headquarters, message: InboundMessage, *, outage: OutageLog) -> bool:
+def _same_chat(later: InboundMessage, message: InboundMessage) -> bool:
+    """Whether ``later`` reached the same business number as ``message`` (one chat)."""
+    return later.data.get("phone_number_id") == message.data.get("phone_number_id")
+
+
+async def handle_update(
+    hq: Headquarters, message: InboundMessage, *, outage: OutageLog, mark_read: bool = True
+) -> bool:
     """Handle one update; ``False`` keeps it queued (the store is unreachable).
 
     While the step runs, the messenger marks the message read when it can (WhatsApp's
-    read receipt with the typing indicator).
+    read receipt with the typing indicator) unless ``mark_read`` is off: a later message of
+    the same chat already waits in hand, and marking it read marks this one too (WhatsApp
+    marks the earlier messages of a chat read with the latest), so a user who types fast
+    costs one Graph API request instead of one per message.
     """
-    acknowledge = getattr(hq.messenger, "acknowledge", None)
+    acknowledge = getattr(hq.messenger, "acknowledge", None) if mark_read else None
     marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
     try:
         with tracing.span("flowhq.queue", {"kind": message.kind}, parent=message.traceparent):
