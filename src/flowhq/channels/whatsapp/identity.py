@@ -10,8 +10,10 @@ and from which business number (the one the user last wrote to).
 - The first time ids appear together they are linked: a conversation started by phone
   keeps its key when the BSUID shows up, and one started by BSUID keeps it when the number
   does.
-- ``user_changed_number`` and ``user_changed_user_id`` notices link the new id to the
-  conversation of the old one, and replies follow to the new address.
+- ``user_changed_number`` and ``user_changed_user_id`` notices link the new ids
+  (``system.wa_id``, ``system.user_id``) to the conversation of the old ones (``from``,
+  ``system.previous_user_id``), and replies follow to the new address: the new number,
+  else the new BSUID when the old number is gone or the user was known by BSUID only.
 
 A process keeps what it learnt in a bounded cache, so a known sender costs no round trip.
 """
@@ -108,23 +110,32 @@ def _ids_of(message: InboundMessage) -> tuple[list[str], str | None]:
     return ids, address
 
 
-def _sender_ids(message: InboundMessage) -> tuple[list[str], str | None]:
+def _sender_ids(message: InboundMessage) -> tuple[list[str], str]:
+    """The sender's ids, old ones first, and where replies go now."""
     ids = [message.identifier]
     if message.user_id and message.user_id not in ids:
         ids.append(message.user_id)
-    address: str | None = message.identifier
     system = message.data.get("system") if message.kind == "system" else None
-    if isinstance(system, Mapping):
-        new_number = system.get("new_wa_id")
-        new_user_id = system.get("user_id") or system.get("new_user_id")
-        for new in (new_number, new_user_id):
-            if isinstance(new, str) and new and new not in ids:
-                ids.append(new)
-        if isinstance(new_number, str) and new_number:
-            address = new_number
-        elif isinstance(new_user_id, str) and new_user_id and message.identifier == message.user_id:
-            address = new_user_id  # known by BSUID only: the new one is the address now
-    return ids, address
+    if not isinstance(system, Mapping):
+        return ids, message.identifier
+    # Meta gives the new number as `wa_id`; `new_wa_id` is the On-Premises API's old name.
+    new_number = _text(system, "wa_id") or _text(system, "new_wa_id")
+    new_user_id = _text(system, "user_id")
+    for new in (new_number, new_user_id):
+        if new is not None and new not in ids:
+            ids.append(new)
+    if new_number is not None:
+        return ids, new_number
+    changed_number = system.get("type") == "user_changed_number"
+    if new_user_id is not None and (changed_number or message.identifier == message.user_id):
+        # The old number is gone, or the user was only ever named by the old BSUID.
+        return ids, new_user_id
+    return ids, message.identifier
+
+
+def _text(system: Mapping[str, object], key: str) -> str | None:
+    value = system.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def _remember(cache: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
