@@ -178,6 +178,9 @@ async def test_a_bsuid_change_of_a_user_known_by_number_keeps_the_conversation(
         await identities.resolve(message(phone, user_id=old_bsuid))
         system = {"body": "changed", "user_id": new_bsuid, "previous_user_id": old_bsuid}
         await identities.resolve(notice({**system, "type": "user_changed_user_id"}))
+        # The notice names no number, but the one known still reaches the user.
+        assert await identities.address(phone) == f"{phone}|111"
+        assert await Identities(store).address(phone) == f"{phone}|111"
         later = message(new_bsuid, user_id=new_bsuid)
         assert (await Identities(store).resolve(later)).identifier == phone
     finally:

@@ -61,27 +61,41 @@ class Identities:
         Raises:
             StoreUnavailableError: the store cannot be reached (keep the update for later).
         """
-        ids, address = _ids_of(message)
+        ids, address, keep_number = _ids_of(message)
         canonical = self._known(ids, address)
         if canonical is None:
-            canonical = await self.store.link_identities(CHANNEL, ids, address=address)
+            canonical, address = await self._link(ids, address, keep_number=keep_number)
             if message.kind == "system":
                 logger.info("WhatsApp: a user's id changed; their conversation follows")
             for identifier in ids:
                 _remember(self._canonical, identifier, canonical, self.cache_size)
-            if address is not None:
-                _remember(self._address, canonical, address, self.cache_size)
+            _remember(self._address, canonical, address, self.cache_size)
         if canonical == message.identifier:
             return message
         return attrs.evolve(message, identifier=canonical)
 
-    def _known(self, ids: list[str], address: str | None) -> str | None:
+    async def _link(self, ids: list[str], address: str, *, keep_number: bool) -> tuple[str, str]:
+        """Link ``ids``: the conversation and where its replies go now.
+
+        With ``keep_number`` (a changed BSUID, no number in the notice) ``address`` only
+        replaces an address that was one of the user's BSUIDs: a known number still reaches
+        the user, and some messages (authentication templates) cannot go to a BSUID.
+        """
+        if not keep_number:
+            return await self.store.link_identities(CHANNEL, ids, address=address), address
+        canonical = await self.store.link_identities(CHANNEL, ids)
+        current = await self.store.identity_address(CHANNEL, canonical)
+        if current is not None and current.partition("|")[0] not in ids:
+            return canonical, current
+        return await self.store.link_identities(CHANNEL, ids, address=address), address
+
+    def _known(self, ids: list[str], address: str) -> str | None:
         """The conversation when this process already knows every id and the address."""
         found = {self._canonical.get(identifier) for identifier in ids}
         if len(found) != 1:
             return None
         canonical = found.pop()
-        if canonical is None or (address is not None and self._address.get(canonical) != address):
+        if canonical is None or self._address.get(canonical) != address:
             return None
         return canonical
 
@@ -98,26 +112,27 @@ class Identities:
         return address
 
 
-def _ids_of(message: InboundMessage) -> tuple[list[str], str | None]:
+def _ids_of(message: InboundMessage) -> tuple[list[str], str, bool]:
     """The ids a message names its sender by (the conversation's first), and the address.
 
-    The address is ``to``, or ``to|phone_number_id`` with our number the user wrote to.
+    The address is ``to``, or ``to|phone_number_id`` with our number the user wrote to;
+    the flag says a number the conversation is known by stays the address (``_link``).
     """
-    ids, address = _sender_ids(message)
+    ids, address, keep_number = _sender_ids(message)
     number = message.data.get("phone_number_id")
-    if address is not None and isinstance(number, str) and number:
+    if isinstance(number, str) and number:
         address = f"{address}|{number}"
-    return ids, address
+    return ids, address, keep_number
 
 
-def _sender_ids(message: InboundMessage) -> tuple[list[str], str]:
-    """The sender's ids, old ones first, and where replies go now."""
+def _sender_ids(message: InboundMessage) -> tuple[list[str], str, bool]:
+    """The sender's ids, old ones first, where replies go now, and if only without a number."""
     ids = [message.identifier]
     if message.user_id and message.user_id not in ids:
         ids.append(message.user_id)
     system = message.data.get("system") if message.kind == "system" else None
     if not isinstance(system, Mapping):
-        return ids, message.identifier
+        return ids, message.identifier, False
     # Meta gives the new number as `wa_id`; `new_wa_id` is the On-Premises API's old name.
     new_number = _text(system, "wa_id") or _text(system, "new_wa_id")
     new_user_id = _text(system, "user_id")
@@ -125,12 +140,15 @@ def _sender_ids(message: InboundMessage) -> tuple[list[str], str]:
         if new is not None and new not in ids:
             ids.append(new)
     if new_number is not None:
-        return ids, new_number
-    changed_number = system.get("type") == "user_changed_number"
-    if new_user_id is not None and (changed_number or message.identifier == message.user_id):
-        # The old number is gone, or the user was only ever named by the old BSUID.
-        return ids, new_user_id
-    return ids, message.identifier
+        return ids, new_number, False
+    if new_user_id is None:
+        return ids, message.identifier, False
+    if system.get("type") == "user_changed_number":  # the old number is no longer theirs
+        return ids, new_user_id, False
+    if message.identifier != message.user_id:  # the notice names the number: it stays
+        return ids, message.identifier, False
+    # A changed BSUID: the new one replaces the old, not a number known from other messages.
+    return ids, new_user_id, True
 
 
 def _text(system: Mapping[str, object], key: str) -> str | None:
