@@ -67,7 +67,8 @@ def parse_message(
     """Read one entry of ``value.messages``.
 
     The sender is its phone number (``from``) or, for a user who hides it behind a
-    username, its business-scoped user id (``from_user_id``): the identifier of the message.
+    username, its business-scoped user id (``from_user_id``; a changed BSUID's notice may
+    name it only as ``system.previous_user_id``): the identifier of the message.
     The BSUID, parent BSUID, username and profile name come along when Meta gives them.
 
     Args:
@@ -326,7 +327,7 @@ def _unsupported(item: Mapping[str, Any]) -> _Content:
     return _Content("unsupported")
 
 
-def _unsupported_type(item: Mapping[str, Any]) -> _Content:
+def _unsupported_by_meta(item: Mapping[str, Any]) -> _Content:
     """Meta's ``unsupported`` message: ``unsupported.type`` says what the user sent.
 
     On a plain Cloud API number (not Coexistence) an edit comes this way, with
@@ -356,5 +357,5 @@ _READERS: Mapping[str, Callable[[Mapping[str, Any]], _Content]] = {
     "system": partial(_whole, kind="system"),
     "edit": partial(_changed, kind="edit"),
     "revoke": partial(_changed, kind="revoke"),
-    "unsupported": _unsupported_type,
+    "unsupported": _unsupported_by_meta,
 }

@@ -13,7 +13,7 @@ and from which business number (the one the user last wrote to).
 - ``user_changed_number`` and ``user_changed_user_id`` notices link the new ids
   (``system.wa_id``, ``system.user_id``) to the conversation of the old ones (``from``,
   ``system.previous_user_id``), and replies follow to the new address: the new number,
-  else the new BSUID when the old number is gone or the user was known by BSUID only.
+  else the new BSUID (after a changed BSUID only when no number reaches the user).
 
 A process keeps what it learnt in a bounded cache, so a known sender costs no round trip.
 """
