@@ -816,6 +816,7 @@ def test_message_without_sender_or_id_is_skipped(
         ({"type": "reaction", "reaction": {"emoji": "x"}}, "no 'message_id'"),
         ({"type": "order", "order": []}, "'order' message: 'order' is a list, not an object"),
         ({"type": "system"}, "'system' message: no 'system'"),
+        ({"type": "unsupported", "unsupported": "edit"}, "'unsupported' is a string, not an"),
         ({"type": "interactive", "interactive": {"type": 3}}, "'type' is a number"),
         ({"type": "interactive", "interactive": {"type": "button_reply"}}, "is null"),
         ({"type": "button", "button": {"text": "Stop"}}, "'button' message: no 'payload'"),
@@ -852,6 +853,32 @@ def test_malformed_content_is_passed_on_as_unsupported(
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "message 1: passed on as unsupported" in record.getMessage()
+
+
+def test_unsupported_without_its_type_is_still_unsupported() -> None:
+    result = parse_one({**text("x"), "type": "unsupported", "text": None})
+    assert (result.kind, result.data["type"]) == ("unsupported", "unsupported")
+    assert "unsupported" not in result.data
+    assert "problem" not in result.data
+
+
+def test_a_system_notice_naming_nobody_readable_is_skipped() -> None:
+    notice = {
+        "id": "w1",
+        "timestamp": "1712595443",
+        "type": "system",
+        "system": {"previous_user_id": 12345, "user_id": "US.2", "type": "user_changed_user_id"},
+    }
+    batch = parse_webhook(envelope({"messages": [notice]}))
+    assert batch.messages == []
+    assert batch.skipped == ["entry 0, change 0, message 0: no 'from' and no 'from_user_id'"]
+
+
+def test_a_status_takes_names_only_from_its_own_recipient() -> None:
+    contacts = [{"profile": {"name": "Someone Else", "username": "@else"}, "wa_id": "19995550000"}]
+    batch = parse_webhook(envelope({"statuses": [status("w1")], "contacts": contacts}))
+    result = only_status(batch)
+    assert (result.recipient_username, result.recipient_profile_name) == (None, None)
 
 
 def test_unsupported_fallback_keeps_no_half_read_content() -> None:
