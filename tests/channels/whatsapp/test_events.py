@@ -51,3 +51,33 @@ async def test_edits_deletions_and_call_permission_answers_go_to_on_event(
     assert [e.kind for e in events] == ["edit", "revoke", "call_permission"]
     assert fake.texts(user) == ["What's your name?"]  # nothing said about them
     assert "edited" in caplog.text
+
+
+UNKNOWN = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}]
+
+
+async def test_an_edit_meta_sends_as_unsupported_goes_to_on_event(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # On a plain Cloud API number an edit comes as `unsupported` with `unsupported.type`
+    # "edit"; other unsupported types still reach the flow, which asks again.
+    fake, graph = fake_graph
+    user = "15551244002"
+    events: list[InboundMessage] = []
+    with serve_bot([Signup], redis_url, graph, on_event=events.append) as (url, _):
+        await say(url, text(user, "hi"))
+        await wait_for(lambda: fake.texts(user) == ["What's your name?"])
+        caplog.set_level(logging.INFO, logger="flowhq.channels.whatsapp")
+        edit = {**item(user, "unsupported", {"type": "edit"}), "errors": UNKNOWN}
+        await say(url, edit)
+        await wait_for(lambda: len(events) == 1)
+        poll = {**item(user, "unsupported", {"type": "poll_creation"}), "errors": UNKNOWN}
+        await say(url, poll)
+        await wait_for(lambda: len(fake.texts(user)) == 2)
+    assert (events[0].kind, events[0].data["unsupported"]) == ("edit", {"type": "edit"})
+    assert "edited" in caplog.text
+    # Only the poll was answered, with the question again; the edit was not.
+    second = fake.texts(user)[1]
+    assert second.startswith("Please answer with a text message")
+    assert "What's your name?" in second
+    assert len(events) == 1

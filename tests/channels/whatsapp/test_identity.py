@@ -7,11 +7,15 @@ one conversation, whichever id a message carries; a changed number moves the con
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
+import orjson
 import pytest
 
 from examples.pizza import PizzaOrder
 from examples.signup import Signup
+from flowhq import RedisStore
 from flowhq.channels.whatsapp import Status
 from flowhq.testing.whatsapp import (
     Delivery,
@@ -22,12 +26,35 @@ from flowhq.testing.whatsapp import (
     list_reply,
     status,
     text,
+    wamid,
 )
 from tests.channels.whatsapp.bot import load, post, say, serve_bot
+from tests.channels.whatsapp.fixtures import PHONE_NUMBER_ID
 from tests.support import wait_for
 
 PHONE = "16505551234"
 BSUID = "US.13491208655302741918"
+
+
+def notice(system: dict[str, Any], **sender: str) -> bytes:
+    """A system notice as Meta documents it: no ``contacts``, the sender as given."""
+    item = {**sender, "id": wamid(), "timestamp": str(int(time.time())), "type": "system"}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID},
+        "messages": [{**item, "system": system}],
+    }
+    entry = {"id": "WABA", "changes": [{"field": "messages", "value": value}]}
+    return orjson.dumps({"object": "whatsapp_business_account", "entry": [entry]})
+
+
+async def address(redis_url: str, identifier: str) -> str | None:
+    """Where the store says replies to ``identifier``'s conversation go."""
+    store = RedisStore.from_url(redis_url)
+    try:
+        return await store.identity_address("whatsapp", identifier)
+    finally:
+        await store.close()
 
 
 def reply_ids(message: Delivery) -> dict[str, str]:
@@ -114,6 +141,58 @@ async def test_a_changed_bsuid_of_a_username_user_moves_the_conversation(
         await say(url, changed(old, new_user_id=new))
         await say(url, text(new, "Cy"))
         await wait_for(lambda: fake.texts(new) == ["Thanks Cy! Your email?"])
+    assert (await load(redis_url, new)).document is None
+
+
+async def test_a_number_change_as_meta_sends_it_moves_the_replies(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    old, new = "16505550401", "16505550499"
+    old_bsuid, new_bsuid = "US.20000000000000000401", "US.20000000000000000499"
+    events = []
+    with serve_bot([Signup], redis_url, graph, on_event=events.append) as (url, _):
+        await say(url, text(old, "hi", user_id=old_bsuid))
+        await wait_for(lambda: fake.texts(old) == ["What's your name?"])
+        system = {
+            "body": f"User Dee changed from {old} to {new}",
+            "wa_id": new,  # Meta's key: `new_wa_id` was the On-Premises API's
+            "user_id": new_bsuid,
+            "previous_user_id": old_bsuid,
+            "type": "user_changed_number",
+        }
+        assert (await post(url, notice(system, **{"from": old}))).status_code == 200
+        await wait_for(lambda: len(events) == 1)
+        # Before the user writes from the new number, replies already go there.
+        assert await address(redis_url, old) == f"{new}|{PHONE_NUMBER_ID}"
+        await say(url, text(new, "Dee", user_id=new_bsuid))
+        await wait_for(lambda: fake.texts(new) == ["Thanks Dee! Your email?"])
+    assert fake.texts(old) == ["What's your name?"]
+    assert events[0].kind == "system"
+    assert (await load(redis_url, new)).document is None  # never forked
+
+
+async def test_a_bsuid_change_named_only_by_the_previous_bsuid_keeps_the_conversation(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    old, new = "US.20000000000000000501", "US.20000000000000000599"
+    events = []
+    with serve_bot([Signup], redis_url, graph, on_event=events.append) as (url, _):
+        await say(url, text(old, "hi"), username="@eve")
+        await wait_for(lambda: fake.texts(old) == ["What's your name?"])
+        system = {
+            "body": f"User Eve changed from {old} to {new}",
+            "user_id": new,
+            "previous_user_id": old,
+            "type": "user_changed_user_id",
+        }
+        # Meta names the user by nothing but `system.previous_user_id`.
+        assert (await post(url, notice(system))).status_code == 200
+        await wait_for(lambda: len(events) == 1)
+        await say(url, text(new, "Eve"), username="@eve")
+        await wait_for(lambda: fake.texts(new) == ["Thanks Eve! Your email?"])
+    assert (events[0].identifier, events[0].data["system"]["user_id"]) == (old, new)
     assert (await load(redis_url, new)).document is None
 
 

@@ -376,8 +376,12 @@ def check_order(batch: WebhookBatch) -> None:
 def check_system_user_changed_number(batch: WebhookBatch) -> None:
     message = only_message(batch)
     assert message.kind == "system"
-    assert message.data["system"]["type"] == "user_changed_number"
-    assert message.data["system"]["new_wa_id"] == "16315551199"
+    system = message.data["system"]
+    assert system["type"] == "user_changed_number"
+    # Meta gives the new number as `wa_id` (not the On-Premises API's `new_wa_id`).
+    assert (system["wa_id"], system["user_id"]) == ("16315551199", "US.17730069876543210987")
+    # The sender is the old number, and their BSUID before the change.
+    assert (message.identifier, message.user_id) == (USER, "US.17730061234567890123")
     # Meta sends no contacts block with this notice, so there is no profile name.
     assert "profile_name" not in message.data
     # The notice's body is not something the user typed.
@@ -389,8 +393,21 @@ def check_unsupported(batch: WebhookBatch) -> None:
     message = only_message(batch)
     assert message.kind == "unsupported"
     assert message.data["type"] == "unsupported"
+    assert message.data["unsupported"] == {"type": "poll_creation"}  # what the user sent
     assert [error["code"] for error in message.data["errors"]] == [131051]
     assert "problem" not in message.data
+
+
+def check_unsupported_edit(batch: WebhookBatch) -> None:
+    # An edit on a plain Cloud API number: Meta calls it unsupported and does not say which
+    # message changed; it is an edit all the same, never an answer.
+    message = only_message(batch)
+    assert message.kind == "edit"
+    assert (message.data["type"], message.data["unsupported"]) == ("unsupported", {"type": "edit"})
+    assert [error["code"] for error in message.data["errors"]] == [131051]
+    assert "original_message_id" not in message.data
+    assert (message.identifier, message.user_id) == (USER, "US.17730061234567890123")
+    assert message.answer is None
 
 
 def check_referral(batch: WebhookBatch) -> None:
@@ -519,6 +536,32 @@ def check_bsuid_status_read_no_recipient_id(batch: WebhookBatch) -> None:
     assert result.callback_data == f"flowhq:{BSUID}:7.0"
 
 
+def check_bsuid_text_no_username(batch: WebhookBatch) -> None:
+    # The common case since April 2026: the number and the BSUID, no username.
+    message = only_message(batch)
+    assert (message.identifier, message.user_id) == (USER, "US.17730061234567890123")
+    assert (message.username, message.profile_name) == (None, "Kerry Fisher")
+    assert message.text == "A table for two tonight?"
+
+
+def check_bsuid_status_delivered_to_phone(batch: WebhookBatch) -> None:
+    result = only_status(batch)
+    assert (result.recipient, result.recipient_user_id) == ("16505551234", BSUID)
+    assert result.recipient_parent_user_id == PARENT
+    assert (result.recipient_username, result.recipient_profile_name) == (
+        "@realsheenanelson",
+        "Sheena Nelson",
+    )
+    assert (result.status, result.pricing_category) == ("delivered", "service")
+
+
+def check_bsuid_status_sent_no_username(batch: WebhookBatch) -> None:
+    result = only_status(batch)
+    assert (result.recipient, result.recipient_user_id) == ("16505551234", BSUID)
+    assert (result.recipient_username, result.recipient_profile_name) == (None, "Sheena Nelson")
+    assert result.status == "sent"
+
+
 def check_bsuid_status_failed_no_contacts(batch: WebhookBatch) -> None:
     result = only_status(batch)
     assert result.recipient == BSUID
@@ -527,8 +570,10 @@ def check_bsuid_status_failed_no_contacts(batch: WebhookBatch) -> None:
 
 
 def check_system_user_changed_user_id(batch: WebhookBatch) -> None:
+    # No `from`, no `from_user_id`: the user is named by the BSUID they had.
     message = only_message(batch)
-    assert (message.kind, message.identifier) == ("system", BSUID)
+    assert (message.kind, message.identifier, message.user_id) == ("system", BSUID, BSUID)
+    assert message.parent_user_id == PARENT
     assert message.data["system"]["type"] == "user_changed_user_id"
     assert message.data["system"]["user_id"] == "US.10293847561029384756"
     assert message.answer is None
@@ -545,6 +590,17 @@ def check_edit(batch: WebhookBatch) -> None:
     assert message.data["original_message_id"] == ORIGINAL
     assert message.data["edit"]["message"]["text"]["body"] == "2 pizzas, not 3"
     assert message.answer is None  # never taken as an answer
+
+
+def check_edit_image_caption(batch: WebhookBatch) -> None:
+    # Meta's own example: a caption edited (Coexistence numbers only).
+    message = only_message(batch)
+    assert message.kind == "edit"
+    assert message.data["original_message_id"] == (
+        "wamid.HBgLMTYzMTU1NTExODEVAgASGBQ0SU1BR0UwMDEyMzQ1Njc4OQA="
+    )
+    assert message.data["edit"]["message"]["image"]["caption"] == "The receipt, with the tip"
+    assert (message.text, message.media, message.answer) == (None, None, None)
 
 
 def check_revoke(batch: WebhookBatch) -> None:
@@ -564,14 +620,18 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "audio_voice": check_audio_voice,
     "batch_two_entries": check_batch_two_entries,
     "bsuid_parent_user_id": check_bsuid_parent_user_id,
+    "bsuid_status_delivered_to_phone": check_bsuid_status_delivered_to_phone,
     "bsuid_status_failed_no_contacts": check_bsuid_status_failed_no_contacts,
     "bsuid_status_read_no_recipient_id": check_bsuid_status_read_no_recipient_id,
+    "bsuid_status_sent_no_username": check_bsuid_status_sent_no_username,
+    "bsuid_text_no_username": check_bsuid_text_no_username,
     "bsuid_text_username_only": check_bsuid_text_username_only,
     "bsuid_text_with_phone": check_bsuid_text_with_phone,
     "button_quick_reply": check_button_quick_reply,
     "contacts": check_contacts,
     "document": check_document,
     "edit": check_edit,
+    "edit_image_caption": check_edit_image_caption,
     "image": check_image,
     "interactive_call_permission_reply": check_interactive_call_permission_reply,
     "interactive_button_reply": check_interactive_button_reply,
@@ -594,6 +654,7 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "text": check_text,
     "text_reply": check_text_reply,
     "unsupported": check_unsupported,
+    "unsupported_edit": check_unsupported_edit,
     "video": check_video,
 }
 CORPUS_NAMES = sorted(path.stem for path in CORPUS.glob("*.json"))
@@ -755,6 +816,7 @@ def test_message_without_sender_or_id_is_skipped(
         ({"type": "reaction", "reaction": {"emoji": "x"}}, "no 'message_id'"),
         ({"type": "order", "order": []}, "'order' message: 'order' is a list, not an object"),
         ({"type": "system"}, "'system' message: no 'system'"),
+        ({"type": "unsupported", "unsupported": "edit"}, "'unsupported' is a string, not an"),
         ({"type": "interactive", "interactive": {"type": 3}}, "'type' is a number"),
         ({"type": "interactive", "interactive": {"type": "button_reply"}}, "is null"),
         ({"type": "button", "button": {"text": "Stop"}}, "'button' message: no 'payload'"),
@@ -791,6 +853,32 @@ def test_malformed_content_is_passed_on_as_unsupported(
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "message 1: passed on as unsupported" in record.getMessage()
+
+
+def test_unsupported_without_its_type_is_still_unsupported() -> None:
+    result = parse_one({**text("x"), "type": "unsupported", "text": None})
+    assert (result.kind, result.data["type"]) == ("unsupported", "unsupported")
+    assert "unsupported" not in result.data
+    assert "problem" not in result.data
+
+
+def test_a_system_notice_naming_nobody_readable_is_skipped() -> None:
+    notice = {
+        "id": "w1",
+        "timestamp": "1712595443",
+        "type": "system",
+        "system": {"previous_user_id": 12345, "user_id": "US.2", "type": "user_changed_user_id"},
+    }
+    batch = parse_webhook(envelope({"messages": [notice]}))
+    assert batch.messages == []
+    assert batch.skipped == ["entry 0, change 0, message 0: no 'from' and no 'from_user_id'"]
+
+
+def test_a_status_takes_names_only_from_its_own_recipient() -> None:
+    contacts = [{"profile": {"name": "Someone Else", "username": "@else"}, "wa_id": "19995550000"}]
+    batch = parse_webhook(envelope({"statuses": [status("w1")], "contacts": contacts}))
+    result = only_status(batch)
+    assert (result.recipient_username, result.recipient_profile_name) == (None, None)
 
 
 def test_unsupported_fallback_keeps_no_half_read_content() -> None:

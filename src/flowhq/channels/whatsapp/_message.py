@@ -67,7 +67,8 @@ def parse_message(
     """Read one entry of ``value.messages``.
 
     The sender is its phone number (``from``) or, for a user who hides it behind a
-    username, its business-scoped user id (``from_user_id``): the identifier of the message.
+    username, its business-scoped user id (``from_user_id``; a changed BSUID's notice may
+    name it only as ``system.previous_user_id``): the identifier of the message.
     The BSUID, parent BSUID, username and profile name come along when Meta gives them.
 
     Args:
@@ -147,9 +148,16 @@ def _present(item: Mapping[str, Any], key: str) -> str | None:
 
 
 def _sender(item: Mapping[str, Any], profiles: Mapping[str, Contact]) -> Contact:
-    """Who sent ``item``: its own fields, completed by the change's ``contacts`` entry."""
+    """Who sent ``item``: its own fields, completed by the change's ``contacts`` entry.
+
+    A system notice has no ``contacts``; a changed number or BSUID names the user's BSUID
+    before the change in ``system.previous_user_id``, and a changed BSUID may name the
+    user by nothing else (no ``from``, no ``from_user_id``).
+    """
     wa_id, user_id = (_present(item, key) for key in ("from", "from_user_id"))
     parent = optional_str(item, "from_parent_user_id")
+    if user_id is None and item.get("type") == "system":
+        user_id, parent = _previous_ids(item.get("system"), parent)
     contact = profiles.get(wa_id or "") or profiles.get(user_id or "") or Contact()
     return Contact(
         wa_id=wa_id,
@@ -160,6 +168,15 @@ def _sender(item: Mapping[str, Any], profiles: Mapping[str, Contact]) -> Contact
     )
 
 
+def _previous_ids(system: object, parent: str | None) -> tuple[str | None, str | None]:
+    """The BSUID and parent BSUID a system notice says the user had; best effort."""
+    if not isinstance(system, Mapping):
+        return None, parent
+    found = [system.get(key) for key in ("previous_user_id", "previous_parent_user_id")]
+    user_id, previous = (value if isinstance(value, str) and value else None for value in found)
+    return user_id, parent or previous
+
+
 def _content(item: Mapping[str, Any], message_type: object) -> _Content:
     if not isinstance(message_type, str):
         raise ItemError("no 'type'" if message_type is None else "'type' is not a string")
@@ -168,8 +185,8 @@ def _content(item: Mapping[str, Any], message_type: object) -> _Content:
         content = reader(item)
     except ItemError as problem:
         raise ItemError(f"{show(message_type)} message: {problem}") from None
-    if content.kind == "unsupported":
-        content.data["type"] = message_type
+    if content.kind == "unsupported" or message_type == "unsupported":
+        content.data["type"] = message_type  # what Meta called it (an edit may come so)
     _add_surroundings(item, content)
     return content
 
@@ -310,6 +327,20 @@ def _unsupported(item: Mapping[str, Any]) -> _Content:
     return _Content("unsupported")
 
 
+def _unsupported_by_meta(item: Mapping[str, Any]) -> _Content:
+    """Meta's ``unsupported`` message: ``unsupported.type`` says what the user sent.
+
+    On a plain Cloud API number (not Coexistence) an edit comes this way, with
+    ``unsupported.type`` ``"edit"`` and no word of which message changed: it is an
+    ``"edit"`` all the same, never an answer to ask again about.
+    """
+    part = optional_obj(item, "unsupported")
+    if part is None:
+        return _Content("unsupported")
+    data: dict[str, Any] = {"unsupported": dict(part)}
+    return _Content("edit" if part.get("type") == "edit" else "unsupported", data=data)
+
+
 _READERS: Mapping[str, Callable[[Mapping[str, Any]], _Content]] = {
     "text": _text,
     "interactive": _interactive,
@@ -326,4 +357,5 @@ _READERS: Mapping[str, Callable[[Mapping[str, Any]], _Content]] = {
     "system": partial(_whole, kind="system"),
     "edit": partial(_changed, kind="edit"),
     "revoke": partial(_changed, kind="revoke"),
+    "unsupported": _unsupported_by_meta,
 }

@@ -10,8 +10,10 @@ and from which business number (the one the user last wrote to).
 - The first time ids appear together they are linked: a conversation started by phone
   keeps its key when the BSUID shows up, and one started by BSUID keeps it when the number
   does.
-- ``user_changed_number`` and ``user_changed_user_id`` notices link the new id to the
-  conversation of the old one, and replies follow to the new address.
+- ``user_changed_number`` and ``user_changed_user_id`` notices link the new ids
+  (``system.wa_id``, ``system.user_id``) to the conversation of the old ones (``from``,
+  ``system.previous_user_id``), and replies follow to the new address: the new number,
+  else the new BSUID (after a changed BSUID only when no number reaches the user).
 
 A process keeps what it learnt in a bounded cache, so a known sender costs no round trip.
 """
@@ -59,27 +61,41 @@ class Identities:
         Raises:
             StoreUnavailableError: the store cannot be reached (keep the update for later).
         """
-        ids, address = _ids_of(message)
+        ids, address, keep_number = _ids_of(message)
         canonical = self._known(ids, address)
         if canonical is None:
-            canonical = await self.store.link_identities(CHANNEL, ids, address=address)
+            canonical, address = await self._link(ids, address, keep_number=keep_number)
             if message.kind == "system":
                 logger.info("WhatsApp: a user's id changed; their conversation follows")
             for identifier in ids:
                 _remember(self._canonical, identifier, canonical, self.cache_size)
-            if address is not None:
-                _remember(self._address, canonical, address, self.cache_size)
+            _remember(self._address, canonical, address, self.cache_size)
         if canonical == message.identifier:
             return message
         return attrs.evolve(message, identifier=canonical)
 
-    def _known(self, ids: list[str], address: str | None) -> str | None:
+    async def _link(self, ids: list[str], address: str, *, keep_number: bool) -> tuple[str, str]:
+        """Link ``ids``: the conversation and where its replies go now.
+
+        With ``keep_number`` (a changed BSUID, no number in the notice) ``address`` only
+        replaces an address that was one of the user's BSUIDs: a known number still reaches
+        the user, and some messages (authentication templates) cannot go to a BSUID.
+        """
+        if not keep_number:
+            return await self.store.link_identities(CHANNEL, ids, address=address), address
+        canonical = await self.store.link_identities(CHANNEL, ids)
+        current = await self.store.identity_address(CHANNEL, canonical)
+        if current is not None and current.partition("|")[0] not in ids:
+            return canonical, current
+        return await self.store.link_identities(CHANNEL, ids, address=address), address
+
+    def _known(self, ids: list[str], address: str) -> str | None:
         """The conversation when this process already knows every id and the address."""
         found = {self._canonical.get(identifier) for identifier in ids}
         if len(found) != 1:
             return None
         canonical = found.pop()
-        if canonical is None or (address is not None and self._address.get(canonical) != address):
+        if canonical is None or self._address.get(canonical) != address:
             return None
         return canonical
 
@@ -96,35 +112,48 @@ class Identities:
         return address
 
 
-def _ids_of(message: InboundMessage) -> tuple[list[str], str | None]:
+def _ids_of(message: InboundMessage) -> tuple[list[str], str, bool]:
     """The ids a message names its sender by (the conversation's first), and the address.
 
-    The address is ``to``, or ``to|phone_number_id`` with our number the user wrote to.
+    The address is ``to``, or ``to|phone_number_id`` with our number the user wrote to;
+    the flag says a number the conversation is known by stays the address (``_link``).
     """
-    ids, address = _sender_ids(message)
+    ids, address, keep_number = _sender_ids(message)
     number = message.data.get("phone_number_id")
-    if address is not None and isinstance(number, str) and number:
+    if isinstance(number, str) and number:
         address = f"{address}|{number}"
-    return ids, address
+    return ids, address, keep_number
 
 
-def _sender_ids(message: InboundMessage) -> tuple[list[str], str | None]:
+def _sender_ids(message: InboundMessage) -> tuple[list[str], str, bool]:
+    """The sender's ids, old ones first, where replies go now, and if only without a number."""
     ids = [message.identifier]
     if message.user_id and message.user_id not in ids:
         ids.append(message.user_id)
-    address: str | None = message.identifier
     system = message.data.get("system") if message.kind == "system" else None
-    if isinstance(system, Mapping):
-        new_number = system.get("new_wa_id")
-        new_user_id = system.get("user_id") or system.get("new_user_id")
-        for new in (new_number, new_user_id):
-            if isinstance(new, str) and new and new not in ids:
-                ids.append(new)
-        if isinstance(new_number, str) and new_number:
-            address = new_number
-        elif isinstance(new_user_id, str) and new_user_id and message.identifier == message.user_id:
-            address = new_user_id  # known by BSUID only: the new one is the address now
-    return ids, address
+    if not isinstance(system, Mapping):
+        return ids, message.identifier, False
+    # Meta gives the new number as `wa_id`; `new_wa_id` is the On-Premises API's old name.
+    new_number = _text(system, "wa_id") or _text(system, "new_wa_id")
+    new_user_id = _text(system, "user_id")
+    for new in (new_number, new_user_id):
+        if new is not None and new not in ids:
+            ids.append(new)
+    if new_number is not None:
+        return ids, new_number, False
+    if new_user_id is None:
+        return ids, message.identifier, False
+    if system.get("type") == "user_changed_number":  # the old number is no longer theirs
+        return ids, new_user_id, False
+    if message.identifier != message.user_id:  # the notice names the number: it stays
+        return ids, message.identifier, False
+    # A changed BSUID: the new one replaces the old, not a number known from other messages.
+    return ids, new_user_id, True
+
+
+def _text(system: Mapping[str, object], key: str) -> str | None:
+    value = system.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def _remember(cache: OrderedDict[str, str], key: str, value: str, limit: int) -> None:

@@ -83,6 +83,10 @@ class Status:
         pricing_category: How Meta bills it (``"service"``, ``"marketing"``, ...), if given.
         recipient_user_id: The user's business-scoped user id (BSUID), if given.
         recipient_parent_user_id: Their parent BSUID, if given.
+        recipient_username: Their username (``@name``), which Meta gives with
+            ``delivered`` and ``read`` statuses of users who adopted one.
+        recipient_profile_name: Their WhatsApp profile name, if Meta gives it (``sent``,
+            ``delivered`` and ``read`` statuses).
         callback_data: The ``biz_opaque_callback_data`` the message was sent with: flowhq
             puts the conversation and outbox entry there (see ``entry_of``).
     """
@@ -97,6 +101,8 @@ class Status:
     pricing_category: str | None = None
     recipient_user_id: str | None = None
     recipient_parent_user_id: str | None = None
+    recipient_username: str | None = None
+    recipient_profile_name: str | None = None
     callback_data: str | None = None
 
 
@@ -228,7 +234,7 @@ def _read_change(batch: WebhookBatch, where: str, value: Mapping[str, Any]) -> N
     phone_number_id = metadata.get("phone_number_id")
     for i, raw in enumerate(_items(batch, where, value, "statuses")):
         try:
-            batch.statuses.append(_status(raw, phone_number_id))
+            batch.statuses.append(_status(raw, phone_number_id, profiles))
         except ItemError as reason:
             _skip(batch, f"{where}, status {i}: {reason}")
     errors = value.get("errors")
@@ -251,9 +257,10 @@ def _metadata(batch: WebhookBatch, where: str, value: Mapping[str, Any]) -> dict
 
 
 def _profiles(contacts: object) -> dict[str, Contact]:
-    """The senders of a change by phone number and by BSUID; best effort.
+    """The users of a change by phone number and by BSUID; best effort.
 
-    A message's own ``from``/``from_user_id`` decide who sent it; a contact adds names.
+    A message's own ``from``/``from_user_id`` decide who sent it, a status's
+    ``recipient_id``/``recipient_user_id`` whom it went to; a contact adds names.
     """
     found: dict[str, Contact] = {}
     if not isinstance(contacts, list):
@@ -288,7 +295,7 @@ def _items(batch: WebhookBatch, where: str, value: Mapping[str, Any], key: str) 
         return ()
 
 
-def _status(raw: object, phone_number_id: str | None) -> Status:
+def _status(raw: object, phone_number_id: str | None, profiles: Mapping[str, Contact]) -> Status:
     item = obj(raw, "the status")
     errors = tuple(_status_error(error) for error in optional_list(item, "errors") or ())
     conversation = optional_obj(item, "conversation")
@@ -297,11 +304,14 @@ def _status(raw: object, phone_number_id: str | None) -> Status:
     recipient = optional_str(item, "recipient_id") or user_id
     if recipient is None:
         raise ItemError("no 'recipient_id' and no 'recipient_user_id'")
+    contact = profiles.get(recipient) or profiles.get(user_id or "") or Contact()
     return Status(
         message_id=required_str(item, "id"),
         recipient=recipient,
         recipient_user_id=user_id,
         recipient_parent_user_id=optional_str(item, "recipient_parent_user_id"),
+        recipient_username=contact.username,
+        recipient_profile_name=contact.name,
         callback_data=optional_str(item, "biz_opaque_callback_data"),
         status=required_str(item, "status"),
         timestamp=epoch(item, "timestamp"),
