@@ -78,17 +78,29 @@ def text(
 
 
 def changed(sender: str, *, new_wa_id: str | None = None, new_user_id: str | None = None) -> Item:
-    """A system notice: ``sender`` changed number or business-scoped user id.
+    """A system notice, shaped as Meta documents it: ``sender`` changed number or BSUID.
 
-    ``new_wa_id`` gives a ``user_changed_number`` notice, ``new_user_id`` a
-    ``user_changed_user_id`` one.
+    ``new_wa_id`` gives a ``user_changed_number`` notice (from the old number, the new one in
+    ``system.wa_id``), ``new_user_id`` a ``user_changed_user_id`` one (no sender at the top:
+    the old BSUID is ``system.previous_user_id``, the new one ``system.user_id``).
     """
-    system: Item
     if new_wa_id is not None:
-        system = {"body": "changed number", "new_wa_id": new_wa_id, "type": "user_changed_number"}
-    else:
-        system = {"body": "changed id", "user_id": new_user_id, "type": "user_changed_user_id"}
-    return {**_message(sender, "system", None), "system": system}
+        system: Item = {
+            "body": f"User changed from {sender} to {new_wa_id}",
+            "wa_id": new_wa_id,
+            "type": "user_changed_number",
+        }
+        return {**_message(sender, "system", None), "system": system}
+    notice = _message(sender, "system", None)
+    notice.pop("from", None)
+    notice.pop("from_user_id", None)
+    system = {
+        "body": f"User changed from {sender} to {new_user_id}",
+        "previous_user_id": sender,
+        "user_id": new_user_id,
+        "type": "user_changed_user_id",
+    }
+    return {**notice, "system": system}
 
 
 def media(
@@ -212,7 +224,10 @@ def delivery(
             "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
         }
         if messages:
-            value["contacts"] = [_contact(m, profile_name, username) for m in messages]
+            # Meta sends no contacts with system notices.
+            senders = [m for m in messages if m.get("type") != "system"]
+            if senders:
+                value["contacts"] = [_contact(m, profile_name, username) for m in senders]
             value["messages"] = list(messages)
         if statuses:
             value["statuses"] = list(statuses)
