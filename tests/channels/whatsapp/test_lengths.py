@@ -300,6 +300,23 @@ def test_prefix_end_and_suffix_start() -> None:
     assert lengths.__all__ == sorted(lengths.__all__)
 
 
+def _walked_prefix_end(text: str, limit: int) -> int:
+    """prefix_end the slow way: whole clusters from the start, else whole code points."""
+    end = size = 0
+    for cluster in graphemes(text):
+        size += units(cluster)
+        if size > limit:
+            break
+        end += len(cluster)
+    else:
+        return len(text)
+    if end:
+        return end
+    while end < len(text) and units(text[: end + 1]) <= limit:
+        end += 1
+    return end
+
+
 PIECES = [
     "a",
     "word",
@@ -343,6 +360,46 @@ def test_shorten_never_exceeds_the_limit_and_keeps_a_prefix(pieces: list[str], l
     if short != text:
         assert short.endswith("…")
         assert text.startswith(short.removesuffix("…"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(PIECES) | st.text(max_size=6), max_size=60).map("".join),
+    limit=st.integers(0, 80),
+)
+def test_prefix_end_and_suffix_start_agree_with_a_walk(text: str, limit: int) -> None:
+    assert prefix_end(text, limit) == _walked_prefix_end(text, limit)
+    start = suffix_start(text, limit)
+    assert units(text[start:]) <= limit
+    assert start == 0 or units(text[start - 1 :]) > limit
+
+
+def emoji_text(max_pieces: int) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(PIECES), max_size=max_pieces).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=emoji_text(700),
+    titles=st.lists(emoji_text(30), max_size=12),
+    line=st.none() | emoji_text(50),
+    offset=st.integers(min_value=0, max_value=12),
+)
+def test_every_emoji_heavy_rendering_fits_in_utf16_units(
+    text: str, titles: list[str], line: str | None, offset: int
+) -> None:
+    buttons = [(f"o{n}", title) for n, title in enumerate(titles)]
+    message = OutboundMessage(
+        text,
+        buttons,
+        tag="q1",
+        descriptions=[title * 3 for title in titles],
+        menu_label=line,
+        header=line,
+        footer=line,
+    )
+    payloads = render(message, TO, offset=offset)
+    assert [problem for p in payloads for problem in strict_problems(p)] == []
 
 
 def _old_split_text(text: str, limit: int) -> list[str]:

@@ -19,7 +19,6 @@ import regex
 __all__ = ["prefix_end", "suffix_start", "utf16_length"]
 
 _GRAPHEME = regex.compile(r"\X")
-_ASTRAL = "\U00010000"
 
 
 def utf16_length(text: str) -> int:
@@ -49,23 +48,38 @@ def prefix_end(text: str, limit: int) -> int:
     """
     if utf16_length(text) <= limit:
         return len(text)
-    end = units = 0
-    for cluster in _GRAPHEME.finditer(text):
-        units += utf16_length(cluster.group())
-        if units > limit:
-            break
-        end = cluster.end()
-    return end or _code_point_end(text, limit)
+    end = _code_point_end(text, limit)  # < len(text): text[end] is the first that does not fit
+    # Segment only from a known boundary before `end`: \X costs ~0.2 us a cluster.
+    clusters = _GRAPHEME.findall(text, _boundary_before(text, end), end + 1)
+    cluster_start = end + 1 - len(clusters[-1])  # of the cluster holding text[end]
+    return cluster_start or end
 
 
 def _code_point_end(text: str, limit: int) -> int:
-    """Where the longest start of ``text`` within ``limit`` units ends, cut between code points."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if char >= _ASTRAL else 1
-        if units > limit:
+    """The longest start of ``text`` within ``limit`` units, cut between code points."""
+    low, high = 0, min(len(text), max(limit, 0))  # a code point is at least one unit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if utf16_length(text[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _boundary_before(text: str, end: int) -> int:
+    """A grapheme boundary at or shortly before ``end``, found without segmenting.
+
+    Between two ASCII characters (but CR LF) and next to a line feed there is always one
+    (UAX #29 rules GB3-GB5 and GB9-GB13 need a non-ASCII character); failing that, 0.
+    """
+    for index in range(end, max(end - 64, 0), -1):
+        before, char = text[index - 1], text[index]
+        if before == "\n" or (char == "\n" and before != "\r"):
             return index
-    return len(text)
+        if before < "\x80" and char < "\x80" and before != "\r":  # CR LF is one cluster
+            return index
+    return 0
 
 
 def suffix_start(text: str, limit: int) -> int:
@@ -74,9 +88,12 @@ def suffix_start(text: str, limit: int) -> int:
     Returns:
         An index into ``text``: ``text[start:]`` fits, 0 when all of it does.
     """
-    excess = utf16_length(text) - max(limit, 0)
-    start = 0
-    while excess > 0:
-        excess -= 2 if text[start] >= _ASTRAL else 1
-        start += 1
-    return start
+    # The answer lies between len - limit (all one unit) and len - limit // 2 (all two).
+    low, high = max(len(text) - max(limit, 0), 0), len(text)
+    while low < high:
+        middle = (low + high) // 2
+        if utf16_length(text[middle:]) <= limit:
+            high = middle
+        else:
+            low = middle + 1
+    return low
