@@ -10,7 +10,10 @@ A message becomes one or more ``POST /messages`` bodies:
 
 Texts filled in at run time may not fit; rendering then shortens titles with "…", makes them
 unique, sends an over-long question as text before the buttons, and logs a warning. It never
-returns a payload WhatsApp would refuse. Lengths are counted in code points, as ``len()`` does.
+returns a payload WhatsApp would refuse. Lengths are counted in UTF-16 code units (an emoji
+beyond U+FFFF counts as 2), the stricter reading of Meta's undefined "characters", and cuts
+never break a grapheme cluster such as a flag or a ZWJ family emoji
+(:mod:`~flowhq.channels.whatsapp.lengths`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from flowhq.channels.whatsapp.lengths import prefix_end, suffix_start, utf16_length
 from flowhq.components import Choice, Confirm
 from flowhq.messaging.types import (
     MAX_TAG_LENGTH,
@@ -71,6 +75,7 @@ logger = logging.getLogger("flowhq.channels.whatsapp")
 
 _USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
+# Every limit is in UTF-16 code units (utf16_length), Meta's "characters" read strictly.
 TEXT_LIMIT = 4096
 """Characters in one text message body."""
 HEADER_LIMIT = 60
@@ -197,7 +202,7 @@ def _with_media(
     content: dict[str, Any] = {"link": media.link} if media.link else {"id": media.id}
     caption = media.caption or (message.text if not message.buttons else "")
     before: list[dict[str, Any]] = []
-    if caption and (kind not in CAPTIONED or len(caption) > CAPTION_LIMIT):
+    if caption and (kind not in CAPTIONED or utf16_length(caption) > CAPTION_LIMIT):
         before = [_text(to, chunk, preview_url) for chunk in split_text(caption, TEXT_LIMIT)]
     elif caption:
         content["caption"] = caption
@@ -248,14 +253,21 @@ def parse_more(payload: str) -> int | None:
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Cut ``text`` into chunks of at most ``limit`` characters.
+    """Cut ``text`` into chunks of at most ``limit`` UTF-16 code units.
 
-    Cuts at the last line break that fits, else the last space, else exactly at the limit.
-    Chunks that would be blank are dropped, so an empty text gives no chunk.
+    Cuts at the last line break that fits, else the last space, else at the last grapheme
+    cluster boundary that fits (an emoji, a flag or a letter with its accent stays whole).
+    Chunks that would be blank are dropped, so an empty text gives no chunk; otherwise only
+    the one line break or space cut at is left out.
+
+    Raises:
+        ValueError: ``limit`` is below 2, too small for a character beyond U+FFFF.
     """
+    if limit < 2:
+        raise ValueError(f"split_text needs a limit of at least 2 UTF-16 units, got {limit}")
     chunks: list[str] = []
     rest = text
-    while len(rest) > limit:
+    while utf16_length(rest) > limit:
         cut = _cut_point(rest, limit)
         chunks.append(rest[:cut])
         rest = rest[cut:]
@@ -267,19 +279,23 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _cut_point(text: str, limit: int) -> int:
+    end = prefix_end(text, limit)  # text[:end] fits; a separator at `end` is dropped
     for separator in ("\n", " "):
-        cut = text.rfind(separator, 0, limit + 1)
+        cut = text.rfind(separator, 0, end + 1)
         if cut > 0:
             return cut
-    return limit
+    return end
 
 
 def shorten(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters with a trailing "…" when too long."""
+    """``text`` on one line, cut to ``limit`` UTF-16 units with a trailing "…" when too long.
+
+    The cut falls between grapheme clusters (:func:`split_text` says how).
+    """
     text = _SPACES.sub(" ", text).strip()
-    if len(text) <= limit:
+    if utf16_length(text) <= limit:
         return text
-    return text[: limit - 1].rstrip() + ELLIPSIS
+    return text[: prefix_end(text, limit - utf16_length(ELLIPSIS))].rstrip() + ELLIPSIS
 
 
 def unique_titles(titles: Sequence[str], limit: int, *, taken: Sequence[str] = ()) -> list[str]:
@@ -297,7 +313,7 @@ def unique_titles(titles: Sequence[str], limit: int, *, taken: Sequence[str] = (
         while candidate.casefold() in seen:
             n += 1
             suffix = f" {n}"
-            candidate = shorten(title, limit - len(suffix)) + suffix
+            candidate = shorten(title, limit - utf16_length(suffix)) + suffix
         seen.add(candidate.casefold())
         result.append(candidate)
     return result
@@ -343,19 +359,21 @@ def _dedupe(message: OutboundMessage) -> list[tuple[str, str, str | None]]:
 
 def _fit_body(text: str, menu_label: str | None, limit: int) -> tuple[list[str], str]:
     """Split a question into text messages to send first and an interactive body that fits."""
-    if len(text) <= limit and text.strip():
+    size = utf16_length(text)
+    if size <= limit and text.strip():
         return [], text
     if not text.strip():
         # WhatsApp refuses an interactive message without a body.
         return [], shorten(menu_label or DEFAULT_MENU_LABEL, limit)
     logger.warning(
-        "WhatsApp: a question of %d characters exceeds the %d-character interactive body; "
+        "WhatsApp: a question of %d UTF-16 units exceeds the %d-unit interactive body; "
         "sending it as text first",
-        len(text),
+        size,
         limit,
     )
-    # Keep the last lines (usually the question itself) with the buttons when they fit.
-    start = text.find("\n", len(text) - limit - 1)
+    # Keep the last lines (usually the question itself) with the buttons when they fit:
+    # the tail after a line break at or after suffix_start - 1 is within the limit.
+    start = text.find("\n", suffix_start(text, limit) - 1)
     tail = text[start + 1 :] if start >= 0 else ""
     if tail.strip():
         return split_text(text[:start], TEXT_LIMIT), tail
@@ -364,13 +382,15 @@ def _fit_body(text: str, menu_label: str | None, limit: int) -> tuple[list[str],
 
 def _option_id(option: str, tag: str | None, limit: int) -> str:
     tagged = encode_button_id(option, tag)
-    if len(tagged) <= limit:
+    if utf16_length(tagged) <= limit:
         return tagged
-    if len(option) <= limit:
+    if utf16_length(option) <= limit:
         # An untagged tap still works; it just cannot be told apart from an older question's.
         logger.warning("WhatsApp: option id %r is too long to carry its tag", option[:40])
         return option
-    raise _UnsendableIdError(f"option id of {len(option)} characters exceeds WhatsApp's {limit}")
+    raise _UnsendableIdError(
+        f"option id of {utf16_length(option)} UTF-16 units exceeds WhatsApp's {limit}"
+    )
 
 
 def _titles(
@@ -378,7 +398,7 @@ def _titles(
 ) -> list[str]:
     # An empty title is refused; the option id is better than nothing.
     shortened = [shorten(title, limit) or shorten(option, limit) for option, title, _ in options]
-    if any(len(_SPACES.sub(" ", title).strip()) > limit for _, title, _ in options):
+    if any(utf16_length(_SPACES.sub(" ", title).strip()) > limit for _, title, _ in options):
         logger.warning("WhatsApp: shortened option titles to %d characters", limit)
     titles = unique_titles(shortened, limit, taken=taken)
     if titles != shortened:
@@ -439,8 +459,9 @@ def check_flow(flow_cls: type) -> list[str]:
 
     Looks at every ``Choice`` and ``Confirm`` state: titles longer than a button or list row
     allows, repeated titles, option ids too long once a question tag is added, and a question
-    longer than an interactive body. Placeholders are counted as written; values filled in
-    at run time are handled when rendering.
+    longer than an interactive body. Lengths are UTF-16 code units, as when rendering (an
+    emoji beyond U+FFFF counts as 2; the problem line says so when it matters). Placeholders
+    are counted as written; values filled in at run time are handled when rendering.
 
     Args:
         flow_cls: The :class:`~flowhq.Flow` subclass to check.
@@ -463,12 +484,20 @@ def check_flow(flow_cls: type) -> list[str]:
             continue
         for name, line, limit in (("header", state.header, HEADER_LIMIT),
                                   ("footer", state.footer, FOOTER_LIMIT)):  # fmt: skip
-            if line is not None and len(line.text) > limit:
+            if line is not None and utf16_length(line.text) > limit:
                 problems.append(
-                    f"{where}: {name} {shorten(line.text, 40)!r} has {len(line.text)} "
-                    f"characters; WhatsApp allows {limit}"
+                    f"{where}: {name} {shorten(line.text, 40)!r} {_size(line.text)}; "
+                    f"WhatsApp allows {limit}"
                 )
     return problems
+
+
+def _size(text: str) -> str:
+    """How long ``text`` is, for a problem line: in UTF-16 units when that differs from len()."""
+    units = utf16_length(text)
+    if units == len(text):
+        return f"has {units} characters"
+    return f"is {units} UTF-16 units long (characters beyond U+FFFF, like most emoji, count as 2)"
 
 
 def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) -> list[str]:
@@ -480,15 +509,14 @@ def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) 
     for option, title in options:
         if not title.strip():
             problems.append(f"{where}: option {option!r} has an empty {kind} title")
-        elif len(title) > title_limit:
+        elif utf16_length(title) > title_limit:
             problems.append(
-                f"{where}: {kind} title {title!r} has {len(title)} characters; "
-                f"WhatsApp allows {title_limit}"
+                f"{where}: {kind} title {title!r} {_size(title)}; WhatsApp allows {title_limit}"
             )
-        if len(option) + TAG_SUFFIX_LIMIT > id_limit:
+        if utf16_length(option) + TAG_SUFFIX_LIMIT > id_limit:
             problems.append(
-                f"{where}: option id {shorten(option, 40)!r} has {len(option)} characters; with "
-                f"a question tag it can reach {len(option) + TAG_SUFFIX_LIMIT}, WhatsApp allows "
+                f"{where}: option id {shorten(option, 40)!r} {_size(option)}; with a question "
+                f"tag it can reach {utf16_length(option) + TAG_SUFFIX_LIMIT}, WhatsApp allows "
                 f"{id_limit}"
             )
     folded = [title.strip().casefold() for _, title in options]
@@ -498,9 +526,9 @@ def _option_problems(where: str, options: Sequence[tuple[str, str]], body: str) 
     limit, shape = (
         (BODY_LIMIT, "buttons") if len(options) <= MAX_BUTTONS else (LIST_BODY_LIMIT, "a list")
     )
-    if len(body) > limit:
+    if utf16_length(body) > limit:
         problems.append(
-            f"{where}: the question has {len(body)} characters; with {shape} WhatsApp allows "
+            f"{where}: the question {_size(body)}; with {shape} WhatsApp allows "
             f"{limit} (the text would go out as a separate message first)"
         )
     return problems
