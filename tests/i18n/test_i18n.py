@@ -240,3 +240,21 @@ def test_chat_speaks_the_language_asked_for(tmp_path: Path) -> None:
         "bot> Eso no parece una dirección de correo electrónico.",
         "¡Gracias, Ana! ¿Tu correo?",
     ]
+
+
+def test_a_translated_button_is_measured_as_whatsapp_counts_it() -> None:
+    """Fourteen characters with seven emoji are 21 UTF-16 units: too long for a 20-unit
+    button, though ``len()`` would let it through."""
+    from flowhq.channels.whatsapp.lengths import utf16_length
+
+    title = "🕚 11:30 🦷🦷🦷🦷🦷🦷"
+    assert len(title) <= 20 < utf16_length(title)
+    emoji = Translations({"es": {"11:30 am": title}})
+    assert check_translations([Booking], emoji, limits={"button": 20}) == []
+    found = check_translations(
+        [Booking], emoji, limits={"button": 20}, measure=utf16_length, unit="UTF-16 units"
+    )
+    assert found == [
+        f"es: Booking.slot: '11:30 am' -> {title!r} is {utf16_length(title)} UTF-16 units long; "
+        "a button allows 20"
+    ]

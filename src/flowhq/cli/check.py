@@ -76,8 +76,14 @@ def _channel_problems(flow: Any, args: argparse.Namespace) -> list[str]:
             "body": outbound.BODY_LIMIT,
             "text": outbound.TEXT_LIMIT,
         }
-        problems += [f"translation {p}" for p in check_translations([flow], translations,
-                                                                    limits=limits)]  # fmt: skip
+        found = check_translations(
+            [flow],
+            translations,
+            limits=limits,
+            measure=outbound.utf16_length,
+            unit="UTF-16 units (characters beyond U+FFFF, like most emoji, count as 2)",
+        )
+        problems += [f"translation {p}" for p in found]
     return problems
 
 

@@ -8,7 +8,7 @@ row, a row description, a list button label or the body of an interactive messag
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
@@ -87,15 +87,29 @@ def _placeholders(source: str, translated: str) -> str | None:
     return ", ".join(parts) or None
 
 
-def _problems(shown: Shown, locale: str, translated: str, limits: Mapping[str, int]) -> list[str]:
+@frozen
+class _Limits:
+    """Longest text by kind, and how a channel counts a text's length."""
+
+    by_kind: Mapping[str, int]
+    measure: Callable[[str], int] = len
+    unit: str = "characters"
+
+
+def _problems(shown: Shown, locale: str, translated: str, limits: _Limits) -> list[str]:
     head = f"{locale}: {shown.where}: {shown.text!r} -> {translated!r}"
     problems = []
     wrong = _placeholders(shown.text, translated)
     if wrong:
         problems.append(f"{head} {wrong}")
-    limit = limits.get(shown.kind)
-    if limit is not None and len(translated) > limit:
-        problems.append(f"{head} has {len(translated)} characters; a {shown.kind} allows {limit}")
+    limit = limits.by_kind.get(shown.kind)
+    size = limits.measure(translated) if limit is not None else 0
+    if limit is not None and size > limit:
+        # Only texts whose count differs from len() (emoji, for UTF-16) need the unit named.
+        length = f"has {size} characters"
+        if size != len(translated):
+            length = f"is {size} {limits.unit} long"
+        problems.append(f"{head} {length}; a {shown.kind} allows {limit}")
     return problems
 
 
@@ -104,6 +118,8 @@ def check_translations(
     translations: Translations,
     *,
     limits: Mapping[str, int] | None = None,
+    measure: Callable[[str], int] = len,
+    unit: str = "characters",
 ) -> list[str]:
     """Problems of ``translations`` (and flowhq's own, where they apply) for ``flows``.
 
@@ -112,11 +128,14 @@ def check_translations(
         translations: The team's catalogs.
         limits: Longest text by kind (``"button"``, ``"row"``, ``"description"``,
             ``"menu"``, ``"body"``); a channel's limits, e.g. WhatsApp's.
+        measure: How the channel counts a text's length (WhatsApp's checks pass
+            ``utf16_length``: UTF-16 code units, an emoji counting 2).
+        unit: What ``measure`` counts, as the problems say it.
 
     Returns:
         One line per problem: the locale, where, the source and the translation.
     """
-    limits = dict(limits or {})
+    counted = _Limits(dict(limits or {}), measure, unit)
     merged = translations | builtin_translations()
     problems: list[str] = []
     texts = [shown for flow in flows for shown in shown_texts(flow)]
@@ -124,8 +143,8 @@ def check_translations(
         for shown in texts:
             translated = merged.lookup(locale, shown.text)
             if translated:
-                problems += _problems(shown, locale, translated, limits)
+                problems += _problems(shown, locale, translated, counted)
         for msgid, translated in translations.catalog(locale).items():
             if msgid in builtin_translations().catalog("en"):  # overrides flowhq's own
-                problems += _problems(Shown(msgid, "flowhq"), locale, translated, {})
+                problems += _problems(Shown(msgid, "flowhq"), locale, translated, _Limits({}))
     return list(dict.fromkeys(problems))

@@ -482,3 +482,26 @@ def test_flowhq_check_channel_whatsapp_counts_units(capsys: pytest.CaptureFixtur
     assert main(["check", f"{__name__}:Party", "--channel", "whatsapp"]) == 1
     assert "is 22 UTF-16 units long" in capsys.readouterr().out
     assert main(["check", f"{__name__}:Fits", "--channel", "whatsapp"]) == 0
+
+
+def test_the_fake_graph_api_refuses_by_the_stricter_reading() -> None:
+    """The fake stands in for Meta: a button title of eleven emoji is 11 characters but 22
+    UTF-16 units, refused as Meta would if it counts them (what flowhq renders never is)."""
+    from flowhq.testing.whatsapp.fake_graph import refuse
+
+    def buttons(title: str) -> dict[str, Any]:
+        return {
+            "messaging_product": "whatsapp",
+            "to": "15550001111",
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": "Pick"},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": title}}]},
+            },
+        }
+
+    assert refuse(buttons("🦷" * 10)) is None
+    refused = refuse(buttons("🦷" * 11))
+    assert refused is not None
+    assert "22 UTF-16 units" in refused[1]

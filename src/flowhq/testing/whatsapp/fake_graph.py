@@ -32,6 +32,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from flowhq.channels.whatsapp import outbound as limits
+from flowhq.channels.whatsapp.lengths import utf16_length
 from flowhq.channels.whatsapp.outbound import is_user_id
 
 __all__ = ["Delivery", "FakeGraphApi", "ReadRequest", "Refusal", "refuse"]
@@ -510,7 +511,7 @@ def _validate_list(action: Mapping[str, Any]) -> None:
     for row in rows:
         description = row.get("description", "")
         _require(
-            isinstance(description, str) and len(description) <= limits.DESCRIPTION_LIMIT,
+            isinstance(description, str) and utf16_length(description) <= limits.DESCRIPTION_LIMIT,
             131009,
             f"row descriptions allow {limits.DESCRIPTION_LIMIT} characters",
         )
@@ -541,8 +542,9 @@ def _check_items(items: list[Any], kind: str) -> None:
 
 def _check_text(value: object, limit: int, name: str = "body.text") -> None:
     _require(_text(value), 100, f"{name} is required")
-    size = len(str(value))
-    _require(size <= limit, 131009, f"{name} has {size} characters; the limit is {limit}")
+    # The stricter reading of Meta's "characters": UTF-16 code units (an emoji counts 2).
+    size = utf16_length(str(value))
+    _require(size <= limit, 131009, f"{name} is {size} UTF-16 units long; the limit is {limit}")
 
 
 def _text(value: object) -> bool:
