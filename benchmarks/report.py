@@ -121,12 +121,13 @@ doubled message makes `make bench` exit non-zero).
   the 200 must not depend on what flows do. *Messages processed*: 200
   conversations as fast as the workers go, until Redis shows every message counted. On a
   2-core machine the load, redis-server and the workers share the cores, so a second worker
-  has little to gain here. *Read receipts off*: one worker whose messenger sends no read
-  receipt (one Graph API request per message instead of two). *Floor of the webhook path*
-  (benchmarks/webhook_floor_app.py): the same load through the least a bot on the same
-  libraries does: Starlette, the HMAC check, XADD, XREADGROUP, GET and a Lua
-  compare-and-set, one httpx POST to the same in-process fake Graph API, XACK; its "vs floor"
-  column is flowhq's read-receipts-off row over it.
+  has little to gain here. *Read receipts on / off*: one worker whose messenger marks
+  messages read (one receipt per chat for the latest message in hand: a user whose earlier
+  messages still wait gets one for all) or sends none, run in turn with the floor in each
+  run. *Floor of the webhook path* (benchmarks/webhook_floor_app.py): the same load through
+  the least a bot on the same libraries does: Starlette, the HMAC check, XADD, XREADGROUP,
+  GET and a Lua compare-and-set, one httpx POST to the same in-process fake Graph API, XACK,
+  no read receipt; the "vs floor" column of both rows is over it.
 - **Contention**: 4 processes × 200 messages to ONE conversation (a one-question flow that
   counts answers), `Headquarters` default settings. Reports the share of messages that ended
   in `ConflictError`; checks that the document counted exactly the messages that succeeded.
