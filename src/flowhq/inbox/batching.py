@@ -10,12 +10,15 @@ under load one round trip serves many (see docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 __all__ = ["Batched"]
 
+Item = TypeVar("Item")
 
-class Batched:
+
+class Batched(Generic[Item]):
     """Runs ``send`` for many items at once, each caller waiting for its own batch.
 
     Not thread-safe: every call runs on one event loop.
@@ -25,13 +28,13 @@ class Batched:
             that batch, who may try again.
     """
 
-    def __init__(self, send: Callable[[list[Hashable]], Awaitable[None]]) -> None:
+    def __init__(self, send: Callable[[list[Item]], Awaitable[None]]) -> None:
         self._send = send
-        self._items: list[Hashable] = []
+        self._items: list[Item] = []
         self._next: asyncio.Future[None] | None = None
         self._sending: asyncio.Task[None] | None = None
 
-    async def __call__(self, item: Hashable) -> None:
+    async def __call__(self, item: Item) -> None:
         """Add ``item`` to the next batch and wait until that batch is sent."""
         self._items.append(item)
         if self._next is None:

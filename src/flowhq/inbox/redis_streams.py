@@ -199,6 +199,8 @@ class RedisStreamQueue:
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._groups_ready: set[int] = set()
         self._holdings = itertools.count(1)
+        # Deliveries posted while an XADD round trip is in flight go together in the next.
+        self._adding: Batched[list[tuple[str, dict[Any, Any]]]] = Batched(self._add)
 
     def __repr__(self) -> str:
         return f"RedisStreamQueue(prefix={self.prefix!r}, shards={self.shards})"
@@ -220,7 +222,8 @@ class RedisStreamQueue:
         return self.keys.workers()
 
     async def put(self, messages: Sequence[InboundMessage]) -> None:
-        """Append ``messages`` to their shards' streams (one pipelined round trip).
+        """Append ``messages`` to their shards' streams (one pipelined round trip, shared with
+        the deliveries posted while the previous one was in flight).
 
         A message that cannot be recorded (a lone surrogate or an integer over 64 bits
         somewhere in it: valid JSON, but nothing could store it) is logged and left out, so
@@ -229,19 +232,29 @@ class RedisStreamQueue:
         Raises:
             StoreUnavailableError: Redis is unreachable; nothing was recorded for sure.
         """
-        recorded = [(message, raw) for message in messages if (raw := encoded_or_none(message))]
-        if not recorded:
+        entries = []
+        for message in messages:
+            raw = encoded_or_none(message)
+            if raw is None:
+                continue
+            fields: dict[Any, Any] = {"m": raw}
+            if message.traceparent:  # beside the update: any version reads "m"
+                fields["t"] = message.traceparent.encode()
+            entries.append((self.stream(shard_of(message.identifier, self.shards)), fields))
+        if not entries:
             return
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for message, raw in recorded:
-                    fields: dict[Any, Any] = {"m": raw}
-                    if message.traceparent:  # beside the update: any version reads "m"
-                        fields["t"] = message.traceparent.encode()
-                    pipe.xadd(self.stream(shard_of(message.identifier, self.shards)), fields)
-                await pipe.execute()
+            await self._adding(entries)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
+
+    async def _add(self, deliveries: list[list[tuple[str, dict[Any, Any]]]]) -> None:
+        """XADD the entries of ``deliveries`` in one pipelined round trip, in order."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for entries in deliveries:
+                for stream, fields in entries:
+                    pipe.xadd(stream, fields)
+            await pipe.execute()
 
     async def _ensure_group(self, shard: int) -> None:
         if shard in self._groups_ready:
@@ -411,7 +424,9 @@ class RedisStreamQueue:
         except NoScriptError:  # a restarted server or another cluster node
             return await cast(Awaitable[Any], self.client.eval(source, len(keys), *keys, *args))
 
-    async def _acknowledge(self, acknowledge: Batched, stop: asyncio.Event, entry_id: Any) -> None:
+    async def _acknowledge(
+        self, acknowledge: Batched[Any], stop: asyncio.Event, entry_id: Any
+    ) -> None:
         """Acknowledge a handled entry, trying again while Redis is unreachable."""
         while True:
             try:
