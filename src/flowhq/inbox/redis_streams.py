@@ -222,8 +222,10 @@ class RedisStreamQueue:
         return self.keys.workers()
 
     async def put(self, messages: Sequence[InboundMessage]) -> None:
-        """Append ``messages`` to their shards' streams (one pipelined round trip, shared with
-        the deliveries posted while the previous one was in flight).
+        """Append ``messages`` to their shards' streams (one pipelined round trip).
+
+        The round trip is shared with the deliveries posted while the previous one was in
+        flight (a group commit).
 
         A message that cannot be recorded (a lone surrogate or an integer over 64 bits
         somewhere in it: valid JSON, but nothing could store it) is logged and left out, so
