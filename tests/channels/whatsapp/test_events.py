@@ -81,3 +81,21 @@ async def test_an_edit_meta_sends_as_unsupported_goes_to_on_event(
     assert second.startswith("Please answer with a text message")
     assert "What's your name?" in second
     assert len(events) == 1
+
+
+async def test_a_message_in_a_group_goes_to_on_event_and_is_never_answered_in_private(
+    redis_url: str, fake_graph: tuple[FakeGraphApi, str]
+) -> None:
+    fake, graph = fake_graph
+    user = "15551244003"
+    events: list[InboundMessage] = []
+    with serve_bot([Signup], redis_url, graph, on_event=events.append) as (url, _):
+        in_group = {**text(user, "hi all"), "group_id": "Y2FwaV9ncm91cDpDTElOSUM="}
+        await say(url, in_group)
+        await wait_for(lambda: len(events) == 1)
+        await say(url, text(user, "hi"))  # the same person, one to one: the flow answers
+        await wait_for(lambda: fake.texts(user) == ["What's your name?"])
+        await asyncio.sleep(0.3)
+    assert (events[0].kind, events[0].text) == ("group", "hi all")
+    assert events[0].data["group_id"] == "Y2FwaV9ncm91cDpDTElOSUM="
+    assert fake.texts(user) == ["What's your name?"]  # the group message got no reply

@@ -410,6 +410,17 @@ def check_unsupported_edit(batch: WebhookBatch) -> None:
     assert message.answer is None
 
 
+def check_group_text(batch: WebhookBatch) -> None:
+    # A message in a group chat is not the sender's one-to-one conversation: kind "group",
+    # never a flow's answer; what it says is read as usual.
+    message = only_message(batch)
+    assert message.kind == "group"
+    assert message.data["group_id"] == "Y2FwaV9ncm91cDoxNjUwNTU1MTIzNDo4ODQ0MjIxMA=="
+    assert message.data["type"] == "text"
+    assert message.text == "Is the clinic open on Saturday?"
+    assert (message.identifier, message.user_id) == ("16505551234", "US.17730061234567890123")
+
+
 def check_referral(batch: WebhookBatch) -> None:
     message = only_message(batch)
     assert message.kind == "text"
@@ -637,6 +648,7 @@ CORPUS_CHECKS: dict[str, Callable[[WebhookBatch], None]] = {
     "interactive_button_reply": check_interactive_button_reply,
     "interactive_list_reply": check_interactive_list_reply,
     "interactive_nfm_reply": check_interactive_nfm_reply,
+    "group_text": check_group_text,
     "interactive_with_change_errors": check_interactive_with_change_errors,
     "location": check_location,
     "order": check_order,

@@ -106,10 +106,26 @@ def parse_message(
         timestamp = None
         with contextlib.suppress(ItemError):
             timestamp = epoch(item, "timestamp")
+        _in_group(item, content, data)
         unsupported = _inbound(sender, message_id, content, data, timestamp, who=who)
         return unsupported, str(problem)
     data.update(content.data)
+    _in_group(item, content, data)
     return _inbound(sender, message_id, content, data, timestamp, who=who), None
+
+
+def _in_group(item: Mapping[str, Any], content: _Content, data: dict[str, Any]) -> None:
+    """A message in a group chat (``group_id``, Meta's Groups API) becomes kind ``group``.
+
+    Flows are one-to-one conversations: answering a group message in private would be
+    wrong, so it goes to ``on_event`` with ``data["group_id"]`` and its own type in
+    ``data["type"]``; its text, media or location are read as usual.
+    """
+    group = item.get("group_id")
+    if isinstance(group, str) and group:
+        data["group_id"] = group
+        data["type"] = item.get("type")
+        content.kind = "group"
 
 
 def _inbound(

@@ -61,10 +61,11 @@ logger = logging.getLogger("flowhq.channels.whatsapp")
 StatusCallback = Callable[[Status], "Awaitable[None] | None"]
 """Called with each delivery status (sent, delivered, read, played, failed)."""
 
-NOT_FOR_FLOWS = frozenset({"reaction", "system", "edit", "revoke", "call_permission"})
+NOT_FOR_FLOWS = frozenset({"reaction", "system", "edit", "revoke", "call_permission", "group"})
 """Update kinds that are not a user's answer: a reaction to a message, a changed number, an
 edit or a deletion of a message the flow already took, an answer to a call permission
-request. They go to ``on_event``; a flow never asks "please answer with text" about them."""
+request, a message in a group chat. They go to ``on_event``; a flow never asks "please
+answer with text" about them, and never answers a group in private."""
 
 MAX_BODY = 4 * 1024 * 1024
 """Default limit of a delivery: Meta batches up to 1,000 updates, well under 4 MiB."""
