@@ -151,11 +151,14 @@ async def test_two_workers_share_the_updates_and_keep_each_users_order(
 
 
 async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in_order(
-    environment: dict[str, str],
+    environment: dict[str, str], fake_graph: tuple[FakeGraphApi, str]
 ) -> None:
     """The fault campaign's load, bounded: 2 worker processes, 30 users by 16 messages posted
     to either as users type (a pause between two), a sync Action blocking 2 s on every 20th.
-    Each user's answers must be applied exactly once and in order, nothing may stay pending."""
+    Each user's answers must be applied exactly once and in order, nothing may stay pending,
+    and each user's last message is marked read (an earlier one may share its receipt)."""
+    fake = fake_graph[0]
+    last: dict[str, str] = {}
     users = [f"1555444{n:04d}" for n in range(30)]
     count = 16
     workers: list[Worker] = []
@@ -172,7 +175,9 @@ async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in
             async with httpx.AsyncClient(timeout=30) as client:
                 for k in range(count + 1):  # the first message starts the flow
                     slow = k and (n * count + k) % 20 == 0
-                    body = delivery(([text(user, f"{k}!" if slow else str(k))], []))
+                    message = text(user, f"{k}!" if slow else str(k))
+                    last[user] = message["id"]
+                    body = delivery(([message], []))
                     response = await client.post(
                         f"{workers[(n + k) % 2].url}/webhook",
                         content=body,
@@ -199,6 +204,8 @@ async def test_a_sync_action_blocking_2_s_keeps_every_users_messages_once_and_in
 
             expected = [str(k) for k in range(1, count + 1)]
             assert {user: seen(user) for user in users} == dict.fromkeys(users, expected)
+        await wait_for(lambda: set(last.values()) <= {r.message_id for r in fake.reads})
+        assert len(fake.reads) <= len(users) * (count + 1)  # never more than one per message
     finally:
         for worker in workers:
             worker.stop()
