@@ -12,6 +12,7 @@ from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from flowhq import InboundMessage
+from flowhq.errors import StoreUnavailableError
 from flowhq.inbox import RedisStreamQueue
 from flowhq.inbox.queue import encode
 
@@ -202,3 +203,41 @@ async def wait_until(check: Callable[[], Awaitable[object]], seconds: float = 10
             return
         await asyncio.sleep(0.02)
     raise AssertionError("timed out waiting")
+
+
+async def test_deliveries_posted_at_once_are_all_recorded_in_order_per_user(
+    redis_url: str,
+) -> None:
+    """Thirty POSTs at once are all recorded; each user's come out in posting order."""
+    client = aioredis.from_url(redis_url)
+    queue = RedisStreamQueue(client, shards=2, lease=2.0, block=50)
+    users = [f"1555{n:07d}" for n in range(10)]
+
+    async def post(user: str) -> None:
+        for n in range(3):  # one user's deliveries, one after the other, as Meta sends them
+            await queue.put([InboundMessage("whatsapp", user, f"wamid.{user}.{n}", text=str(n))])
+
+    await asyncio.gather(*(post(user) for user in users))
+    seen: dict[str, list[str]] = {}
+    stop = asyncio.Event()
+
+    async def handler(message: InboundMessage) -> bool:
+        seen.setdefault(message.identifier, []).append(message.text or "")
+        if sum(map(len, seen.values())) == 3 * len(users):
+            stop.set()
+        return True
+
+    await asyncio.wait_for(queue.run(handler, stop), timeout=30)
+    assert seen == {user: ["0", "1", "2"] for user in users}
+    await client.aclose()
+
+
+async def test_every_delivery_posted_while_redis_is_down_is_refused(unused_tcp_port: int) -> None:
+    client = aioredis.from_url(f"redis://127.0.0.1:{unused_tcp_port}/0", socket_timeout=1)
+    queue = RedisStreamQueue(client, shards=2)
+    posts = [
+        queue.put([InboundMessage("whatsapp", f"1555{n:07d}", f"wamid.{n}")]) for n in range(5)
+    ]
+    results = await asyncio.gather(*posts, return_exceptions=True)
+    assert [type(result) for result in results] == [StoreUnavailableError] * 5
+    await client.aclose()

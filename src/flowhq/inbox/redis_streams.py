@@ -199,8 +199,6 @@ class RedisStreamQueue:
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._groups_ready: set[int] = set()
         self._holdings = itertools.count(1)
-        # Deliveries posted while an XADD round trip is in flight go together in the next.
-        self._adding: Batched[list[tuple[str, dict[Any, Any]]]] = Batched(self._add)
 
     def __repr__(self) -> str:
         return f"RedisStreamQueue(prefix={self.prefix!r}, shards={self.shards})"
@@ -224,8 +222,9 @@ class RedisStreamQueue:
     async def put(self, messages: Sequence[InboundMessage]) -> None:
         """Append ``messages`` to their shards' streams (one pipelined round trip).
 
-        The round trip is shared with the deliveries posted while the previous one was in
-        flight (a group commit).
+        Each delivery has its own round trip: sharing one with the deliveries posted
+        meanwhile (as acknowledgements do) made each POST wait for the one in flight, and
+        the 200 later under load.
 
         A message that cannot be recorded (a lone surrogate or an integer over 64 bits
         somewhere in it: valid JSON, but nothing could store it) is logged and left out, so
@@ -246,17 +245,12 @@ class RedisStreamQueue:
         if not entries:
             return
         try:
-            await self._adding(entries)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
-
-    async def _add(self, deliveries: list[list[tuple[str, dict[Any, Any]]]]) -> None:
-        """XADD the entries of ``deliveries`` in one pipelined round trip, in order."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for entries in deliveries:
+            async with self.client.pipeline(transaction=False) as pipe:
                 for stream, fields in entries:
                     pipe.xadd(stream, fields)
-            await pipe.execute()
+                await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailableError(f"Redis is unreachable: {exc}") from exc
 
     async def _ensure_group(self, shard: int) -> None:
         if shard in self._groups_ready:
