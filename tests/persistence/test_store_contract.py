@@ -440,3 +440,17 @@ async def test_ids_older_than_the_window_are_forgotten(store: Store) -> None:
     assert (await store.commit(key, doc, expected=1, seen=seen("later", 1200.0))).ok
     # "old" (1000) is before 1200 - 100: forgotten (callers refuse such deliveries first)
     assert (await store.commit(key, doc, expected=2, seen=seen("old", 1201.0))).ok
+
+
+async def test_ids_are_forgotten_as_each_passes_out_of_the_window(store: Store) -> None:
+    """Each commit's window (its time - 100) forgets exactly the ids before it, one by one,
+    however many commits come between."""
+    key = timer_key("sliding")
+    doc = ConversationDocument(channel=Channel(key.channel, key.identifier))
+    times = {"a": 1000.0, "b": 1050.0, "c": 1120.0, "d": 1140.0, "e": 1160.0}
+    for revision, (message_id, at) in enumerate(times.items()):
+        assert (await store.commit(key, doc, expected=revision, seen=seen(message_id, at))).ok
+    # The last window starts at 1060: "a" and "b" are forgotten, "c" (1120) is still seen.
+    assert (await store.commit(key, doc, expected=5, seen=seen("b", 1161.0))).ok
+    assert (await store.commit(key, doc, expected=6, seen=seen("c", 1162.0))).duplicate
+    assert (await store.commit(key, doc, expected=6, seen=seen("a", 1163.0))).ok

@@ -7,6 +7,7 @@ Not shared between processes, and not thread-safe: one event loop owns it.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
@@ -45,6 +46,9 @@ class _Seen:
     times: dict[str, float] = field(factory=dict)
     floor: float | None = None
     expires_at: float = 0.0
+    # No time in `times` is earlier (it may be later: a bound, exact after each pruning), so a
+    # commit prunes only when something may have expired: once per window, not every time.
+    oldest: float = math.inf
 
 
 class MemoryStore:
@@ -169,15 +173,19 @@ class MemoryStore:
         if ids is None or ids.expires_at <= time.monotonic():
             ids = self._seen[key] = _Seen()
         ids.times[seen.message_id] = seen.at
-        ids.times = {m: t for m, t in ids.times.items() if t >= seen.since}
+        ids.oldest = min(ids.oldest, seen.at)
+        if ids.oldest < seen.since:
+            ids.times = {m: t for m, t in ids.times.items() if t >= seen.since}
+            ids.oldest = min(ids.times.values(), default=math.inf)
         if ids.floor is not None and ids.floor < seen.since:
             ids.floor = None
         extra = len(ids.times) - seen.limit
         if extra > 0:
-            gone = sorted(ids.times.items(), key=lambda item: (item[1], item[0]))[:extra]
-            for message_id, _ in gone:
+            by_age = heapq.nsmallest(extra, ids.times.items(), key=lambda item: (item[1], item[0]))
+            for message_id, _ in by_age:
                 del ids.times[message_id]
-            ids.floor = max(gone[-1][1], ids.floor if ids.floor is not None else gone[-1][1])
+            newest_gone = by_age[-1][1]
+            ids.floor = max(newest_gone, ids.floor if ids.floor is not None else newest_gone)
         ids.expires_at = time.monotonic() + seen.keep
 
     async def mark_delivered(
