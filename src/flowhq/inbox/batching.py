@@ -62,8 +62,8 @@ class Batched(Generic[Item]):
         finally:
             self._sending = None
             # Cancelled (the loop is closing): nobody may wait forever for a batch.
-            for left in (batch, self._next):
-                if left is not None and not left.done():
-                    left.cancel()
-            if self._next is not None and self._next.done():
+            if batch is not None and not batch.done():
+                batch.cancel()
+            if self._next is not None:  # only left behind when cancelled
+                self._next.cancel()
                 self._items, self._next = [], None

@@ -70,33 +70,41 @@ def update_handler(
             if on_event is not None:
                 await call_back(on_event, message)
             return True
-        read_later = any(
-            later.kind not in not_for_flows and _same_chat(later, message)
-            for later in waiting_behind()
-        )
-        return await handle_update(hq, message, outage=outages, mark_read=not read_later)
+        return await handle_update(hq, message, outage=outages, not_for_flows=not_for_flows)
 
     return handle
 
 
-def _same_chat(later: InboundMessage, message: InboundMessage) -> bool:
-    """Whether ``later`` reached the same business number as ``message`` (one chat)."""
-    return later.data.get("phone_number_id") == message.data.get("phone_number_id")
+def _read_with_a_later(message: InboundMessage, not_for_flows: Collection[str]) -> bool:
+    """Whether a later message of the same chat (user and business number) waits in hand.
+
+    Marking that one read marks this one too: WhatsApp marks the earlier messages of a chat
+    read with the latest.
+    """
+    number = message.data.get("phone_number_id")
+    return any(
+        later.kind not in not_for_flows and later.data.get("phone_number_id") == number
+        for later in waiting_behind()
+    )
 
 
 async def handle_update(
-    hq: Headquarters, message: InboundMessage, *, outage: OutageLog, mark_read: bool = True
+    hq: Headquarters,
+    message: InboundMessage,
+    *,
+    outage: OutageLog,
+    not_for_flows: Collection[str] = (),
 ) -> bool:
     """Handle one update; ``False`` keeps it queued (the store is unreachable).
 
     While the step runs, the messenger marks the message read when it can (WhatsApp's
-    read receipt with the typing indicator) unless ``mark_read`` is off: a later message of
-    the same chat already waits in hand, and marking it read marks this one too (WhatsApp
-    marks the earlier messages of a chat read with the latest), so a user who types fast
-    costs one Graph API request instead of one per message.
+    read receipt with the typing indicator), unless a later message of the same chat will
+    (a user who types fast costs one Graph API request, not one per message).
     """
-    acknowledge = getattr(hq.messenger, "acknowledge", None) if mark_read else None
-    marking = asyncio.create_task(acknowledge(message.message_id)) if acknowledge else None
+    acknowledge = getattr(hq.messenger, "acknowledge", None)
+    marking = None
+    if acknowledge is not None and not _read_with_a_later(message, not_for_flows):
+        marking = asyncio.create_task(acknowledge(message.message_id))
     try:
         with tracing.span("flowhq.queue", {"kind": message.kind}, parent=message.traceparent):
             await hq.handle(message)
