@@ -73,25 +73,16 @@ def message_of(entry: OutboxEntry, *, seq: int | None = None) -> OutboundMessage
     )
 
 
+# What an outbox entry keeps in columns of its own; the rest of the reply goes to ``extra``.
+_COLUMNS = frozenset({"text", "buttons", "tag", "descriptions", "menu_label", "offset"})
+
+
 def _extra(reply: OutboundMessage) -> dict[str, Any]:
-    """The channel-specific parts of ``reply`` (template, media), as the entry's ``extra``."""
-    extra: dict[str, Any] = {}
-    if reply.template is not None:
-        extra["template"] = reply.template.to_dict()
-    if reply.media is not None:
-        extra["media"] = reply.media.to_dict()
-    if reply.request_location:
-        extra["request_location"] = True
-    named = (
-        ("quote", reply.quote),
-        ("header", reply.header),
-        ("footer", reply.footer),
-        ("more_label", reply.more_label),
-    )
-    for name, value in named:
-        if value is not None:
-            extra[name] = value
-    return extra
+    """The parts of ``reply`` without a column (template, media, quote, ...), as ``extra``.
+
+    Taken from ``reply.to_dict()``, so a part added to messages is kept by the outbox too.
+    """
+    return {key: value for key, value in reply.to_dict().items() if key not in _COLUMNS}
 
 
 def _text(value: object) -> str | None:
